@@ -1,0 +1,86 @@
+"""Accounts of the built-in login, and the interface any login backend implements."""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+import anyio.to_thread
+
+from .clock import Clock, system_clock
+from .errors import InvalidAccountDetails
+from .models import User
+from .passwords import MIN_PASSWORD_LENGTH, hash_password, needs_rehash, verify_password
+from .store import Store
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
+MAX_PASSWORD_LENGTH = 1024
+
+
+class Authenticator(Protocol):
+    """A login backend: who, if anyone, these credentials belong to."""
+
+    async def authenticate(self, username: str, password: str) -> User | None: ...
+
+
+class AccountService:
+    def __init__(self, store: Store, clock: Clock = system_clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def add_user(self, username: str, email: str, password: str) -> User:
+        username = normalise_username(username)
+        if not USERNAME.fullmatch(username):
+            raise InvalidAccountDetails(
+                "A user name is 1 to 64 characters: letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit."
+            )
+        email = email.strip()
+        if not EMAIL.fullmatch(email):
+            raise InvalidAccountDetails(f"{email!r} is not an email address.")
+        check_password(password)
+        password_hash = await anyio.to_thread.run_sync(hash_password, password)
+        return await self._store.create_user(username, email, password_hash, self._clock())
+
+    async def set_password(self, user: User, password: str) -> None:
+        check_password(password)
+        password_hash = await anyio.to_thread.run_sync(hash_password, password)
+        await self._store.set_password_hash(user.id, password_hash)
+
+    async def authenticate(self, username: str, password: str) -> User | None:
+        if len(password) > MAX_PASSWORD_LENGTH:
+            return None
+        found = await self._store.find_credentials(normalise_username(username)[:64])
+        stored_hash = found[1] if found else None
+        # Verified even when the user does not exist, so timing does not reveal accounts.
+        ok = await anyio.to_thread.run_sync(verify_password, stored_hash, password)
+        if not ok or found is None:
+            return None
+        user, password_hash = found
+        if needs_rehash(password_hash):
+            await self._store.set_password_hash(
+                user.id, await anyio.to_thread.run_sync(hash_password, password)
+            )
+        return user
+
+    async def user(self, user_id: int) -> User | None:
+        return await self._store.get_user(user_id)
+
+    async def users(self) -> list[User]:
+        return await self._store.list_users()
+
+    async def find(self, username: str) -> User | None:
+        found = await self._store.find_credentials(normalise_username(username))
+        return found[0] if found else None
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidAccountDetails(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidAccountDetails(f"A password has at most {MAX_PASSWORD_LENGTH} characters.")

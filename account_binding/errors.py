@@ -1,0 +1,46 @@
+"""What can go wrong in the domain, each with a message a person can act on."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class; `str(error)` is safe to show to the person concerned."""
+
+
+class LinkError(DomainError):
+    """A binding link cannot be used."""
+
+
+class LinkNotFound(LinkError):
+    def __init__(self) -> None:
+        super().__init__("This link is not valid. Run the link command in Slack again for a new one.")
+
+
+class LinkUsed(LinkError):
+    def __init__(self) -> None:
+        super().__init__(
+            "This link has already been used or was replaced by a newer one. "
+            "Run the link command in Slack again if you still need to connect."
+        )
+
+
+class LinkExpired(LinkError):
+    def __init__(self) -> None:
+        super().__init__("This link has expired. Run the link command in Slack again for a new one.")
+
+
+class AlreadyBound(DomainError):
+    def __init__(self) -> None:
+        super().__init__(
+            "This Slack account is already connected to an account. "
+            "Run the unlink command in Slack first to connect it to another one."
+        )
+
+
+class UsernameTaken(DomainError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"A user named {username!r} already exists.")
+
+
+class InvalidAccountDetails(DomainError):
+    """A user name, email or password does not meet the rules."""

@@ -1,0 +1,85 @@
+"""The records the domain works with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SlackIdentity:
+    """A Slack user as the app knows them.
+
+    `scope_id` is the Enterprise Grid organisation ID where there is one, else the workspace
+    (team) ID: a Grid user keeps one user ID across the organisation's workspaces, so a person
+    is identified by (scope_id, user_id).
+    """
+
+    scope_id: str
+    user_id: str
+    team_id: str
+    enterprise_id: str | None = None
+
+    @classmethod
+    def from_ids(cls, *, team_id: str, user_id: str, enterprise_id: str | None) -> SlackIdentity:
+        return cls(
+            scope_id=enterprise_id or team_id,
+            user_id=user_id,
+            team_id=team_id,
+            enterprise_id=enterprise_id or None,
+        )
+
+
+@dataclass(frozen=True)
+class SlackProfile:
+    """What the page shows of a Slack person, as Slack reported it."""
+
+    user_name: str
+    team_name: str
+    app_id: str | None = None
+    real_name: str | None = None
+
+    @property
+    def display(self) -> str:
+        return self.real_name or self.user_name
+
+
+@dataclass(frozen=True)
+class User:
+    """An account in the internal application."""
+
+    id: int
+    username: str
+    email: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class BindingRequest:
+    """A pending link: the Slack identity waiting for an internal account."""
+
+    identity: SlackIdentity
+    profile: SlackProfile
+    created_at: int
+    expires_at: int
+    used_at: int | None
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A Slack identity bound to an internal user."""
+
+    id: int
+    user_id: int
+    identity: SlackIdentity
+    profile: SlackProfile
+    api_token_id: int
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Todo:
+    id: int
+    user_id: int
+    title: str
+    done: bool
+    created_at: int

@@ -1,0 +1,47 @@
+"""Login sessions of the web site, kept on the server: the cookie holds only a random ID."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .clock import Clock, system_clock
+from .store import Store
+from .tokens import digest, new_secret
+
+IDLE_TIMEOUT_SECONDS = 8 * 3600
+MAX_AGE_SECONDS = 7 * 24 * 3600
+TOUCH_EVERY_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    user_id: int
+    csrf_token: str
+
+
+class SessionService:
+    def __init__(self, store: Store, clock: Clock = system_clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def start(self, user_id: int) -> str:
+        """A new session for `user_id`; returns the cookie value."""
+        token = new_secret()
+        await self._store.create_session(digest(token), user_id, new_secret(), self._clock())
+        return token
+
+    async def resolve(self, token: str) -> ActiveSession | None:
+        token_hash = digest(token)
+        session = await self._store.get_session(token_hash)
+        if session is None:
+            return None
+        now = self._clock()
+        if now - session.last_seen_at > IDLE_TIMEOUT_SECONDS or now - session.created_at > MAX_AGE_SECONDS:
+            await self._store.delete_session(token_hash)
+            return None
+        if now - session.last_seen_at > TOUCH_EVERY_SECONDS:
+            await self._store.touch_session(token_hash, now)
+        return ActiveSession(user_id=session.user_id, csrf_token=session.csrf_token)
+
+    async def end(self, token: str) -> None:
+        await self._store.delete_session(digest(token))

@@ -1,0 +1,159 @@
+"""Every setting of the app, read in one place from the environment and an optional `.env`.
+
+The environment wins over `.env`. A bad value raises `SettingsError` with a one-line message
+that names the setting; the command line prints it and exits without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None
+    slack_app_token: str | None
+    slack_api_url: str
+    public_url: str
+    host: str
+    port: int
+    database: Path
+    binding_ttl: int
+    secret_key: str
+    internal_app_name: str
+    internal_api_url: str
+    sandbox_port: int
+    log_level: str
+
+    @property
+    def has_slack_tokens(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_app_token)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
+    """Read the settings; `environ` defaults to `os.environ`, `env_file` to `./.env`."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    raw = {k: v.strip() for k, v in values.items()}
+
+    def get(name: str) -> str | None:
+        value = raw.get(name)
+        return value if value else None
+
+    bot_token = get("SLACK_BOT_TOKEN")
+    app_token = get("SLACK_APP_TOKEN")
+    if bot_token and not bot_token.startswith("xoxb-"):
+        raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+    if app_token and not app_token.startswith("xapp-"):
+        raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    if bool(bot_token) != bool(app_token):
+        present, missing = (
+            ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN") if bot_token else ("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
+        )
+        raise SettingsError(f"{present} is set but {missing} is not: set both, or neither for the sandbox")
+
+    port = _port("PORT", get("PORT"), 8000)
+    host = get("HOST") or "127.0.0.1"
+    public_url = _url("PUBLIC_URL", get("PUBLIC_URL") or f"http://localhost:{port}")
+    database = Path(get("DATABASE") or "account-binding.sqlite3")
+    if database.is_dir():
+        raise SettingsError(f"DATABASE must be a file path, but {database} is a directory")
+    loopback = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared, not bound
+    return Settings(
+        slack_bot_token=bot_token,
+        slack_app_token=app_token,
+        slack_api_url=_url("SLACK_API_URL", get("SLACK_API_URL") or DEFAULT_SLACK_API_URL, slash=True),
+        public_url=public_url,
+        host=host,
+        port=port,
+        database=database,
+        binding_ttl=_int("BINDING_TTL", get("BINDING_TTL"), 600, low=30, high=7 * 24 * 3600),
+        secret_key=get("SECRET_KEY") or _stored_secret_key(database),
+        internal_app_name=get("INTERNAL_APP_NAME") or "Acme",
+        internal_api_url=_url(
+            "INTERNAL_API_URL", get("INTERNAL_API_URL") or f"http://{_host_in_url(loopback)}:{port}"
+        ),
+        sandbox_port=_port("SANDBOX_PORT", get("SANDBOX_PORT"), port + 1 if port < 65535 else 0),
+        log_level=_log_level(get("LOG_LEVEL") or "INFO"),
+    )
+
+
+def _int(name: str, value: str | None, default: int, *, low: int, high: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
+    if not low <= number <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, not {number}")
+    return number
+
+
+def _port(name: str, value: str | None, default: int) -> int:
+    return _int(name, value, default, low=0, high=65535)
+
+
+def _url(name: str, value: str, *, slash: bool = False) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{name} must be an http:// or https:// URL, not {value!r}")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{name} must not have a query or fragment: {value!r}")
+    value = value.rstrip("/")
+    return value + "/" if slash else value
+
+
+def _host_in_url(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
+    return level
+
+
+def _stored_secret_key(database: Path) -> str:
+    """The generated key kept beside the database, made on first use."""
+    path = database.with_name(database.name + ".secret-key")
+    if path.is_file():
+        key = path.read_text().strip()
+        if key:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    log.warning(
+        "SECRET_KEY is not set: generated one and kept it in %s. Back that file up with the "
+        "database, or set SECRET_KEY.",
+        path,
+    )
+    return key

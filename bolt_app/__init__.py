@@ -1,0 +1,1 @@
+"""The Slack side: a Bolt app that answers the slash command over Socket Mode."""

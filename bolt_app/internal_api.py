@@ -1,0 +1,89 @@
+"""The Slack side's client for the internal application's JSON API.
+
+The Slack side reaches the internal application only through this API, at INTERNAL_API_URL,
+with the personal API token issued at binding: point INTERNAL_API_URL at another system that
+serves the same API and the Slack side acts there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+TIMEOUT_SECONDS = 10.0
+
+
+class InternalApiError(Exception):
+    """The call failed; `str(error)` is safe to show the Slack user."""
+
+
+class TokenRejected(InternalApiError):
+    """The internal application no longer accepts the personal API token."""
+
+
+@dataclass(frozen=True)
+class Me:
+    username: str
+    email: str
+
+
+@dataclass(frozen=True)
+class TodoItem:
+    id: int
+    title: str
+    done: bool
+
+
+class InternalApi:
+    def __init__(self, base_url: str, app_name: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url, timeout=TIMEOUT_SECONDS, transport=transport, trust_env=False
+        )
+        self._app_name = app_name
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def me(self, token: str) -> Me:
+        body = await self._call("GET", "/api/me", token)
+        return Me(username=str(body["username"]), email=str(body["email"]))
+
+    async def todos(self, token: str) -> list[TodoItem]:
+        body = await self._call("GET", "/api/todos", token)
+        return [_todo(item) for item in body["todos"]]
+
+    async def add_todo(self, token: str, title: str) -> TodoItem:
+        return _todo(await self._call("POST", "/api/todos", token, json={"title": title}))
+
+    async def complete_todo(self, token: str, todo_id: int) -> TodoItem:
+        return _todo(await self._call("POST", f"/api/todos/{todo_id}/complete", token))
+
+    async def _call(self, method: str, path: str, token: str, json: Any = None) -> dict[str, Any]:
+        try:
+            response = await self._client.request(
+                method, path, json=json, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError:
+            raise InternalApiError(f"{self._app_name} did not answer. Try again in a minute.") from None
+        if response.status_code == 401:
+            raise TokenRejected(
+                f"{self._app_name} no longer accepts this Slack account's connection."
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise InternalApiError(
+                f"{self._app_name} gave an answer that could not be read (HTTP {response.status_code})."
+            )
+        if response.status_code >= 400:
+            message = body.get("error") or f"HTTP {response.status_code}"
+            raise InternalApiError(f"{self._app_name} refused: {message}")
+        return body
+
+
+def _todo(item: dict[str, Any]) -> TodoItem:
+    return TodoItem(id=int(item["id"]), title=str(item["title"]), done=bool(item["done"]))

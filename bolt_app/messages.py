@@ -1,0 +1,180 @@
+"""The Block Kit messages the Slack side sends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .internal_api import Me, TodoItem
+
+Block = dict[str, Any]
+
+OPEN_LINK_ACTION = "open_association_url"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str  # the notification and accessibility fallback
+    blocks: list[Block]
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _section(markdown: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": markdown}}
+
+
+def _context(markdown: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": markdown}]}
+
+
+def help_reply(command: str, app_name: str, unknown: str | None = None) -> Reply:
+    lines = [
+        f"`{command} whoami` shows your {escape(app_name)} account",
+        f"`{command} todo` lists your to-do items",
+        f"`{command} todo add <title>` adds one",
+        f"`{command} todo done <number>` completes one",
+        f"`{command} link` connects your Slack account to {escape(app_name)}",
+        f"`{command} unlink` disconnects it",
+        f"`{command} help` shows this help",
+    ]
+    blocks: list[Block] = []
+    if unknown:
+        blocks.append(_section(f"Sorry, I don't know `{escape(unknown)}`. Here is what I can do:"))
+    blocks.append({"type": "header", "text": {"type": "plain_text", "text": f"{app_name} in Slack"[:150]}})
+    blocks.append(_section("\n".join(f"• {line}" for line in lines)))
+    text = f"{command} help: whoami, todo, todo add, todo done, link, unlink"
+    return Reply(text=text, blocks=blocks)
+
+
+def link_reply(url: str, app_name: str, ttl_seconds: int, *, reason: str | None = None) -> Reply:
+    minutes = max(1, ttl_seconds // 60)
+    name = escape(app_name)
+    intro = reason or f"To use this command, connect your Slack account to your {name} account."
+    return Reply(
+        text=f"Connect your {app_name} account: {url}",
+        blocks=[
+            _section(f"{intro}\nOpen the link, log in to {name} if asked, and confirm."),
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": OPEN_LINK_ACTION,
+                        "text": {"type": "plain_text", "text": f"Connect your {app_name} account"[:75]},
+                        "url": url,
+                        "style": "primary",
+                    }
+                ],
+            },
+            _context(
+                f"Only you can see this message. The link works once and expires in {minutes} "
+                f"minute{'s' if minutes != 1 else ''}. Do not share it: whoever completes it with "
+                f"their {name} account lets your Slack account act as them."
+            ),
+        ],
+    )
+
+
+def already_linked_reply(app_name: str, command: str) -> Reply:
+    name = escape(app_name)
+    return Reply(
+        text=f"Your Slack account is already connected to {app_name}.",
+        blocks=[
+            _section(
+                f"Your Slack account is already connected to {name}. "
+                f"Run `{command} whoami` to see which account, or `{command} unlink` to disconnect."
+            )
+        ],
+    )
+
+
+def unlinked_reply(app_name: str, was_linked: bool) -> Reply:
+    name = escape(app_name)
+    text = (
+        f"Done: your Slack account is no longer connected to {name}, and its access token is revoked."
+        if was_linked
+        else f"Your Slack account was not connected to {name}; nothing to do."
+    )
+    return Reply(text=text, blocks=[_section(text)])
+
+
+def whoami_reply(me: Me, app_name: str) -> Reply:
+    return Reply(
+        text=f"You are {me.username} in {app_name}.",
+        blocks=[
+            _section(f"You are connected to {escape(app_name)} as *{escape(me.username)}*."),
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*User name*\n{escape(me.username)}"},
+                    {"type": "mrkdwn", "text": f"*Email*\n{escape(me.email)}"},
+                ],
+            },
+        ],
+    )
+
+
+def todos_reply(todos: list[TodoItem], app_name: str, command: str) -> Reply:
+    open_items = [t for t in todos if not t.done]
+    done_items = [t for t in todos if t.done]
+    if not todos:
+        text = f"You have no to-do items in {app_name}. Add one with {command} todo add <title>."
+        return Reply(text=text, blocks=[_section(escape(text))])
+    lines = [f"☐ *#{t.id}* {escape(t.title)}" for t in open_items]
+    lines += [f"☑ ~#{t.id} {escape(t.title)}~" for t in done_items]
+    summary = f"{len(open_items)} open, {len(done_items)} done"
+    return Reply(
+        text=f"Your to-do items in {app_name}: {summary}",
+        blocks=[
+            {"type": "header", "text": {"type": "plain_text", "text": f"Your to-do items ({summary})"}},
+            _section("\n".join(lines)[:3000]),
+            _context(f"Complete one with `{command} todo done <number>`."),
+        ],
+    )
+
+
+def todo_added_reply(todo: TodoItem) -> Reply:
+    return Reply(
+        text=f"Added #{todo.id}: {todo.title}",
+        blocks=[_section(f":white_check_mark: Added *#{todo.id}* {escape(todo.title)}")],
+    )
+
+
+def todo_completed_reply(todo: TodoItem) -> Reply:
+    return Reply(
+        text=f"Completed #{todo.id}: {todo.title}",
+        blocks=[_section(f":tada: Completed *#{todo.id}* ~{escape(todo.title)}~")],
+    )
+
+
+def error_reply(message: str) -> Reply:
+    return Reply(text=message, blocks=[_section(f":warning: {escape(message)}")])
+
+
+def bound_dm(app_name: str, username: str) -> Reply:
+    name = escape(app_name)
+    return Reply(
+        text=f"Your Slack account is now connected to {app_name} as {username}.",
+        blocks=[
+            _section(
+                f":link: Your Slack account is now connected to {name} as *{escape(username)}*. "
+                f"The app's slash command now acts in {name} on your behalf."
+            ),
+            _context(
+                f"Not you? Disconnect at once with the slash command's `unlink`, and tell your "
+                f"{name} administrator."
+            ),
+        ],
+    )
+
+
+def unbound_dm(app_name: str) -> Reply:
+    name = escape(app_name)
+    return Reply(
+        text=f"Your Slack account is no longer connected to {app_name}.",
+        blocks=[_section(f"Your Slack account is no longer connected to {name}; its access token is revoked.")],
+    )

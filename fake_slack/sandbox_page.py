@@ -1,0 +1,78 @@
+"""The sandbox page: choose a Slack user, type a slash command, read what Slack would show.
+
+It works without script: the command form posts, the page waits for the app's answer and
+redirects back to the conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from .blocks_html import blocks, mrkdwn
+from .server import FakeSlack
+
+FOLLOW_UP_WAIT_SECONDS = 3.0
+MAX_COMMAND_TEXT = 4000
+
+_templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+)
+_templates.filters["blocks"] = blocks
+_templates.filters["mrkdwn"] = mrkdwn
+
+
+def install_sandbox_page(fake: FakeSlack, *, site_url: str, demo_login: tuple[str, str] | None) -> None:
+    """Add the page to `fake`'s server; call before `fake.start()`."""
+
+    async def page(request: web.Request) -> web.Response:
+        ws = fake.workspace
+        user = ws.user(request.query.get("user", "")) or ws.users[0]
+        html = _templates.get_template("sandbox.html").render(
+            workspace=ws,
+            user=user,
+            messages=fake.messages_for(user.id),
+            connected=fake.open_connections > 0,
+            site_url=site_url,
+            demo_login=demo_login,
+        )
+        return web.Response(
+            text=html,
+            content_type="text/html",
+            headers={
+                "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
+                "frame-ancestors 'none'",
+                "Referrer-Policy": "no-referrer",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    async def command(request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        ws = fake.workspace
+        user = ws.user(str(form.get("user", "")))
+        if user is None:
+            return web.Response(status=400, text="Choose a Slack user from the list.")
+        text = str(form.get("text", ""))[:MAX_COMMAND_TEXT]
+        before = len(fake.state.messages)
+        if fake.open_connections == 0:
+            return web.Response(status=503, text="The app is not connected to this fake Slack yet. Wait a moment and reload.")
+        outcome = await fake.send_slash_command(user.id, text)
+        if outcome.acked and not outcome.ack_payload:
+            # The app answers after the acknowledgement, through the response_url.
+            deadline = time.monotonic() + FOLLOW_UP_WAIT_SECONDS
+            while len(fake.state.messages) == before and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        raise web.HTTPSeeOther(f"/?user={user.id}#latest")
+
+    async def stylesheet(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(Path(__file__).parent / "static" / "sandbox.css")
+
+    fake.app.router.add_get("/", page)
+    fake.app.router.add_post("/command", command)
+    fake.app.router.add_get("/sandbox.css", stylesheet)

@@ -1,0 +1,143 @@
+"""The `account-binding` command: run the app, manage the built-in accounts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from account_binding.accounts import AccountService
+from account_binding.errors import DomainError
+from account_binding.settings import Settings, SettingsError, load_settings
+from account_binding.sqlite_store import SQLiteStore
+
+from .compose import SlackConnection, build_site, slack_app_redirect
+from .logs import configure_logging
+from .sandbox import DEMO_USERNAME, start_sandbox
+from .slack_check import StartError, check_slack
+
+log = logging.getLogger("account_binding")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    configure_logging("INFO")
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        if args.command in (None, "run"):
+            asyncio.run(_run(settings, sandbox=getattr(args, "sandbox", False)))
+        elif args.command == "user" and args.user_command == "add":
+            asyncio.run(_add_user(settings, args.name, args.email))
+        elif args.command == "user" and args.user_command == "list":
+            asyncio.run(_list_users(settings))
+        else:
+            parser.print_help()
+            return 2
+    except (SettingsError, StartError, DomainError) as error:
+        print(f"account-binding: {error}", file=sys.stderr)
+        return 2 if isinstance(error, SettingsError) else 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="account-binding",
+        description="Bind Slack accounts to accounts of an internal application.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("run", help="run the app (the default)")
+    run.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="use a fake Slack on loopback even when Slack tokens are set",
+    )
+    user = commands.add_parser("user", help="manage the built-in accounts")
+    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    add = user_commands.add_parser(
+        "add", help="add an account; the password is read from a prompt, or from stdin"
+    )
+    add.add_argument("name")
+    add.add_argument("--email", required=True)
+    user_commands.add_parser("list", help="list the accounts")
+    return parser
+
+
+async def _run(settings: Settings, *, sandbox: bool) -> None:
+    if sandbox or not settings.has_slack_tokens:
+        try:
+            box = await start_sandbox(settings)
+        except OSError as error:
+            raise StartError(
+                f"Cannot start the sandbox's fake Slack on port {settings.sandbox_port}: "
+                f"{error.strerror or error}; set SANDBOX_PORT"
+            ) from None
+        slack, return_url = box.slack, box.return_url
+        print(
+            f"\nSandbox mode (no Slack tokens): a fake Slack runs on this machine.\n"
+            f"  Try the app as a Slack user:  {box.fake.base_url}/\n"
+            f"  Binding site:                 {settings.public_url}/\n"
+            f"  Demo login:                   {DEMO_USERNAME} / {box.demo_password}\n",
+            flush=True,
+        )
+    else:
+        assert settings.slack_bot_token and settings.slack_app_token
+        slack = SlackConnection(settings.slack_bot_token, settings.slack_app_token, settings.slack_api_url)
+        await check_slack(slack)
+        box, return_url = None, None
+    app = build_site(settings, slack, slack_return_url=return_url or slack_app_redirect)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+    )
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        if box is not None:
+            await box.fake.stop()
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            raise DomainError("The passwords do not match.")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _add_user(settings: Settings, name: str, email: str) -> None:
+    password = _read_password()
+    store = SQLiteStore(settings.database)
+    await store.open()
+    try:
+        user = await AccountService(store).add_user(name, email, password)
+    finally:
+        await store.close()
+    print(f"Added user {user.username} ({user.email}).")
+
+
+async def _list_users(settings: Settings) -> None:
+    store = SQLiteStore(settings.database)
+    await store.open()
+    try:
+        users = await AccountService(store).users()
+    finally:
+        await store.close()
+    if not users:
+        print("No users yet. Add one with: account-binding user add NAME --email EMAIL")
+    for user in users:
+        print(f"{user.username}\t{user.email}")

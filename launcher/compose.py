@@ -1,0 +1,118 @@
+"""The composition root: one process serving the site while the Bolt app talks to Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+
+from account_binding.accounts import AccountService
+from account_binding.api_tokens import ApiTokenAuthenticator
+from account_binding.binding import BindingService
+from account_binding.crypto import TokenCipher
+from account_binding.models import SlackIdentity, SlackProfile
+from account_binding.sessions import SessionService
+from account_binding.settings import Settings
+from account_binding.sqlite_store import SQLiteStore
+from account_binding.todos import TodoService
+from bolt_app.app import build_bolt_app, build_socket_mode_handler, build_web_client
+from bolt_app.internal_api import InternalApi
+from bolt_app.notifications import SlackNotifier
+from bolt_app.services import SlackServices
+from web.app import build_web_app
+from web.services import WebServices
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_TIMEOUT_SECONDS = 5.0
+PURGE_EVERY_SECONDS = 3600
+
+ReturnUrl = Callable[[SlackIdentity, SlackProfile], str]
+
+
+def slack_app_redirect(identity: SlackIdentity, profile: SlackProfile) -> str:
+    """Slack's documented redirect that opens the app's DM in the right workspace."""
+    query = {"team": identity.team_id}
+    if profile.app_id:
+        query["app"] = profile.app_id
+    return "https://slack.com/app_redirect?" + urlencode(query)
+
+
+@dataclass(frozen=True)
+class SlackConnection:
+    bot_token: str
+    app_token: str
+    api_url: str
+
+
+def build_site(
+    settings: Settings,
+    slack: SlackConnection,
+    *,
+    slack_return_url: ReturnUrl = slack_app_redirect,
+) -> Starlette:
+    """The ASGI app. Its lifespan opens the database and the Socket Mode connection."""
+    store = SQLiteStore(settings.database)
+    bindings = BindingService(store, TokenCipher(settings.secret_key), ttl_seconds=settings.binding_ttl)
+    accounts = AccountService(store)
+    client = build_web_client(slack.bot_token, slack.api_url)
+    notifier = SlackNotifier(client, settings.internal_app_name)
+    internal_api = InternalApi(settings.internal_api_url, settings.internal_app_name)
+    bolt = build_bolt_app(
+        client,
+        SlackServices(
+            bindings=bindings,
+            internal_api=internal_api,
+            notifier=notifier,
+            association_url=lambda nonce: f"{settings.public_url}/bind/{nonce}",
+            internal_app_name=settings.internal_app_name,
+            link_ttl_seconds=settings.binding_ttl,
+        ),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        purger = asyncio.create_task(_purge_forever(bindings))
+        handler = build_socket_mode_handler(bolt, slack.app_token, slack.api_url)
+        await handler.connect_async()
+        log.info("Connected to Slack over Socket Mode")
+        try:
+            yield
+        finally:
+            purger.cancel()
+            try:
+                await asyncio.wait_for(handler.close_async(), SHUTDOWN_TIMEOUT_SECONDS)
+            except TimeoutError:
+                log.warning("The Socket Mode connection did not close within %ss", SHUTDOWN_TIMEOUT_SECONDS)
+            await internal_api.close()
+            await store.close()
+
+    services = WebServices(
+        accounts=accounts,
+        sessions=SessionService(store),
+        bindings=bindings,
+        todos=TodoService(store),
+        api_tokens=ApiTokenAuthenticator(store),
+        notifier=notifier,
+        internal_app_name=settings.internal_app_name,
+        secure_cookies=settings.secure_cookies,
+        slack_return_url=slack_return_url,
+    )
+    return build_web_app(services, lifespan)
+
+
+async def _purge_forever(bindings: BindingService) -> None:
+    while True:
+        try:
+            purged = await bindings.purge()
+            if purged:
+                log.info("Purged %d expired binding links", purged)
+        except Exception:  # keep purging later; the cause is in the log
+            log.exception("Purging expired binding links failed")
+        await asyncio.sleep(PURGE_EVERY_SECONDS)

@@ -1,0 +1,158 @@
+"""Fixtures that run the real app: uvicorn serving the Starlette site on loopback, the Bolt app
+connected over a real websocket to a fake Slack, a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from account_binding.accounts import AccountService
+from account_binding.models import User
+from account_binding.settings import Settings, load_settings
+from account_binding.sqlite_store import SQLiteStore
+from fake_slack import FakeSlack, Message
+from launcher.compose import SlackConnection, build_site
+
+PASSWORD = "correct horse battery"
+LINK = re.compile(r"https?://[^\s|>]+/bind/[A-Za-z0-9_-]+")
+
+
+@pytest.fixture(autouse=True)
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """slack_sdk reads proxy variables and ignores NO_PROXY; tests talk to loopback only."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def make_settings(tmp_path: Path, port: int, api_url: str, **extra: str) -> Settings:
+    environ = {
+        "SLACK_BOT_TOKEN": "xoxb-test-bot-token",
+        "SLACK_APP_TOKEN": "xapp-test-app-token",
+        "SLACK_API_URL": api_url,
+        "PORT": str(port),
+        "DATABASE": str(tmp_path / "app.sqlite3"),
+        "SECRET_KEY": "test-secret-key-for-encryption-at-rest",
+        "INTERNAL_APP_NAME": "Acme",
+        **extra,
+    }
+    return load_settings(environ, env_file=None)
+
+
+@dataclass
+class RunningApp:
+    """The app as a person and Slack see it."""
+
+    fake: FakeSlack
+    settings: Settings
+    base_url: str
+    http: httpx.AsyncClient
+    store: SQLiteStore
+    users: dict[str, User] = field(default_factory=dict)
+    browsers: list[httpx.AsyncClient] = field(default_factory=list)
+
+    async def add_user(self, username: str, email: str | None = None, password: str = PASSWORD) -> User:
+        user = await AccountService(self.store).add_user(username, email or f"{username}@example.com", password)
+        self.users[username] = user
+        return user
+
+    def browser(self) -> httpx.AsyncClient:
+        """A fresh cookie jar: another person's browser."""
+        client = httpx.AsyncClient(base_url=self.base_url, follow_redirects=False, trust_env=False)
+        self.browsers.append(client)
+        return client
+
+    async def command(self, user_id: str, text: str) -> list[Message]:
+        """Run the slash command as `user_id`; the messages it produced (ack and follow-ups)."""
+        before = len(self.fake.state.messages)
+        outcome = await self.fake.send_slash_command(user_id, text)
+        assert outcome.acked, "the app did not acknowledge within 3 seconds"
+        if not outcome.ack_payload:
+            await self.fake.wait_for_message(
+                lambda m: m.user_id == user_id and m.source == "response_url"
+                and self.fake.state.messages.index(m) >= before
+            )
+        return self.fake.state.messages[before:]
+
+    async def link_for(self, user_id: str) -> str:
+        messages = await self.command(user_id, "link")
+        return find_link(messages)
+
+
+def find_link(messages: list[Message]) -> str:
+    for message in messages:
+        for block in message.blocks:
+            for element in block.get("elements", []):
+                if element.get("type") == "button" and "url" in element:
+                    return str(element["url"])
+        match = LINK.search(message.text)
+        if match:
+            return match.group(0)
+    raise AssertionError(f"no association URL in {messages!r}")
+
+
+async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD, next_path: str = "/") -> httpx.Response:
+    page = await client.get("/login", params={"next": next_path})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, page.text
+    return await client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token.group(1), "next": next_path},
+    )
+
+
+def csrf_of(page: httpx.Response) -> str:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, page.text
+    return token.group(1)
+
+
+@pytest.fixture
+async def running_app(tmp_path: Path) -> AsyncIterator[RunningApp]:
+    fake = FakeSlack(bot_token="xoxb-test-bot-token", app_token="xapp-test-app-token")
+    await fake.start()
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    settings = make_settings(tmp_path, port, fake.api_url)
+    app = build_site(
+        settings, SlackConnection("xoxb-test-bot-token", "xapp-test-app-token", fake.api_url)
+    )
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.01)
+    await fake.wait_connected()
+    store = SQLiteStore(settings.database)
+    await store.open()
+    base_url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base_url, follow_redirects=False, trust_env=False) as http:
+        running = RunningApp(fake=fake, settings=settings, base_url=base_url, http=http, store=store)
+        yield running
+        for browser in running.browsers:
+            await browser.aclose()
+    await store.close()
+    server.should_exit = True
+    await serving
+    await fake.stop()
+    sock.close()
+
+
+@pytest.fixture
+def project_root() -> Iterator[Path]:
+    yield Path(__file__).resolve().parent.parent

@@ -1,0 +1,39 @@
+"""Builds the Starlette site: pages, the JSON API, static files, headers and error pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Lifespan
+
+from . import auth, binding_pages, errors, home, internal_api
+from .security_headers import SecurityHeaders
+from .services import WebServices
+
+
+def build_web_app(services: WebServices, lifespan: Lifespan[Starlette] | None = None) -> Starlette:
+    routes = [
+        Route("/", home.home, methods=["GET"]),
+        Route("/healthz", home.health, methods=["GET"]),
+        Route("/login", auth.login_page, methods=["GET"]),
+        Route("/login", auth.login, methods=["POST"]),
+        Route("/logout", auth.logout, methods=["POST"]),
+        Route("/bind", binding_pages.confirm_page, methods=["GET"]),
+        Route("/bind", binding_pages.confirm, methods=["POST"]),
+        Route("/bind/{nonce:str}", binding_pages.open_link, methods=["GET"]),
+        *internal_api.routes,
+        Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders, https=services.secure_cookies)],
+        exception_handlers={HTTPException: errors.http_error, Exception: errors.server_error},
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

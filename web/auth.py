@@ -1,0 +1,156 @@
+"""Logging in and out with the built-in accounts, and who is logged in."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from account_binding.models import User
+from account_binding.sessions import ActiveSession
+
+from . import csrf
+from .services import services_of
+from .templating import templates
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "session"
+MAX_FORM_FIELDS = 20
+MAX_FIELD_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    user: User
+    session: ActiveSession
+
+
+async def logged_in(request: Request) -> LoggedIn | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or len(token) > 100:
+        return None
+    services = services_of(request)
+    session = await services.sessions.resolve(token)
+    if session is None:
+        return None
+    user = await services.accounts.user(session.user_id)
+    return LoggedIn(user, session) if user else None
+
+
+def login_redirect(next_path: str) -> RedirectResponse:
+    return RedirectResponse("/login?" + urlencode({"next": next_path}), status_code=303)
+
+
+def safe_next(value: object) -> str:
+    """A local path to return to after login; anything else (another site, a scheme) is "/"."""
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+async def read_form(request: Request) -> FormData:
+    """The posted form, refusing what no form of this site sends."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        raise HTTPException(415, "This page takes a form post. Go back and use the form.")
+    form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
+    for value in form.values():
+        if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH:
+            raise HTTPException(413, "A field of this form is too long.")
+    return form
+
+
+async def login_page(request: Request) -> Response:
+    if await logged_in(request):
+        return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    return _login_form(request, next_path=safe_next(request.query_params.get("next")))
+
+
+async def login(request: Request) -> Response:
+    form = await read_form(request)
+    next_path = safe_next(form.get("next"))
+    csrf.check(request.cookies.get(csrf.LOGIN_CSRF_COOKIE), form.get(csrf.FIELD))
+    username, password = form.get("username"), form.get("password")
+    services = services_of(request)
+    user = None
+    if isinstance(username, str) and isinstance(password, str) and username and password:
+        user = await services.accounts.authenticate(username, password)
+    if user is None:
+        log.info("Failed login")
+        return _login_form(
+            request,
+            next_path=next_path,
+            error="That user name and password do not match an account. Check them and try again.",
+            username=username if isinstance(username, str) else "",
+            status_code=401,
+        )
+    # A fresh session ID at every login, so a planted cookie is never promoted (no fixation).
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await services.sessions.end(old)
+    token = await services.sessions.start(user.id)
+    log.info("User %s logged in", user.id)
+    response = RedirectResponse(next_path, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="lax", secure=services.secure_cookies
+    )
+    response.delete_cookie(csrf.LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+async def logout(request: Request) -> Response:
+    form = await read_form(request)
+    current = await logged_in(request)
+    if current is not None:
+        csrf.check(current.session.csrf_token, form.get(csrf.FIELD))
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            await services_of(request).sessions.end(token)
+    response = templates.TemplateResponse(
+        request, "logged_out.html", {"app_name": services_of(request).internal_app_name}
+    )
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def _login_form(
+    request: Request,
+    *,
+    next_path: str,
+    error: str | None = None,
+    username: str = "",
+    status_code: int = 200,
+) -> Response:
+    token = request.cookies.get(csrf.LOGIN_CSRF_COOKIE) or csrf.new_login_token()
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "app_name": services_of(request).internal_app_name,
+            "next": next_path,
+            "error": error,
+            "username": username[:64],
+            "csrf_token": token,
+        },
+        status_code=status_code,
+    )
+    response.set_cookie(
+        csrf.LOGIN_CSRF_COOKIE,
+        token,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=services_of(request).secure_cookies,
+    )
+    return response

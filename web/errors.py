@@ -1,0 +1,53 @@
+"""Errors as pages (or JSON under /api/), never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .services import services_of
+from .templating import templates
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Not allowed",
+    413: "Too large",
+    415: "Wrong kind of request",
+}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _render(request, exc.status_code, exc.detail, exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.error("Unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return _render(request, 500, "Something went wrong on our side. Try again in a minute.", None)
+
+
+def _render(request: Request, status: int, detail: str, headers: dict[str, str] | None) -> Response:
+    if status == 404 and detail == "Not Found":
+        detail = "There is no page at this address."
+    if status == 405 and detail == "Method Not Allowed":
+        detail = "This page does not take that kind of request."
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": detail}, status_code=status, headers=headers)
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "app_name": services_of(request).internal_app_name,
+            "title": TITLES.get(status, "Error"),
+            "message": detail,
+        },
+        status_code=status,
+        headers=headers,
+    )

@@ -1,0 +1,35 @@
+"""What the routes need, kept on the Starlette app's state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from account_binding.accounts import AccountService
+from account_binding.api_tokens import ApiTokenAuthenticator
+from account_binding.binding import BindingService, Notifier
+from account_binding.models import SlackIdentity, SlackProfile
+from account_binding.sessions import SessionService
+from account_binding.todos import TodoService
+
+
+@dataclass(frozen=True)
+class WebServices:
+    accounts: AccountService
+    sessions: SessionService
+    bindings: BindingService
+    todos: TodoService
+    api_tokens: ApiTokenAuthenticator
+    notifier: Notifier
+    internal_app_name: str
+    secure_cookies: bool
+    #: Where "Back to Slack" goes for this Slack identity.
+    slack_return_url: Callable[[SlackIdentity, SlackProfile], str]
+
+
+def services_of(connection: HTTPConnection) -> WebServices:
+    services = connection.app.state.services
+    assert isinstance(services, WebServices)
+    return services
