@@ -81,7 +81,11 @@ class BindingService:
         """Bind the link's Slack identity to `user`, consuming the link, in one transaction."""
         api_token = new_api_token()
         return await self._store.complete_binding(
-            digest(nonce), user.id, self._clock(), digest(api_token), self._cipher.encrypt(api_token)
+            digest(nonce),
+            user.id,
+            self._clock(),
+            digest(api_token),
+            self._cipher.encrypt(api_token),
         )
 
     async def cancel(self, nonce: str) -> None:

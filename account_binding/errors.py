@@ -13,7 +13,9 @@ class LinkError(DomainError):
 
 class LinkNotFound(LinkError):
     def __init__(self) -> None:
-        super().__init__("This link is not valid. Run the link command in Slack again for a new one.")
+        super().__init__(
+            "This link is not valid. Run the link command in Slack again for a new one."
+        )
 
 
 class LinkUsed(LinkError):
@@ -26,7 +28,9 @@ class LinkUsed(LinkError):
 
 class LinkExpired(LinkError):
     def __init__(self) -> None:
-        super().__init__("This link has expired. Run the link command in Slack again for a new one.")
+        super().__init__(
+            "This link has expired. Run the link command in Slack again for a new one."
+        )
 
 
 class AlreadyBound(DomainError):

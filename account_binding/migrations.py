@@ -6,6 +6,7 @@ Add a new function at the end to change the schema; never edit one that has ship
 from __future__ import annotations
 
 from sqlite_utils import Database
+from sqlite_utils.db import Table
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("account_binding")
@@ -13,14 +14,14 @@ migrations = Migrations("account_binding")
 
 @migrations()
 def m001_initial(db: Database) -> None:
-    db["users"].create(
+    _table(db, "users").create(
         {"id": int, "username": str, "email": str, "password_hash": str, "created_at": int},
         pk="id",
         not_null={"username", "email", "password_hash", "created_at"},
     )
-    db["users"].create_index(["username"], unique=True)
+    _table(db, "users").create_index(["username"], unique=True)
 
-    db["api_tokens"].create(
+    _table(db, "api_tokens").create(
         {
             "id": int,
             "user_id": int,
@@ -33,9 +34,9 @@ def m001_initial(db: Database) -> None:
         not_null={"user_id", "token_hash", "label", "created_at"},
         foreign_keys=[("user_id", "users", "id")],
     )
-    db["api_tokens"].create_index(["token_hash"], unique=True)
+    _table(db, "api_tokens").create_index(["token_hash"], unique=True)
 
-    db["binding_requests"].create(
+    _table(db, "binding_requests").create(
         {
             "nonce_hash": str,
             "scope_id": str,
@@ -50,12 +51,20 @@ def m001_initial(db: Database) -> None:
             "used_at": int,
         },
         pk="nonce_hash",
-        not_null={"scope_id", "slack_user_id", "team_id", "user_name", "team_name", "created_at", "expires_at"},
+        not_null={
+            "scope_id",
+            "slack_user_id",
+            "team_id",
+            "user_name",
+            "team_name",
+            "created_at",
+            "expires_at",
+        },
     )
-    db["binding_requests"].create_index(["scope_id", "slack_user_id"])
-    db["binding_requests"].create_index(["expires_at"])
+    _table(db, "binding_requests").create_index(["scope_id", "slack_user_id"])
+    _table(db, "binding_requests").create_index(["expires_at"])
 
-    db["bindings"].create(
+    _table(db, "bindings").create(
         {
             "id": int,
             "user_id": int,
@@ -71,26 +80,43 @@ def m001_initial(db: Database) -> None:
             "created_at": int,
         },
         pk="id",
-        not_null={"user_id", "scope_id", "slack_user_id", "team_id", "api_token_id",
-                  "api_token_ciphertext", "created_at"},
+        not_null={
+            "user_id",
+            "scope_id",
+            "slack_user_id",
+            "team_id",
+            "api_token_id",
+            "api_token_ciphertext",
+            "created_at",
+        },
         foreign_keys=[("user_id", "users", "id"), ("api_token_id", "api_tokens", "id")],
     )
     # A Slack identity is bound at most once.
-    db["bindings"].create_index(["scope_id", "slack_user_id"], unique=True)
-    db["bindings"].create_index(["user_id"])
+    _table(db, "bindings").create_index(["scope_id", "slack_user_id"], unique=True)
+    _table(db, "bindings").create_index(["user_id"])
 
-    db["sessions"].create(
-        {"token_hash": str, "user_id": int, "csrf_token": str, "created_at": int, "last_seen_at": int},
+    _table(db, "sessions").create(
+        {
+            "token_hash": str,
+            "user_id": int,
+            "csrf_token": str,
+            "created_at": int,
+            "last_seen_at": int,
+        },
         pk="token_hash",
         not_null={"user_id", "csrf_token", "created_at", "last_seen_at"},
         foreign_keys=[("user_id", "users", "id")],
     )
 
-    db["todos"].create(
+    _table(db, "todos").create(
         {"id": int, "user_id": int, "title": str, "done": int, "created_at": int},
         pk="id",
         not_null={"user_id", "title", "done", "created_at"},
         defaults={"done": 0},
         foreign_keys=[("user_id", "users", "id")],
     )
-    db["todos"].create_index(["user_id"])
+    _table(db, "todos").create_index(["user_id"])
+
+
+def _table(db: Database, name: str) -> Table:
+    return db.table(name)

@@ -36,7 +36,10 @@ class SessionService:
         if session is None:
             return None
         now = self._clock()
-        if now - session.last_seen_at > IDLE_TIMEOUT_SECONDS or now - session.created_at > MAX_AGE_SECONDS:
+        if (
+            now - session.last_seen_at > IDLE_TIMEOUT_SECONDS
+            or now - session.created_at > MAX_AGE_SECONDS
+        ):
             await self._store.delete_session(token_hash)
             return None
         if now - session.last_seen_at > TOUCH_EVERY_SECONDS:

@@ -35,7 +35,7 @@ class Settings:
     port: int
     database: Path
     binding_ttl: int
-    secret_key: str
+    configured_secret_key: str | None
     internal_app_name: str
     internal_api_url: str
     sandbox_port: int
@@ -48,6 +48,10 @@ class Settings:
     @property
     def secure_cookies(self) -> bool:
         return self.public_url.startswith("https://")
+
+    def secret_key(self) -> str:
+        """SECRET_KEY, or the key generated and kept beside the database (made on first use)."""
+        return self.configured_secret_key or _stored_secret_key(self.database)
 
 
 def load_settings(
@@ -72,9 +76,13 @@ def load_settings(
         raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
     if bool(bot_token) != bool(app_token):
         present, missing = (
-            ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN") if bot_token else ("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
+            ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
+            if bot_token
+            else ("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
         )
-        raise SettingsError(f"{present} is set but {missing} is not: set both, or neither for the sandbox")
+        raise SettingsError(
+            f"{present} is set but {missing} is not: set both, or neither for the sandbox"
+        )
 
     port = _port("PORT", get("PORT"), 8000)
     host = get("HOST") or "127.0.0.1"
@@ -86,13 +94,15 @@ def load_settings(
     return Settings(
         slack_bot_token=bot_token,
         slack_app_token=app_token,
-        slack_api_url=_url("SLACK_API_URL", get("SLACK_API_URL") or DEFAULT_SLACK_API_URL, slash=True),
+        slack_api_url=_url(
+            "SLACK_API_URL", get("SLACK_API_URL") or DEFAULT_SLACK_API_URL, slash=True
+        ),
         public_url=public_url,
         host=host,
         port=port,
         database=database,
         binding_ttl=_int("BINDING_TTL", get("BINDING_TTL"), 600, low=30, high=7 * 24 * 3600),
-        secret_key=get("SECRET_KEY") or _stored_secret_key(database),
+        configured_secret_key=get("SECRET_KEY"),
         internal_app_name=get("INTERNAL_APP_NAME") or "Acme",
         internal_api_url=_url(
             "INTERNAL_API_URL", get("INTERNAL_API_URL") or f"http://{_host_in_url(loopback)}:{port}"

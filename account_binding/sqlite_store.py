@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -92,13 +92,17 @@ class SQLiteStore:
         return _user(row) if row else None
 
     async def find_credentials(self, username: str) -> tuple[User, str] | None:
-        row = await self._run(lambda db: _one(db, "SELECT * FROM users WHERE username = ?", [username]))
+        row = await self._run(
+            lambda db: _one(db, "SELECT * FROM users WHERE username = ?", [username])
+        )
         return (_user(row), row["password_hash"]) if row else None
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         def update(db: Database) -> None:
             with _write(db):
-                db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [password_hash, user_id])
+                db.execute(
+                    "UPDATE users SET password_hash = ? WHERE id = ?", [password_hash, user_id]
+                )
 
         await self._run(update)
 
@@ -168,7 +172,9 @@ class SQLiteStore:
                     [now, nonce_hash, now],
                 )
                 if consumed is None:
-                    row = _one(db, "SELECT * FROM binding_requests WHERE nonce_hash = ?", [nonce_hash])
+                    row = _one(
+                        db, "SELECT * FROM binding_requests WHERE nonce_hash = ?", [nonce_hash]
+                    )
                     if row is None:
                         raise LinkNotFound()
                     if row["used_at"] is not None:
@@ -282,7 +288,9 @@ class SQLiteStore:
 
     # sessions
 
-    async def create_session(self, token_hash: str, user_id: int, csrf_token: str, now: int) -> None:
+    async def create_session(
+        self, token_hash: str, user_id: int, csrf_token: str, now: int
+    ) -> None:
         def create(db: Database) -> None:
             with _write(db):
                 db.execute(
@@ -385,7 +393,9 @@ def _one(db: Database, sql: str, params: list[Any]) -> Row | None:
 
 
 def _user(row: Row) -> User:
-    return User(id=row["id"], username=row["username"], email=row["email"], created_at=row["created_at"])
+    return User(
+        id=row["id"], username=row["username"], email=row["email"], created_at=row["created_at"]
+    )
 
 
 def _identity(row: Row) -> SlackIdentity:
@@ -398,7 +408,9 @@ def _identity(row: Row) -> SlackIdentity:
 
 
 def _profile(row: Row) -> SlackProfile:
-    return SlackProfile(user_name=row["user_name"], team_name=row["team_name"], app_id=row["app_id"])
+    return SlackProfile(
+        user_name=row["user_name"], team_name=row["team_name"], app_id=row["app_id"]
+    )
 
 
 def _binding_request(row: Row) -> BindingRequest:
@@ -424,6 +436,9 @@ def _binding(row: Row) -> Binding:
 
 def _todo(row: Row) -> Todo:
     return Todo(
-        id=row["id"], user_id=row["user_id"], title=row["title"], done=bool(row["done"]),
+        id=row["id"],
+        user_id=row["user_id"],
+        title=row["title"],
+        done=bool(row["done"]),
         created_at=row["created_at"],
     )

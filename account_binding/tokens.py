@@ -11,7 +11,7 @@ import hashlib
 import secrets
 
 SECRET_BYTES = 32  # 256 bits
-API_TOKEN_PREFIX = "abt_"
+API_TOKEN_PREFIX = "abt_"  # noqa: S105 - a prefix, not a secret
 
 
 def new_secret() -> str:

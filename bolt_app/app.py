@@ -26,6 +26,8 @@ def build_bolt_app(client: AsyncWebClient, services: SlackServices) -> AsyncApp:
     return app
 
 
-def build_socket_mode_handler(app: AsyncApp, app_token: str, api_url: str) -> AsyncSocketModeHandler:
+def build_socket_mode_handler(
+    app: AsyncApp, app_token: str, api_url: str
+) -> AsyncSocketModeHandler:
     """Must be called inside the running event loop: the aiohttp client binds to it."""
     return AsyncSocketModeHandler(app, app_token, web_client=AsyncWebClient(base_url=api_url))

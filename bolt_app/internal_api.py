@@ -37,7 +37,9 @@ class TodoItem:
 
 
 class InternalApi:
-    def __init__(self, base_url: str, app_name: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, base_url: str, app_name: str, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self._client = httpx.AsyncClient(
             base_url=base_url, timeout=TIMEOUT_SECONDS, transport=transport, trust_env=False
         )
@@ -66,7 +68,9 @@ class InternalApi:
                 method, path, json=json, headers={"Authorization": f"Bearer {token}"}
             )
         except httpx.HTTPError:
-            raise InternalApiError(f"{self._app_name} did not answer. Try again in a minute.") from None
+            raise InternalApiError(
+                f"{self._app_name} did not answer. Try again in a minute."
+            ) from None
         if response.status_code == 401:
             raise TokenRejected(
                 f"{self._app_name} no longer accepts this Slack account's connection."

@@ -44,7 +44,9 @@ def help_reply(command: str, app_name: str, unknown: str | None = None) -> Reply
     blocks: list[Block] = []
     if unknown:
         blocks.append(_section(f"Sorry, I don't know `{escape(unknown)}`. Here is what I can do:"))
-    blocks.append({"type": "header", "text": {"type": "plain_text", "text": f"{app_name} in Slack"[:150]}})
+    blocks.append(
+        {"type": "header", "text": {"type": "plain_text", "text": f"{app_name} in Slack"[:150]}}
+    )
     blocks.append(_section("\n".join(f"• {line}" for line in lines)))
     text = f"{command} help: whoami, todo, todo add, todo done, link, unlink"
     return Reply(text=text, blocks=blocks)
@@ -64,7 +66,10 @@ def link_reply(url: str, app_name: str, ttl_seconds: int, *, reason: str | None 
                     {
                         "type": "button",
                         "action_id": OPEN_LINK_ACTION,
-                        "text": {"type": "plain_text", "text": f"Connect your {app_name} account"[:75]},
+                        "text": {
+                            "type": "plain_text",
+                            "text": f"Connect your {app_name} account"[:75],
+                        },
                         "url": url,
                         "style": "primary",
                     }
@@ -130,7 +135,10 @@ def todos_reply(todos: list[TodoItem], app_name: str, command: str) -> Reply:
     return Reply(
         text=f"Your to-do items in {app_name}: {summary}",
         blocks=[
-            {"type": "header", "text": {"type": "plain_text", "text": f"Your to-do items ({summary})"}},
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": f"Your to-do items ({summary})"},
+            },
             _section("\n".join(lines)[:3000]),
             _context(f"Complete one with `{command} todo done <number>`."),
         ],
@@ -176,5 +184,9 @@ def unbound_dm(app_name: str) -> Reply:
     name = escape(app_name)
     return Reply(
         text=f"Your Slack account is no longer connected to {app_name}.",
-        blocks=[_section(f"Your Slack account is no longer connected to {name}; its access token is revoked.")],
+        blocks=[
+            _section(
+                f"Your Slack account is no longer connected to {name}; its access token is revoked."
+            )
+        ],
     )

@@ -35,10 +35,14 @@ class SlackNotifier:
         except SlackApiError as error:
             log.error(
                 "Could not DM Slack user %s about binding %s: %s",
-                binding.identity.user_id, binding.id, error.response.get("error"),
+                binding.identity.user_id,
+                binding.id,
+                error.response.get("error"),
             )
         except (SlackClientError, OSError, TimeoutError) as error:
             log.error(
                 "Could not DM Slack user %s about binding %s: %s",
-                binding.identity.user_id, binding.id, type(error).__name__,
+                binding.identity.user_id,
+                binding.id,
+                type(error).__name__,
             )

@@ -28,7 +28,7 @@ CONTEXT_KEY = "account_binding_services"
 def services_middleware(
     services: SlackServices,
 ) -> Callable[[AsyncBoltContext, Callable[[], Awaitable[None]]], Awaitable[None]]:
-    async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002 - Bolt's argument name
+    async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context[CONTEXT_KEY] = services
         await next()
 

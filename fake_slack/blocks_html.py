@@ -34,7 +34,7 @@ def _text(obj: Any) -> Markup:
     if not isinstance(obj, dict):
         return Markup("")
     text = str(obj.get("text", ""))
-    return mrkdwn(text) if obj.get("type") == "mrkdwn" else Markup(escape(text))
+    return mrkdwn(text) if obj.get("type") == "mrkdwn" else Markup(escape(text))  # noqa: S704 - escaped
 
 
 def blocks(items: list[Any]) -> Markup:
@@ -58,7 +58,11 @@ def blocks(items: list[Any]) -> Markup:
         elif kind == "actions":
             buttons = []
             for element in block.get("elements") or []:
-                if isinstance(element, dict) and element.get("type") == "button" and element.get("url"):
+                if (
+                    isinstance(element, dict)
+                    and element.get("type") == "button"
+                    and element.get("url")
+                ):
                     url = str(element["url"])
                     if url.startswith(("http://", "https://")):
                         style = " primary" if element.get("style") == "primary" else ""

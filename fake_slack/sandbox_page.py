@@ -6,8 +6,7 @@ redirects back to the conversation.
 
 from __future__ import annotations
 
-import asyncio
-import time
+import contextlib
 from pathlib import Path
 
 import jinja2
@@ -27,7 +26,9 @@ _templates.filters["blocks"] = blocks
 _templates.filters["mrkdwn"] = mrkdwn
 
 
-def install_sandbox_page(fake: FakeSlack, *, site_url: str, demo_login: tuple[str, str] | None) -> None:
+def install_sandbox_page(
+    fake: FakeSlack, *, site_url: str, demo_login: tuple[str, str] | None
+) -> None:
     """Add the page to `fake`'s server; call before `fake.start()`."""
 
     async def page(request: web.Request) -> web.Response:
@@ -61,13 +62,17 @@ def install_sandbox_page(fake: FakeSlack, *, site_url: str, demo_login: tuple[st
         text = str(form.get("text", ""))[:MAX_COMMAND_TEXT]
         before = len(fake.state.messages)
         if fake.open_connections == 0:
-            return web.Response(status=503, text="The app is not connected to this fake Slack yet. Wait a moment and reload.")
+            return web.Response(
+                status=503,
+                text="The app is not connected to this fake Slack yet. Wait a moment and reload.",
+            )
         outcome = await fake.send_slash_command(user.id, text)
         if outcome.acked and not outcome.ack_payload:
             # The app answers after the acknowledgement, through the response_url.
-            deadline = time.monotonic() + FOLLOW_UP_WAIT_SECONDS
-            while len(fake.state.messages) == before and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            with contextlib.suppress(TimeoutError):
+                await fake.wait_for_message(
+                    lambda m: m.user_id == user.id, FOLLOW_UP_WAIT_SECONDS, after=before
+                )
         raise web.HTTPSeeOther(f"/?user={user.id}#latest")
 
     async def stylesheet(request: web.Request) -> web.FileResponse:

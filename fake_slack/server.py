@@ -19,7 +19,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -92,8 +92,8 @@ class FakeSlack:
     def __init__(
         self,
         *,
-        bot_token: str = "xoxb-sandbox-bot-token",
-        app_token: str = "xapp-sandbox-app-token",
+        bot_token: str = "xoxb-sandbox-bot-token",  # noqa: S107 - the sandbox's own placeholder
+        app_token: str = "xapp-sandbox-app-token",  # noqa: S107 - the sandbox's own placeholder
         workspace: FakeWorkspace | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -153,8 +153,8 @@ class FakeSlack:
 
     # what tests and the sandbox page do
 
-    async def wait_connected(self, timeout: float = 10.0) -> None:
-        await asyncio.wait_for(self._connected.wait(), timeout)
+    async def wait_connected(self, seconds: float = 10.0) -> None:
+        await asyncio.wait_for(self._connected.wait(), seconds)
 
     @property
     def open_connections(self) -> int:
@@ -173,7 +173,9 @@ class FakeSlack:
         user = ws.user(user_id)
         channel = channel_id or ws.channel_id
         key = uuid.uuid4().hex
-        self._response_urls[key] = _ResponseUrl(user_id=user_id, channel=channel, created=time.time())
+        self._response_urls[key] = _ResponseUrl(
+            user_id=user_id, channel=channel, created=time.time()
+        )
         payload: JSON = {
             "token": "deprecated-verification-token",
             "team_id": ws.team_id,
@@ -194,7 +196,9 @@ class FakeSlack:
             payload["enterprise_name"] = ws.enterprise_name or ws.enterprise_id
         return await self._deliver("slash_commands", payload, user_id=user_id, channel=channel)
 
-    async def _deliver(self, kind: str, payload: JSON, *, user_id: str, channel: str) -> CommandOutcome:
+    async def _deliver(
+        self, kind: str, payload: JSON, *, user_id: str, channel: str
+    ) -> CommandOutcome:
         if not self._connections:
             raise RuntimeError("no Socket Mode connection is open: is the app running?")
         connection = self._connections[next(self._round_robin) % len(self._connections)]
@@ -221,7 +225,7 @@ class FakeSlack:
                     where="ephemeral",
                     user_id=user_id,
                     channel=channel,
-                    text=f"{payload.get('command', '')} failed with the error \"operation_timeout\"",
+                    text=f'{payload.get("command", "")} failed with the error "operation_timeout"',
                     blocks=[],
                     ts=self._next_ts(),
                     source="slack",
@@ -233,16 +237,15 @@ class FakeSlack:
         if isinstance(body, dict) and (body.get("text") or body.get("blocks")):
             await self._record_reply(body, user_id=user_id, channel=channel, source="ack")
         return CommandOutcome(
-            envelope_id, acked=True, ack_payload=body if isinstance(body, dict) else None,
+            envelope_id,
+            acked=True,
+            ack_payload=body if isinstance(body, dict) else None,
             ack_seconds=elapsed,
         )
 
     def messages_for(self, user_id: str) -> list[Message]:
         """What `user_id` sees: their ephemeral replies, channel messages and their DMs."""
-        return [
-            m for m in self.state.messages
-            if m.where == "channel" or m.user_id == user_id
-        ]
+        return [m for m in self.state.messages if m.where == "channel" or m.user_id == user_id]
 
     def dms(self, user_id: str) -> list[Message]:
         return [m for m in self.state.messages if m.where == "dm" and m.user_id == user_id]
@@ -251,16 +254,18 @@ class FakeSlack:
         return [m for m in self.state.messages if m.where == "ephemeral" and m.user_id == user_id]
 
     async def wait_for_message(
-        self, predicate: Any, timeout: float = 5.0
+        self, predicate: Callable[[Message], bool], seconds: float = 5.0, *, after: int = 0
     ) -> Message:
-        """The first recorded message for which `predicate(message)` holds, waiting for it."""
+        """The first message (from index `after` on) for which `predicate` holds, waiting for it.
+
+        Raises TimeoutError when none comes within `seconds`.
+        """
+
+        def find() -> Message | None:
+            return next((m for m in self.state.messages[after:] if predicate(m)), None)
+
         async with self._changed:
-            found = await asyncio.wait_for(
-                self._changed.wait_for(
-                    lambda: next((m for m in self.state.messages if predicate(m)), None)
-                ),
-                timeout,
-            )
+            found = await asyncio.wait_for(self._changed.wait_for(find), seconds)
         assert found is not None
         return found
 
@@ -277,7 +282,9 @@ class FakeSlack:
             self.state.messages.append(message)
             self._changed.notify_all()
 
-    async def _record_reply(self, body: Mapping[str, Any], *, user_id: str, channel: str, source: str) -> None:
+    async def _record_reply(
+        self, body: Mapping[str, Any], *, user_id: str, channel: str, source: str
+    ) -> None:
         in_channel = body.get("response_type") == "in_channel"
         await self._record(
             Message(
@@ -362,7 +369,9 @@ class FakeSlack:
         if not isinstance(body, dict) or not (body.get("text") or body.get("blocks")):
             return web.Response(status=400, text="no_text")
         target.posts += 1
-        await self._record_reply(body, user_id=target.user_id, channel=target.channel, source="response_url")
+        await self._record_reply(
+            body, user_id=target.user_id, channel=target.channel, source="response_url"
+        )
         return web.Response(text="ok")
 
     # the Web API
@@ -384,7 +393,11 @@ class FakeSlack:
             return _error("not_authed")
         wanted = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != wanted:
-            return _error("not_allowed_token_type" if token in (self.app_token, self.bot_token) else "invalid_auth")
+            return _error(
+                "not_allowed_token_type"
+                if token in (self.app_token, self.bot_token)
+                else "invalid_auth"
+            )
         return await handler(args)
 
     async def _apps_connections_open(self, args: JSON) -> web.Response:
@@ -392,7 +405,9 @@ class FakeSlack:
         self._tickets.add(ticket)
         self.state.connections_opened += 1
         host = self.host if ":" not in self.host else f"[{self.host}]"
-        return _ok({"url": f"ws://{host}:{self.port}/link/?ticket={ticket}&app_id={self.workspace.app_id}"})
+        return _ok(
+            {"url": f"ws://{host}:{self.port}/link/?ticket={ticket}&app_id={self.workspace.app_id}"}
+        )
 
     async def _auth_test(self, args: JSON) -> web.Response:
         ws = self.workspace
@@ -438,8 +453,13 @@ class FakeSlack:
         ts = self._next_ts()
         await self._record(
             Message(
-                where=where, user_id=user_id, channel=channel_id, text=str(text or ""),
-                blocks=list(blocks or []), ts=ts, source="chat.postMessage",
+                where=where,
+                user_id=user_id,
+                channel=channel_id,
+                text=str(text or ""),
+                blocks=list(blocks or []),
+                ts=ts,
+                source="chat.postMessage",
             )
         )
         return _ok(

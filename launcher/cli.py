@@ -90,7 +90,9 @@ async def _run(settings: Settings, *, sandbox: bool) -> None:
         )
     else:
         assert settings.slack_bot_token and settings.slack_app_token
-        slack = SlackConnection(settings.slack_bot_token, settings.slack_app_token, settings.slack_api_url)
+        slack = SlackConnection(
+            settings.slack_bot_token, settings.slack_app_token, settings.slack_api_url
+        )
         await check_slack(slack)
         box, return_url = None, None
     app = build_site(settings, slack, slack_return_url=return_url or slack_app_redirect)

@@ -58,7 +58,9 @@ def build_site(
 ) -> Starlette:
     """The ASGI app. Its lifespan opens the database and the Socket Mode connection."""
     store = SQLiteStore(settings.database)
-    bindings = BindingService(store, TokenCipher(settings.secret_key), ttl_seconds=settings.binding_ttl)
+    bindings = BindingService(
+        store, TokenCipher(settings.secret_key()), ttl_seconds=settings.binding_ttl
+    )
     accounts = AccountService(store)
     client = build_web_client(slack.bot_token, slack.api_url)
     notifier = SlackNotifier(client, settings.internal_app_name)
@@ -80,16 +82,21 @@ def build_site(
         await store.open()
         purger = asyncio.create_task(_purge_forever(bindings))
         handler = build_socket_mode_handler(bolt, slack.app_token, slack.api_url)
-        await handler.connect_async()
+        await handler.connect_async()  # type: ignore[no-untyped-call]
         log.info("Connected to Slack over Socket Mode")
         try:
             yield
         finally:
             purger.cancel()
             try:
-                await asyncio.wait_for(handler.close_async(), SHUTDOWN_TIMEOUT_SECONDS)
+                await asyncio.wait_for(
+                    handler.close_async(),  # type: ignore[no-untyped-call]
+                    SHUTDOWN_TIMEOUT_SECONDS,
+                )
             except TimeoutError:
-                log.warning("The Socket Mode connection did not close within %ss", SHUTDOWN_TIMEOUT_SECONDS)
+                log.warning(
+                    "The Socket Mode connection did not close within %ss", SHUTDOWN_TIMEOUT_SECONDS
+                )
             await internal_api.close()
             await store.close()
 

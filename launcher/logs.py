@@ -12,10 +12,12 @@ class RedactLinks(logging.Filter):
     """uvicorn's access log names the request path; a path under /bind/ holds a live nonce."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
             args = list(record.args)
-            args[2] = _LINK_PATH.sub("/bind/[redacted]", args[2])
-            record.args = tuple(args)
+            path = args[2]
+            if isinstance(path, str):
+                args[2] = _LINK_PATH.sub("/bind/[redacted]", path)
+                record.args = tuple(args)
         return True
 
 

@@ -20,7 +20,9 @@ async def check_slack(slack: SlackConnection) -> None:
     except SlackApiError as error:
         raise StartError(f"Slack refused SLACK_BOT_TOKEN: {error.response.get('error')}") from None
     except (aiohttp.ClientError, OSError, TimeoutError) as error:
-        raise StartError(f"Cannot reach Slack at {slack.api_url} ({type(error).__name__}); check SLACK_API_URL and the network") from None
+        raise StartError(
+            f"Cannot reach Slack at {slack.api_url} ({type(error).__name__}); check SLACK_API_URL and the network"
+        ) from None
     try:
         await client.apps_connections_open(app_token=slack.app_token)
     except SlackApiError as error:
@@ -29,4 +31,6 @@ async def check_slack(slack: SlackConnection) -> None:
             "(it needs the connections:write scope, and Socket Mode must be on)"
         ) from None
     except (aiohttp.ClientError, OSError, TimeoutError) as error:
-        raise StartError(f"Cannot reach Slack at {slack.api_url} ({type(error).__name__})") from None
+        raise StartError(
+            f"Cannot reach Slack at {slack.api_url} ({type(error).__name__})"
+        ) from None

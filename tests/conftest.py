@@ -28,7 +28,14 @@ LINK = re.compile(r"https?://[^\s|>]+/bind/[A-Za-z0-9_-]+")
 @pytest.fixture(autouse=True)
 def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     """slack_sdk reads proxy variables and ignores NO_PROXY; tests talk to loopback only."""
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+    for name in (
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -65,8 +72,12 @@ class RunningApp:
     users: dict[str, User] = field(default_factory=dict)
     browsers: list[httpx.AsyncClient] = field(default_factory=list)
 
-    async def add_user(self, username: str, email: str | None = None, password: str = PASSWORD) -> User:
-        user = await AccountService(self.store).add_user(username, email or f"{username}@example.com", password)
+    async def add_user(
+        self, username: str, email: str | None = None, password: str = PASSWORD
+    ) -> User:
+        user = await AccountService(self.store).add_user(
+            username, email or f"{username}@example.com", password
+        )
         self.users[username] = user
         return user
 
@@ -83,8 +94,7 @@ class RunningApp:
         assert outcome.acked, "the app did not acknowledge within 3 seconds"
         if not outcome.ack_payload:
             await self.fake.wait_for_message(
-                lambda m: m.user_id == user_id and m.source == "response_url"
-                and self.fake.state.messages.index(m) >= before
+                lambda m: m.user_id == user_id and m.source == "response_url", after=before
             )
         return self.fake.state.messages[before:]
 
@@ -105,13 +115,20 @@ def find_link(messages: list[Message]) -> str:
     raise AssertionError(f"no association URL in {messages!r}")
 
 
-async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD, next_path: str = "/") -> httpx.Response:
+async def login(
+    client: httpx.AsyncClient, username: str, password: str = PASSWORD, next_path: str = "/"
+) -> httpx.Response:
     page = await client.get("/login", params={"next": next_path})
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token, page.text
     return await client.post(
         "/login",
-        data={"username": username, "password": password, "csrf_token": token.group(1), "next": next_path},
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": token.group(1),
+            "next": next_path,
+        },
     )
 
 
@@ -141,8 +158,12 @@ async def running_app(tmp_path: Path) -> AsyncIterator[RunningApp]:
     store = SQLiteStore(settings.database)
     await store.open()
     base_url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base_url, follow_redirects=False, trust_env=False) as http:
-        running = RunningApp(fake=fake, settings=settings, base_url=base_url, http=http, store=store)
+    async with httpx.AsyncClient(
+        base_url=base_url, follow_redirects=False, trust_env=False
+    ) as http:
+        running = RunningApp(
+            fake=fake, settings=settings, base_url=base_url, http=http, store=store
+        )
         yield running
         for browser in running.browsers:
             await browser.aclose()

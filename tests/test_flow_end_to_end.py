@@ -3,14 +3,18 @@ to the real site, a real SQLite file."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from urllib.parse import urlsplit
 
-from account_binding.crypto import TokenCipher
 from conftest import PASSWORD, RunningApp, csrf_of, find_link, login
 
+from account_binding.crypto import TokenCipher
 
-async def test_unbound_command_binds_then_acts_on_the_internal_application(running_app: RunningApp) -> None:
+
+async def test_unbound_command_binds_then_acts_on_the_internal_application(
+    running_app: RunningApp,
+) -> None:
     app = running_app
     await app.add_user("ada", "ada@acme.example")
 
@@ -46,10 +50,14 @@ async def test_unbound_command_binds_then_acts_on_the_internal_application(runni
 
     # 4. The binding is stored, the link consumed, and a DM confirms it.
     with sqlite3.connect(app.settings.database) as db:
-        rows = db.execute("SELECT scope_id, slack_user_id, user_id, api_token_ciphertext FROM bindings").fetchall()
+        rows = db.execute(
+            "SELECT scope_id, slack_user_id, user_id, api_token_ciphertext FROM bindings"
+        ).fetchall()
         assert [(r[0], r[1], r[2]) for r in rows] == [("T0SANDBOX", "U0ADA", app.users["ada"].id)]
         assert db.execute("SELECT used_at IS NOT NULL FROM binding_requests").fetchall() == [(1,)]
-        assert db.execute("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL").fetchone() == (1,)
+        assert db.execute(
+            "SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL"
+        ).fetchone() == (1,)
     dm = await app.fake.wait_for_message(lambda m: m.where == "dm" and m.user_id == "U0ADA")
     assert "ada" in dm.text and "connected" in dm.text
     post = [c for c in app.fake.state.api_calls if c.method == "chat.postMessage"]
@@ -84,7 +92,9 @@ async def test_the_bound_answer_comes_after_the_acknowledgement(running_app: Run
 
     outcome = await app.fake.send_slash_command("U0GRACE", "whoami")
     assert outcome.acked and outcome.ack_payload is None  # an empty ack; the answer follows
-    reply = await app.fake.wait_for_message(lambda m: m.source == "response_url" and m.user_id == "U0GRACE")
+    reply = await app.fake.wait_for_message(
+        lambda m: m.source == "response_url" and m.user_id == "U0GRACE"
+    )
     assert "grace" in reply.text
 
 
@@ -103,7 +113,9 @@ async def test_the_command_answers_under_any_name(running_app: RunningApp) -> No
     assert "/intranet whoami" in str(outcome.ack_payload["blocks"])
 
 
-async def test_unlink_removes_the_binding_revokes_the_token_and_tells_the_person(running_app: RunningApp) -> None:
+async def test_unlink_removes_the_binding_revokes_the_token_and_tells_the_person(
+    running_app: RunningApp,
+) -> None:
     app = running_app
     await app.add_user("alan")
     url = await app.link_for("U0ALAN")
@@ -114,7 +126,7 @@ async def test_unlink_removes_the_binding_revokes_the_token_and_tells_the_person
     with sqlite3.connect(app.settings.database) as db:
         ciphertext = db.execute("SELECT api_token_ciphertext FROM bindings").fetchone()[0]
     assert "abt_" not in ciphertext  # encrypted at rest
-    token = TokenCipher(app.settings.secret_key).decrypt(ciphertext)
+    token = TokenCipher(app.settings.secret_key()).decrypt(ciphertext)
     assert token and token.startswith("abt_")
     headers = {"Authorization": f"Bearer {token}"}
     assert (await app.http.get("/api/me", headers=headers)).json()["username"] == "alan"
@@ -124,7 +136,24 @@ async def test_unlink_removes_the_binding_revokes_the_token_and_tells_the_person
     await app.fake.wait_for_message(lambda m: m.where == "dm" and "no longer connected" in m.text)
     with sqlite3.connect(app.settings.database) as db:
         assert db.execute("SELECT count(*) FROM bindings").fetchone() == (0,)
-        assert db.execute("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL").fetchone() == (0,)
+        assert db.execute(
+            "SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL"
+        ).fetchone() == (0,)
     assert (await app.http.get("/api/me", headers=headers)).status_code == 401
     again = await app.command("U0ALAN", "whoami")
     assert find_link(again)
+
+
+async def test_the_app_reconnects_when_slack_refreshes_the_connection(
+    running_app: RunningApp,
+) -> None:
+    app = running_app
+    opened = app.fake.state.connections_opened
+    await app.fake.disconnect_all("refresh_requested")
+    for _ in range(200):
+        if app.fake.open_connections and app.fake.state.connections_opened > opened:
+            break
+        await asyncio.sleep(0.05)
+    assert app.fake.state.connections_opened > opened  # a fresh apps.connections.open
+    messages = await app.command("U0ADA", "help")
+    assert "whoami" in messages[0].text

@@ -91,7 +91,8 @@ async def confirm(request: Request) -> Response:
         return _forget_link(_page(request, "cancelled.html", {}))
     if action != "connect":
         return _page(
-            request, "error.html",
+            request,
+            "error.html",
             {"title": "Unknown choice", "message": "Choose Connect or Cancel on the binding page."},
             status_code=400,
         )
@@ -107,7 +108,9 @@ async def confirm(request: Request) -> Response:
         return _forget_link(_link_error(request, error))
     log.info(
         "User %s bound to Slack user %s of %s",
-        current.user.id, binding.identity.user_id, binding.identity.scope_id,
+        current.user.id,
+        binding.identity.user_id,
+        binding.identity.scope_id,
     )
     response = _page(
         request,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -33,7 +34,9 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return _render(request, 500, "Something went wrong on our side. Try again in a minute.", None)
 
 
-def _render(request: Request, status: int, detail: str, headers: dict[str, str] | None) -> Response:
+def _render(
+    request: Request, status: int, detail: str, headers: Mapping[str, str] | None
+) -> Response:
     if status == 404 and detail == "Not Found":
         detail = "There is no page at this address."
     if status == 405 and detail == "Method Not Allowed":

@@ -1,9 +1,9 @@
 """The internal application's JSON API, authenticated by personal API tokens.
 
-    GET  /api/me                      the token's user
-    GET  /api/todos                   their to-do items
-    POST /api/todos {"title": "..."}  add one
-    POST /api/todos/{id}/complete     complete one
+GET  /api/me                      the token's user
+GET  /api/todos                   their to-do items
+POST /api/todos {"title": "..."}  add one
+POST /api/todos/{id}/complete     complete one
 """
 
 from __future__ import annotations
@@ -72,10 +72,10 @@ async def add_todo(request: Request) -> Response:
     try:
         data = json.loads(body)
     except ValueError:
-        return _error(400, "The body must be JSON like {\"title\": \"...\"}.")
+        return _error(400, 'The body must be JSON like {"title": "..."}.')
     title = data.get("title") if isinstance(data, dict) else None
     if not isinstance(title, str):
-        return _error(400, "The body must be JSON like {\"title\": \"...\"}.")
+        return _error(400, 'The body must be JSON like {"title": "..."}.')
     try:
         todo = await services_of(request).todos.add(user.id, title)
     except InvalidTodo as error:

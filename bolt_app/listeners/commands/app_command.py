@@ -10,7 +10,17 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from account_binding.models import SlackIdentity, SlackProfile
 
 from ... import messages
-from ...command_text import ACTING, AddTodo, CompleteTodo, Help, Link, ListTodos, Unlink, WhoAmI, parse
+from ...command_text import (
+    ACTING,
+    AddTodo,
+    CompleteTodo,
+    Help,
+    Link,
+    ListTodos,
+    Unlink,
+    WhoAmI,
+    parse,
+)
 from ...internal_api import InternalApiError, TokenRejected
 from ...messages import Reply
 from ...services import SlackServices, services_of
@@ -47,12 +57,18 @@ async def app_command(
         return
     if account is None:
         link = await services.bindings.issue_link(identity, _profile(command))
-        reason = None if isinstance(subcommand, Link) else (
-            f"To use `{slash}`, first connect your Slack account to your {messages.escape(name)} account."
+        reason = (
+            None
+            if isinstance(subcommand, Link)
+            else (
+                f"To use `{slash}`, first connect your Slack account to your {messages.escape(name)} account."
+            )
         )
         await _ack(
             ack,
-            messages.link_reply(services.association_url(link.nonce), name, services.link_ttl_seconds, reason=reason),
+            messages.link_reply(
+                services.association_url(link.nonce), name, services.link_ttl_seconds, reason=reason
+            ),
         )
         return
 
@@ -61,7 +77,9 @@ async def app_command(
     try:
         reply = await _act(services, subcommand, account.api_token, slash)
     except TokenRejected as error:
-        reply = messages.error_reply(f"{error} Run `{slash} unlink`, then `{slash} link` to connect again.")
+        reply = messages.error_reply(
+            f"{error} Run `{slash} unlink`, then `{slash} link` to connect again."
+        )
     except InternalApiError as error:
         reply = messages.error_reply(str(error))
     await _respond(respond, reply)
@@ -83,7 +101,9 @@ async def _act(services: SlackServices, subcommand: object, token: str, slash: s
 def _profile(command: dict[str, Any]) -> SlackProfile:
     return SlackProfile(
         user_name=str(command.get("user_name") or command["user_id"]),
-        team_name=str(command.get("enterprise_name") or command.get("team_domain") or command["team_id"]),
+        team_name=str(
+            command.get("enterprise_name") or command.get("team_domain") or command["team_id"]
+        ),
         app_id=command.get("api_app_id"),
     )
 
@@ -93,4 +113,6 @@ async def _ack(ack: AsyncAck, reply: Reply) -> None:
 
 
 async def _respond(respond: AsyncRespond, reply: Reply) -> None:
-    await respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=False)
+    await respond(
+        text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=False
+    )

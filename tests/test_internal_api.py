@@ -1,0 +1,106 @@
+"""The internal application's JSON API, over real HTTP."""
+
+from __future__ import annotations
+
+import sqlite3
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import RunningApp, csrf_of, login
+
+from account_binding.crypto import TokenCipher
+from bolt_app.internal_api import InternalApi, InternalApiError
+
+
+async def bound_token(app: RunningApp, username: str, slack_user: str) -> str:
+    await app.add_user(username)
+    url = await app.link_for(slack_user)
+    browser = app.browser()
+    await browser.get(urlsplit(url).path)
+    await login(browser, username, next_path="/bind")
+    page = await browser.get("/bind")
+    assert (
+        await browser.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
+    ).status_code == 200
+    with sqlite3.connect(app.settings.database) as db:
+        rows = db.execute(
+            "SELECT api_token_ciphertext FROM bindings WHERE slack_user_id = ?", [slack_user]
+        ).fetchall()
+    token = TokenCipher(app.settings.secret_key()).decrypt(rows[0][0])
+    assert token
+    return token
+
+
+async def test_unknown_missing_or_malformed_tokens_get_401(running_app: RunningApp) -> None:
+    for headers in (
+        {},
+        {"Authorization": "Bearer abt_nope"},
+        {"Authorization": "Basic x"},
+        {"Authorization": "Bearer " + "a" * 5000},
+    ):
+        response = await running_app.http.get("/api/me", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert "error" in response.json()
+
+
+async def test_todos_belong_to_the_tokens_user(running_app: RunningApp) -> None:
+    ada = await bound_token(running_app, "ada", "U0ADA")
+    grace = await bound_token(running_app, "grace", "U0GRACE")
+    api = running_app.http
+
+    def auth(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    created = await api.post("/api/todos", json={"title": "  Ship   it "}, headers=auth(ada))
+    assert created.status_code == 201 and created.json()["title"] == "Ship it"
+    todo_id = created.json()["id"]
+    assert (await api.get("/api/todos", headers=auth(grace))).json() == {"todos": []}
+    assert (
+        await api.post(f"/api/todos/{todo_id}/complete", headers=auth(grace))
+    ).status_code == 404
+    done = await api.post(f"/api/todos/{todo_id}/complete", headers=auth(ada))
+    assert done.status_code == 200 and done.json()["done"] is True
+
+
+async def test_bad_bodies_get_400_not_500(running_app: RunningApp) -> None:
+    token = await bound_token(running_app, "ada", "U0ADA")
+    headers = {"Authorization": f"Bearer {token}"}
+    api = running_app.http
+    for body in (
+        b"not json",
+        b"[]",
+        b'{"title": 5}',
+        b'{"title": ""}',
+        b'{"title": "' + b"x" * 300 + b'"}',
+    ):
+        response = await api.post("/api/todos", content=body, headers=headers)
+        assert response.status_code == 400, body
+        assert response.json()["error"]
+    huge = await api.post("/api/todos", content=b"x" * 20_000, headers=headers)
+    assert huge.status_code == 413
+    assert (
+        await api.post("/api/todos/99999999999999/complete", headers=headers)
+    ).status_code == 404
+    assert (await api.get("/api/nothing", headers=headers)).status_code == 404
+    assert (await api.delete("/api/todos", headers=headers)).status_code == 405
+
+
+async def test_the_slack_side_explains_a_rejected_token(running_app: RunningApp) -> None:
+    token = await bound_token(running_app, "ada", "U0ADA")
+    with sqlite3.connect(running_app.settings.database) as db:
+        db.execute("UPDATE api_tokens SET revoked_at = 1")
+    assert (
+        await running_app.http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    ).status_code == 401
+    reply = await running_app.command("U0ADA", "whoami")
+    assert "no longer accepts" in reply[-1].text and "unlink" in reply[-1].text
+
+
+async def test_an_unreachable_internal_application_gets_a_clear_message() -> None:
+    api = InternalApi("http://127.0.0.1:9", "Acme")  # the discard port: nothing listens
+    try:
+        with pytest.raises(InternalApiError, match="Acme did not answer"):
+            await api.me("abt_x")
+    finally:
+        await api.close()

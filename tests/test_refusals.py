@@ -1,0 +1,162 @@
+"""A link must not be usable by the wrong person, twice, or after it expires."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from urllib.parse import urlsplit
+
+import httpx
+from conftest import RunningApp, csrf_of, login
+
+
+async def open_and_login(
+    app: RunningApp, browser: httpx.AsyncClient, url: str, username: str
+) -> httpx.Response:
+    opened = await browser.get(urlsplit(url).path)
+    assert opened.status_code == 303, opened.text
+    await login(browser, username, next_path="/bind")
+    return await browser.get("/bind")
+
+
+def count(app: RunningApp, sql: str) -> int:
+    with sqlite3.connect(app.settings.database) as db:
+        return int(db.execute(sql).fetchone()[0])
+
+
+async def test_an_unknown_link_gets_a_404_page_that_says_what_to_do(
+    running_app: RunningApp,
+) -> None:
+    for nonce in ("not-a-real-nonce", "x" * 500, "%00%3Cscript%3E"):
+        page = await running_app.http.get(f"/bind/{nonce}")
+        assert page.status_code == 404
+        assert "Run the link command in Slack again" in page.text
+        assert "binding_link" not in page.headers.get("set-cookie", "")
+        assert "<script>" not in page.text
+
+
+async def test_an_expired_link_is_refused_on_open_and_on_confirm(running_app: RunningApp) -> None:
+    app = running_app
+    await app.add_user("ada")
+    url = await app.link_for("U0ADA")
+    page = await open_and_login(app, app.http, url, "ada")
+    assert page.status_code == 200
+    with sqlite3.connect(app.settings.database) as db:
+        db.execute("UPDATE binding_requests SET expires_at = 1")
+
+    confirmed = await app.http.post(
+        "/bind", data={"csrf_token": csrf_of(page), "action": "connect"}
+    )
+    assert confirmed.status_code == 410 and "expired" in confirmed.text
+    reopened = await app.browser().get(urlsplit(url).path)
+    assert reopened.status_code == 410 and "expired" in reopened.text
+    assert count(app, "SELECT count(*) FROM bindings") == 0
+
+
+async def test_a_used_link_cannot_be_used_again_by_anyone(running_app: RunningApp) -> None:
+    app = running_app
+    await app.add_user("ada")
+    await app.add_user("mallory")
+    url = await app.link_for("U0ADA")
+    page = await open_and_login(app, app.http, url, "ada")
+    done = await app.http.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
+    assert done.status_code == 200
+
+    other = app.browser()
+    await login(other, "mallory")
+    replay = await other.get(urlsplit(url).path)
+    assert replay.status_code == 410 and "already been used" in replay.text
+    assert count(app, "SELECT count(*) FROM bindings") == 1
+    assert count(app, f"SELECT count(*) FROM bindings WHERE user_id = {app.users['ada'].id}") == 1
+
+
+async def test_a_get_never_binds(running_app: RunningApp) -> None:
+    app = running_app
+    await app.add_user("ada")
+    url = await app.link_for("U0ADA")
+    page = await open_and_login(app, app.http, url, "ada")
+    assert page.status_code == 200
+    for _ in range(3):
+        assert (await app.http.get("/bind")).status_code == 200
+        assert (await app.http.get(urlsplit(url).path)).status_code == 303
+    assert count(app, "SELECT count(*) FROM bindings") == 0
+    assert count(app, "SELECT count(*) FROM binding_requests WHERE used_at IS NULL") == 1
+
+
+async def test_a_post_without_its_csrf_token_is_refused(running_app: RunningApp) -> None:
+    app = running_app
+    await app.add_user("ada")
+    await app.add_user("mallory")
+    url = await app.link_for("U0ADA")
+    page = await open_and_login(app, app.http, url, "ada")
+    attacker = app.browser()
+    await login(attacker, "mallory")
+    attacker_token = csrf_of(await attacker.get("/"))
+
+    for data in (
+        {"action": "connect"},
+        {"action": "connect", "csrf_token": ""},
+        {"action": "connect", "csrf_token": "guess"},
+        {"action": "connect", "csrf_token": attacker_token},  # another session's token
+    ):
+        refused = await app.http.post("/bind", data=data)
+        assert refused.status_code == 403, data
+        assert "did not come from this site" in refused.text
+    assert count(app, "SELECT count(*) FROM bindings") == 0
+    # The real form still works afterwards: nothing was consumed.
+    assert (
+        await app.http.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
+    ).status_code == 200
+
+
+async def test_two_concurrent_confirmations_of_one_link_make_one_binding(
+    running_app: RunningApp,
+) -> None:
+    app = running_app
+    await app.add_user("ada")
+    await app.add_user("bob")
+    url = await app.link_for("U0ADA")
+    first, second = app.browser(), app.browser()
+    page_one = await open_and_login(app, first, url, "ada")
+    page_two = await open_and_login(app, second, url, "bob")
+    results = await asyncio.gather(
+        first.post("/bind", data={"csrf_token": csrf_of(page_one), "action": "connect"}),
+        second.post("/bind", data={"csrf_token": csrf_of(page_two), "action": "connect"}),
+    )
+    assert sorted(r.status_code for r in results) == [200, 410]
+    assert count(app, "SELECT count(*) FROM bindings") == 1
+    assert count(app, "SELECT count(*) FROM api_tokens") == 1
+
+
+async def test_cancel_binds_nothing_and_voids_the_link(running_app: RunningApp) -> None:
+    app = running_app
+    await app.add_user("ada")
+    url = await app.link_for("U0ADA")
+    page = await open_and_login(app, app.http, url, "ada")
+    cancelled = await app.http.post("/bind", data={"csrf_token": csrf_of(page), "action": "cancel"})
+    assert cancelled.status_code == 200 and "Nothing was connected" in cancelled.text
+    assert count(app, "SELECT count(*) FROM bindings") == 0
+    assert (await app.browser().get(urlsplit(url).path)).status_code == 410
+
+
+async def test_a_new_link_voids_the_older_one(running_app: RunningApp) -> None:
+    app = running_app
+    old = await app.link_for("U0ADA")
+    new = await app.link_for("U0ADA")
+    assert old != new
+    assert (await app.http.get(urlsplit(old).path)).status_code == 410
+    assert (await app.http.get(urlsplit(new).path)).status_code == 303
+
+
+async def test_confirming_needs_a_login(running_app: RunningApp) -> None:
+    app = running_app
+    url = await app.link_for("U0ADA")
+    await app.http.get(urlsplit(url).path)
+    posted = await app.http.post("/bind", data={"action": "connect", "csrf_token": "x"})
+    assert posted.status_code == 303 and posted.headers["location"].startswith("/login")
+    assert count(app, "SELECT count(*) FROM bindings") == 0
+
+
+async def test_the_binding_page_without_a_link_says_what_to_do(running_app: RunningApp) -> None:
+    page = await running_app.http.get("/bind")
+    assert page.status_code == 400 and "Run the app's slash command" in page.text

@@ -1,0 +1,68 @@
+"""With no Slack tokens the start command opens the sandbox, where the whole flow works."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from conftest import csrf_of, login
+from processes import AppProcess, free_port
+
+
+async def test_the_whole_flow_in_the_sandbox(tmp_path: Path) -> None:
+    sandbox_port = free_port()
+    app = AppProcess(tmp_path, SANDBOX_PORT=str(sandbox_port))
+    await app.start()
+    try:
+        assert "Sandbox mode" in app.output
+        sandbox_url = re.search(r"Try the app as a Slack user:\s+(\S+)", app.output)
+        demo = re.search(r"Demo login:\s+(\S+) / (\S+)", app.output)
+        assert sandbox_url and demo
+        assert sandbox_url.group(1) == f"http://127.0.0.1:{sandbox_port}/"
+        username, password = demo.groups()
+
+        async with httpx.AsyncClient(
+            base_url=sandbox_url.group(1), trust_env=False, follow_redirects=True
+        ) as slack:
+            page = await slack.get("/")
+            assert page.status_code == 200 and "App connected over Socket Mode" in page.text
+            # Ada types "/acme whoami"; the answer holds the link button.
+            answered = await slack.post("/command", data={"user": "U0ADA", "text": "whoami"})
+            assert answered.status_code == 200
+            link = re.search(r'href="(http://localhost:\d+/bind/[^"]+)"', answered.text)
+            assert link, answered.text
+            assert "Only visible to you" in answered.text
+
+            async with httpx.AsyncClient(base_url=app.base_url, trust_env=False) as browser:
+                assert (await browser.get(urlsplit(link.group(1)).path)).status_code == 303
+                assert (
+                    await login(browser, username, password, next_path="/bind")
+                ).status_code == 303
+                confirm = await browser.get("/bind")
+                assert "U0ADA" in confirm.text
+                done = await browser.post(
+                    "/bind", data={"csrf_token": csrf_of(confirm), "action": "connect"}
+                )
+                assert done.status_code == 200
+                back = re.search(r'href="([^"]+)">Back to Slack', done.text)
+                assert back and back.group(1) == f"http://127.0.0.1:{sandbox_port}/?user=U0ADA"
+
+            for _ in range(50):
+                page = await slack.get("/", params={"user": "U0ADA"})
+                if "Direct message from the app" in page.text:
+                    break
+            assert "now connected to Acme as <strong>demo</strong>" in page.text
+
+            answered = await slack.post("/command", data={"user": "U0ADA", "text": "whoami"})
+            assert "You are connected to Acme as <strong>demo</strong>" in answered.text
+            # Another Slack user is still unknown to the app.
+            other = await slack.post("/command", data={"user": "U0GRACE", "text": "todo"})
+            assert re.search(r'href="http://localhost:\d+/bind/', other.text)
+            assert "You are connected" not in other.text
+            bad = await slack.post("/command", data={"user": "U999", "text": "x"})
+            assert bad.status_code == 400
+    finally:
+        await app.stop()
+    assert "Traceback" not in app.output

@@ -1,0 +1,188 @@
+"""The SQLite store on a real file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from account_binding.binding import BindingService
+from account_binding.crypto import TokenCipher
+from account_binding.errors import AlreadyBound, LinkExpired, LinkNotFound, LinkUsed, UsernameTaken
+from account_binding.models import SlackIdentity, SlackProfile
+from account_binding.sqlite_store import SQLiteStore, open_database
+from account_binding.tokens import digest
+
+ADA = SlackIdentity.from_ids(team_id="T1", user_id="U1", enterprise_id=None)
+PROFILE = SlackProfile(user_name="ada", team_name="acme", app_id="A1")
+
+
+class Clock:
+    def __init__(self, now: int = 1_000_000) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> SQLiteStore:
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    await store.open()
+    yield store  # type: ignore[misc]
+    await store.close()
+
+
+def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    db = open_database(path)
+    assert db.journal_mode == "wal"
+    assert {"users", "api_tokens", "binding_requests", "bindings", "sessions", "todos"} <= set(
+        db.table_names()
+    )
+    db.close()
+    again = open_database(path)  # a second start applies nothing twice
+    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone() == (1,)
+    again.close()
+
+
+async def test_only_hashes_of_nonces_and_tokens_are_stored(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    service = BindingService(store, TokenCipher("k"), ttl_seconds=600)
+    user = await store.create_user("ada", "ada@example.com", "hash", 1)
+    link = await service.issue_link(ADA, PROFILE)
+    await service.confirm(link.nonce, user)
+    raw = (tmp_path / "db.sqlite3").read_bytes() + b"".join(
+        p.read_bytes() for p in tmp_path.glob("db.sqlite3-*")
+    )
+    assert link.nonce.encode() not in raw
+    assert digest(link.nonce).encode() in raw
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        (token_hash,) = db.execute("SELECT token_hash FROM api_tokens").fetchone()
+        (ciphertext,) = db.execute("SELECT api_token_ciphertext FROM bindings").fetchone()
+    token = TokenCipher("k").decrypt(ciphertext)
+    assert token and digest(token) == token_hash and token.encode() not in raw
+
+
+async def test_a_link_works_once_and_until_it_expires(store: SQLiteStore) -> None:
+    clock = Clock()
+    service = BindingService(store, TokenCipher("k"), ttl_seconds=600, clock=clock)
+    user = await store.create_user("ada", "ada@example.com", "hash", 1)
+    with pytest.raises(LinkNotFound):
+        await service.pending("unknown")
+
+    expiring = await service.issue_link(ADA, PROFILE)
+    clock.now += 600
+    with pytest.raises(LinkExpired):
+        await service.pending(expiring.nonce)
+    with pytest.raises(LinkExpired):
+        await service.confirm(expiring.nonce, user)
+
+    link = await service.issue_link(ADA, PROFILE)
+    clock.now += 599
+    assert (await service.pending(link.nonce)).identity == ADA
+    binding = await service.confirm(link.nonce, user)
+    assert binding.identity == ADA and binding.user_id == user.id
+    with pytest.raises(LinkUsed):
+        await service.confirm(link.nonce, user)
+
+
+async def test_a_slack_identity_is_bound_at_most_once_and_a_refusal_consumes_nothing(
+    store: SQLiteStore,
+) -> None:
+    service = BindingService(store, TokenCipher("k"), ttl_seconds=600)
+    ada = await store.create_user("ada", "ada@example.com", "hash", 1)
+    bob = await store.create_user("bob", "bob@example.com", "hash", 1)
+    first = await service.issue_link(ADA, PROFILE)
+    await service.confirm(first.nonce, ada)
+    # A link for the now-bound identity (issued in a race with the confirmation).
+    second_nonce = "second-nonce"
+    await store.add_binding_request(digest(second_nonce), ADA, PROFILE, 1, 10**10)
+    with pytest.raises(AlreadyBound):
+        await service.confirm(second_nonce, bob)
+    assert (await service.pending(second_nonce)).used_at is None  # rolled back
+    account = await service.bound_account(ADA)
+    assert account is not None and account.binding.user_id == ada.id
+
+
+async def test_a_grid_user_is_one_identity_across_workspaces(store: SQLiteStore) -> None:
+    service = BindingService(store, TokenCipher("k"), ttl_seconds=600)
+    user = await store.create_user("ada", "ada@example.com", "hash", 1)
+    in_one = SlackIdentity.from_ids(team_id="T1", user_id="W1", enterprise_id="E1")
+    in_other = SlackIdentity.from_ids(team_id="T2", user_id="W1", enterprise_id="E1")
+    link = await service.issue_link(in_one, PROFILE)
+    await service.confirm(link.nonce, user)
+    assert await service.is_bound(in_other)
+    assert not await service.is_bound(
+        SlackIdentity.from_ids(team_id="T2", user_id="W1", enterprise_id=None)
+    )
+
+
+async def test_usernames_are_unique(store: SQLiteStore) -> None:
+    await store.create_user("ada", "a@example.com", "h", 1)
+    with pytest.raises(UsernameTaken):
+        await store.create_user("ada", "b@example.com", "h", 1)
+
+
+async def test_expired_links_are_purged(store: SQLiteStore) -> None:
+    clock = Clock()
+    service = BindingService(store, TokenCipher("k"), ttl_seconds=600, clock=clock)
+    await service.issue_link(ADA, PROFILE)
+    assert await service.purge() == 0
+    clock.now += 600 + 24 * 3600 + 1
+    assert await service.purge() == 1
+
+
+def test_two_processes_confirming_one_link_make_one_binding(tmp_path: Path) -> None:
+    """Two connections (as two processes would have) race on one link, many times."""
+    path = tmp_path / "db.sqlite3"
+
+    async def setup() -> list[str]:
+        store = SQLiteStore(path)
+        user_a = await store.create_user("a", "a@example.com", "h", 1)
+        user_b = await store.create_user("b", "b@example.com", "h", 1)
+        assert (user_a.id, user_b.id) == (1, 2)
+        nonces = []
+        for n in range(20):
+            identity = SlackIdentity.from_ids(team_id="T1", user_id=f"U{n}", enterprise_id=None)
+            nonce = f"nonce-{n}"
+            await store.add_binding_request(digest(nonce), identity, PROFILE, 1, 10**10)
+            nonces.append(nonce)
+        await store.close()
+        return nonces
+
+    nonces = asyncio.run(setup())
+    outcomes: dict[int, list[str]] = {1: [], 2: []}
+    barrier = threading.Barrier(2)
+
+    def racer(user_id: int) -> None:
+        async def race() -> None:
+            store = SQLiteStore(path)
+            service = BindingService(store, TokenCipher("k"), ttl_seconds=600)
+            user = await store.get_user(user_id)
+            assert user is not None
+            for nonce in nonces:
+                await asyncio.get_running_loop().run_in_executor(None, barrier.wait)
+                try:
+                    await service.confirm(nonce, user)
+                    outcomes[user_id].append("bound")
+                except LinkUsed:
+                    outcomes[user_id].append("used")
+            await store.close()
+
+        asyncio.run(race())
+
+    threads = [threading.Thread(target=racer, args=(uid,)) for uid in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for a, b in zip(outcomes[1], outcomes[2], strict=True):
+        assert sorted((a, b)) == ["bound", "used"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM bindings").fetchone() == (20,)
+        assert db.execute("SELECT count(*) FROM api_tokens").fetchone() == (20,)
