@@ -104,6 +104,7 @@ class FakeSlack:
         self.host = host
         self.port = port
         self.state = FakeSlackState()
+        self._failures: dict[str, list[str]] = {}
         self._tickets: set[str] = set()
         self._connections: list[_Connection] = []
         self._round_robin = itertools.count()
@@ -269,6 +270,10 @@ class FakeSlack:
         assert found is not None
         return found
 
+    def fail(self, method: str, error: str, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`."""
+        self._failures.setdefault(method, []).extend([error] * times)
+
     async def disconnect_all(self, reason: str = "refresh_requested") -> None:
         """Ask every connection to go, as Slack does when it refreshes them."""
         for connection in list(self._connections):
@@ -398,6 +403,9 @@ class FakeSlack:
                 if token in (self.app_token, self.bot_token)
                 else "invalid_auth"
             )
+        failures = self._failures.get(method)
+        if failures:
+            return _error(failures.pop(0))
         return await handler(args)
 
     async def _apps_connections_open(self, args: JSON) -> web.Response:

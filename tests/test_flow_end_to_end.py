@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 from urllib.parse import urlsplit
 
+import pytest
 from conftest import PASSWORD, RunningApp, csrf_of, find_link, login
 
 from account_binding.crypto import TokenCipher
@@ -157,3 +158,27 @@ async def test_the_app_reconnects_when_slack_refreshes_the_connection(
     assert app.fake.state.connections_opened > opened  # a fresh apps.connections.open
     messages = await app.command("U0ADA", "help")
     assert "whoami" in messages[0].text
+
+
+async def test_a_failed_dm_keeps_the_binding_and_is_logged(
+    running_app: RunningApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = running_app
+    await app.add_user("ada")
+    app.fake.fail("chat.postMessage", "channel_not_found")
+    url = await app.link_for("U0ADA")
+    await app.http.get(urlsplit(url).path)
+    await login(app.http, "ada", next_path="/bind")
+    page = await app.http.get("/bind")
+    done = await app.http.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
+    assert done.status_code == 200
+    for _ in range(100):
+        if "Could not DM Slack user U0ADA" in caplog.text:
+            break
+        await asyncio.sleep(0.02)
+    assert "Could not DM Slack user U0ADA about binding 1: channel_not_found" in caplog.text
+    assert app.fake.dms("U0ADA") == []
+    with sqlite3.connect(app.settings.database) as db:
+        assert db.execute("SELECT count(*) FROM bindings").fetchone() == (1,)
+    answer = await app.command("U0ADA", "whoami")
+    assert "ada" in answer[-1].text
