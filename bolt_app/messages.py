@@ -169,7 +169,7 @@ def bound_dm(app_name: str, username: str) -> Reply:
         text=f"Your Slack account is now connected to {app_name} as {username}.",
         blocks=[
             _section(
-                f":link: Your Slack account is now connected to {name} as *{escape(username)}*. "
+                f"Your Slack account is now connected to {name} as *{escape(username)}*. "
                 f"The app's slash command now acts in {name} on your behalf."
             ),
             _context(

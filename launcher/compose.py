@@ -65,22 +65,20 @@ def build_site(
     client = build_web_client(slack.bot_token, slack.api_url)
     notifier = SlackNotifier(client, settings.internal_app_name)
     internal_api = InternalApi(settings.internal_api_url, settings.internal_app_name)
-    bolt = build_bolt_app(
-        client,
-        SlackServices(
-            bindings=bindings,
-            internal_api=internal_api,
-            notifier=notifier,
-            association_url=lambda nonce: f"{settings.public_url}/bind/{nonce}",
-            internal_app_name=settings.internal_app_name,
-            link_ttl_seconds=settings.binding_ttl,
-        ),
+    slack_services = SlackServices(
+        bindings=bindings,
+        internal_api=internal_api,
+        notifier=notifier,
+        association_url=lambda nonce: f"{settings.public_url}/bind/{nonce}",
+        internal_app_name=settings.internal_app_name,
+        link_ttl_seconds=settings.binding_ttl,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
         purger = asyncio.create_task(_purge_forever(bindings))
+        bolt = build_bolt_app(client, slack_services)
         handler = build_socket_mode_handler(bolt, slack.app_token, slack.api_url)
         await handler.connect_async()  # type: ignore[no-untyped-call]
         log.info("Connected to Slack over Socket Mode")
