@@ -1,4 +1,7 @@
-"""The binding rules: issuing links, confirming them, reading and removing bindings."""
+"""The binding rules: issuing links, confirming them, reading and removing bindings.
+
+Every bind, unbind, cancellation and refusal goes to the audit log.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,11 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from .audit import Actor, AuditEvent, AuditLog
 from .clock import Clock, system_clock
 from .crypto import TokenCipher
-from .errors import LinkExpired, LinkNotFound, LinkUsed
-from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, User
+from .errors import AlreadyBound, EmailMismatch, LinkError, LinkExpired, LinkNotFound, LinkUsed
+from .models import Binding, BindingRequest, SlackIdentity, SlackPerson, SlackProfile, User
 from .store import Store
 from .tokens import digest, new_api_token, new_secret
 
@@ -19,11 +23,27 @@ log = logging.getLogger(__name__)
 #: used" rather than "not valid"; then they are purged.
 PURGE_AFTER_SECONDS = 24 * 3600
 
+REFUSAL_REASONS: dict[type[Exception], str] = {
+    LinkNotFound: "unknown",
+    LinkUsed: "used",
+    LinkExpired: "expired",
+    EmailMismatch: "email_mismatch",
+    AlreadyBound: "already_bound",
+}
+
 
 @dataclass(frozen=True)
 class IssuedLink:
     nonce: str
     expires_at: int
+
+
+@dataclass(frozen=True)
+class PendingLink:
+    """A link that can still be confirmed, with the Slack person as Slack reports them."""
+
+    request: BindingRequest
+    person: SlackPerson | None
 
 
 @dataclass(frozen=True)
@@ -41,56 +61,108 @@ class Notifier(Protocol):
     async def binding_removed(self, binding: Binding) -> None: ...
 
 
+class SlackDirectory(Protocol):
+    """Looks a Slack user up; None when Slack cannot say."""
+
+    async def person(self, identity: SlackIdentity) -> SlackPerson | None: ...
+
+
+@dataclass(frozen=True)
+class BindingPolicy:
+    ttl_seconds: int = 600
+    require_email_match: bool = False
+    internal_app_name: str = "Acme"
+
+
 class BindingService:
     def __init__(
         self,
         store: Store,
         cipher: TokenCipher,
-        *,
-        ttl_seconds: int,
+        audit: AuditLog,
+        directory: SlackDirectory,
+        policy: BindingPolicy,
         clock: Clock = system_clock,
     ) -> None:
         self._store = store
         self._cipher = cipher
-        self._ttl = ttl_seconds
+        self._audit = audit
+        self._directory = directory
+        self._policy = policy
         self._clock = clock
 
     async def issue_link(self, identity: SlackIdentity, profile: SlackProfile) -> IssuedLink:
         """A new one-time link for `identity`; older unused links of theirs stop working."""
         now = self._clock()
         nonce = new_secret()
-        expires_at = now + self._ttl
+        expires_at = now + self._policy.ttl_seconds
         await self._store.add_binding_request(digest(nonce), identity, profile, now, expires_at)
+        await self._audit.record(AuditEvent.LINK_ISSUED, identity=identity)
         return IssuedLink(nonce=nonce, expires_at=expires_at)
 
-    async def pending(self, nonce: str) -> BindingRequest:
-        """The link's request, if it can still be confirmed; else LinkError."""
+    async def pending(self, nonce: str, actor: Actor) -> BindingRequest:
+        """The link's request, if it can still be confirmed; else LinkError (audited)."""
         request = await self._store.get_binding_request(digest(nonce))
-        if request is None:
-            raise LinkNotFound()
-        if request.used_at is not None:
-            raise LinkUsed()
-        if request.expires_at <= self._clock():
-            raise LinkExpired()
+        try:
+            if request is None:
+                raise LinkNotFound()
+            if request.used_at is not None:
+                raise LinkUsed()
+            if request.expires_at <= self._clock():
+                raise LinkExpired()
+        except LinkError as error:
+            await self._refused(error, actor, request.identity if request else None)
+            raise
         return request
+
+    async def lookup(self, nonce: str) -> BindingRequest | None:
+        """The link's request whatever its state, or None."""
+        return await self._store.get_binding_request(digest(nonce))
+
+    async def describe(self, nonce: str, actor: Actor) -> PendingLink:
+        """The pending link and who the Slack person is, for the confirm page."""
+        request = await self.pending(nonce, actor)
+        return PendingLink(request=request, person=await self._directory.person(request.identity))
 
     def seconds_left(self, request: BindingRequest) -> int:
         return max(1, request.expires_at - self._clock())
 
-    async def confirm(self, nonce: str, user: User) -> Binding:
-        """Bind the link's Slack identity to `user`, consuming the link, in one transaction."""
-        api_token = new_api_token()
-        return await self._store.complete_binding(
-            digest(nonce),
-            user.id,
-            self._clock(),
-            digest(api_token),
-            self._cipher.encrypt(api_token),
-        )
+    async def confirm(self, nonce: str, user: User, actor: Actor) -> Binding:
+        """Bind the link's Slack identity to `user`, consuming the link, in one transaction.
 
-    async def cancel(self, nonce: str) -> None:
+        Raises LinkError (LinkNotFound, LinkUsed, LinkExpired, EmailMismatch) or AlreadyBound.
+        """
+        request = await self.pending(nonce, actor)
+        if self._policy.require_email_match:
+            person = await self._directory.person(request.identity)
+            slack_email = (person.email or "").strip().lower() if person else ""
+            if not slack_email or slack_email != user.email.strip().lower():
+                await self._store.void_binding_request(digest(nonce), self._clock())
+                error = EmailMismatch(self._policy.internal_app_name)
+                await self._refused(error, actor, request.identity)
+                raise error
+        api_token = new_api_token()
+        try:
+            binding = await self._store.complete_binding(
+                digest(nonce),
+                user.id,
+                self._clock(),
+                digest(api_token),
+                self._cipher.encrypt(api_token),
+            )
+        except (LinkError, AlreadyBound) as error:
+            await self._refused(error, actor, request.identity)
+            raise
+        await self._audit.record(AuditEvent.BOUND, actor, binding.identity)
+        return binding
+
+    async def cancel(self, nonce: str, actor: Actor) -> None:
         """Void the link without binding: whoever cancelled did not want it used."""
+        request = await self._store.get_binding_request(digest(nonce))
         await self._store.void_binding_request(digest(nonce), self._clock())
+        await self._audit.record(
+            AuditEvent.LINK_CANCELLED, actor, request.identity if request else None
+        )
 
     async def bound_account(self, identity: SlackIdentity) -> BoundAccount | None:
         stored = await self._store.find_binding(identity)
@@ -109,9 +181,22 @@ class BindingService:
     async def is_bound(self, identity: SlackIdentity) -> bool:
         return await self._store.find_binding(identity) is not None
 
-    async def unbind(self, identity: SlackIdentity) -> Binding | None:
+    async def unbind(self, identity: SlackIdentity, actor: Actor) -> Binding | None:
         """Remove the binding and revoke its API token; None when there was none."""
-        return await self._store.remove_binding(identity, self._clock())
+        binding = await self._store.remove_binding(identity, self._clock())
+        if binding is not None:
+            await self._audit.record(AuditEvent.UNBOUND, actor, identity)
+        return binding
 
     async def purge(self) -> int:
         return await self._store.purge_binding_requests(self._clock() - PURGE_AFTER_SECONDS)
+
+    async def _refused(
+        self, error: Exception, actor: Actor, identity: SlackIdentity | None
+    ) -> None:
+        await self._audit.record(
+            AuditEvent.LINK_REFUSED,
+            actor,
+            identity,
+            detail=REFUSAL_REASONS.get(type(error), "other"),
+        )

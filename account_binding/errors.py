@@ -41,6 +41,16 @@ class AlreadyBound(DomainError):
         )
 
 
+class EmailMismatch(LinkError):
+    def __init__(self, app_name: str) -> None:
+        super().__init__(
+            f"This Slack account's email address does not match the email address of your "
+            f"{app_name} account, and only matching accounts may be connected. The link no "
+            f"longer works. If this Slack account is yours, ask your administrator to make "
+            f"the addresses match, then run the link command in Slack again."
+        )
+
+
 class UsernameTaken(DomainError):
     def __init__(self, username: str) -> None:
         super().__init__(f"A user named {username!r} already exists.")

@@ -118,5 +118,32 @@ def m001_initial(db: Database) -> None:
     _table(db, "todos").create_index(["user_id"])
 
 
+@migrations()
+def m002_audit_and_login_failures(db: Database) -> None:
+    _table(db, "audit_events").create(
+        {
+            "id": int,
+            "at": int,
+            "event": str,
+            "user_id": int,
+            "username": str,
+            "scope_id": str,
+            "slack_user_id": str,
+            "client": str,
+            "detail": str,
+        },
+        pk="id",
+        not_null={"at", "event"},
+    )
+    _table(db, "audit_events").create_index(["at"])
+    _table(db, "audit_events").create_index(["event", "at"])
+    _table(db, "audit_events").create_index(["scope_id", "slack_user_id"])
+
+    _table(db, "login_failures").create(
+        {"id": int, "key": str, "at": int}, pk="id", not_null={"key", "at"}
+    )
+    _table(db, "login_failures").create_index(["key", "at"])
+
+
 def _table(db: Database, name: str) -> Table:
     return db.table(name)

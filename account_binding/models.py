@@ -44,6 +44,16 @@ class SlackProfile:
 
 
 @dataclass(frozen=True)
+class SlackPerson:
+    """A Slack user's profile as Slack reports it now (users.info)."""
+
+    real_name: str
+    display_name: str
+    email: str | None
+    image_url: str | None
+
+
+@dataclass(frozen=True)
 class User:
     """An account in the internal application."""
 

@@ -8,8 +8,6 @@ from .clock import Clock, system_clock
 from .store import Store
 from .tokens import digest, new_secret
 
-IDLE_TIMEOUT_SECONDS = 8 * 3600
-MAX_AGE_SECONDS = 7 * 24 * 3600
 TOUCH_EVERY_SECONDS = 60
 
 
@@ -20,8 +18,12 @@ class ActiveSession:
 
 
 class SessionService:
-    def __init__(self, store: Store, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, store: Store, *, idle_timeout: int, max_age: int, clock: Clock = system_clock
+    ) -> None:
         self._store = store
+        self._idle_timeout = idle_timeout
+        self._max_age = max_age
         self._clock = clock
 
     async def start(self, user_id: int) -> str:
@@ -37,8 +39,8 @@ class SessionService:
             return None
         now = self._clock()
         if (
-            now - session.last_seen_at > IDLE_TIMEOUT_SECONDS
-            or now - session.created_at > MAX_AGE_SECONDS
+            now - session.last_seen_at > self._idle_timeout
+            or now - session.created_at > self._max_age
         ):
             await self._store.delete_session(token_hash)
             return None

@@ -6,6 +6,7 @@ that names the setting; the command line prints it and exits without a traceback
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -40,6 +41,14 @@ class Settings:
     internal_api_url: str
     sandbox_port: int
     log_level: str
+    require_email_match: bool
+    session_idle_timeout: int
+    session_max_age: int
+    login_max_failures: int
+    login_max_failures_per_address: int
+    login_lockout_seconds: int
+    login_slowdown_seconds: float
+    trusted_proxies: tuple[str, ...]
 
     @property
     def has_slack_tokens(self) -> bool:
@@ -109,6 +118,30 @@ def load_settings(
         ),
         sandbox_port=_port("SANDBOX_PORT", get("SANDBOX_PORT"), port + 1 if port < 65535 else 0),
         log_level=_log_level(get("LOG_LEVEL") or "INFO"),
+        require_email_match=_bool("REQUIRE_EMAIL_MATCH", get("REQUIRE_EMAIL_MATCH"), False),
+        session_idle_timeout=_int(
+            "SESSION_IDLE_TIMEOUT", get("SESSION_IDLE_TIMEOUT"), 8 * 3600, low=60, high=30 * 86400
+        ),
+        session_max_age=_int(
+            "SESSION_MAX_AGE", get("SESSION_MAX_AGE"), 7 * 86400, low=60, high=365 * 86400
+        ),
+        login_max_failures=_int(
+            "LOGIN_MAX_FAILURES", get("LOGIN_MAX_FAILURES"), 5, low=1, high=1000
+        ),
+        login_max_failures_per_address=_int(
+            "LOGIN_MAX_FAILURES_PER_ADDRESS",
+            get("LOGIN_MAX_FAILURES_PER_ADDRESS"),
+            20,
+            low=1,
+            high=100_000,
+        ),
+        login_lockout_seconds=_int(
+            "LOGIN_LOCKOUT_SECONDS", get("LOGIN_LOCKOUT_SECONDS"), 900, low=1, high=86400
+        ),
+        login_slowdown_seconds=_float(
+            "LOGIN_SLOWDOWN_SECONDS", get("LOGIN_SLOWDOWN_SECONDS"), 0.5, low=0.0, high=5.0
+        ),
+        trusted_proxies=_addresses("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
     )
 
 
@@ -122,6 +155,42 @@ def _int(name: str, value: str | None, default: int, *, low: int, high: int) -> 
     if not low <= number <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, not {number}")
     return number
+
+
+def _float(name: str, value: str | None, default: float, *, low: float, high: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {value!r}") from None
+    if not low <= number <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, not {number}")
+    return number
+
+
+def _bool(name: str, value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, not {value!r}")
+
+
+def _addresses(name: str, value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    addresses = tuple(part.strip() for part in value.split(",") if part.strip())
+    for address in addresses:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"{name} must be a comma-separated list of IP addresses or networks, not {address!r}"
+            ) from None
+    return addresses
 
 
 def _port(name: str, value: str | None, default: int) -> int:

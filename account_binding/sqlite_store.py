@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from .errors import AlreadyBound, LinkExpired, LinkNotFound, LinkUsed, UsernameTaken
 from .migrations import migrations
 from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, Todo, User
-from .store import Session, StoredBinding
+from .store import AuditFilter, AuditRecord, Session, StoredBinding
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -330,6 +330,81 @@ class SQLiteStore:
 
         await self._run(delete)
 
+    # the audit log
+
+    async def add_audit(self, record: AuditRecord) -> None:
+        def add(db: Database) -> None:
+            with _write(db):
+                db.execute(
+                    "INSERT INTO audit_events (at, event, user_id, username, scope_id, "
+                    "slack_user_id, client, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        record.at,
+                        record.event,
+                        record.user_id,
+                        record.username,
+                        record.scope_id,
+                        record.slack_user_id,
+                        record.client,
+                        record.detail,
+                    ],
+                )
+
+        await self._run(add)
+
+    async def list_audit(self, where: AuditFilter) -> list[AuditRecord]:
+        clauses, params = [], []
+        for column, value in (
+            ("event = ?", where.event),
+            ("username = ?", where.username),
+            ("slack_user_id = ?", where.slack_user_id),
+            ("at >= ?", where.since),
+        ):
+            if value is not None:
+                clauses.append(column)
+                params.append(value)
+        sql = "SELECT * FROM audit_events"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)  # only the fixed clauses above
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(where.limit)
+        rows = await self._run(lambda db: _all(db, sql, params))
+        return [_audit(row) for row in rows]
+
+    # failed logins
+
+    async def add_login_failure(self, keys: list[str], now: int) -> None:
+        def add(db: Database) -> None:
+            with _write(db):
+                for key in keys:
+                    db.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", [key, now])
+
+        await self._run(add)
+
+    async def count_login_failures(self, key: str, since: int) -> int:
+        row = await self._run(
+            lambda db: _one(
+                db,
+                "SELECT count(*) AS n FROM login_failures WHERE key = ? AND at >= ?",
+                [key, since],
+            )
+        )
+        return int(row["n"]) if row else 0
+
+    async def clear_login_failures(self, key: str) -> None:
+        def clear(db: Database) -> None:
+            with _write(db):
+                db.execute("DELETE FROM login_failures WHERE key = ?", [key])
+
+        await self._run(clear)
+
+    async def purge_login_failures(self, before: int) -> None:
+        def purge(db: Database) -> None:
+            with _write(db):
+                db.execute("DELETE FROM login_failures WHERE at < ?", [before])
+
+        await self._run(purge)
+
     # to-do items
 
     async def list_todos(self, user_id: int) -> list[Todo]:
@@ -379,6 +454,10 @@ def _write(db: Database) -> Iterator[None]:
         db.conn.rollback()
         raise
     db.conn.commit()
+
+
+def _audit(row: Row) -> AuditRecord:
+    return AuditRecord(**row)
 
 
 def _all(db: Database, sql: str, params: list[Any]) -> list[Row]:

@@ -22,6 +22,28 @@ class Session:
 
 
 @dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    at: int
+    event: str
+    user_id: int | None
+    username: str | None
+    scope_id: str | None
+    slack_user_id: str | None
+    client: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    event: str | None = None
+    username: str | None = None
+    slack_user_id: str | None = None
+    since: int | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
 class StoredBinding:
     binding: Binding
     api_token_ciphertext: str
@@ -89,5 +111,17 @@ class Store(Protocol):
     async def list_todos(self, user_id: int) -> list[Todo]: ...
     async def add_todo(self, user_id: int, title: str, now: int) -> Todo: ...
     async def complete_todo(self, user_id: int, todo_id: int) -> Todo | None: ...
+
+    # the audit log
+    async def add_audit(self, record: AuditRecord) -> None: ...
+    async def list_audit(self, where: AuditFilter) -> list[AuditRecord]:
+        """Newest first."""
+        ...
+
+    # failed logins, for throttling
+    async def add_login_failure(self, keys: list[str], now: int) -> None: ...
+    async def count_login_failures(self, key: str, since: int) -> int: ...
+    async def clear_login_failures(self, key: str) -> None: ...
+    async def purge_login_failures(self, before: int) -> None: ...
 
     async def close(self) -> None: ...

@@ -102,7 +102,8 @@ async def _run(settings: Settings, *, sandbox: bool) -> None:
         port=settings.port,
         log_config=None,
         server_header=False,
-        proxy_headers=False,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
         timeout_graceful_shutdown=10,
     )
     try:

@@ -13,7 +13,9 @@ from starlette.applications import Starlette
 
 from account_binding.accounts import AccountService
 from account_binding.api_tokens import ApiTokenAuthenticator
-from account_binding.binding import BindingService
+from account_binding.audit import AuditLog
+from account_binding.binding import BindingPolicy, BindingService
+from account_binding.login import LoginLimits, LoginService
 from account_binding.crypto import TokenCipher
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
@@ -24,6 +26,7 @@ from bolt_app.app import build_bolt_app, build_socket_mode_handler, build_web_cl
 from bolt_app.internal_api import InternalApi
 from bolt_app.notifications import SlackNotifier
 from bolt_app.services import SlackServices
+from bolt_app.slack_directory import SlackUsersDirectory
 from web.app import build_web_app
 from web.services import WebServices
 
@@ -58,11 +61,31 @@ def build_site(
 ) -> Starlette:
     """The ASGI app. Its lifespan opens the database and the Socket Mode connection."""
     store = SQLiteStore(settings.database)
+    audit = AuditLog(store)
+    client = build_web_client(slack.bot_token, slack.api_url)
     bindings = BindingService(
-        store, TokenCipher(settings.secret_key()), ttl_seconds=settings.binding_ttl
+        store,
+        TokenCipher(settings.secret_key()),
+        audit,
+        SlackUsersDirectory(client),
+        BindingPolicy(
+            ttl_seconds=settings.binding_ttl,
+            require_email_match=settings.require_email_match,
+            internal_app_name=settings.internal_app_name,
+        ),
     )
     accounts = AccountService(store)
-    client = build_web_client(slack.bot_token, slack.api_url)
+    login = LoginService(
+        accounts,
+        store,
+        audit,
+        LoginLimits(
+            max_failures_per_account=settings.login_max_failures,
+            max_failures_per_address=settings.login_max_failures_per_address,
+            lockout_seconds=settings.login_lockout_seconds,
+            slowdown_seconds=settings.login_slowdown_seconds,
+        ),
+    )
     notifier = SlackNotifier(client, settings.internal_app_name)
     internal_api = InternalApi(settings.internal_api_url, settings.internal_app_name)
     slack_services = SlackServices(
@@ -77,7 +100,7 @@ def build_site(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        purger = asyncio.create_task(_purge_forever(bindings))
+        purger = asyncio.create_task(_purge_forever(bindings, login))
         bolt = build_bolt_app(client, slack_services)
         handler = build_socket_mode_handler(bolt, slack.app_token, slack.api_url)
         await handler.connect_async()  # type: ignore[no-untyped-call]
@@ -100,24 +123,30 @@ def build_site(
 
     services = WebServices(
         accounts=accounts,
-        sessions=SessionService(store),
+        login=login,
+        audit=audit,
+        sessions=SessionService(
+            store, idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
+        ),
         bindings=bindings,
         todos=TodoService(store),
         api_tokens=ApiTokenAuthenticator(store),
         notifier=notifier,
         internal_app_name=settings.internal_app_name,
         secure_cookies=settings.secure_cookies,
+        require_email_match=settings.require_email_match,
         slack_return_url=slack_return_url,
     )
     return build_web_app(services, lifespan)
 
 
-async def _purge_forever(bindings: BindingService) -> None:
+async def _purge_forever(bindings: BindingService, login: LoginService) -> None:
     while True:
         try:
             purged = await bindings.purge()
             if purged:
                 log.info("Purged %d expired binding links", purged)
+            await login.purge()
         except Exception:  # keep purging later; the cause is in the log
             log.exception("Purging expired binding links failed")
         await asyncio.sleep(PURGE_EVERY_SECONDS)

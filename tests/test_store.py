@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from account_binding.binding import BindingService
+from account_binding.audit import Actor, AuditLog
+from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
 from account_binding.errors import AlreadyBound, LinkExpired, LinkNotFound, LinkUsed, UsernameTaken
-from account_binding.models import SlackIdentity, SlackProfile
+from account_binding.models import SlackIdentity, SlackPerson, SlackProfile
+from account_binding.migrations import migrations
 from account_binding.sqlite_store import SQLiteStore, open_database
 from account_binding.tokens import digest
 
@@ -26,6 +28,33 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now
+
+
+class Directory:
+    """Slack's users.info as a test needs it."""
+
+    def __init__(self, email: str | None = None) -> None:
+        self.email = email
+
+    async def person(self, identity: SlackIdentity) -> SlackPerson | None:
+        return SlackPerson("Ada Lovelace", "Ada", self.email, None)
+
+
+def service_for(
+    store: SQLiteStore, clock: Clock | None = None, directory: Directory | None = None,
+    require_email_match: bool = False,
+) -> BindingService:
+    return BindingService(
+        store,
+        TokenCipher("k"),
+        AuditLog(store, clock or Clock()),
+        directory or Directory(),
+        BindingPolicy(ttl_seconds=600, require_email_match=require_email_match),
+        clock=clock or Clock(),
+    )
+
+
+WEB = Actor(client="127.0.0.1")
 
 
 @pytest.fixture
@@ -45,17 +74,18 @@ def test_schema_is_migrated_once_and_uses_wal(tmp_path: Path) -> None:
     )
     db.close()
     again = open_database(path)  # a second start applies nothing twice
-    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone() == (1,)
+    applied = again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0]
+    assert applied == len(migrations.applied(again)) >= 2 and not migrations.pending(again)
     again.close()
 
 
 async def test_only_hashes_of_nonces_and_tokens_are_stored(
     store: SQLiteStore, tmp_path: Path
 ) -> None:
-    service = BindingService(store, TokenCipher("k"), ttl_seconds=600)
+    service = service_for(store)
     user = await store.create_user("ada", "ada@example.com", "hash", 1)
     link = await service.issue_link(ADA, PROFILE)
-    await service.confirm(link.nonce, user)
+    await service.confirm(link.nonce, user, WEB)
     raw = (tmp_path / "db.sqlite3").read_bytes() + b"".join(
         p.read_bytes() for p in tmp_path.glob("db.sqlite3-*")
     )
@@ -70,52 +100,52 @@ async def test_only_hashes_of_nonces_and_tokens_are_stored(
 
 async def test_a_link_works_once_and_until_it_expires(store: SQLiteStore) -> None:
     clock = Clock()
-    service = BindingService(store, TokenCipher("k"), ttl_seconds=600, clock=clock)
+    service = service_for(store, clock)
     user = await store.create_user("ada", "ada@example.com", "hash", 1)
     with pytest.raises(LinkNotFound):
-        await service.pending("unknown")
+        await service.pending("unknown", WEB)
 
     expiring = await service.issue_link(ADA, PROFILE)
     clock.now += 600
     with pytest.raises(LinkExpired):
-        await service.pending(expiring.nonce)
+        await service.pending(expiring.nonce, WEB)
     with pytest.raises(LinkExpired):
-        await service.confirm(expiring.nonce, user)
+        await service.confirm(expiring.nonce, user, WEB)
 
     link = await service.issue_link(ADA, PROFILE)
     clock.now += 599
-    assert (await service.pending(link.nonce)).identity == ADA
-    binding = await service.confirm(link.nonce, user)
+    assert (await service.pending(link.nonce, WEB)).identity == ADA
+    binding = await service.confirm(link.nonce, user, WEB)
     assert binding.identity == ADA and binding.user_id == user.id
     with pytest.raises(LinkUsed):
-        await service.confirm(link.nonce, user)
+        await service.confirm(link.nonce, user, WEB)
 
 
 async def test_a_slack_identity_is_bound_at_most_once_and_a_refusal_consumes_nothing(
     store: SQLiteStore,
 ) -> None:
-    service = BindingService(store, TokenCipher("k"), ttl_seconds=600)
+    service = service_for(store)
     ada = await store.create_user("ada", "ada@example.com", "hash", 1)
     bob = await store.create_user("bob", "bob@example.com", "hash", 1)
     first = await service.issue_link(ADA, PROFILE)
-    await service.confirm(first.nonce, ada)
+    await service.confirm(first.nonce, ada, WEB)
     # A link for the now-bound identity (issued in a race with the confirmation).
     second_nonce = "second-nonce"
     await store.add_binding_request(digest(second_nonce), ADA, PROFILE, 1, 10**10)
     with pytest.raises(AlreadyBound):
-        await service.confirm(second_nonce, bob)
-    assert (await service.pending(second_nonce)).used_at is None  # rolled back
+        await service.confirm(second_nonce, bob, WEB)
+    assert (await service.pending(second_nonce, WEB)).used_at is None  # rolled back
     account = await service.bound_account(ADA)
     assert account is not None and account.binding.user_id == ada.id
 
 
 async def test_a_grid_user_is_one_identity_across_workspaces(store: SQLiteStore) -> None:
-    service = BindingService(store, TokenCipher("k"), ttl_seconds=600)
+    service = service_for(store)
     user = await store.create_user("ada", "ada@example.com", "hash", 1)
     in_one = SlackIdentity.from_ids(team_id="T1", user_id="W1", enterprise_id="E1")
     in_other = SlackIdentity.from_ids(team_id="T2", user_id="W1", enterprise_id="E1")
     link = await service.issue_link(in_one, PROFILE)
-    await service.confirm(link.nonce, user)
+    await service.confirm(link.nonce, user, WEB)
     assert await service.is_bound(in_other)
     assert not await service.is_bound(
         SlackIdentity.from_ids(team_id="T2", user_id="W1", enterprise_id=None)
@@ -130,7 +160,7 @@ async def test_usernames_are_unique(store: SQLiteStore) -> None:
 
 async def test_expired_links_are_purged(store: SQLiteStore) -> None:
     clock = Clock()
-    service = BindingService(store, TokenCipher("k"), ttl_seconds=600, clock=clock)
+    service = service_for(store, clock)
     await service.issue_link(ADA, PROFILE)
     assert await service.purge() == 0
     clock.now += 600 + 24 * 3600 + 1
@@ -162,13 +192,13 @@ def test_two_processes_confirming_one_link_make_one_binding(tmp_path: Path) -> N
     def racer(user_id: int) -> None:
         async def race() -> None:
             store = SQLiteStore(path)
-            service = BindingService(store, TokenCipher("k"), ttl_seconds=600)
+            service = service_for(store)
             user = await store.get_user(user_id)
             assert user is not None
             for nonce in nonces:
                 await asyncio.get_running_loop().run_in_executor(None, barrier.wait)
                 try:
-                    await service.confirm(nonce, user)
+                    await service.confirm(nonce, user, WEB)
                     outcomes[user_id].append("bound")
                 except LinkUsed:
                     outcomes[user_id].append("used")

@@ -11,6 +11,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from account_binding.audit import Actor, AuditEvent
+from account_binding.login import LoginFailed, LoginLocked
 from account_binding.models import User
 from account_binding.sessions import ActiveSession
 
@@ -77,30 +79,43 @@ async def login_page(request: Request) -> Response:
     return _login_form(request, next_path=safe_next(request.query_params.get("next")))
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address; behind TRUSTED_PROXIES, uvicorn has put the forwarded one here."""
+    return request.client.host if request.client else None
+
+
 async def login(request: Request) -> Response:
     form = await read_form(request)
     next_path = safe_next(form.get("next"))
     csrf.check(request.cookies.get(csrf.LOGIN_CSRF_COOKIE), form.get(csrf.FIELD))
     username, password = form.get("username"), form.get("password")
+    username = username if isinstance(username, str) else ""
     services = services_of(request)
-    user = None
-    if isinstance(username, str) and isinstance(password, str) and username and password:
-        user = await services.accounts.authenticate(username, password)
-    if user is None:
-        log.info("Failed login")
+    if not username.strip() or not isinstance(password, str) or not password:
         return _login_form(
             request,
             next_path=next_path,
-            error="That user name and password do not match an account. Check them and try again.",
-            username=username if isinstance(username, str) else "",
-            status_code=401,
+            error="Enter your user name and your password.",
+            username=username,
+            status_code=400,
+        )
+    try:
+        user = await services.login.log_in(username, password, client_address(request))
+    except LoginLocked as error:
+        response = _login_form(
+            request, next_path=next_path, error=str(error), username=username, status_code=429
+        )
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    except LoginFailed as error:
+        return _login_form(
+            request, next_path=next_path, error=str(error), username=username, status_code=401
         )
     # A fresh session ID at every login, so a planted cookie is never promoted (no fixation).
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         await services.sessions.end(old)
     token = await services.sessions.start(user.id)
-    log.info("User %s logged in", user.id)
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="lax", secure=services.secure_cookies
@@ -117,6 +132,9 @@ async def logout(request: Request) -> Response:
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             await services_of(request).sessions.end(token)
+        await services_of(request).audit.record(
+            AuditEvent.LOGOUT, Actor(user=current.user, client=client_address(request))
+        )
     response = templates.TemplateResponse(
         request, "logged_out.html", {"app_name": services_of(request).internal_app_name}
     )

@@ -14,11 +14,12 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from account_binding.errors import AlreadyBound, LinkError, LinkExpired, LinkNotFound
-from account_binding.models import BindingRequest
+from account_binding.audit import Actor
+from account_binding.errors import AlreadyBound, EmailMismatch, LinkError, LinkExpired, LinkNotFound
+from account_binding.models import BindingRequest, User
 
 from . import csrf
-from .auth import logged_in, login_redirect, read_form
+from .auth import client_address, logged_in, login_redirect, read_form
 from .services import services_of
 from .templating import templates
 
@@ -29,19 +30,24 @@ LINK_PATH = "/bind"
 MAX_NONCE_LENGTH = 100
 
 
+def _actor(request: Request, user: User | None = None) -> Actor:
+    return Actor(user=user, client=client_address(request))
+
+
 async def open_link(request: Request) -> Response:
     nonce = request.path_params["nonce"]
-    if len(nonce) > MAX_NONCE_LENGTH:
-        return _link_error(request, LinkNotFound())
+    bindings = services_of(request).bindings
     try:
-        pending = await services_of(request).bindings.pending(nonce)
+        if len(nonce) > MAX_NONCE_LENGTH:
+            raise LinkNotFound()
+        pending = await bindings.pending(nonce, _actor(request))
     except LinkError as error:
         return _link_error(request, error)
     response = RedirectResponse(LINK_PATH, status_code=303)
     response.set_cookie(
         LINK_COOKIE,
         nonce,
-        max_age=services_of(request).bindings.seconds_left(pending),
+        max_age=bindings.seconds_left(pending),
         path=LINK_PATH,
         httponly=True,
         samesite="lax",
@@ -51,25 +57,30 @@ async def open_link(request: Request) -> Response:
 
 
 async def confirm_page(request: Request) -> Response:
-    nonce = request.cookies.get(LINK_COOKIE)
-    if not nonce or len(nonce) > MAX_NONCE_LENGTH:
+    nonce = _link_cookie(request)
+    if nonce is None:
         return _page(request, "no_link.html", {}, status_code=400)
+    current = await logged_in(request)
+    services = services_of(request)
     try:
-        pending = await services_of(request).bindings.pending(nonce)
+        link = await services.bindings.describe(
+            nonce, _actor(request, current.user if current else None)
+        )
     except LinkError as error:
         return _forget_link(_link_error(request, error))
-    current = await logged_in(request)
     if current is None:
         return login_redirect(LINK_PATH)
-    if await services_of(request).bindings.is_bound(pending.identity):
-        return _already_bound(request, pending)
+    if await services.bindings.is_bound(link.request.identity):
+        return _already_bound(request, link.request)
     return _page(
         request,
         "confirm.html",
         {
             "user": current.user,
-            "link": pending,
+            "link": link.request,
+            "person": link.person,
             "csrf_token": current.session.csrf_token,
+            "require_email_match": services.require_email_match,
         },
     )
 
@@ -80,14 +91,14 @@ async def confirm(request: Request) -> Response:
     if current is None:
         return login_redirect(LINK_PATH)
     csrf.check(current.session.csrf_token, form.get(csrf.FIELD))
-    nonce = request.cookies.get(LINK_COOKIE)
-    if not nonce or len(nonce) > MAX_NONCE_LENGTH:
+    nonce = _link_cookie(request)
+    if nonce is None:
         return _page(request, "no_link.html", {}, status_code=400)
     services = services_of(request)
+    actor = _actor(request, current.user)
     action = form.get("action")
     if action == "cancel":
-        await services.bindings.cancel(nonce)
-        log.info("User %s cancelled a binding link", current.user.id)
+        await services.bindings.cancel(nonce, actor)
         return _forget_link(_page(request, "cancelled.html", {}))
     if action != "connect":
         return _page(
@@ -97,14 +108,11 @@ async def confirm(request: Request) -> Response:
             status_code=400,
         )
     try:
-        pending = await services.bindings.pending(nonce)
-    except LinkError as error:
-        return _forget_link(_link_error(request, error))
-    try:
-        binding = await services.bindings.confirm(nonce, current.user)
+        binding = await services.bindings.confirm(nonce, current.user, actor)
     except AlreadyBound:
+        pending = await services.bindings.lookup(nonce)
         return _forget_link(_already_bound(request, pending))
-    except LinkError as error:  # used or expired between the check and the confirmation
+    except LinkError as error:
         return _forget_link(_link_error(request, error))
     log.info(
         "User %s bound to Slack user %s of %s",
@@ -117,7 +125,7 @@ async def confirm(request: Request) -> Response:
         "success.html",
         {
             "user": current.user,
-            "link": pending,
+            "binding": binding,
             "slack_url": services.slack_return_url(binding.identity, binding.profile),
         },
         background=BackgroundTask(services.notifier.binding_created, binding, current.user),
@@ -125,25 +133,39 @@ async def confirm(request: Request) -> Response:
     return _forget_link(response)
 
 
-def _already_bound(request: Request, pending: BindingRequest) -> Response:
+def _link_cookie(request: Request) -> str | None:
+    nonce = request.cookies.get(LINK_COOKIE)
+    return nonce if nonce and len(nonce) <= MAX_NONCE_LENGTH else None
+
+
+def _already_bound(request: Request, pending: BindingRequest | None) -> Response:
     return _page(
         request,
         "already_bound.html",
         {
             "link": pending,
-            "slack_url": services_of(request).slack_return_url(pending.identity, pending.profile),
+            "slack_url": services_of(request).slack_return_url(pending.identity, pending.profile)
+            if pending
+            else None,
         },
         status_code=409,
     )
 
 
 def _link_error(request: Request, error: LinkError) -> Response:
-    titles = {LinkNotFound: "Link not valid", LinkExpired: "Link expired"}
+    titles = {
+        LinkNotFound: "Link not valid",
+        LinkExpired: "Link expired",
+        EmailMismatch: "Email addresses do not match",
+    }
+    status = (
+        404 if isinstance(error, LinkNotFound) else 403 if isinstance(error, EmailMismatch) else 410
+    )
     return _page(
         request,
         "error.html",
         {"title": titles.get(type(error), "Link already used"), "message": str(error)},
-        status_code=404 if isinstance(error, LinkNotFound) else 410,
+        status_code=status,
     )
 
 

@@ -9,6 +9,8 @@ from starlette.requests import HTTPConnection
 
 from account_binding.accounts import AccountService
 from account_binding.api_tokens import ApiTokenAuthenticator
+from account_binding.audit import AuditLog
+from account_binding.login import LoginService
 from account_binding.binding import BindingService, Notifier
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
@@ -18,6 +20,8 @@ from account_binding.todos import TodoService
 @dataclass(frozen=True)
 class WebServices:
     accounts: AccountService
+    login: LoginService
+    audit: AuditLog
     sessions: SessionService
     bindings: BindingService
     todos: TodoService
@@ -25,6 +29,7 @@ class WebServices:
     notifier: Notifier
     internal_app_name: str
     secure_cookies: bool
+    require_email_match: bool
     #: Where "Back to Slack" goes for this Slack identity.
     slack_return_url: Callable[[SlackIdentity, SlackProfile], str]
 

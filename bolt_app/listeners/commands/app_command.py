@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
+from account_binding.audit import Actor
 from account_binding.models import SlackIdentity, SlackProfile
 
 from ... import messages
@@ -45,7 +46,9 @@ async def app_command(
         await _ack(ack, messages.help_reply(slash, name, subcommand.unknown))
         return
     if isinstance(subcommand, Unlink):
-        binding = await services.bindings.unbind(identity)
+        binding = await services.bindings.unbind(
+            identity, Actor(client=f"slack:{identity.user_id}")
+        )
         await _ack(ack, messages.unlinked_reply(name, binding is not None))
         if binding is not None:
             await services.notifier.binding_removed(binding)
