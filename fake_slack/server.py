@@ -97,7 +97,9 @@ class FakeSlack:
         workspace: FakeWorkspace | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        scopes: tuple[str, ...] = ("commands", "chat:write", "users:read", "users:read.email"),
     ) -> None:
+        self.scopes = scopes
         self.bot_token = bot_token
         self.app_token = app_token
         self.workspace = workspace or FakeWorkspace()
@@ -197,6 +199,14 @@ class FakeSlack:
             payload["enterprise_name"] = ws.enterprise_name or ws.enterprise_id
         return await self._deliver("slash_commands", payload, user_id=user_id, channel=channel)
 
+    async def send_envelope(self, kind: str, payload: JSON) -> CommandOutcome:
+        """Deliver any envelope (events_api, interactive, ...) and wait for its acknowledgement."""
+        user = payload.get("user")
+        user_id = user.get("id") if isinstance(user, dict) else payload.get("user_id")
+        return await self._deliver(
+            kind, payload, user_id=str(user_id or ""), channel=self.workspace.channel_id
+        )
+
     async def _deliver(
         self, kind: str, payload: JSON, *, user_id: str, channel: str
     ) -> CommandOutcome:
@@ -271,7 +281,10 @@ class FakeSlack:
         return found
 
     def fail(self, method: str, error: str, times: int = 1) -> None:
-        """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`."""
+        """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`.
+
+        `method` "response_url" makes the next posts to any response_url get 404 `error`.
+        """
         self._failures.setdefault(method, []).extend([error] * times)
 
     async def disconnect_all(self, reason: str = "refresh_requested") -> None:
@@ -362,6 +375,9 @@ class FakeSlack:
     # response_url
 
     async def _response_url(self, request: web.Request) -> web.Response:
+        failures = self._failures.get("response_url")
+        if failures:
+            return web.Response(status=404, text=failures.pop(0))
         target = self._response_urls.get(request.match_info["key"])
         if target is None or time.time() - target.created > RESPONSE_URL_LIFETIME_SECONDS:
             return web.Response(status=404, text="expired_url")
@@ -404,9 +420,10 @@ class FakeSlack:
                 else "invalid_auth"
             )
         failures = self._failures.get(method)
-        if failures:
-            return _error(failures.pop(0))
-        return await handler(args)
+        response = _error(failures.pop(0)) if failures else await handler(args)
+        if token == self.bot_token:
+            response.headers["x-oauth-scopes"] = ",".join(self.scopes)
+        return response
 
     async def _apps_connections_open(self, args: JSON) -> web.Response:
         ticket = uuid.uuid4().hex

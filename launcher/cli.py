@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
+import re
 import sys
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import uvicorn
 
 from account_binding.accounts import AccountService
+from account_binding.audit import AuditEvent, AuditLog
 from account_binding.errors import DomainError
 from account_binding.settings import Settings, SettingsError, load_settings
 from account_binding.sqlite_store import SQLiteStore
+from account_binding.store import AuditFilter
 
 from .compose import SlackConnection, build_site, slack_app_redirect
 from .logs import configure_logging
@@ -37,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_add_user(settings, args.name, args.email))
         elif args.command == "user" and args.user_command == "list":
             asyncio.run(_list_users(settings))
+        elif args.command == "audit":
+            asyncio.run(_audit(settings, args))
         else:
             parser.print_help()
             return 2
@@ -68,7 +76,41 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--email", required=True)
     user_commands.add_parser("list", help="list the accounts")
+    audit = commands.add_parser("audit", help="list the audit log, newest first")
+    audit.add_argument("--event", choices=[str(e) for e in AuditEvent], help="only this event")
+    audit.add_argument("--user", help="only this internal user name")
+    audit.add_argument("--slack-user", help="only this Slack user ID")
+    audit.add_argument(
+        "--since",
+        type=_since,
+        help="only entries since this time: an ISO date or time (UTC), or a duration ago "
+        "such as 30m, 12h or 7d",
+    )
+    audit.add_argument("--limit", type=_limit, default=100, help="at most this many (default 100)")
+    audit.add_argument("--json", action="store_true", help="print a JSON array")
     return parser
+
+
+def _since(value: str) -> int:
+    match = re.fullmatch(r"(\d+)([smhd])", value.strip())
+    if match:
+        seconds = int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+        return int(time.time()) - seconds
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither an ISO date or time nor a duration like 12h"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def _limit(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 100_000:
+        raise argparse.ArgumentTypeError("a whole number from 1 to 100000")
+    return int(value)
 
 
 async def _run(settings: Settings, *, sandbox: bool) -> None:
@@ -93,7 +135,7 @@ async def _run(settings: Settings, *, sandbox: bool) -> None:
         slack = SlackConnection(
             settings.slack_bot_token, settings.slack_app_token, settings.slack_api_url
         )
-        await check_slack(slack)
+        await check_slack(slack, needs_email=settings.require_email_match)
         box, return_url = None, None
     app = build_site(settings, slack, slack_return_url=return_url or slack_app_redirect)
     config = uvicorn.Config(
@@ -131,6 +173,47 @@ async def _add_user(settings: Settings, name: str, email: str) -> None:
     finally:
         await store.close()
     print(f"Added user {user.username} ({user.email}).")
+
+
+async def _audit(settings: Settings, args: argparse.Namespace) -> None:
+    store = SQLiteStore(settings.database)
+    await store.open()
+    try:
+        entries = await AuditLog(store).entries(
+            AuditFilter(
+                event=args.event,
+                username=args.user.strip().lower() if args.user else None,
+                slack_user_id=args.slack_user,
+                since=args.since,
+                limit=args.limit,
+            )
+        )
+    finally:
+        await store.close()
+    rows = [
+        {
+            "at": datetime.fromtimestamp(e.at, UTC).isoformat(timespec="seconds"),
+            "event": e.event,
+            "user": e.username,
+            "user_id": e.user_id,
+            "slack_scope": e.scope_id,
+            "slack_user": e.slack_user_id,
+            "client": e.client,
+            "detail": e.detail,
+        }
+        for e in entries
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        print("No audit entries match.")
+    for row in rows:
+        slack = f"{row['slack_scope']}/{row['slack_user']}" if row["slack_user"] else "-"
+        print(
+            f"{row['at']}  {row['event']:<14} user={row['user'] or '-'}  slack={slack}  "
+            f"client={row['client'] or '-'}  {row['detail'] or ''}".rstrip()
+        )
 
 
 async def _list_users(settings: Settings) -> None:

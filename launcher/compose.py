@@ -15,8 +15,8 @@ from account_binding.accounts import AccountService
 from account_binding.api_tokens import ApiTokenAuthenticator
 from account_binding.audit import AuditLog
 from account_binding.binding import BindingPolicy, BindingService
-from account_binding.login import LoginLimits, LoginService
 from account_binding.crypto import TokenCipher
+from account_binding.login import LoginLimits, LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
 from account_binding.settings import Settings

@@ -1,32 +1,67 @@
-"""Logging for the whole process, with live binding links kept out of the access log."""
+"""Logging for the whole process, with secrets taken out of every record.
+
+Slack tokens, personal API tokens, live binding links, `response_url`s and bearer headers
+are replaced in each record's message and traceback when the record is made, so no handler
+(console, file, a test's capture) ever sees them, whatever the library that logged them.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
-_LINK_PATH = re.compile(r"^/bind/[^/?#\s]+")
+_SECRETS = [
+    (re.compile(r"\b(xox[a-z])-[A-Za-z0-9-]+"), r"\1-[redacted]"),
+    (re.compile(r"\bxapp-[A-Za-z0-9-]+"), "xapp-[redacted]"),
+    (re.compile(r"\babt_[A-Za-z0-9_-]+"), "abt_[redacted]"),
+    (re.compile(r"/bind/[A-Za-z0-9_-]{16,}"), "/bind/[redacted]"),
+    (
+        re.compile(r"https://hooks\.slack(-gov)?\.com/[^\s\"'<>]+"),
+        "https://hooks.slack.com/[redacted]",
+    ),
+    (re.compile(r"(['\"]response_url['\"]\s*:\s*['\"])[^'\"]+"), r"\1[redacted]"),
+    (re.compile(r"(Bearer\s+)[^\s'\",]+", re.IGNORECASE), r"\1[redacted]"),
+]
 
 
-class RedactLinks(logging.Filter):
-    """uvicorn's access log names the request path; a path under /bind/ holds a live nonce."""
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and len(record.args) >= 3:
-            args = list(record.args)
-            path = args[2]
-            if isinstance(path, str):
-                args[2] = _LINK_PATH.sub("/bind/[redacted]", path)
-                record.args = tuple(args)
-        return True
+
+_installed = False
+
+
+def install_redaction() -> None:
+    """Redact every log record made from now on, in every logger of the process."""
+    global _installed
+    if _installed:
+        return
+    make_record = logging.getLogRecordFactory()
+
+    def redacted_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg, record.args = redact(message), None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    logging.setLogRecordFactory(redacted_record)
+    _installed = True
 
 
 def configure_logging(level: str) -> None:
+    install_redaction()
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", force=True
     )
-    logging.getLogger("uvicorn.access").addFilter(RedactLinks())
     # Every Socket Mode ping and envelope is logged at INFO by slack_sdk; keep it for DEBUG.
-    if level != "DEBUG":
-        logging.getLogger("slack_sdk").setLevel(logging.WARNING)
-        logging.getLogger("slack_bolt").setLevel(logging.WARNING)
+    quiet = logging.DEBUG if level == "DEBUG" else logging.WARNING
+    logging.getLogger("slack_sdk").setLevel(quiet)
+    logging.getLogger("slack_bolt").setLevel(quiet)

@@ -4,17 +4,21 @@ connected over a real websocket to a fake Slack, a real SQLite file."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import socket
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import uvicorn
 
 from account_binding.accounts import AccountService
+from account_binding.crypto import TokenCipher
 from account_binding.models import User
 from account_binding.settings import Settings, load_settings
 from account_binding.sqlite_store import SQLiteStore
@@ -55,6 +59,7 @@ def make_settings(tmp_path: Path, port: int, api_url: str, **extra: str) -> Sett
         "DATABASE": str(tmp_path / "app.sqlite3"),
         "SECRET_KEY": "test-secret-key-for-encryption-at-rest",
         "INTERNAL_APP_NAME": "Acme",
+        "LOGIN_SLOWDOWN_SECONDS": "0",
         **extra,
     }
     return load_settings(environ, env_file=None)
@@ -98,6 +103,29 @@ class RunningApp:
             )
         return self.fake.state.messages[before:]
 
+    async def bind(self, username: str, slack_user: str) -> str:
+        """Bind `username` (made if need be) to `slack_user` in a browser; the API token issued."""
+        if username not in self.users:
+            await self.add_user(username)
+        url = await self.link_for(slack_user)
+        browser = self.browser()
+        await browser.get(urlsplit(url).path)
+        await login(browser, username, next_path="/bind")
+        page = await browser.get("/bind")
+        done = await browser.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
+        assert done.status_code == 200, done.text
+        with sqlite3.connect(self.settings.database) as db:
+            (ciphertext,) = db.execute(
+                "SELECT api_token_ciphertext FROM bindings WHERE slack_user_id = ?", [slack_user]
+            ).fetchone()
+        token = TokenCipher(self.settings.secret_key()).decrypt(ciphertext)
+        assert token
+        return token
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with sqlite3.connect(self.settings.database) as db:
+            return db.execute(sql, params).fetchall()
+
     async def link_for(self, user_id: str) -> str:
         messages = await self.command(user_id, "link")
         return find_link(messages)
@@ -138,40 +166,51 @@ def csrf_of(page: httpx.Response) -> str:
     return token.group(1)
 
 
-@pytest.fixture
-async def running_app(tmp_path: Path) -> AsyncIterator[RunningApp]:
+@contextlib.asynccontextmanager
+async def run_app(tmp_path: Path, **extra_settings: str) -> AsyncIterator[RunningApp]:
+    """The app served on loopback with these settings, connected to a fresh fake Slack."""
     fake = FakeSlack(bot_token="xoxb-test-bot-token", app_token="xapp-test-app-token")
     await fake.start()
     sock = free_socket()
     port = sock.getsockname()[1]
-    settings = make_settings(tmp_path, port, fake.api_url)
+    settings = make_settings(tmp_path, port, fake.api_url, **extra_settings)
     app = build_site(
         settings, SlackConnection("xoxb-test-bot-token", "xapp-test-app-token", fake.api_url)
     )
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.01)
-    await fake.wait_connected()
     store = SQLiteStore(settings.database)
-    await store.open()
-    base_url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(
-        base_url=base_url, follow_redirects=False, trust_env=False
-    ) as http:
-        running = RunningApp(
-            fake=fake, settings=settings, base_url=base_url, http=http, store=store
-        )
-        yield running
-        for browser in running.browsers:
-            await browser.aclose()
-    await store.close()
-    server.should_exit = True
-    await serving
-    await fake.stop()
-    sock.close()
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()
+            await asyncio.sleep(0.01)
+        await fake.wait_connected()
+        await store.open()
+        base_url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(
+            base_url=base_url, follow_redirects=False, trust_env=False
+        ) as http:
+            running = RunningApp(
+                fake=fake, settings=settings, base_url=base_url, http=http, store=store
+            )
+            try:
+                yield running
+            finally:
+                for browser in running.browsers:
+                    await browser.aclose()
+    finally:
+        await store.close()
+        server.should_exit = True
+        await serving
+        await fake.stop()
+        sock.close()
+
+
+@pytest.fixture
+async def running_app(tmp_path: Path) -> AsyncIterator[RunningApp]:
+    async with run_app(tmp_path) as app:
+        yield app
 
 
 @pytest.fixture

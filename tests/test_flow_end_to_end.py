@@ -182,3 +182,50 @@ async def test_a_failed_dm_keeps_the_binding_and_is_logged(
         assert db.execute("SELECT count(*) FROM bindings").fetchone() == (1,)
     answer = await app.command("U0ADA", "whoami")
     assert "ada" in answer[-1].text
+
+
+async def test_every_envelope_is_acknowledged_even_one_no_listener_handles(
+    running_app: RunningApp,
+) -> None:
+    fake = running_app.fake
+    event = await fake.send_envelope(
+        "events_api",
+        {
+            "type": "event_callback",
+            "team_id": "T0SANDBOX",
+            "api_app_id": "A0SANDBOX",
+            "event": {"type": "app_mention", "user": "U0ADA", "text": "hi", "channel": "C0GENERAL"},
+            "event_id": "Ev1",
+            "event_time": 1,
+        },
+    )
+    assert event.acked
+    button = {
+        "type": "block_actions",
+        "team": {"id": "T0SANDBOX", "domain": "sandbox"},
+        "user": {"id": "U0ADA", "team_id": "T0SANDBOX"},
+        "api_app_id": "A0SANDBOX",
+        "actions": [{"action_id": "open_association_url", "block_id": "b", "type": "button"}],
+        "trigger_id": "1.2.3",
+    }
+    assert (await fake.send_envelope("interactive", button)).acked
+    unknown = {
+        **button,
+        "actions": [{"action_id": "something_else", "block_id": "b", "type": "button"}],
+    }
+    assert (await fake.send_envelope("interactive", unknown)).acked
+
+
+async def test_an_answer_the_response_url_refuses_is_logged(
+    running_app: RunningApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = running_app
+    await app.bind("ada", "U0ADA")
+    app.fake.fail("response_url", "expired_url")
+    outcome = await app.fake.send_slash_command("U0ADA", "whoami")
+    assert outcome.acked
+    for _ in range(100):
+        if "response_url refused" in caplog.text:
+            break
+        await asyncio.sleep(0.02)
+    assert "The response_url refused the answer: HTTP 404 expired_url" in caplog.text

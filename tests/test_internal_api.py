@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from urllib.parse import urlsplit
 
 import pytest
-from conftest import RunningApp, csrf_of, login
+from conftest import RunningApp
 
-from account_binding.crypto import TokenCipher
 from bolt_app.internal_api import InternalApi, InternalApiError
 
 
 async def bound_token(app: RunningApp, username: str, slack_user: str) -> str:
-    await app.add_user(username)
-    url = await app.link_for(slack_user)
-    browser = app.browser()
-    await browser.get(urlsplit(url).path)
-    await login(browser, username, next_path="/bind")
-    page = await browser.get("/bind")
-    assert (
-        await browser.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
-    ).status_code == 200
-    with sqlite3.connect(app.settings.database) as db:
-        rows = db.execute(
-            "SELECT api_token_ciphertext FROM bindings WHERE slack_user_id = ?", [slack_user]
-        ).fetchall()
-    token = TokenCipher(app.settings.secret_key()).decrypt(rows[0][0])
-    assert token
-    return token
+    return await app.bind(username, slack_user)
 
 
 async def test_unknown_missing_or_malformed_tokens_get_401(running_app: RunningApp) -> None:

@@ -48,5 +48,5 @@ def test_manifest_declares_what_the_app_uses(manifest: dict[str, Any]) -> None:
     commands = manifest["features"]["slash_commands"]
     assert len(commands) == 1 and "url" not in commands[0]
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    assert {"commands", "chat:write"} <= scopes
+    assert scopes == {"commands", "chat:write", "users:read"}  # least privilege
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # where the DMs land

@@ -13,8 +13,8 @@ from account_binding.audit import Actor, AuditLog
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
 from account_binding.errors import AlreadyBound, LinkExpired, LinkNotFound, LinkUsed, UsernameTaken
-from account_binding.models import SlackIdentity, SlackPerson, SlackProfile
 from account_binding.migrations import migrations
+from account_binding.models import SlackIdentity, SlackPerson, SlackProfile
 from account_binding.sqlite_store import SQLiteStore, open_database
 from account_binding.tokens import digest
 
@@ -41,7 +41,9 @@ class Directory:
 
 
 def service_for(
-    store: SQLiteStore, clock: Clock | None = None, directory: Directory | None = None,
+    store: SQLiteStore,
+    clock: Clock | None = None,
+    directory: Directory | None = None,
     require_email_match: bool = False,
 ) -> BindingService:
     return BindingService(

@@ -10,8 +10,8 @@ from starlette.requests import HTTPConnection
 from account_binding.accounts import AccountService
 from account_binding.api_tokens import ApiTokenAuthenticator
 from account_binding.audit import AuditLog
-from account_binding.login import LoginService
 from account_binding.binding import BindingService, Notifier
+from account_binding.login import LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
 from account_binding.todos import TodoService

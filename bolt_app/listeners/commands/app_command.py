@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
 from account_binding.audit import Actor
@@ -116,6 +117,17 @@ async def _ack(ack: AsyncAck, reply: Reply) -> None:
 
 
 async def _respond(respond: AsyncRespond, reply: Reply) -> None:
-    await respond(
-        text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=False
-    )
+    """Answer through the command's response_url; a failure is logged, as nobody else sees it."""
+    try:
+        response = await respond(
+            text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=False
+        )
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        log.error("Could not answer through the response_url: %s", type(error).__name__)
+        return
+    if response.status_code != 200:
+        log.error(
+            "The response_url refused the answer: HTTP %s %s",
+            response.status_code,
+            response.body[:100],
+        )
