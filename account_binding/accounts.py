@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+import anyio
 import anyio.to_thread
 
 from .clock import Clock, system_clock
@@ -16,6 +17,10 @@ from .store import Store
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
 MAX_PASSWORD_LENGTH = 1024
+
+#: argon2id takes 64 MiB and tens of milliseconds a hash: at most this many run at once, so
+#: a flood of logins queues up instead of exhausting memory.
+_HASHING = anyio.CapacityLimiter(2)
 
 
 class Authenticator(Protocol):
@@ -40,13 +45,15 @@ class AccountService:
         if not EMAIL.fullmatch(email):
             raise InvalidAccountDetails(f"{email!r} is not an email address.")
         check_password(password)
-        password_hash = await anyio.to_thread.run_sync(hash_password, password)
+        password_hash = await anyio.to_thread.run_sync(hash_password, password, limiter=_HASHING)
         return await self._store.create_user(username, email, password_hash, self._clock())
 
     async def set_password(self, user: User, password: str) -> None:
+        """Set a new password and end the user's sessions."""
         check_password(password)
-        password_hash = await anyio.to_thread.run_sync(hash_password, password)
+        password_hash = await anyio.to_thread.run_sync(hash_password, password, limiter=_HASHING)
         await self._store.set_password_hash(user.id, password_hash)
+        await self._store.delete_sessions_of(user.id)
 
     async def authenticate(self, username: str, password: str) -> User | None:
         if len(password) > MAX_PASSWORD_LENGTH:
@@ -54,13 +61,15 @@ class AccountService:
         found = await self._store.find_credentials(normalise_username(username)[:64])
         stored_hash = found[1] if found else None
         # Verified even when the user does not exist, so timing does not reveal accounts.
-        ok = await anyio.to_thread.run_sync(verify_password, stored_hash, password)
+        ok = await anyio.to_thread.run_sync(
+            verify_password, stored_hash, password, limiter=_HASHING
+        )
         if not ok or found is None:
             return None
         user, password_hash = found
         if needs_rehash(password_hash):
             await self._store.set_password_hash(
-                user.id, await anyio.to_thread.run_sync(hash_password, password)
+                user.id, await anyio.to_thread.run_sync(hash_password, password, limiter=_HASHING)
             )
         return user
 

@@ -170,11 +170,20 @@ class BindingService:
             return None
         api_token = self._cipher.decrypt(stored.api_token_ciphertext)
         if api_token is None:
+            # SECRET_KEY has changed: the binding is useless. Remove it (revoking its token) so
+            # that the person can simply link again.
             log.error(
-                "The API token of binding %s cannot be decrypted: SECRET_KEY has changed. "
-                "The person must unlink and link again.",
+                "The API token of binding %s cannot be decrypted (SECRET_KEY has changed); "
+                "removed the binding so that the person can link again",
                 stored.binding.id,
             )
+            if await self._store.remove_binding(identity, self._clock()) is not None:
+                await self._audit.record(
+                    AuditEvent.UNBOUND,
+                    Actor(),
+                    identity,
+                    detail="token unreadable: SECRET_KEY changed",
+                )
             return None
         return BoundAccount(binding=stored.binding, api_token=api_token)
 

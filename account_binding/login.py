@@ -1,8 +1,14 @@
 """Logging in: an Authenticator behind brute-force throttling and the audit log.
 
 Failures are counted per account name (whether or not the account exists, so a lockout says
-nothing about which accounts exist) and per client address. Each failure is answered more
-slowly than the last; at the limit, that name or address is refused until the lockout ends.
+nothing about which accounts exist) and per client address. Each attempt is recorded as a
+failure before the password is checked, in the same transaction that checks the limits, so
+concurrent attempts cannot all slip under a limit; a success takes its record back. Each
+failure is answered more slowly than the last; at a limit, that name or address is refused
+until the lockout ends.
+
+Typed user names are kept only as hashes in the throttle, and in the audit log only when
+they name an account: people sometimes type a password into the user name field.
 """
 
 from __future__ import annotations
@@ -10,12 +16,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from .accounts import Authenticator, normalise_username
+from .accounts import AccountService, normalise_username
 from .audit import Actor, AuditEvent, AuditLog
 from .clock import Clock, system_clock
 from .errors import DomainError
 from .models import User
 from .store import Store
+from .tokens import digest
 
 MAX_SLOWDOWN_SECONDS = 5.0
 
@@ -47,13 +54,13 @@ class LoginLocked(DomainError):
 class LoginService:
     def __init__(
         self,
-        authenticator: Authenticator,
+        accounts: AccountService,
         store: Store,
         audit: AuditLog,
         limits: LoginLimits,
         clock: Clock = system_clock,
     ) -> None:
-        self._authenticator = authenticator
+        self._accounts = accounts  # the Authenticator of the built-in accounts
         self._store = store
         self._audit = audit
         self._limits = limits
@@ -61,35 +68,39 @@ class LoginService:
 
     async def log_in(self, username: str, password: str, client: str | None) -> User:
         name = normalise_username(username)[:64]
-        keys = [f"user:{name}"] + ([f"address:{client}"] if client else [])
+        account_key = "user:" + digest(name)
+        limits = {account_key: self._limits.max_failures_per_account}
+        if client:
+            limits["address:" + client] = self._limits.max_failures_per_address
         now = self._clock()
-        since = now - self._limits.lockout_seconds
-        failures = {key: await self._store.count_login_failures(key, since) for key in keys}
-        limits = {
-            keys[0]: self._limits.max_failures_per_account,
-            **({keys[1]: self._limits.max_failures_per_address} if client else {}),
-        }
-        if any(failures[key] >= limits[key] for key in keys):
+        attempt = await self._store.reserve_login_attempt(
+            limits, now, now - self._limits.lockout_seconds
+        )
+        if attempt is None:
             await self._audit.record(
-                AuditEvent.LOCKED_OUT, Actor(client=client, username=name), detail="refused"
+                AuditEvent.LOCKED_OUT, await self._actor(name, client), detail="refused"
             )
             raise LoginLocked(self._limits.lockout_seconds)
 
-        user = await self._authenticator.authenticate(username, password)
+        user = await self._accounts.authenticate(username, password)
         if user is not None:
-            await self._store.clear_login_failures(keys[0])
+            await self._store.forget_login_attempt(attempt, account_key)
             await self._audit.record(AuditEvent.LOGIN, Actor(user=user, client=client))
             return user
 
-        await self._store.add_login_failure(keys, now)
-        await self._audit.record(AuditEvent.LOGIN_FAILED, Actor(client=client, username=name))
-        if any(failures[key] + 1 >= limits[key] for key in keys):
-            await self._audit.record(
-                AuditEvent.LOCKED_OUT, Actor(client=client, username=name), detail="limit reached"
-            )
-        worst = max(failures.values()) + 1
-        await asyncio.sleep(min(self._limits.slowdown_seconds * worst, MAX_SLOWDOWN_SECONDS))
+        actor = await self._actor(name, client)
+        await self._audit.record(AuditEvent.LOGIN_FAILED, actor)
+        failures = await self._store.count_login_failures(
+            account_key, now - self._limits.lockout_seconds
+        )
+        if failures >= self._limits.max_failures_per_account:
+            await self._audit.record(AuditEvent.LOCKED_OUT, actor, detail="limit reached")
+        await asyncio.sleep(min(self._limits.slowdown_seconds * failures, MAX_SLOWDOWN_SECONDS))
         raise LoginFailed()
 
     async def purge(self) -> None:
         await self._store.purge_login_failures(self._clock() - self._limits.lockout_seconds)
+
+    async def _actor(self, name: str, client: str | None) -> Actor:
+        user = await self._accounts.find(name)
+        return Actor(user=user, client=client)

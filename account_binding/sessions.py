@@ -48,5 +48,9 @@ class SessionService:
             await self._store.touch_session(token_hash, now)
         return ActiveSession(user_id=session.user_id, csrf_token=session.csrf_token)
 
+    async def purge(self) -> None:
+        now = self._clock()
+        await self._store.purge_sessions(now - self._idle_timeout, now - self._max_age)
+
     async def end(self, token: str) -> None:
         await self._store.delete_session(digest(token))

@@ -67,7 +67,7 @@ class SQLiteStore:
                 self._db = None
 
         await self._run(close)
-        self._executor.shutdown(wait=True)
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
 
     # internal users
 
@@ -373,13 +373,38 @@ class SQLiteStore:
 
     # failed logins
 
-    async def add_login_failure(self, keys: list[str], now: int) -> None:
-        def add(db: Database) -> None:
+    async def reserve_login_attempt(
+        self, limits: dict[str, int], now: int, since: int
+    ) -> list[int] | None:
+        def reserve(db: Database) -> list[int] | None:
             with _write(db):
-                for key in keys:
-                    db.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", [key, now])
+                for key, limit in limits.items():
+                    (count,) = db.execute(
+                        "SELECT count(*) FROM login_failures WHERE key = ? AND at >= ?",
+                        [key, since],
+                    ).fetchone()
+                    if count >= limit:
+                        return None
+                ids = []
+                for key in limits:
+                    cursor = db.execute(
+                        "INSERT INTO login_failures (key, at) VALUES (?, ?)", [key, now]
+                    )
+                    assert cursor.lastrowid is not None
+                    ids.append(cursor.lastrowid)
+                return ids
 
-        await self._run(add)
+        return await self._run(reserve)
+
+    async def forget_login_attempt(self, attempt_ids: list[int], clear_key: str) -> None:
+        def forget(db: Database) -> None:
+            with _write(db):
+                db.conn.executemany(
+                    "DELETE FROM login_failures WHERE id = ?", [[i] for i in attempt_ids]
+                )
+                db.execute("DELETE FROM login_failures WHERE key = ?", [clear_key])
+
+        await self._run(forget)
 
     async def count_login_failures(self, key: str, since: int) -> int:
         row = await self._run(
@@ -391,17 +416,27 @@ class SQLiteStore:
         )
         return int(row["n"]) if row else 0
 
-    async def clear_login_failures(self, key: str) -> None:
-        def clear(db: Database) -> None:
-            with _write(db):
-                db.execute("DELETE FROM login_failures WHERE key = ?", [key])
-
-        await self._run(clear)
-
     async def purge_login_failures(self, before: int) -> None:
         def purge(db: Database) -> None:
             with _write(db):
                 db.execute("DELETE FROM login_failures WHERE at < ?", [before])
+
+        await self._run(purge)
+
+    async def delete_sessions_of(self, user_id: int) -> None:
+        def delete(db: Database) -> None:
+            with _write(db):
+                db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
+
+        await self._run(delete)
+
+    async def purge_sessions(self, idle_before: int, created_before: int) -> None:
+        def purge(db: Database) -> None:
+            with _write(db):
+                db.execute(
+                    "DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?",
+                    [idle_before, created_before],
+                )
 
         await self._run(purge)
 

@@ -6,6 +6,7 @@ from .clock import Clock, system_clock
 from .errors import DomainError
 from .models import Todo
 from .store import Store
+from .text import is_acceptable
 
 MAX_TITLE_LENGTH = 200
 
@@ -24,6 +25,8 @@ class TodoService:
 
     async def add(self, user_id: int, title: str) -> Todo:
         title = " ".join(title.split())
+        if not is_acceptable(title):
+            raise InvalidTodo("A to-do title cannot hold control characters or broken Unicode.")
         if not title:
             raise InvalidTodo("A to-do item needs a title.")
         if len(title) > MAX_TITLE_LENGTH:

@@ -7,6 +7,8 @@ serves the same API and the Slack side acts there.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,17 +52,33 @@ class InternalApi:
 
     async def me(self, token: str) -> Me:
         body = await self._call("GET", "/api/me", token)
-        return Me(username=str(body["username"]), email=str(body["email"]))
+        with self._reading():
+            return Me(username=_text(body["username"]), email=_text(body["email"]))
 
     async def todos(self, token: str) -> list[TodoItem]:
         body = await self._call("GET", "/api/todos", token)
-        return [_todo(item) for item in body["todos"]]
+        with self._reading():
+            return [_todo(item) for item in body["todos"]]
 
     async def add_todo(self, token: str, title: str) -> TodoItem:
-        return _todo(await self._call("POST", "/api/todos", token, json={"title": title}))
+        body = await self._call("POST", "/api/todos", token, json={"title": title})
+        with self._reading():
+            return _todo(body)
 
     async def complete_todo(self, token: str, todo_id: int) -> TodoItem:
-        return _todo(await self._call("POST", f"/api/todos/{todo_id}/complete", token))
+        body = await self._call("POST", f"/api/todos/{todo_id}/complete", token)
+        with self._reading():
+            return _todo(body)
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """An answer of the wrong shape is the internal application's fault; say so."""
+        try:
+            yield
+        except (KeyError, TypeError, ValueError):
+            raise InternalApiError(
+                f"{self._app_name} gave an answer that could not be read."
+            ) from None
 
     async def _call(self, method: str, path: str, token: str, json: Any = None) -> dict[str, Any]:
         try:
@@ -89,5 +107,13 @@ class InternalApi:
         return body
 
 
-def _todo(item: dict[str, Any]) -> TodoItem:
-    return TodoItem(id=int(item["id"]), title=str(item["title"]), done=bool(item["done"]))
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+def _todo(item: Any) -> TodoItem:
+    if not isinstance(item["id"], int) or not isinstance(item["done"], bool):
+        raise TypeError("not a to-do item")
+    return TodoItem(id=item["id"], title=_text(item["title"]), done=item["done"])

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from starlette.applications import Starlette
 
 from account_binding.accounts import AccountService
@@ -88,6 +89,9 @@ def build_site(
     )
     notifier = SlackNotifier(client, settings.internal_app_name)
     internal_api = InternalApi(settings.internal_api_url, settings.internal_app_name)
+    sessions = SessionService(
+        store, idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
+    )
     slack_services = SlackServices(
         bindings=bindings,
         internal_api=internal_api,
@@ -100,24 +104,21 @@ def build_site(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        purger = asyncio.create_task(_purge_forever(bindings, login))
-        bolt = build_bolt_app(client, slack_services)
-        handler = build_socket_mode_handler(bolt, slack.app_token, slack.api_url)
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("Connected to Slack over Socket Mode")
+        purger = asyncio.create_task(_purge_forever(bindings, login, sessions))
+        handler = None
         try:
+            handler = build_socket_mode_handler(
+                build_bolt_app(client, slack_services), slack.app_token, slack.api_url
+            )
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            log.info("Connected to Slack over Socket Mode")
             yield
         finally:
             purger.cancel()
-            try:
-                await asyncio.wait_for(
-                    handler.close_async(),  # type: ignore[no-untyped-call]
-                    SHUTDOWN_TIMEOUT_SECONDS,
-                )
-            except TimeoutError:
-                log.warning(
-                    "The Socket Mode connection did not close within %ss", SHUTDOWN_TIMEOUT_SECONDS
-                )
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+            if handler is not None:
+                await _close(handler)
             await internal_api.close()
             await store.close()
 
@@ -125,9 +126,7 @@ def build_site(
         accounts=accounts,
         login=login,
         audit=audit,
-        sessions=SessionService(
-            store, idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
-        ),
+        sessions=sessions,
         bindings=bindings,
         todos=TodoService(store),
         api_tokens=ApiTokenAuthenticator(store),
@@ -140,13 +139,27 @@ def build_site(
     return build_web_app(services, lifespan)
 
 
-async def _purge_forever(bindings: BindingService, login: LoginService) -> None:
+async def _close(handler: AsyncSocketModeHandler) -> None:
+    try:
+        await asyncio.wait_for(
+            handler.close_async(),  # type: ignore[no-untyped-call]
+            SHUTDOWN_TIMEOUT_SECONDS,
+        )
+    except TimeoutError:
+        log.warning("The Socket Mode connection did not close within %ss", SHUTDOWN_TIMEOUT_SECONDS)
+
+
+async def _purge_forever(
+    bindings: BindingService, login: LoginService, sessions: SessionService
+) -> None:
+    """Remove expired links, login failures and sessions, hourly."""
     while True:
         try:
             purged = await bindings.purge()
             if purged:
                 log.info("Purged %d expired binding links", purged)
             await login.purge()
+            await sessions.purge()
         except Exception:  # keep purging later; the cause is in the log
             log.exception("Purging expired binding links failed")
         await asyncio.sleep(PURGE_EVERY_SECONDS)

@@ -112,7 +112,7 @@ class RunningApp:
         await browser.get(urlsplit(url).path)
         await login(browser, username, next_path="/bind")
         page = await browser.get("/bind")
-        done = await browser.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
+        done = await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
         assert done.status_code == 200, done.text
         with sqlite3.connect(self.settings.database) as db:
             (ciphertext,) = db.execute(
@@ -158,6 +158,11 @@ async def login(
             "next": next_path,
         },
     )
+
+
+def hidden_fields(page: httpx.Response) -> dict[str, str]:
+    """The hidden fields of the page's form, as a browser would post them."""
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
 
 
 def csrf_of(page: httpx.Response) -> str:

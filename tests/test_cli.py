@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from conftest import csrf_of, find_link, login
+from conftest import find_link, hidden_fields, login
 from processes import AppProcess, run_command
 
 from fake_slack import FakeSlack
@@ -104,9 +104,7 @@ async def test_run_binds_a_user_added_with_the_cli_against_a_slack_at_slack_api_
             await login(browser, "ada", "s3cret-password", next_path="/bind")
             page = await browser.get("/bind")
             assert "Intranet" in page.text
-            done = await browser.post(
-                "/bind", data={"csrf_token": csrf_of(page), "action": "connect"}
-            )
+            done = await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
             assert done.status_code == 200
         dm = await fake.wait_for_message(lambda m: m.where == "dm")
         assert dm.user_id == "U0ADA" and "Intranet" in dm.text

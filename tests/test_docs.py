@@ -18,5 +18,7 @@ def test_every_setting_is_in_the_readme_configuration_table(project_root: Path) 
 
 def test_ci_runs_the_readme_test_command(project_root: Path) -> None:
     readme = (project_root / "README.md").read_text()
-    assert "make test " in readme and "make run " in readme
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^(make \w+)", quick_start, re.MULTILINE)
+    assert commands == ["make run", "make test"]
     assert re.search(r"^make test$", (project_root / ".ci" / "run").read_text(), re.MULTILINE)

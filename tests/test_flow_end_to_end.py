@@ -8,7 +8,7 @@ import sqlite3
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import PASSWORD, RunningApp, csrf_of, find_link, login
+from conftest import PASSWORD, RunningApp, find_link, hidden_fields, login
 
 from account_binding.crypto import TokenCipher
 
@@ -45,7 +45,7 @@ async def test_unbound_command_binds_then_acts_on_the_internal_application(
     with sqlite3.connect(app.settings.database) as db:
         assert db.execute("SELECT count(*) FROM bindings").fetchone() == (0,)
 
-    done = await browser.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
+    done = await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
     assert done.status_code == 200, done.text
     assert "Connected" in done.text and "Back to Slack" in done.text
 
@@ -89,7 +89,7 @@ async def test_the_bound_answer_comes_after_the_acknowledgement(running_app: Run
     await browser.get(urlsplit(url).path)
     await login(browser, "grace", next_path="/bind")
     page = await browser.get("/bind")
-    await browser.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
+    await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
 
     outcome = await app.fake.send_slash_command("U0GRACE", "whoami")
     assert outcome.acked and outcome.ack_payload is None  # an empty ack; the answer follows
@@ -123,7 +123,7 @@ async def test_unlink_removes_the_binding_revokes_the_token_and_tells_the_person
     await app.http.get(urlsplit(url).path)
     await login(app.http, "alan", next_path="/bind")
     page = await app.http.get("/bind")
-    await app.http.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
+    await app.http.post("/bind", data={**hidden_fields(page), "action": "connect"})
     with sqlite3.connect(app.settings.database) as db:
         ciphertext = db.execute("SELECT api_token_ciphertext FROM bindings").fetchone()[0]
     assert "abt_" not in ciphertext  # encrypted at rest
@@ -170,7 +170,7 @@ async def test_a_failed_dm_keeps_the_binding_and_is_logged(
     await app.http.get(urlsplit(url).path)
     await login(app.http, "ada", next_path="/bind")
     page = await app.http.get("/bind")
-    done = await app.http.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
+    done = await app.http.post("/bind", data={**hidden_fields(page), "action": "connect"})
     assert done.status_code == 200
     for _ in range(100):
         if "Could not DM Slack user U0ADA" in caplog.text:
@@ -229,3 +229,20 @@ async def test_an_answer_the_response_url_refuses_is_logged(
             break
         await asyncio.sleep(0.02)
     assert "The response_url refused the answer: HTTP 404 expired_url" in caplog.text
+
+
+async def test_a_binding_whose_token_cannot_be_read_is_replaced_by_linking_again(
+    running_app: RunningApp,
+) -> None:
+    """After SECRET_KEY changes, the stored token cannot be decrypted: the person is asked to
+    link again, and linking again works without an unlink first."""
+    app = running_app
+    await app.bind("ada", "U0ADA")
+    app.query("UPDATE bindings SET api_token_ciphertext = 'encrypted-under-another-key'")
+    reply = await app.command("U0ADA", "whoami")
+    assert find_link(reply)
+    assert app.query("SELECT count(*) FROM bindings") == [(0,)]
+    assert app.query("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL") == [(0,)]
+    await app.bind("ada", "U0ADA")
+    answer = await app.command("U0ADA", "whoami")
+    assert "ada" in answer[-1].text

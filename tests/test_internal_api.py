@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import httpx
 import pytest
 from conftest import RunningApp
 
@@ -56,6 +57,9 @@ async def test_bad_bodies_get_400_not_500(running_app: RunningApp) -> None:
         b'{"title": 5}',
         b'{"title": ""}',
         b'{"title": "' + b"x" * 300 + b'"}',
+        b"[" * 5000,  # nesting deeper than the parser recurses
+        b'{"title": "\\ud800"}',  # a lone surrogate, which cannot be stored as UTF-8
+        b'{"title": "a\\u0000b"}',  # a NUL
     ):
         response = await api.post("/api/todos", content=body, headers=headers)
         assert response.status_code == 400, body
@@ -78,6 +82,26 @@ async def test_the_slack_side_explains_a_rejected_token(running_app: RunningApp)
     ).status_code == 401
     reply = await running_app.command("U0ADA", "whoami")
     assert "no longer accepts" in reply[-1].text and "unlink" in reply[-1].text
+
+
+async def test_a_malformed_answer_from_the_internal_application_is_reported() -> None:
+    """INTERNAL_API_URL may point at another system; an answer of the wrong shape gets a
+    message in Slack, not silence."""
+    answers = {
+        "/api/me": {"username": 5},
+        "/api/todos": {"todos": [{"id": "x", "title": "t", "done": False}]},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answers.get(request.url.path, {}))
+
+    api = InternalApi("http://internal.example", "Acme", transport=httpx.MockTransport(handler))
+    try:
+        for call in (api.me("abt_x"), api.todos("abt_x"), api.add_todo("abt_x", "t")):
+            with pytest.raises(InternalApiError, match="could not be read"):
+                await call
+    finally:
+        await api.close()
 
 
 async def test_an_unreachable_internal_application_gets_a_clear_message() -> None:

@@ -12,7 +12,7 @@ async def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
     wrong_password = await login(running_app.http, "ada", "not the password")
     unknown_user = await login(running_app.browser(), "nobody", "not the password")
     for response in (wrong_password, unknown_user):
-        assert response.status_code == 401
+        assert response.status_code == 400
         assert "do not match an account" in response.text
         assert "session=" not in response.headers.get("set-cookie", "")
     assert 'value="ada"' in wrong_password.text  # the user name is kept in the form
@@ -53,13 +53,24 @@ async def test_logout_ends_the_session_on_the_server(running_app: RunningApp) ->
     assert "You are not logged in" in (await replay.get("/")).text
 
 
-async def test_each_login_gets_a_new_session_id(running_app: RunningApp) -> None:
+async def test_a_planted_session_is_ended_at_login(running_app: RunningApp) -> None:
+    """Session fixation: a session cookie planted in the victim's browser is not promoted by
+    the victim's login; the login issues a new one and ends the planted one."""
     await running_app.add_user("ada")
-    browser = running_app.browser()
-    browser.cookies.set("session", "planted-by-an-attacker", domain="127.0.0.1")
-    response = await login(browser, "ada")
+    await running_app.add_user("mallory")
+    attacker = running_app.browser()
+    await login(attacker, "mallory")
+    planted = attacker.cookies.get("session")
+    assert planted
+    victim = running_app.browser()
+    form = await victim.get("/login")
+    victim.cookies.set("session", planted, domain="127.0.0.1")
+    response = await victim.post(
+        "/login", data={"username": "ada", "password": PASSWORD, "csrf_token": csrf_of(form)}
+    )
     issued = response.cookies.get("session")
-    assert issued and issued != "planted-by-an-attacker"
+    assert issued and issued != planted
+    assert "You are not logged in" in (await attacker.get("/")).text
 
 
 async def test_pages_carry_the_security_headers(running_app: RunningApp) -> None:

@@ -7,7 +7,7 @@ import sqlite3
 from urllib.parse import urlsplit
 
 import httpx
-from conftest import RunningApp, csrf_of, login
+from conftest import RunningApp, csrf_of, hidden_fields, login
 
 
 async def open_and_login(
@@ -32,7 +32,6 @@ async def test_an_unknown_link_gets_a_404_page_that_says_what_to_do(
         assert page.status_code == 404
         assert "Run the link command in Slack again" in page.text
         assert "binding_link" not in page.headers.get("set-cookie", "")
-        assert "<script>" not in page.text
 
 
 async def test_an_expired_link_is_refused_on_open_and_on_confirm(running_app: RunningApp) -> None:
@@ -44,9 +43,7 @@ async def test_an_expired_link_is_refused_on_open_and_on_confirm(running_app: Ru
     with sqlite3.connect(app.settings.database) as db:
         db.execute("UPDATE binding_requests SET expires_at = 1")
 
-    confirmed = await app.http.post(
-        "/bind", data={"csrf_token": csrf_of(page), "action": "connect"}
-    )
+    confirmed = await app.http.post("/bind", data={**hidden_fields(page), "action": "connect"})
     assert confirmed.status_code == 410 and "expired" in confirmed.text
     reopened = await app.browser().get(urlsplit(url).path)
     assert reopened.status_code == 410 and "expired" in reopened.text
@@ -59,7 +56,7 @@ async def test_a_used_link_cannot_be_used_again_by_anyone(running_app: RunningAp
     await app.add_user("mallory")
     url = await app.link_for("U0ADA")
     page = await open_and_login(app, app.http, url, "ada")
-    done = await app.http.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
+    done = await app.http.post("/bind", data={**hidden_fields(page), "action": "connect"})
     assert done.status_code == 200
 
     other = app.browser()
@@ -105,7 +102,7 @@ async def test_a_post_without_its_csrf_token_is_refused(running_app: RunningApp)
     assert count(app, "SELECT count(*) FROM bindings") == 0
     # The real form still works afterwards: nothing was consumed.
     assert (
-        await app.http.post("/bind", data={"csrf_token": csrf_of(page), "action": "connect"})
+        await app.http.post("/bind", data={**hidden_fields(page), "action": "connect"})
     ).status_code == 200
 
 
@@ -120,8 +117,8 @@ async def test_two_concurrent_confirmations_of_one_link_make_one_binding(
     page_one = await open_and_login(app, first, url, "ada")
     page_two = await open_and_login(app, second, url, "bob")
     results = await asyncio.gather(
-        first.post("/bind", data={"csrf_token": csrf_of(page_one), "action": "connect"}),
-        second.post("/bind", data={"csrf_token": csrf_of(page_two), "action": "connect"}),
+        first.post("/bind", data={**hidden_fields(page_one), "action": "connect"}),
+        second.post("/bind", data={**hidden_fields(page_two), "action": "connect"}),
     )
     assert sorted(r.status_code for r in results) == [200, 410]
     assert count(app, "SELECT count(*) FROM bindings") == 1
@@ -133,7 +130,7 @@ async def test_cancel_binds_nothing_and_voids_the_link(running_app: RunningApp) 
     await app.add_user("ada")
     url = await app.link_for("U0ADA")
     page = await open_and_login(app, app.http, url, "ada")
-    cancelled = await app.http.post("/bind", data={"csrf_token": csrf_of(page), "action": "cancel"})
+    cancelled = await app.http.post("/bind", data={**hidden_fields(page), "action": "cancel"})
     assert cancelled.status_code == 200 and "Nothing was connected" in cancelled.text
     assert count(app, "SELECT count(*) FROM bindings") == 0
     assert (await app.browser().get(urlsplit(url).path)).status_code == 410
@@ -160,3 +157,30 @@ async def test_confirming_needs_a_login(running_app: RunningApp) -> None:
 async def test_the_binding_page_without_a_link_says_what_to_do(running_app: RunningApp) -> None:
     page = await running_app.http.get("/bind")
     assert page.status_code == 400 and "Run the app's slash command" in page.text
+
+
+async def test_connect_binds_only_the_link_the_page_showed(running_app: RunningApp) -> None:
+    """Opening another link after the page was shown swaps the link cookie; the form must not
+    then bind the other Slack account."""
+    app = running_app
+    await app.add_user("ada")
+    shown = await open_and_login(app, app.http, await app.link_for("U0ADA"), "ada")
+    assert "U0ADA" in shown.text
+    other = await app.link_for("U0GRACE")
+    await app.http.get(urlsplit(other).path)  # e.g. a navigation an attacker caused
+    posted = await app.http.post("/bind", data={**hidden_fields(shown), "action": "connect"})
+    assert posted.status_code == 409 and "Another binding link was opened" in posted.text
+    assert count(app, "SELECT count(*) FROM bindings") == 0
+
+
+async def test_logout_forgets_a_pending_link(running_app: RunningApp) -> None:
+    app = running_app
+    await app.add_user("ada")
+    page = await open_and_login(app, app.http, await app.link_for("U0ADA"), "ada")
+    out = await app.http.post("/logout", data={"csrf_token": csrf_of(page)})
+    assert 'binding_link=""' in out.headers.get(
+        "set-cookie", ""
+    ) or "binding_link=;" in out.headers.get("set-cookie", "")
+    await app.add_user("bob")
+    await login(app.http, "bob", next_path="/bind")
+    assert (await app.http.get("/bind")).status_code == 400  # no link: the next person sees none

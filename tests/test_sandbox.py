@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from conftest import csrf_of, login
+from conftest import hidden_fields, login
 from processes import AppProcess, free_port
 
 
@@ -43,7 +44,7 @@ async def test_the_whole_flow_in_the_sandbox(tmp_path: Path) -> None:
                 confirm = await browser.get("/bind")
                 assert "U0ADA" in confirm.text
                 done = await browser.post(
-                    "/bind", data={"csrf_token": csrf_of(confirm), "action": "connect"}
+                    "/bind", data={**hidden_fields(confirm), "action": "connect"}
                 )
                 assert done.status_code == 200
                 back = re.search(r'href="([^"]+)">Back to Slack', done.text)
@@ -53,6 +54,7 @@ async def test_the_whole_flow_in_the_sandbox(tmp_path: Path) -> None:
                 page = await slack.get("/", params={"user": "U0ADA"})
                 if "Direct message from the app" in page.text:
                     break
+                await asyncio.sleep(0.1)
             assert "now connected to Acme as <strong>demo</strong>" in page.text
 
             answered = await slack.post("/command", data={"user": "U0ADA", "text": "whoami"})

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from argon2 import PasswordHasher
-from conftest import PASSWORD, RunningApp, csrf_of, login, run_app
+from conftest import PASSWORD, RunningApp, csrf_of, hidden_fields, login, run_app
 from processes import run_command
 
 from account_binding.sessions import SessionService
@@ -74,9 +74,7 @@ async def test_email_match_refuses_a_forwarded_link_and_voids_it(tmp_path: Path)
         await app.add_user("ada", "Ada@Example.com")  # the fake Slack says ada@example.com
         browser, page = await open_link(app, "victim", "U0ADA")
         assert "same email address" in page.text
-        refused = await browser.post(
-            "/bind", data={"csrf_token": csrf_of(page), "action": "connect"}
-        )
+        refused = await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
         assert refused.status_code == 403
         assert "does not match the email address of your Acme account" in refused.text
         assert app.query("SELECT count(*) FROM bindings") == [(0,)]
@@ -247,7 +245,7 @@ async def test_an_account_is_locked_after_too_many_failures_even_for_the_right_p
     async with run_app(tmp_path, LOGIN_MAX_FAILURES="3") as app:
         await app.add_user("ada")
         statuses = [(await login(app.browser(), "ada", "wrong")).status_code for _ in range(3)]
-        assert statuses == [401, 401, 401]
+        assert statuses == [400, 400, 400]
         locked = await login(app.browser(), "ada", PASSWORD)
         assert locked.status_code == 429 and "Too many failed attempts" in locked.text
         assert int(locked.headers["retry-after"]) == 900
@@ -258,13 +256,47 @@ async def test_an_account_is_locked_after_too_many_failures_even_for_the_right_p
         assert (await login(app.browser(), "nobody", "wrong")).status_code == 429
         assert len(audit(app, "login_failed")) == 6
         assert ("ada", None, "127.0.0.1", "refused") in audit(app, "locked_out")
+        # A typed name that is no account is not kept anywhere: it may be a password.
+        assert (None, None, "127.0.0.1", "refused") in audit(app, "locked_out")
+        assert "nobody" not in str(app.query("SELECT * FROM audit_events"))
+        assert "nobody" not in str(app.query("SELECT * FROM login_failures"))
+
+
+async def test_concurrent_attempts_cannot_slip_under_the_limit(tmp_path: Path) -> None:
+    async with run_app(tmp_path, LOGIN_MAX_FAILURES="5") as app:
+        await app.add_user("ada")
+        forms = []
+        for _ in range(20):
+            browser = app.browser()
+            page = await browser.get("/login")
+            forms.append((browser, csrf_of(page)))
+        responses = await asyncio.gather(
+            *(
+                browser.post(
+                    "/login", data={"username": "ada", "password": "wrong", "csrf_token": token}
+                )
+                for browser, token in forms
+            )
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [400] * 5 + [429] * 15
+
+
+async def test_a_new_password_ends_the_users_sessions(running_app: RunningApp) -> None:
+    from account_binding.accounts import AccountService
+
+    user = await running_app.add_user("ada")
+    await login(running_app.http, "ada")
+    assert "logged in as" in (await running_app.http.get("/")).text
+    await AccountService(running_app.store).set_password(user, "a brand new password")
+    assert "You are not logged in" in (await running_app.http.get("/")).text
 
 
 async def test_an_address_is_refused_after_too_many_failures(tmp_path: Path) -> None:
     async with run_app(tmp_path, LOGIN_MAX_FAILURES_PER_ADDRESS="4") as app:
         await app.add_user("ada")
         for name in ("a", "b", "c", "d"):
-            assert (await login(app.browser(), name, "wrong")).status_code == 401
+            assert (await login(app.browser(), name, "wrong")).status_code == 400
         assert (await login(app.browser(), "ada", PASSWORD)).status_code == 429
 
 

@@ -15,6 +15,7 @@ from account_binding.audit import Actor, AuditEvent
 from account_binding.login import LoginFailed, LoginLocked
 from account_binding.models import User
 from account_binding.sessions import ActiveSession
+from account_binding.text import is_acceptable
 
 from . import csrf
 from .services import services_of
@@ -70,6 +71,10 @@ async def read_form(request: Request) -> FormData:
     for value in form.values():
         if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH:
             raise HTTPException(413, "A field of this form is too long.")
+        if not is_acceptable(value):
+            raise HTTPException(
+                400, "A field of this form has characters this site does not accept."
+            )
     return form
 
 
@@ -109,7 +114,7 @@ async def login(request: Request) -> Response:
         return response
     except LoginFailed as error:
         return _login_form(
-            request, next_path=next_path, error=str(error), username=username, status_code=401
+            request, next_path=next_path, error=str(error), username=username, status_code=400
         )
     # A fresh session ID at every login, so a planted cookie is never promoted (no fixation).
     old = request.cookies.get(SESSION_COOKIE)
@@ -139,6 +144,8 @@ async def logout(request: Request) -> Response:
         request, "logged_out.html", {"app_name": services_of(request).internal_app_name}
     )
     response.delete_cookie(SESSION_COOKIE)
+    # A pending link belongs to whoever opened it, not to the next person at this browser.
+    response.delete_cookie("binding_link", path="/bind")
     return response
 
 

@@ -7,6 +7,7 @@ hold it. `GET /bind` asks the logged-in person to confirm; `POST /bind` binds or
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Any
 
@@ -17,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from account_binding.audit import Actor
 from account_binding.errors import AlreadyBound, EmailMismatch, LinkError, LinkExpired, LinkNotFound
 from account_binding.models import BindingRequest, User
+from account_binding.tokens import digest
 
 from . import csrf
 from .auth import client_address, logged_in, login_redirect, read_form
@@ -80,6 +82,7 @@ async def confirm_page(request: Request) -> Response:
             "link": link.request,
             "person": link.person,
             "csrf_token": current.session.csrf_token,
+            "link_id": digest(nonce),
             "require_email_match": services.require_email_match,
         },
     )
@@ -94,6 +97,21 @@ async def confirm(request: Request) -> Response:
     nonce = _link_cookie(request)
     if nonce is None:
         return _page(request, "no_link.html", {}, status_code=400)
+    shown = form.get("link_id")
+    if not isinstance(shown, str) or not hmac.compare_digest(
+        shown.encode(), digest(nonce).encode()
+    ):
+        # Another link was opened in this browser after this page was shown: act on neither.
+        return _page(
+            request,
+            "error.html",
+            {
+                "title": "The link changed",
+                "message": "Another binding link was opened in this browser after this page was "
+                "shown, so nothing was done. Open the link you mean to use again.",
+            },
+            status_code=409,
+        )
     services = services_of(request)
     actor = _actor(request, current.user)
     action = form.get("action")

@@ -66,12 +66,14 @@ async def add_todo(request: Request) -> Response:
     user = await _user(request)
     if user is None:
         return _unauthorised()
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return _error(413, "The request body is too large.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return _error(413, "The request body is too large.")
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return _error(400, 'The body must be JSON like {"title": "..."}.')
     title = data.get("title") if isinstance(data, dict) else None
     if not isinstance(title, str):

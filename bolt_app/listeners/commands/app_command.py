@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
 from account_binding.audit import Actor
 from account_binding.models import SlackIdentity, SlackProfile
+from account_binding.text import cleaned
 
 from ... import messages
 from ...command_text import (
@@ -103,12 +104,12 @@ async def _act(services: SlackServices, subcommand: object, token: str, slash: s
 
 
 def _profile(command: dict[str, Any]) -> SlackProfile:
+    team = command.get("enterprise_name") or command.get("team_domain") or command["team_id"]
+    app_id = command.get("api_app_id")
     return SlackProfile(
-        user_name=str(command.get("user_name") or command["user_id"]),
-        team_name=str(
-            command.get("enterprise_name") or command.get("team_domain") or command["team_id"]
-        ),
-        app_id=command.get("api_app_id"),
+        user_name=cleaned(str(command.get("user_name") or command["user_id"]), 100),
+        team_name=cleaned(str(team), 100),
+        app_id=cleaned(str(app_id), 32) if app_id else None,
     )
 
 
