@@ -86,6 +86,7 @@ class FakeSlackState:
     messages: list[Message] = field(default_factory=list)
     api_calls: list[ApiCall] = field(default_factory=list)
     connections_opened: int = 0
+    response_urls: list[str] = field(default_factory=list)
 
 
 class FakeSlack:
@@ -151,7 +152,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._web_api)
         app.router.add_get("/api/{method}", self._web_api)
         app.router.add_get("/link/", self._socket)
-        app.router.add_post("/response/{key}", self._response_url)
+        app.router.add_post("/commands/{team}/{number}/{key}", self._response_url)
         return app
 
     # what tests and the sandbox page do
@@ -179,6 +180,8 @@ class FakeSlack:
         self._response_urls[key] = _ResponseUrl(
             user_id=user_id, channel=channel, created=time.time()
         )
+        response_url = f"{self.base_url}/commands/{ws.team_id}/{next(self._ts)}/{key}"
+        self.state.response_urls.append(response_url)
         payload: JSON = {
             "token": "deprecated-verification-token",
             "team_id": ws.team_id,
@@ -191,7 +194,8 @@ class FakeSlack:
             "text": text,
             "api_app_id": ws.app_id,
             "is_enterprise_install": "false",
-            "response_url": f"{self.base_url}/response/{key}",
+            # Shaped like Slack's own: https://hooks.slack.com/commands/T…/<id>/<secret>
+            "response_url": response_url,
             "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:32]}",
         }
         if ws.enterprise_id:

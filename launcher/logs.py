@@ -16,10 +16,8 @@ _SECRETS = [
     (re.compile(r"\bxapp-[A-Za-z0-9-]+"), "xapp-[redacted]"),
     (re.compile(r"\babt_[A-Za-z0-9_-]+"), "abt_[redacted]"),
     (re.compile(r"/bind/[A-Za-z0-9_-]{16,}"), "/bind/[redacted]"),
-    (
-        re.compile(r"https://hooks\.slack(-gov)?\.com/[^\s\"'<>]+"),
-        "https://hooks.slack.com/[redacted]",
-    ),
+    # response_url, shaped https://hooks.slack.com/commands/T…/<id>/<secret>
+    (re.compile(r"/commands/[A-Z0-9]+/[0-9]+/[A-Za-z0-9]+"), "/commands/[redacted]"),
     (re.compile(r"(['\"]response_url['\"]\s*:\s*['\"])[^'\"]+"), r"\1[redacted]"),
     (re.compile(r"(Bearer\s+)[^\s'\",]+", re.IGNORECASE), r"\1[redacted]"),
 ]
