@@ -171,6 +171,7 @@ class FakeSlack:
         *,
         command: str | None = None,
         channel_id: str | None = None,
+        user_name: str | None = None,
     ) -> CommandOutcome:
         """Deliver a slash command as Slack does and wait (up to 3 s) for the acknowledgement."""
         ws = self.workspace
@@ -189,7 +190,7 @@ class FakeSlack:
             "channel_id": channel,
             "channel_name": ws.channel_name,
             "user_id": user_id,
-            "user_name": user.name if user else user_id.lower(),
+            "user_name": user_name or (user.name if user else user_id.lower()),
             "command": command or ws.command,
             "text": text,
             "api_app_id": ws.app_id,

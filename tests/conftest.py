@@ -178,7 +178,12 @@ async def run_app(tmp_path: Path, **extra_settings: str) -> AsyncIterator[Runnin
     await fake.start()
     sock = free_socket()
     port = sock.getsockname()[1]
-    settings = make_settings(tmp_path, port, fake.api_url, **extra_settings)
+    try:
+        settings = make_settings(tmp_path, port, fake.api_url, **extra_settings)
+    except BaseException:
+        sock.close()
+        await fake.stop()
+        raise
     app = build_site(
         settings, SlackConnection("xoxb-test-bot-token", "xapp-test-app-token", fake.api_url)
     )
