@@ -22,3 +22,15 @@ def test_ci_runs_the_readme_test_command(project_root: Path) -> None:
     commands = re.findall(r"^(make \w+)", quick_start, re.MULTILINE)
     assert commands == ["make run", "make test"]
     assert re.search(r"^make test$", (project_root / ".ci" / "run").read_text(), re.MULTILINE)
+
+
+def test_every_test_security_md_names_exists(project_root: Path) -> None:
+    text = (project_root / "SECURITY.md").read_text()
+    named = set(re.findall(r"`(test_\w+\.py)::(test_\w+)`", text))
+    files = set(re.findall(r"`(test_\w+\.py)`", text))
+    assert len(named) >= 30
+    for file, test in sorted(named):
+        source = (project_root / "tests" / file).read_text()
+        assert re.search(rf"^(async )?def {test}\(", source, re.MULTILINE), f"{file}::{test}"
+    for file in files:
+        assert (project_root / "tests" / file).is_file(), file
