@@ -1,12 +1,14 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run    the app (the sandbox when no Slack tokens are set)
-#   make test   lint, type-check and every test
+#   make test   lint, type-check and every test (installs Chromium for the browser tests)
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint pytest clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test lint pytest chromium screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +24,27 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The browser tests drive Debian's Chromium; a test tool's own browser download cannot work
+# on machines without internet access. Installed with apt when missing and run as root.
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "Chromium is missing: install it (Debian: apt-get install chromium) for the browser tests"; \
+	  fi; \
+	fi
+
 # pytest's exit code 5 means it collected no tests: a failure, said as such.
 pytest: $(STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$code
 
-test: lint pytest
+test: lint chromium pytest
+
+# Refresh the screenshots in docs/ that the README shows.
+screenshots: $(STAMP) chromium
+	SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_browser_journeys.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
