@@ -187,6 +187,10 @@ class BindingService:
             return None
         return BoundAccount(binding=stored.binding, api_token=api_token)
 
+    async def bindings_of(self, user: User) -> list[Binding]:
+        """The Slack accounts bound to `user`, oldest first."""
+        return await self._store.bindings_of(user.id)
+
     async def is_bound(self, identity: SlackIdentity) -> bool:
         return await self._store.find_binding(identity) is not None
 

@@ -58,6 +58,17 @@ class Settings:
     def secure_cookies(self) -> bool:
         return self.public_url.startswith("https://")
 
+    @property
+    def public_origin(self) -> str:
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        """Host headers the site answers: PUBLIC_URL's host, and loopback names."""
+        host = urlsplit(self.public_url).hostname or "localhost"
+        return sorted({host, "localhost", "127.0.0.1", "[::1]", "::1"})
+
     def secret_key(self) -> str:
         """SECRET_KEY, or the key generated and kept beside the database (made on first use)."""
         return self.configured_secret_key or _stored_secret_key(self.database)

@@ -255,6 +255,12 @@ class SQLiteStore:
         )
         return StoredBinding(_binding(row), row["api_token_ciphertext"]) if row else None
 
+    async def bindings_of(self, user_id: int) -> list[Binding]:
+        rows = await self._run(
+            lambda db: _all(db, "SELECT * FROM bindings WHERE user_id = ? ORDER BY id", [user_id])
+        )
+        return [_binding(row) for row in rows]
+
     async def remove_binding(self, identity: SlackIdentity, now: int) -> Binding | None:
         def remove(db: Database) -> Binding | None:
             with _write(db):

@@ -109,7 +109,7 @@ def unlinked_reply(app_name: str, was_linked: bool) -> Reply:
 
 def whoami_reply(me: Me, app_name: str) -> Reply:
     return Reply(
-        text=f"You are {me.username} in {app_name}.",
+        text=f"You are {escape(me.username)} in {escape(app_name)}.",
         blocks=[
             _section(f"You are connected to {escape(app_name)} as *{escape(me.username)}*."),
             {
@@ -147,14 +147,14 @@ def todos_reply(todos: list[TodoItem], app_name: str, command: str) -> Reply:
 
 def todo_added_reply(todo: TodoItem) -> Reply:
     return Reply(
-        text=f"Added #{todo.id}: {todo.title}",
+        text=f"Added #{todo.id}: {escape(todo.title)}",
         blocks=[_section(f":white_check_mark: Added *#{todo.id}* {escape(todo.title)}")],
     )
 
 
 def todo_completed_reply(todo: TodoItem) -> Reply:
     return Reply(
-        text=f"Completed #{todo.id}: {todo.title}",
+        text=f"Completed #{todo.id}: {escape(todo.title)}",
         blocks=[_section(f":tada: Completed *#{todo.id}* ~{escape(todo.title)}~")],
     )
 
@@ -166,7 +166,7 @@ def error_reply(message: str) -> Reply:
 def bound_dm(app_name: str, username: str) -> Reply:
     name = escape(app_name)
     return Reply(
-        text=f"Your Slack account is now connected to {app_name} as {username}.",
+        text=f"Your Slack account is now connected to {escape(app_name)} as {escape(username)}.",
         blocks=[
             _section(
                 f"Your Slack account is now connected to {name} as *{escape(username)}*. "

@@ -8,7 +8,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-_LINK = re.compile(r"&lt;((?:https?://|mailto:)[^|\s]+?)(?:\|(.*?))?&gt;")
+# Slack's links: <https://…|label> with real angle brackets; escaped text has &lt; instead.
+_LINK = re.compile(r"<((?:https?://|mailto:)[^|>\s]+)(?:\|([^>]*))?>")
 _BOLD = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
 _ITALIC = re.compile(r"(?<![\w_])_(?!\s)([^_\n]+?)(?<!\s)_(?![\w_])")
 _STRIKE = re.compile(r"(?<![\w~])~(?!\s)([^~\n]+?)(?<!\s)~(?![\w~])")
@@ -17,18 +18,32 @@ _CODE = re.compile(r"`([^`\n]+)`")
 _EMOJI = {":white_check_mark:": "✔", ":tada:": "★", ":warning:": "⚠"}
 
 
-def mrkdwn(text: str) -> Markup:
-    # Slack's own escapes (&amp; &lt; &gt;) come in escaped; undo them, then escape for HTML.
-    plain = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    html = escape(plain, quote=True)
-    html = _LINK.sub(lambda m: f'<a href="{m[1]}">{m[2] or m[1]}</a>', html)
+def _unescape(text: str) -> str:
+    """Undo Slack's own escapes (&amp; &lt; &gt;)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _format(text: str) -> str:
+    html = escape(_unescape(text), quote=True)
     html = _CODE.sub(r"<code>\1</code>", html)
     html = _BOLD.sub(r"<strong>\1</strong>", html)
     html = _ITALIC.sub(r"<em>\1</em>", html)
     html = _STRIKE.sub(r"<del>\1</del>", html)
     for code, emoji in _EMOJI.items():
         html = html.replace(code, emoji)
-    return Markup(html.replace("\n", "<br>"))  # noqa: S704 - built from escaped text only
+    return html.replace("\n", "<br>")
+
+
+def mrkdwn(text: str) -> Markup:
+    parts, position = [], 0
+    for link in _LINK.finditer(text):
+        parts.append(_format(text[position : link.start()]))
+        url = _unescape(link[1])
+        label = _unescape(link[2]) if link[2] else url
+        parts.append(f'<a href="{escape(url, quote=True)}">{escape(label)}</a>')
+        position = link.end()
+    parts.append(_format(text[position:]))
+    return Markup("".join(parts))  # noqa: S704 - every piece is escaped above
 
 
 def _text(obj: Any) -> Markup:

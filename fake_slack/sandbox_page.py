@@ -11,11 +11,20 @@ from pathlib import Path
 
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from .blocks_html import blocks, mrkdwn
 from .server import FakeSlack
 
 FOLLOW_UP_WAIT_SECONDS = 3.0
+SANDBOX_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
 MAX_COMMAND_TEXT = 4000
 
 _templates = jinja2.Environment(
@@ -42,18 +51,15 @@ def install_sandbox_page(
             site_url=site_url,
             demo_login=demo_login,
         )
-        return web.Response(
-            text=html,
-            content_type="text/html",
-            headers={
-                "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
-                "frame-ancestors 'none'",
-                "Referrer-Policy": "no-referrer",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return web.Response(text=html, content_type="text/html")
 
     async def command(request: web.Request) -> web.StreamResponse:
+        fetch_site = request.headers.get("Sec-Fetch-Site")
+        origin = request.headers.get("Origin")
+        if (fetch_site is not None and fetch_site not in ("same-origin", "none")) or (
+            fetch_site is None and origin not in (None, "null", f"http://{request.host}")
+        ):
+            return web.Response(status=403, text="This form did not come from the sandbox page.")
         form = await request.post()
         ws = fake.workspace
         user = ws.user(str(form.get("user", "")))
@@ -78,6 +84,19 @@ def install_sandbox_page(
     async def stylesheet(request: web.Request) -> web.FileResponse:
         return web.FileResponse(Path(__file__).parent / "static" / "sandbox.css")
 
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # The page's paths answer loopback names only, so a rebound DNS name cannot read the
+        # page (it shows the demo password and live links), with the binding site's headers.
+        is_page = not request.path.startswith(("/api/", "/link/", "/commands/"))
+        if is_page and request.url.host not in ("127.0.0.1", "localhost", "::1"):
+            return web.Response(status=400, text="Open the sandbox at 127.0.0.1 or localhost.")
+        response = await handler(request)
+        if is_page:
+            response.headers.update(SANDBOX_HEADERS)
+        return response
+
+    fake.app.middlewares.append(guard)
     fake.app.router.add_get("/", page)
     fake.app.router.add_post("/command", command)
     fake.app.router.add_get("/sandbox.css", stylesheet)

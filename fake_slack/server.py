@@ -87,6 +87,7 @@ class FakeSlackState:
     api_calls: list[ApiCall] = field(default_factory=list)
     connections_opened: int = 0
     response_urls: list[str] = field(default_factory=list)
+    tickets: list[str] = field(default_factory=list)
 
 
 class FakeSlack:
@@ -433,6 +434,7 @@ class FakeSlack:
     async def _apps_connections_open(self, args: JSON) -> web.Response:
         ticket = uuid.uuid4().hex
         self._tickets.add(ticket)
+        self.state.tickets.append(ticket)
         self.state.connections_opened += 1
         host = self.host if ":" not in self.host else f"[{self.host}]"
         return _ok(

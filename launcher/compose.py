@@ -133,10 +133,11 @@ def build_site(
         notifier=notifier,
         internal_app_name=settings.internal_app_name,
         secure_cookies=settings.secure_cookies,
+        site_origin=settings.public_origin,
         require_email_match=settings.require_email_match,
         slack_return_url=slack_return_url,
     )
-    return build_web_app(services, lifespan)
+    return build_web_app(services, lifespan, allowed_hosts=settings.allowed_hosts)
 
 
 async def _close(handler: AsyncSocketModeHandler) -> None:

@@ -20,6 +20,9 @@ _SECRETS = [
     (re.compile(r"/commands/[A-Z0-9]+/[0-9]+/[A-Za-z0-9]+"), "/commands/[redacted]"),
     (re.compile(r"(['\"]response_url['\"]\s*:\s*['\"])[^'\"]+"), r"\1[redacted]"),
     (re.compile(r"(Bearer\s+)[^\s'\",]+", re.IGNORECASE), r"\1[redacted]"),
+    # the Socket Mode URL's one-time ticket, and the deprecated verification token
+    (re.compile(r"([?&]ticket=)[^&\s'\"]+"), r"\1[redacted]"),
+    (re.compile(r"(['\"]token['\"]\s*:\s*['\"])[^'\"]+"), r"\1[redacted]"),
 ]
 
 

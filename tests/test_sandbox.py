@@ -68,3 +68,26 @@ async def test_the_whole_flow_in_the_sandbox(tmp_path: Path) -> None:
     finally:
         await app.stop()
     assert "Traceback" not in app.output
+
+
+async def test_the_sandbox_page_refuses_other_sites_and_names(tmp_path: Path) -> None:
+    sandbox_port = free_port()
+    app = AppProcess(tmp_path, SANDBOX_PORT=str(sandbox_port))
+    await app.start()
+    try:
+        url = f"http://127.0.0.1:{sandbox_port}"
+        async with httpx.AsyncClient(base_url=url, trust_env=False) as slack:
+            page = await slack.get("/")
+            assert page.headers["x-frame-options"] == "DENY"
+            assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+            assert page.headers["cache-control"] == "no-store"
+            forged = await slack.post(
+                "/command",
+                data={"user": "U0ADA", "text": "unlink"},
+                headers={"Origin": "http://evil.example"},
+            )
+            assert forged.status_code == 403
+            rebound = await slack.get("/", headers={"Host": f"evil.example:{sandbox_port}"})
+            assert rebound.status_code == 400 and "demo" not in rebound.text
+    finally:
+        await app.stop()

@@ -75,6 +75,9 @@ async def test_a_full_flow_leaves_no_secret_in_the_logs(tmp_path: Path) -> None:
         secrets["API token"] = api_token  # the Slack side used it for the to-do just added
         for n, response_url in enumerate(fake.state.response_urls):
             secrets[f"response_url {n}"] = response_url.rsplit("/", 1)[1]
+        for n, ticket in enumerate(fake.state.tickets):
+            secrets[f"Socket Mode ticket {n}"] = ticket
+        secrets["verification token"] = "deprecated-verification-token"
     finally:
         await app.stop()
         await fake.stop()

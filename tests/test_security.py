@@ -351,3 +351,47 @@ async def test_the_audit_log_records_binds_unbinds_refusals_and_logins(
         SECRET_KEY="k",
     )
     assert code == 0 and "unbound" in out and "bound" in out and "login_failed" not in out
+
+
+# The app from outside the site
+
+
+async def test_a_post_from_another_site_is_refused_before_any_token(
+    running_app: RunningApp,
+) -> None:
+    """Login CSRF with a planted cookie: the browser's Origin and Sec-Fetch-Site give it away."""
+    await running_app.add_user("ada")
+    form = await running_app.http.get("/login")
+    data = {"username": "ada", "password": PASSWORD, "csrf_token": csrf_of(form)}
+    for headers in (
+        {"Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "cross-site", "Origin": "null"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "http://sibling.localhost"},
+    ):
+        refused = await running_app.http.post("/login", data=data, headers=headers)
+        assert refused.status_code == 403 and "session=" not in refused.headers.get(
+            "set-cookie", ""
+        )
+    # What a browser sends from the site's own page under Referrer-Policy: no-referrer.
+    own = await running_app.http.post(
+        "/login", data=data, headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    )
+    assert own.status_code == 303
+
+
+async def test_a_forged_host_header_gets_400(running_app: RunningApp) -> None:
+    for path in ("/", "/login/", "/bind/"):
+        response = await running_app.http.get(path, headers={"Host": "evil.example"})
+        assert response.status_code == 400
+        assert "evil.example" not in response.headers.get("location", "")
+
+
+async def test_the_home_page_lists_the_slack_accounts_that_act_as_you(
+    running_app: RunningApp,
+) -> None:
+    """Someone tricked into confirming a forwarded link can see what they did."""
+    await running_app.bind("ada", "U0GRACE")
+    await login(running_app.http, "ada")
+    home = await running_app.http.get("/")
+    assert "Slack accounts that act as you" in home.text
+    assert "@grace" in home.text and "U0GRACE" in home.text

@@ -7,6 +7,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Lifespan
@@ -16,7 +17,12 @@ from .security_headers import SecurityHeaders
 from .services import WebServices
 
 
-def build_web_app(services: WebServices, lifespan: Lifespan[Starlette] | None = None) -> Starlette:
+def build_web_app(
+    services: WebServices,
+    lifespan: Lifespan[Starlette] | None = None,
+    *,
+    allowed_hosts: list[str] | None = None,
+) -> Starlette:
     routes = [
         Route("/", home.home, methods=["GET"]),
         Route("/healthz", home.health, methods=["GET"]),
@@ -31,7 +37,11 @@ def build_web_app(services: WebServices, lifespan: Lifespan[Starlette] | None = 
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders, https=services.secure_cookies)],
+        middleware=[
+            Middleware(SecurityHeaders, https=services.secure_cookies),
+            # A forged Host header (DNS rebinding) gets 400, never a redirect built from it.
+            Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["*"]),
+        ],
         exception_handlers={HTTPException: errors.http_error, Exception: errors.server_error},
         lifespan=lifespan,
     )

@@ -8,7 +8,7 @@ from urllib.parse import urlencode, urlsplit
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
 from account_binding.audit import Actor, AuditEvent
@@ -62,12 +62,32 @@ def safe_next(value: object) -> str:
     return value
 
 
+def check_same_origin(request: Request) -> None:
+    """Refuse a post that the browser says comes from another site (before any CSRF token is
+    looked at: this also stops login CSRF with a cookie planted by a neighbour on the host)."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:  # every current browser sends it, whatever the referrer policy
+        if fetch_site not in ("same-origin", "none"):
+            raise HTTPException(403, "This form did not come from this site.")
+        return
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":  # nothing to go on: the CSRF token decides
+        return
+    own = {f"{request.url.scheme}://{request.url.netloc}", services_of(request).site_origin}
+    if origin not in own:
+        raise HTTPException(403, "This form did not come from this site.")
+
+
 async def read_form(request: Request) -> FormData:
     """The posted form, refusing what no form of this site sends."""
+    check_same_origin(request)
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/x-www-form-urlencoded"):
         raise HTTPException(415, "This page takes a form post. Go back and use the form.")
-    form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
+    try:
+        form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
+    except ClientDisconnect:
+        raise HTTPException(400, "The form did not arrive whole.") from None
     for value in form.values():
         if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH:
             raise HTTPException(413, "A field of this form is too long.")

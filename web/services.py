@@ -29,6 +29,8 @@ class WebServices:
     notifier: Notifier
     internal_app_name: str
     secure_cookies: bool
+    #: scheme://host[:port] of PUBLIC_URL, the origin a browser posts the forms from
+    site_origin: str
     require_email_match: bool
     #: Where "Back to Slack" goes for this Slack identity.
     slack_return_url: Callable[[SlackIdentity, SlackProfile], str]
