@@ -8,6 +8,7 @@ import getpass
 import json
 import logging
 import re
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -113,7 +114,34 @@ def _limit(value: str) -> int:
     return int(value)
 
 
+def _listen(settings: Settings) -> socket.socket:
+    """The site's listening socket, bound before anything else starts, so that a port in use
+    stops the start with one line."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as error:
+        sock.close()
+        raise StartError(
+            f"Cannot listen on {settings.host} port {settings.port}: "
+            f"{error.strerror or error}; set HOST or PORT"
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
 async def _run(settings: Settings, *, sandbox: bool) -> None:
+    listening = _listen(settings)
+    try:
+        await _serve(settings, listening, sandbox=sandbox)
+    finally:
+        listening.close()
+
+
+async def _serve(settings: Settings, listening: socket.socket, *, sandbox: bool) -> None:
     if sandbox or not settings.has_slack_tokens:
         try:
             box = await start_sandbox(settings)
@@ -149,7 +177,7 @@ async def _run(settings: Settings, *, sandbox: bool) -> None:
         timeout_graceful_shutdown=10,
     )
     try:
-        await uvicorn.Server(config).serve()
+        await uvicorn.Server(config).serve(sockets=[listening])
     finally:
         if box is not None:
             await box.fake.stop()

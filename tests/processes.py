@@ -29,6 +29,10 @@ def child_environment(tmp_path: Path, **settings: str) -> dict[str, str]:
 async def run_command(
     tmp_path: Path, *args: str, stdin: str = "", **settings: str
 ) -> tuple[int, str, str]:
+    """Run the command to its end (60 s at most). A `run` that should stop at once but serves
+    instead is killed at the limit, and uses free ports meanwhile so that it disturbs nothing."""
+    settings.setdefault("PORT", str(free_port()))
+    settings.setdefault("SANDBOX_PORT", str(free_port()))
     process = await asyncio.create_subprocess_exec(
         *COMMAND,
         *args,
@@ -38,7 +42,12 @@ async def run_command(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 60)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 60)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"`{' '.join(args)}` did not finish within 60 s") from None
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -119,3 +120,16 @@ async def test_run_binds_a_user_added_with_the_cli_against_a_slack_at_slack_api_
     assert code in (0, -15), app.output
     assert "Application shutdown complete" in app.output
     assert "Traceback" not in app.output
+
+
+async def test_a_port_in_use_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = await run_command(tmp_path, "run", PORT=str(port), SECRET_KEY="k")
+    assert code == 1
+    assert (
+        f"Cannot listen on 127.0.0.1 port {port}: Address already in use; set HOST or PORT" in err
+    )
+    assert "Traceback" not in err
