@@ -12,11 +12,12 @@ def test_text_from_people_is_escaped_in_every_part_of_a_message() -> None:
     for reply in (
         messages.todo_added_reply(TodoItem(1, hostile, False)),
         messages.todo_completed_reply(TodoItem(1, hostile, True)),
-        messages.whoami_reply(Me(hostile, "x@example.com"), "Acme"),
+        messages.whoami_reply(Me(hostile, hostile), "Acme"),
         messages.bound_dm("Acme", hostile),
     ):
         rendered = reply.text + str(reply.blocks)
         assert "<!channel>" not in rendered and "<https://evil" not in rendered, reply
+        assert "& co" not in rendered, reply
         assert "&lt;!channel&gt;" in rendered
 
 

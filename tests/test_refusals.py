@@ -184,3 +184,11 @@ async def test_logout_forgets_a_pending_link(running_app: RunningApp) -> None:
     await app.add_user("bob")
     await login(app.http, "bob", next_path="/bind")
     assert (await app.http.get("/bind")).status_code == 400  # no link: the next person sees none
+
+
+async def test_an_overlong_form_field_gets_413(running_app: RunningApp) -> None:
+    form = await running_app.http.get("/login")
+    response = await running_app.http.post(
+        "/login", data={"username": "x" * 5000, "password": "p", "csrf_token": csrf_of(form)}
+    )
+    assert response.status_code == 413 and "too long" in response.text

@@ -35,6 +35,13 @@ def audit(app: RunningApp, event: str) -> list[tuple[object, ...]]:
     )
 
 
+def set_cookie(response: httpx.Response, name: str) -> str:
+    """The Set-Cookie header that sets `name`."""
+    headers = [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
+    assert len(headers) == 1, response.headers.get_list("set-cookie")
+    return headers[0]
+
+
 # Links
 
 
@@ -62,6 +69,7 @@ async def test_the_confirm_page_names_the_slack_person_as_slack_reports_them(
     _, response = await open_link(app, "victim", "U0ADA")  # Ada's link, opened by someone else
     page = response.text
     assert "Ada Lovelace" in page and "@ada" in page and "U0ADA" in page and "sandbox" in page
+    assert "shown in Slack as “Ada”" in page
     assert "This Slack account will be able to act as you in Acme" in page
     assert [c.args["user"] for c in app.fake.state.api_calls if c.method == "users.info"] == [
         "U0ADA"
@@ -138,15 +146,20 @@ async def test_session_cookies_are_httponly_samesite_and_secure_under_https(tmp_
         response = await app.http.post(
             "/login", data={"username": "ada", "password": PASSWORD, "csrf_token": csrf_of(form)}
         )
-        cookie = response.headers["set-cookie"]
-        assert "session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
-        assert "Secure" in cookie
+        cookie = set_cookie(response, "session")
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie
+        url = await app.link_for("U0ADA")
+        link_cookie = set_cookie(await app.http.get(urlsplit(url).path), "binding_link")
+        assert (
+            "HttpOnly" in link_cookie and "SameSite=lax" in link_cookie and "Secure" in link_cookie
+        )
+        assert "Path=/bind;" in link_cookie + ";"
         page = await app.http.get("/login")
         assert page.headers["strict-transport-security"].startswith("max-age=")
     async with run_app(tmp_path / "plain") as app:
         await app.add_user("ada")
-        cookie = (await login(app.http, "ada")).headers["set-cookie"]
-        assert "HttpOnly" in cookie and "Secure" not in cookie
+        cookie = set_cookie(await login(app.http, "ada"), "session")
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
         assert "strict-transport-security" not in (await app.http.get("/login")).headers
 
 
@@ -320,8 +333,18 @@ async def test_the_audit_log_records_binds_unbinds_refusals_and_logins(
     await app.command("U0ADA", "unlink")
     await app.http.get("/bind/unknown-link-value")
     await login(app.browser(), "ada", "wrong")
+    await login(app.http, "ada")
+    await app.http.post("/logout", data={"csrf_token": csrf_of(await app.http.get("/"))})
     events = [row[0] for row in app.query("SELECT event FROM audit_events ORDER BY id")]
-    for event in ("link_issued", "login", "bound", "unbound", "link_refused", "login_failed"):
+    for event in (
+        "link_issued",
+        "login",
+        "bound",
+        "unbound",
+        "link_refused",
+        "login_failed",
+        "logout",
+    ):
         assert event in events, events
     assert audit(app, "bound") == [("ada", "U0ADA", "127.0.0.1", None)]
     assert audit(app, "link_refused") == [(None, None, "127.0.0.1", "unknown")]

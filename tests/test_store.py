@@ -218,3 +218,26 @@ def test_two_processes_confirming_one_link_make_one_binding(tmp_path: Path) -> N
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM bindings").fetchone() == (20,)
         assert db.execute("SELECT count(*) FROM api_tokens").fetchone() == (20,)
+
+
+async def test_the_store_itself_refuses_an_expired_link(store: SQLiteStore) -> None:
+    """Expiry is checked again in the consuming transaction, for a link that expires between
+    the page's check and the confirmation."""
+    await store.create_user("ada", "ada@example.com", "hash", 1)
+    await store.add_binding_request(digest("n"), ADA, PROFILE, 1, 100)
+    with pytest.raises(LinkExpired):
+        await store.complete_binding(digest("n"), 1, 100, digest("t"), "ciphertext")
+    assert await store.find_binding(ADA) is None
+
+
+async def test_sessions_and_passwords_are_stored_only_as_hashes(tmp_path: Path) -> None:
+    from account_binding.accounts import AccountService
+    from account_binding.sessions import SessionService
+
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    user = await AccountService(store).add_user("ada", "ada@example.com", "a long password")
+    session = await SessionService(store, idle_timeout=60, max_age=60).start(user.id)
+    await store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("db.sqlite3*"))
+    assert session.encode() not in raw and digest(session).encode() in raw
+    assert b"a long password" not in raw and b"$argon2id$" in raw

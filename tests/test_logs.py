@@ -1,0 +1,48 @@
+"""Every log record is redacted of secrets, whatever logged it and at every level."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from launcher.logs import install_redaction, redact
+
+# (what a log line may hold, the secret in it)
+SECRETS = [
+    ("xoxb-1234-5678-abcdEFGH", "abcdEFGH"),
+    ("xoxp-1-2-3-abcUser", "abcUser"),
+    ("xapp-1-A0123-456-abcdef", "abcdef"),
+    ("abt_Z3J1bnQtdG9rZW4tdmFsdWU", "Z3J1bnQtdG9rZW4tdmFsdWU"),
+    (
+        "http://localhost:8000/bind/q9Vd1s2Jk3Lm4No5Pq6Rs7Tu8Vw9Xy0Za1Bc2De3Fg4",
+        "q9Vd1s2Jk3Lm4No5Pq6Rs7Tu8Vw9Xy0Za1Bc2De3Fg4",
+    ),
+    ("https://hooks.slack.com/commands/T0123ABC/1234567890/AbCdEf123456", "AbCdEf123456"),
+    ("Authorization: Bearer some-opaque-token", "some-opaque-token"),
+    ("wss://wss-primary.slack.com/link/?ticket=9f8e7d6c-5b4a&app_id=A1", "9f8e7d6c-5b4a"),
+    ('{"token": "verification-token-value"}', "verification-token-value"),
+    ("{'response_url': 'https://example.invalid/anything'}", "example.invalid/anything"),
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), SECRETS)
+def test_each_kind_of_secret_is_redacted(text: str, secret: str) -> None:
+    redacted = redact(f"before {text} after")
+    assert secret not in redacted and "[redacted]" in redacted, redacted
+    assert redacted.startswith("before ") and redacted.endswith(" after")
+
+
+def test_records_and_tracebacks_of_any_logger_are_redacted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    install_redaction()
+    logger = logging.getLogger("some.library")
+    with caplog.at_level(logging.DEBUG):
+        logger.debug("sending %s", "xoxb-1234-5678-abcdEFGH")
+        try:
+            raise RuntimeError("failed with abt_Z3J1bnQtdG9rZW4tdmFsdWU")
+        except RuntimeError:
+            logger.exception("oops")
+    assert "abcdEFGH" not in caplog.text and "Z3J1bnQ" not in caplog.text
+    assert caplog.text.count("[redacted]") >= 2
