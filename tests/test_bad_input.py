@@ -105,7 +105,10 @@ async def test_any_link_path_is_refused_cleanly(app: RunningApp, nonce: str) -> 
     before = snapshot(app)
     path = "/bind/" + quote(nonce or "x", safe="", errors="surrogatepass")
     response = await app.http.get(path)
-    assert_handled(response, {404, 410, 307, 308})
+    # "." and ".." are dot-segments the client folds away: /bind/. is /bind, which says 400.
+    assert_handled(
+        response, {400, 404, 410, 307, 308} if nonce in (".", "..") else {404, 410, 307, 308}
+    )
     assert snapshot(app) == before
 
 

@@ -189,7 +189,7 @@ def test_two_processes_confirming_one_link_make_one_binding(tmp_path: Path) -> N
 
     nonces = asyncio.run(setup())
     outcomes: dict[int, list[str]] = {1: [], 2: []}
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=30)  # a racer that dies breaks it instead of hanging
 
     def racer(user_id: int) -> None:
         async def race() -> None:
