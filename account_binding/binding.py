@@ -12,7 +12,15 @@ from typing import Protocol
 from .audit import Actor, AuditEvent, AuditLog
 from .clock import Clock, system_clock
 from .crypto import TokenCipher
-from .errors import AlreadyBound, EmailMismatch, LinkError, LinkExpired, LinkNotFound, LinkUsed
+from .errors import (
+    AlreadyBound,
+    EmailMismatch,
+    LinkError,
+    LinkExpired,
+    LinkNotFound,
+    LinkUsed,
+    SlackUnavailable,
+)
 from .models import Binding, BindingRequest, SlackIdentity, SlackPerson, SlackProfile, User
 from .store import Store
 from .tokens import digest, new_api_token, new_secret
@@ -62,9 +70,15 @@ class Notifier(Protocol):
 
 
 class SlackDirectory(Protocol):
-    """Looks a Slack user up; None when Slack cannot say."""
+    """Looks a Slack user up as Slack reports them now."""
 
-    async def person(self, identity: SlackIdentity) -> SlackPerson | None: ...
+    async def person(self, identity: SlackIdentity) -> SlackPerson | None:
+        """The person, or None when Slack says there is no such readable user.
+
+        Raises SlackUnavailable when Slack did not answer within the directory's deadline or
+        answered with a temporary error (rate limited, 5xx, a network failure).
+        """
+        ...
 
 
 @dataclass(frozen=True)
@@ -122,7 +136,11 @@ class BindingService:
     async def describe(self, nonce: str, actor: Actor) -> PendingLink:
         """The pending link and who the Slack person is, for the confirm page."""
         request = await self.pending(nonce, actor)
-        return PendingLink(request=request, person=await self._directory.person(request.identity))
+        try:
+            person = await self._directory.person(request.identity)
+        except SlackUnavailable:
+            person = None  # the page falls back to what the link knows
+        return PendingLink(request=request, person=person)
 
     def seconds_left(self, request: BindingRequest) -> int:
         return max(1, request.expires_at - self._clock())

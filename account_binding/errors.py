@@ -51,6 +51,31 @@ class EmailMismatch(LinkError):
         )
 
 
+class SlackUnavailable(DomainError):
+    """Slack did not answer in time or answered with a temporary error (429, 5xx, a timeout).
+
+    Never a security refusal: the link stays usable and the person is asked to try again.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Slack did not answer in time, so nothing was done and your link still works. "
+            "Try again in a minute."
+        )
+
+
+class LinkRateLimited(DomainError):
+    """Too many links were issued to one Slack person recently; `retry_after` is in seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        minutes = max(1, (retry_after + 59) // 60)
+        super().__init__(
+            "You have asked for many links in a short time. Use the newest one, or ask again "
+            f"in {minutes} minute{'s' if minutes != 1 else ''}."
+        )
+
+
 class UsernameTaken(DomainError):
     def __init__(self, username: str) -> None:
         super().__init__(f"A user named {username!r} already exists.")

@@ -145,5 +145,15 @@ def m002_audit_and_login_failures(db: Database) -> None:
     _table(db, "login_failures").create_index(["key", "at"])
 
 
+@migrations()
+def m003_link_command_bound_name_session_link(db: Database) -> None:
+    # The slash command a link was issued from, so pages can name it.
+    _table(db, "binding_requests").add_column("command", str)
+    # The Slack person's real name as Slack reported it at binding.
+    _table(db, "bindings").add_column("real_name", str)
+    # The hash of the link a login was made for: only that session may confirm that link.
+    _table(db, "sessions").add_column("link_hash", str)
+
+
 def _table(db: Database, name: str) -> Table:
     return db.table(name)

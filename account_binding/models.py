@@ -37,6 +37,8 @@ class SlackProfile:
     team_name: str
     app_id: str | None = None
     real_name: str | None = None
+    #: The slash command the person ran, such as "/acme", so pages can name it.
+    command: str | None = None
 
     @property
     def display(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .clock import Clock, system_clock
 from .store import Store
@@ -14,7 +14,9 @@ TOUCH_EVERY_SECONDS = 60
 @dataclass(frozen=True)
 class ActiveSession:
     user_id: int
-    csrf_token: str
+    csrf_token: str = field(repr=False)
+    #: SHA-256 of the binding link this session's login was made for, if any.
+    link_hash: str | None = None
 
 
 class SessionService:
@@ -26,10 +28,16 @@ class SessionService:
         self._max_age = max_age
         self._clock = clock
 
-    async def start(self, user_id: int) -> str:
-        """A new session for `user_id`; returns the cookie value."""
+    async def start(self, user_id: int, link_hash: str | None = None) -> str:
+        """A new session for `user_id`; returns the cookie value.
+
+        `link_hash` is the SHA-256 of the binding link the login was made for: only such a
+        session may confirm that link.
+        """
         token = new_secret()
-        await self._store.create_session(digest(token), user_id, new_secret(), self._clock())
+        await self._store.create_session(
+            digest(token), user_id, new_secret(), self._clock(), link_hash
+        )
         return token
 
     async def resolve(self, token: str) -> ActiveSession | None:
@@ -46,7 +54,9 @@ class SessionService:
             return None
         if now - session.last_seen_at > TOUCH_EVERY_SECONDS:
             await self._store.touch_session(token_hash, now)
-        return ActiveSession(user_id=session.user_id, csrf_token=session.csrf_token)
+        return ActiveSession(
+            user_id=session.user_id, csrf_token=session.csrf_token, link_hash=session.link_hash
+        )
 
     async def purge(self) -> None:
         now = self._clock()

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -129,8 +130,8 @@ class SQLiteStore:
                 )
                 db.execute(
                     "INSERT INTO binding_requests (nonce_hash, scope_id, slack_user_id, team_id, "
-                    "enterprise_id, user_name, team_name, app_id, created_at, expires_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "enterprise_id, user_name, team_name, app_id, command, created_at, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         nonce_hash,
                         identity.scope_id,
@@ -140,6 +141,7 @@ class SQLiteStore:
                         profile.user_name,
                         profile.team_name,
                         profile.app_id,
+                        profile.command,
                         now,
                         expires_at,
                     ],
@@ -160,6 +162,7 @@ class SQLiteStore:
         now: int,
         api_token_hash: str,
         api_token_ciphertext: str,
+        real_name: str | None = None,
     ) -> Binding:
         def complete(db: Database) -> Binding:
             with _write(db):
@@ -196,8 +199,8 @@ class SQLiteStore:
                 assert token.lastrowid is not None
                 binding = db.execute(
                     "INSERT INTO bindings (user_id, scope_id, slack_user_id, team_id, enterprise_id, "
-                    "user_name, team_name, app_id, api_token_id, api_token_ciphertext, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "user_name, team_name, app_id, real_name, api_token_id, api_token_ciphertext, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         user_id,
                         identity.scope_id,
@@ -207,6 +210,7 @@ class SQLiteStore:
                         request.profile.user_name,
                         request.profile.team_name,
                         request.profile.app_id,
+                        real_name,
                         token.lastrowid,
                         api_token_ciphertext,
                         now,
@@ -217,7 +221,7 @@ class SQLiteStore:
                     id=binding.lastrowid,
                     user_id=user_id,
                     identity=identity,
-                    profile=request.profile,
+                    profile=replace(request.profile, real_name=real_name),
                     api_token_id=token.lastrowid,
                     created_at=now,
                 )
@@ -295,14 +299,19 @@ class SQLiteStore:
     # sessions
 
     async def create_session(
-        self, token_hash: str, user_id: int, csrf_token: str, now: int
+        self,
+        token_hash: str,
+        user_id: int,
+        csrf_token: str,
+        now: int,
+        link_hash: str | None = None,
     ) -> None:
         def create(db: Database) -> None:
             with _write(db):
                 db.execute(
-                    "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [token_hash, user_id, csrf_token, now, now],
+                    "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, "
+                    "last_seen_at, link_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                    [token_hash, user_id, csrf_token, now, now, link_hash],
                 )
 
         await self._run(create)
@@ -318,6 +327,7 @@ class SQLiteStore:
             csrf_token=row["csrf_token"],
             created_at=row["created_at"],
             last_seen_at=row["last_seen_at"],
+            link_hash=row["link_hash"],
         )
 
     async def touch_session(self, token_hash: str, now: int) -> None:
@@ -529,7 +539,11 @@ def _identity(row: Row) -> SlackIdentity:
 
 def _profile(row: Row) -> SlackProfile:
     return SlackProfile(
-        user_name=row["user_name"], team_name=row["team_name"], app_id=row["app_id"]
+        user_name=row["user_name"],
+        team_name=row["team_name"],
+        app_id=row["app_id"],
+        real_name=row.get("real_name"),
+        command=row.get("command"),
     )
 
 

@@ -7,7 +7,7 @@ transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, Todo, User
@@ -16,9 +16,11 @@ from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, Todo, 
 @dataclass(frozen=True)
 class Session:
     user_id: int
-    csrf_token: str
+    csrf_token: str = field(repr=False)
     created_at: int
     last_seen_at: int
+    #: SHA-256 of the binding link this session's login was made for, if any.
+    link_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Store(Protocol):
         now: int,
         api_token_hash: str,
         api_token_ciphertext: str,
+        real_name: str | None = None,
     ) -> Binding:
         """Consume the link, issue the API token and write the binding (atomic).
 
@@ -102,7 +105,12 @@ class Store(Protocol):
 
     # sessions of the web site
     async def create_session(
-        self, token_hash: str, user_id: int, csrf_token: str, now: int
+        self,
+        token_hash: str,
+        user_id: int,
+        csrf_token: str,
+        now: int,
+        link_hash: str | None = None,
     ) -> None: ...
     async def get_session(self, token_hash: str) -> Session | None: ...
     async def touch_session(self, token_hash: str, now: int) -> None: ...
