@@ -8,6 +8,7 @@ from typing import Protocol
 import anyio
 import anyio.to_thread
 
+from .audit import Actor, AuditEvent, AuditLog
 from .clock import Clock, system_clock
 from .errors import InvalidAccountDetails
 from .models import User
@@ -30,11 +31,22 @@ class Authenticator(Protocol):
 
 
 class AccountService:
-    def __init__(self, store: Store, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, store: Store, clock: Clock = system_clock, audit: AuditLog | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._audit = audit
 
-    async def add_user(self, username: str, email: str, password: str) -> User:
+    async def add_user(
+        self, username: str, email: str, password: str, *, added_by: str | None = None
+    ) -> User:
+        """Add a built-in account, recorded in the audit log as `user_added` (detail: `added_by`,
+        such as "cli") when this service has one.
+
+        Raises InvalidAccountDetails, UsernameTaken, or EmailTaken when another account has
+        the email address, case aside.
+        """
         username = normalise_username(username)
         if not USERNAME.fullmatch(username):
             raise InvalidAccountDetails(
@@ -46,7 +58,10 @@ class AccountService:
             raise InvalidAccountDetails(f"{email!r} is not an email address.")
         check_password(password)
         password_hash = await anyio.to_thread.run_sync(hash_password, password, limiter=_HASHING)
-        return await self._store.create_user(username, email, password_hash, self._clock())
+        user = await self._store.create_user(username, email, password_hash, self._clock())
+        if self._audit is not None:
+            await self._audit.record(AuditEvent.USER_ADDED, Actor(user=user), detail=added_by)
+        return user
 
     async def set_password(self, user: User, password: str) -> None:
         """Set a new password and end the user's sessions."""
@@ -89,6 +104,8 @@ def normalise_username(username: str) -> str:
 
 
 def check_password(password: str) -> None:
+    if not password:
+        raise InvalidAccountDetails("No password was given.")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidAccountDetails(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
     if len(password) > MAX_PASSWORD_LENGTH:

@@ -20,6 +20,8 @@ class AuditEvent(StrEnum):
     LOGIN_FAILED = "login_failed"
     LOCKED_OUT = "locked_out"
     LOGOUT = "logout"
+    SLACK_ERROR = "slack_error"  # Slack did not answer in time when it had to; nothing done
+    USER_ADDED = "user_added"  # detail: how (cli, sandbox)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,12 @@ class Actor:
     user: User | None = None
     client: str | None = None
     username: str | None = None  # a name typed at login, which may match no account
+
+
+#: Refusals anyone can provoke without an account (made-up, used or expired links) are
+#: recorded at most this many times an hour per event, reason and client address: enough to
+#: show an administrator that one client is probing, too few to let it fill the disk.
+CAPPED_PER_HOUR = 20
 
 
 class AuditLog:
@@ -43,20 +51,45 @@ class AuditLog:
         identity: SlackIdentity | None = None,
         detail: str | None = None,
     ) -> None:
-        actor = actor or Actor()
-        await self._store.add_audit(
-            AuditRecord(
-                id=0,
-                at=self._clock(),
-                event=str(event),
-                user_id=actor.user.id if actor.user else None,
-                username=actor.user.username if actor.user else (actor.username or None),
-                scope_id=identity.scope_id if identity else None,
-                slack_user_id=identity.user_id if identity else None,
-                client=actor.client,
-                detail=detail,
-            )
+        await self._store.add_audit(self._record(event, actor, identity, detail))
+
+    async def record_capped(
+        self,
+        event: AuditEvent,
+        actor: Actor | None = None,
+        identity: SlackIdentity | None = None,
+        detail: str | None = None,
+        per_hour: int = CAPPED_PER_HOUR,
+    ) -> bool:
+        """Record, unless `per_hour` entries of this event, detail and client were recorded in
+        the last hour; whether it was recorded."""
+        return await self._store.add_audit_capped(
+            self._record(event, actor, identity, detail), per_hour, self._clock() - 3600
         )
 
     async def entries(self, where: AuditFilter) -> list[AuditRecord]:
         return await self._store.list_audit(where)
+
+    async def purge(self, retention_days: int) -> int:
+        """Delete entries older than `retention_days`; how many."""
+        return await self._store.purge_audit(self._clock() - retention_days * 86400)
+
+    def _record(
+        self,
+        event: AuditEvent,
+        actor: Actor | None,
+        identity: SlackIdentity | None,
+        detail: str | None,
+    ) -> AuditRecord:
+        actor = actor or Actor()
+        return AuditRecord(
+            id=0,
+            at=self._clock(),
+            event=str(event),
+            user_id=actor.user.id if actor.user else None,
+            username=actor.user.username if actor.user else (actor.username or None),
+            scope_id=identity.scope_id if identity else None,
+            slack_user_id=identity.user_id if identity else None,
+            client=actor.client,
+            detail=detail,
+        )

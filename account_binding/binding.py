@@ -6,7 +6,7 @@ Every bind, unbind, cancellation and refusal goes to the audit log.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .audit import Actor, AuditEvent, AuditLog
@@ -22,10 +22,13 @@ from .errors import (
     SlackUnavailable,
 )
 from .models import Binding, BindingRequest, SlackIdentity, SlackPerson, SlackProfile, User
-from .store import Store
+from .store import LinkLimit, Store
 from .tokens import digest, new_api_token, new_secret
 
 log = logging.getLogger(__name__)
+
+#: The period LINKS_PER_HOUR counts over, in seconds.
+LINK_LIMIT_WINDOW = 3600
 
 #: Used links are kept this long after they expire, so that a late click is told "already
 #: used" rather than "not valid"; then they are purged.
@@ -42,7 +45,7 @@ REFUSAL_REASONS: dict[type[Exception], str] = {
 
 @dataclass(frozen=True)
 class IssuedLink:
-    nonce: str
+    nonce: str = field(repr=False)
     expires_at: int
 
 
@@ -59,7 +62,7 @@ class BoundAccount:
     """A binding with the personal API token the Slack side acts with."""
 
     binding: Binding
-    api_token: str
+    api_token: str = field(repr=False)
 
 
 class Notifier(Protocol):
@@ -86,6 +89,8 @@ class BindingPolicy:
     ttl_seconds: int = 600
     require_email_match: bool = False
     internal_app_name: str = "Acme"
+    #: Links one Slack identity may be issued in LINK_LIMIT_WINDOW seconds.
+    links_per_hour: int = 10
 
 
 class BindingService:
@@ -106,11 +111,26 @@ class BindingService:
         self._clock = clock
 
     async def issue_link(self, identity: SlackIdentity, profile: SlackProfile) -> IssuedLink:
-        """A new one-time link for `identity`; older unused links of theirs stop working."""
+        """A new one-time link for `identity`; older unused links of theirs stop working.
+
+        Raises LinkRateLimited, storing and recording nothing, when `identity` was issued
+        `links_per_hour` links in the last hour.
+        """
         now = self._clock()
         nonce = new_secret()
         expires_at = now + self._policy.ttl_seconds
-        await self._store.add_binding_request(digest(nonce), identity, profile, now, expires_at)
+        await self._store.add_binding_request(
+            digest(nonce),
+            identity,
+            profile,
+            now,
+            expires_at,
+            limit=LinkLimit(
+                count=self._policy.links_per_hour,
+                since=now - LINK_LIMIT_WINDOW + 1,
+                window=LINK_LIMIT_WINDOW,
+            ),
+        )
         await self._audit.record(AuditEvent.LINK_ISSUED, identity=identity)
         return IssuedLink(nonce=nonce, expires_at=expires_at)
 
@@ -148,11 +168,25 @@ class BindingService:
     async def confirm(self, nonce: str, user: User, actor: Actor) -> Binding:
         """Bind the link's Slack identity to `user`, consuming the link, in one transaction.
 
+        The Slack person is looked up (users.info) so that the binding keeps their real name.
         Raises LinkError (LinkNotFound, LinkUsed, LinkExpired, EmailMismatch) or AlreadyBound.
+        When Slack does not answer in time: with REQUIRE_EMAIL_MATCH, records `slack_error` and
+        raises SlackUnavailable, leaving the link usable; without it, binds all the same.
         """
         request = await self.pending(nonce, actor)
-        if self._policy.require_email_match:
+        try:
             person = await self._directory.person(request.identity)
+        except SlackUnavailable:
+            if self._policy.require_email_match:
+                await self._audit.record(
+                    AuditEvent.SLACK_ERROR,
+                    Actor(user=user, client=actor.client),
+                    request.identity,
+                    detail="users.info at bind",
+                )
+                raise
+            person = None  # the name is only shown; the link already says who it is for
+        if self._policy.require_email_match:
             slack_email = (person.email or "").strip().lower() if person else ""
             if not slack_email or slack_email != user.email.strip().lower():
                 await self._store.void_binding_request(digest(nonce), self._clock())
@@ -167,6 +201,7 @@ class BindingService:
                 self._clock(),
                 digest(api_token),
                 self._cipher.encrypt(api_token),
+                real_name=(person.real_name or None) if person else None,
             )
         except (LinkError, AlreadyBound) as error:
             await self._refused(error, actor, request.identity)
@@ -177,10 +212,12 @@ class BindingService:
     async def cancel(self, nonce: str, actor: Actor) -> None:
         """Void the link without binding: whoever cancelled did not want it used."""
         request = await self._store.get_binding_request(digest(nonce))
+        if request is None:
+            # Nothing to void; recorded within the cap, as anyone can make links up.
+            await self._audit.record_capped(AuditEvent.LINK_CANCELLED, actor, detail="unknown")
+            return
         await self._store.void_binding_request(digest(nonce), self._clock())
-        await self._audit.record(
-            AuditEvent.LINK_CANCELLED, actor, request.identity if request else None
-        )
+        await self._audit.record(AuditEvent.LINK_CANCELLED, actor, request.identity)
 
     async def bound_account(self, identity: SlackIdentity) -> BoundAccount | None:
         stored = await self._store.find_binding(identity)
@@ -195,10 +232,11 @@ class BindingService:
                 "removed the binding so that the person can link again",
                 stored.binding.id,
             )
-            if await self._store.remove_binding(identity, self._clock()) is not None:
+            removed = await self._store.remove_binding(identity, self._clock())
+            if removed is not None:
                 await self._audit.record(
                     AuditEvent.UNBOUND,
-                    Actor(),
+                    await self._owner_as_actor(removed, Actor()),
                     identity,
                     detail="token unreadable: SECRET_KEY changed",
                 )
@@ -216,8 +254,16 @@ class BindingService:
         """Remove the binding and revoke its API token; None when there was none."""
         binding = await self._store.remove_binding(identity, self._clock())
         if binding is not None:
-            await self._audit.record(AuditEvent.UNBOUND, actor, identity)
+            await self._audit.record(
+                AuditEvent.UNBOUND, await self._owner_as_actor(binding, actor), identity
+            )
         return binding
+
+    async def _owner_as_actor(self, binding: Binding, actor: Actor) -> Actor:
+        """The actor an unbind is recorded with: it names the internal account the binding
+        belonged to, whoever asked for the unbind (the Slack person, or the app itself)."""
+        owner = await self._store.get_user(binding.user_id)
+        return Actor(user=owner, client=actor.client) if owner else actor
 
     async def purge(self) -> int:
         return await self._store.purge_binding_requests(self._clock() - PURGE_AFTER_SECONDS)
@@ -225,7 +271,8 @@ class BindingService:
     async def _refused(
         self, error: Exception, actor: Actor, identity: SlackIdentity | None
     ) -> None:
-        await self._audit.record(
+        # Capped per client and reason: anyone can present made-up, used or expired links.
+        await self._audit.record_capped(
             AuditEvent.LINK_REFUSED,
             actor,
             identity,

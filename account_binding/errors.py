@@ -81,5 +81,10 @@ class UsernameTaken(DomainError):
         super().__init__(f"A user named {username!r} already exists.")
 
 
+class EmailTaken(DomainError):
+    def __init__(self, email: str) -> None:
+        super().__init__(f"Another account already has the email address {email!r}.")
+
+
 class InvalidAccountDetails(DomainError):
     """A user name, email or password does not meet the rules."""

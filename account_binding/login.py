@@ -76,15 +76,18 @@ class LoginService:
         attempt = await self._store.reserve_login_attempt(
             limits, now, now - self._limits.lockout_seconds
         )
-        if attempt is None:
-            await self._audit.record(
-                AuditEvent.LOCKED_OUT, await self._actor(name, client), detail="refused"
-            )
+        if attempt.ids is None:
+            # Only the first refusal per throttle key and window is recorded: a locked-out
+            # client cannot add audit rows at will.
+            if attempt.first_refusal:
+                await self._audit.record(
+                    AuditEvent.LOCKED_OUT, await self._actor(name, client), detail="refused"
+                )
             raise LoginLocked(self._limits.lockout_seconds)
 
         user = await self._accounts.authenticate(username, password)
         if user is not None:
-            await self._store.forget_login_attempt(attempt, account_key)
+            await self._store.forget_login_attempt(attempt.ids, account_key)
             await self._audit.record(AuditEvent.LOGIN, Actor(user=user, client=client))
             return user
 

@@ -10,8 +10,9 @@ import ipaddress
 import logging
 import os
 import secrets
+import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
+#: SECRET_KEY's least length in characters: 32 random URL-safe characters carry 192 bits.
+MIN_SECRET_KEY_LENGTH = 32
+MAKE_A_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
@@ -28,15 +33,17 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    slack_bot_token: str | None
-    slack_app_token: str | None
+    """The settings, validated. Secrets are kept out of `repr` and `str`."""
+
+    slack_bot_token: str | None = field(repr=False)
+    slack_app_token: str | None = field(repr=False)
     slack_api_url: str
     public_url: str
     host: str
     port: int
     database: Path
     binding_ttl: int
-    configured_secret_key: str | None
+    configured_secret_key: str | None = field(repr=False)
     internal_app_name: str
     internal_api_url: str
     sandbox_port: int
@@ -49,6 +56,14 @@ class Settings:
     login_lockout_seconds: int
     login_slowdown_seconds: float
     trusted_proxies: tuple[str, ...]
+    #: Largest request body the site reads, in bytes.
+    max_body_bytes: int = 16384
+    #: Total deadline in seconds of a users.info call made while a person waits for a page.
+    slack_page_timeout: float = 2.0
+    #: Links one Slack identity may be issued in an hour.
+    links_per_hour: int = 10
+    #: Days the audit log keeps an entry.
+    audit_retention_days: int = 365
 
     @property
     def has_slack_tokens(self) -> bool:
@@ -106,11 +121,31 @@ def load_settings(
 
     port = _port("PORT", get("PORT"), 8000)
     host = get("HOST") or "127.0.0.1"
+    wildcard = _is_wildcard(host)
+    if wildcard and not get("PUBLIC_URL"):
+        raise SettingsError(
+            f"HOST={host} listens on every address, so links cannot name this site by "
+            "itself: set PUBLIC_URL to the address people's browsers use, such as "
+            "https://slack-binding.intranet.example"
+        )
     public_url = _url("PUBLIC_URL", get("PUBLIC_URL") or f"http://localhost:{port}")
+    if urlsplit(public_url).path not in ("", "/"):
+        raise SettingsError(
+            f"PUBLIC_URL must be the root of a host name (the site serves at /), not "
+            f"{public_url!r}: give the site a host name of its own"
+        )
     database = Path(get("DATABASE") or "account-binding.sqlite3")
     if database.is_dir():
         raise SettingsError(f"DATABASE must be a file path, but {database} is a directory")
-    loopback = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared, not bound
+    loopback = "127.0.0.1" if wildcard else host
+    sandbox_port = _port(
+        "SANDBOX_PORT", get("SANDBOX_PORT"), port + 1 if port < 65535 else port - 1
+    )
+    if sandbox_port == port:
+        raise SettingsError(f"SANDBOX_PORT must differ from PORT, not both {port}")
+    secret_key = get("SECRET_KEY")
+    if secret_key is not None:
+        check_secret_key(secret_key, "SECRET_KEY")
     return Settings(
         slack_bot_token=bot_token,
         slack_app_token=app_token,
@@ -122,12 +157,12 @@ def load_settings(
         port=port,
         database=database,
         binding_ttl=_int("BINDING_TTL", get("BINDING_TTL"), 600, low=30, high=7 * 24 * 3600),
-        configured_secret_key=get("SECRET_KEY"),
+        configured_secret_key=secret_key,
         internal_app_name=get("INTERNAL_APP_NAME") or "Acme",
         internal_api_url=_url(
             "INTERNAL_API_URL", get("INTERNAL_API_URL") or f"http://{_host_in_url(loopback)}:{port}"
         ),
-        sandbox_port=_port("SANDBOX_PORT", get("SANDBOX_PORT"), port + 1 if port < 65535 else 0),
+        sandbox_port=sandbox_port,
         log_level=_log_level(get("LOG_LEVEL") or "INFO"),
         require_email_match=_bool("REQUIRE_EMAIL_MATCH", get("REQUIRE_EMAIL_MATCH"), False),
         session_idle_timeout=_int(
@@ -153,7 +188,34 @@ def load_settings(
             "LOGIN_SLOWDOWN_SECONDS", get("LOGIN_SLOWDOWN_SECONDS"), 0.5, low=0.0, high=5.0
         ),
         trusted_proxies=_addresses("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
+        max_body_bytes=_int(
+            "MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 16384, low=1024, high=1024 * 1024
+        ),
+        slack_page_timeout=_float(
+            "SLACK_PAGE_TIMEOUT", get("SLACK_PAGE_TIMEOUT"), 2.0, low=0.5, high=10.0
+        ),
+        links_per_hour=_int("LINKS_PER_HOUR", get("LINKS_PER_HOUR"), 10, low=1, high=1000),
+        audit_retention_days=_int(
+            "AUDIT_RETENTION_DAYS", get("AUDIT_RETENTION_DAYS"), 365, low=1, high=3650
+        ),
     )
+
+
+def check_secret_key(key: str, source: str) -> None:
+    """Refuse a key too short or too uniform to be random; `source` names where it came from.
+
+    Raises SettingsError with one line that says how to make a good key.
+    """
+    if len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) == 1:
+        problem = (
+            f"has {len(key)} characters"
+            if len(key) < MIN_SECRET_KEY_LENGTH
+            else "repeats one character"
+        )
+        raise SettingsError(
+            f"{source} must be at least {MIN_SECRET_KEY_LENGTH} random characters, but it "
+            f"{problem}: make one with {MAKE_A_KEY}"
+        )
 
 
 def _int(name: str, value: str | None, default: int, *, low: int, high: int) -> int:
@@ -205,15 +267,31 @@ def _addresses(name: str, value: str | None) -> tuple[str, ...]:
 
 
 def _port(name: str, value: str | None, default: int) -> int:
-    return _int(name, value, default, low=0, high=65535)
+    return _int(name, value, default, low=1, high=65535)
+
+
+def _is_wildcard(host: str) -> bool:
+    """Whether HOST listens on every address (0.0.0.0, ::, and their other spellings)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
 
 
 def _url(name: str, value: str, *, slash: bool = False) -> str:
     parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise SettingsError(
+            f"{name} has a port that is not a number from 1 to 65535: {value!r}"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError(f"{name} must be an http:// or https:// URL, not {value!r}")
     if parts.query or parts.fragment:
         raise SettingsError(f"{name} must not have a query or fragment: {value!r}")
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(f"{name} must not carry a user name or password")
     value = value.rstrip("/")
     return value + "/" if slash else value
 
@@ -230,20 +308,81 @@ def _log_level(value: str) -> str:
 
 
 def _stored_secret_key(database: Path) -> str:
-    """The generated key kept beside the database, made on first use."""
+    """The generated key kept beside the database, made on first use.
+
+    The file is made under another name (O_EXCL|O_NOFOLLOW, mode 0600) and linked into
+    place, so no process ever reads a half-written key and nothing is written through a link
+    or into a file someone else made. An existing file that is a link, not a regular file,
+    open to group or others, empty or too weak raises SettingsError naming the file.
+    """
     path = database.with_name(database.name + ".secret-key")
-    if path.is_file():
-        key = path.read_text().strip()
-        if key:
-            return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
+    key = _read_key_file(path)
+    if key is not None:
+        return key
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = secrets.token_urlsafe(32)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(
+            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(key + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path, follow_symlinks=False)
+        except FileExistsError:
+            # Another process made it first (or a link appeared meanwhile): use theirs.
+            stored = _read_key_file(path)
+            assert stored is not None
+            return stored
+        finally:
+            temporary.unlink(missing_ok=True)
+    except OSError as error:
+        raise SettingsError(
+            f"SECRET_KEY is not set and its file {path} cannot be made: "
+            f"{error.strerror or error}; set SECRET_KEY or make the directory writable"
+        ) from None
     log.warning(
         "SECRET_KEY is not set: generated one and kept it in %s. Back that file up with the "
         "database, or set SECRET_KEY.",
         path,
     )
+    return key
+
+
+def _read_key_file(path: Path) -> str | None:
+    """The key in `path`, None when there is no such file; SettingsError when it is unsafe."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise SettingsError(f"Cannot read the SECRET_KEY file {path}: {error.strerror}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise SettingsError(
+            f"The SECRET_KEY file {path} is a symbolic link: remove it (a new key is then "
+            "generated), or set SECRET_KEY"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise SettingsError(f"The SECRET_KEY file {path} is not a regular file: remove it")
+    if info.st_mode & 0o077:
+        raise SettingsError(
+            f"The SECRET_KEY file {path} is open to others (mode "
+            f"{stat.S_IMODE(info.st_mode):o}): if nobody else can have read it, run "
+            f"chmod 600 {path}; otherwise remove it and link again, or set SECRET_KEY"
+        )
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd) as handle:
+            key = handle.read().strip()
+    except OSError as error:
+        raise SettingsError(f"Cannot read the SECRET_KEY file {path}: {error.strerror}") from None
+    if not key:
+        raise SettingsError(
+            f"The SECRET_KEY file {path} is empty: remove it (a new key is then generated), "
+            "or set SECRET_KEY"
+        )
+    check_secret_key(key, f"The key in {path}")
     return key

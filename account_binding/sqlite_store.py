@@ -4,57 +4,192 @@ One connection, owned by one worker thread: every call runs there, so the event 
 blocks on the disk and the connection never crosses threads. Several processes (or `Store`s)
 may share one file: WAL lets readers go on while one writer writes, and writes that must be
 atomic run in one transaction.
+
+Any number of processes may open a new or old file at once: the file is made with mode
+0600 before SQLite opens it (SQLite gives `-wal` and `-shm` the database file's mode), WAL
+is switched on, and the migrations run under the write lock, deciding what is pending only
+once they hold it. Every wait for the lock ends at the busy timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
+import os
 import sqlite3
+import stat
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from sqlite_utils import Database
 
-from .errors import AlreadyBound, LinkExpired, LinkNotFound, LinkUsed, UsernameTaken
+from .errors import (
+    AlreadyBound,
+    EmailTaken,
+    LinkExpired,
+    LinkNotFound,
+    LinkRateLimited,
+    LinkUsed,
+    UsernameTaken,
+)
 from .migrations import migrations
 from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, Todo, User
-from .store import AuditFilter, AuditRecord, Session, StoredBinding
+from .store import (
+    AuditFilter,
+    AuditRecord,
+    LinkLimit,
+    LoginAttempt,
+    NoDatabase,
+    Session,
+    StoredBinding,
+    StoreUnavailable,
+)
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Row = dict[str, Any]
 
+#: The longest any statement waits for another connection's lock, in seconds.
 BUSY_TIMEOUT_SECONDS = 10
+PRIVATE = 0o600
 
 
-def open_database(path: Path) -> Database:
-    """Open (creating if need be) and migrate the database at `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS)
-    db = Database(conn, execute_plugins=False)
-    db.enable_wal()
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("PRAGMA synchronous = NORMAL")
-    migrations.apply(db)
+def open_database(path: Path, *, create: bool = True) -> Database:
+    """Open (creating it when `create`) and migrate the database at `path`.
+
+    Raises NoDatabase when `create` is false and there is no file, and StoreUnavailable with
+    one line that names DATABASE and the reason when the file cannot be made, opened,
+    locked within the busy timeout or migrated.
+    """
+    try:
+        if not create and not path.exists():
+            raise NoDatabase(path)
+        if create:
+            _make_private_file(path)
+        _tighten(path)
+        # mode=rw: never create here; the file exists (made above, or found).
+        conn = sqlite3.connect(
+            f"file:{quote(str(path.absolute()))}?mode=rw",
+            uri=True,
+            timeout=BUSY_TIMEOUT_SECONDS,
+        )
+    except OSError as error:
+        raise StoreUnavailable(path, _reason(error)) from None
+    except sqlite3.Error as error:
+        raise StoreUnavailable(path, _reason(error)) from None
+    try:
+        db = Database(conn, execute_plugins=False)
+        _enable_wal(conn)
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = NORMAL")
+        _migrate(db)
+        for suffix in ("-wal", "-shm"):
+            _tighten(path.with_name(path.name + suffix))
+    except (OSError, sqlite3.Error) as error:
+        conn.close()
+        raise StoreUnavailable(path, _reason(error)) from None
     return db
 
 
+def _make_private_file(path: Path) -> None:
+    """Create the database file with mode 0600, unless it exists (SQLite then opens it)."""
+    if path.parent.exists() and not path.parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{path.parent} is not a directory")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _tighten(path: Path) -> None:
+    """Take group and others' access away from a database file made looser before."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if mode & 0o077:
+        try:
+            os.chmod(path, mode & 0o700)
+        except OSError as error:
+            log.warning(
+                "%s is open to others (mode %o) and cannot be tightened: %s", path, mode, error
+            )
+        else:
+            log.warning("%s was open to others (mode %o); it is now %o", path, mode, mode & 0o700)
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL. Changing the journal mode needs a lock that the busy handler
+    does not always wait for, so a busy answer is retried until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+            continue
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"cannot switch to WAL (journal mode {mode})")
+        return
+
+
+def _migrate(db: Database) -> None:
+    """Apply the pending migrations, deciding what is pending under the write lock."""
+    if not migrations.pending(db):
+        return  # the usual start: nothing to do, no write lock taken
+    with _write(db):
+        migrations.apply(db)  # reads what is pending again, inside this transaction
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
+
+
+def _reason(error: OSError | sqlite3.Error) -> str:
+    if isinstance(error, OSError):
+        return str(error.strerror or error)
+    if _is_busy(error):
+        return f"another process held it locked for over {BUSY_TIMEOUT_SECONDS} seconds"
+    text = str(error)
+    if "readonly" in text or "unable to open" in text:
+        return f"{text} (this user must be able to write the file and its directory)"
+    return text
+
+
 class SQLiteStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self._path = path
+        self._create = create
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: Database | None = None
+        self._closed = False
+
+    @property
+    def path(self) -> Path:
+        return self._path
 
     async def open(self) -> None:
-        """Open and migrate the database now, rather than at the first call."""
+        """Open and migrate the database now, rather than at the first call.
+
+        Raises NoDatabase or StoreUnavailable (see `open_database`).
+        """
         await self._run(lambda db: None)
 
     def _connect(self) -> Database:
         if self._db is None:
-            self._db = open_database(self._path)
+            self._db = open_database(self._path, create=self._create)
         return self._db
 
     async def _run(self, fn: Callable[[Database], T]) -> T:
@@ -62,12 +197,17 @@ class SQLiteStore:
         return await loop.run_in_executor(self._executor, lambda: fn(self._connect()))
 
     async def close(self) -> None:
-        def close(_: Database) -> None:
+        """Close the connection; closing twice does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+
+        def close() -> None:
             if self._db is not None:
                 self._db.close()
                 self._db = None
 
-        await self._run(close)
+        await asyncio.get_running_loop().run_in_executor(self._executor, close)
         await asyncio.to_thread(self._executor.shutdown, wait=True)
 
     # internal users
@@ -76,6 +216,11 @@ class SQLiteStore:
         def create(db: Database) -> User:
             try:
                 with _write(db):
+                    # Checked under the write lock, so two concurrent adds cannot both pass.
+                    if _one(db, "SELECT id FROM users WHERE username = ?", [username]):
+                        raise UsernameTaken(username)
+                    if _one(db, "SELECT id FROM users WHERE email = ? COLLATE NOCASE", [email]):
+                        raise EmailTaken(email)
                     cursor = db.execute(
                         "INSERT INTO users (username, email, password_hash, created_at) "
                         "VALUES (?, ?, ?, ?)",
@@ -120,9 +265,20 @@ class SQLiteStore:
         profile: SlackProfile,
         now: int,
         expires_at: int,
+        limit: LinkLimit | None = None,
     ) -> None:
         def add(db: Database) -> None:
             with _write(db):
+                if limit is not None:
+                    recent = _one(
+                        db,
+                        "SELECT count(*) AS n, min(created_at) AS oldest FROM binding_requests "
+                        "WHERE scope_id = ? AND slack_user_id = ? AND created_at >= ?",
+                        [identity.scope_id, identity.user_id, limit.since],
+                    )
+                    assert recent is not None
+                    if recent["n"] >= limit.count:
+                        raise LinkRateLimited(max(1, recent["oldest"] + limit.window - now))
                 db.execute(
                     "UPDATE binding_requests SET used_at = ? "
                     "WHERE scope_id = ? AND slack_user_id = ? AND used_at IS NULL",
@@ -351,22 +507,31 @@ class SQLiteStore:
     async def add_audit(self, record: AuditRecord) -> None:
         def add(db: Database) -> None:
             with _write(db):
-                db.execute(
-                    "INSERT INTO audit_events (at, event, user_id, username, scope_id, "
-                    "slack_user_id, client, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        record.at,
-                        record.event,
-                        record.user_id,
-                        record.username,
-                        record.scope_id,
-                        record.slack_user_id,
-                        record.client,
-                        record.detail,
-                    ],
-                )
+                _insert_audit(db, record)
 
         await self._run(add)
+
+    async def add_audit_capped(self, record: AuditRecord, limit: int, since: int) -> bool:
+        def add(db: Database) -> bool:
+            with _write(db):
+                (count,) = db.execute(
+                    "SELECT count(*) FROM audit_events WHERE event = ? AND at >= ? "
+                    "AND detail IS ? AND client IS ?",
+                    [record.event, since, record.detail, record.client],
+                ).fetchone()
+                if count >= limit:
+                    return False
+                _insert_audit(db, record)
+                return True
+
+        return await self._run(add)
+
+    async def purge_audit(self, before: int) -> int:
+        def purge(db: Database) -> int:
+            with _write(db):
+                return db.execute("DELETE FROM audit_events WHERE at < ?", [before]).rowcount
+
+        return await self._run(purge)
 
     async def list_audit(self, where: AuditFilter) -> list[AuditRecord]:
         clauses, params = [], []
@@ -391,16 +556,32 @@ class SQLiteStore:
 
     async def reserve_login_attempt(
         self, limits: dict[str, int], now: int, since: int
-    ) -> list[int] | None:
-        def reserve(db: Database) -> list[int] | None:
+    ) -> LoginAttempt:
+        def reserve(db: Database) -> LoginAttempt:
             with _write(db):
+                at_limit = []
                 for key, limit in limits.items():
                     (count,) = db.execute(
                         "SELECT count(*) FROM login_failures WHERE key = ? AND at >= ?",
                         [key, since],
                     ).fetchone()
                     if count >= limit:
-                        return None
+                        at_limit.append(key)
+                if at_limit:
+                    first = False
+                    for key in at_limit:
+                        # A refusal is noted once per key and window, as a row of its own key.
+                        noted = "refused:" + key
+                        if not _one(
+                            db,
+                            "SELECT id FROM login_failures WHERE key = ? AND at >= ?",
+                            [noted, since],
+                        ):
+                            db.execute(
+                                "INSERT INTO login_failures (key, at) VALUES (?, ?)", [noted, now]
+                            )
+                            first = True
+                    return LoginAttempt(ids=None, first_refusal=first)
                 ids = []
                 for key in limits:
                     cursor = db.execute(
@@ -408,7 +589,7 @@ class SQLiteStore:
                     )
                     assert cursor.lastrowid is not None
                     ids.append(cursor.lastrowid)
-                return ids
+                return LoginAttempt(ids=ids)
 
         return await self._run(reserve)
 
@@ -505,6 +686,23 @@ def _write(db: Database) -> Iterator[None]:
         db.conn.rollback()
         raise
     db.conn.commit()
+
+
+def _insert_audit(db: Database, record: AuditRecord) -> None:
+    db.execute(
+        "INSERT INTO audit_events (at, event, user_id, username, scope_id, "
+        "slack_user_id, client, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            record.at,
+            record.event,
+            record.user_id,
+            record.username,
+            record.scope_id,
+            record.slack_user_id,
+            record.client,
+            record.detail,
+        ],
+    )
 
 
 def _audit(row: Row) -> AuditRecord:

@@ -8,9 +8,52 @@ transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, Todo, User
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be made, opened, locked in time or migrated.
+
+    `str(error)` is one line naming DATABASE, the file and the reason.
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"Cannot use DATABASE {path}: {reason}")
+
+
+class NoDatabase(StoreUnavailable):
+    """A command that only reads found no database file, and made none."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "there is no database there yet")
+
+
+@dataclass(frozen=True)
+class LinkLimit:
+    """At most `count` links per Slack identity issued at or after `since` (Unix seconds);
+    `window` is the length of that period in seconds, to say when to ask again."""
+
+    count: int
+    since: int
+    window: int
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What `reserve_login_attempt` decided.
+
+    `ids`: the failure records reserved for an attempt that may go on; None when refused.
+    `first_refusal`: refused, and a key at its limit had no refusal noted in this window yet
+    (so this one is worth an audit row; later ones in the window are not).
+    """
+
+    ids: list[int] | None
+    first_refusal: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,14 +91,16 @@ class AuditFilter:
 @dataclass(frozen=True)
 class StoredBinding:
     binding: Binding
-    api_token_ciphertext: str
+    api_token_ciphertext: str = field(repr=False)
 
 
 class Store(Protocol):
     # internal users
-    async def create_user(
-        self, username: str, email: str, password_hash: str, now: int
-    ) -> User: ...
+    async def create_user(self, username: str, email: str, password_hash: str, now: int) -> User:
+        """Raises UsernameTaken, or EmailTaken when another account has this email, case
+        aside (checked in the inserting transaction)."""
+        ...
+
     async def get_user(self, user_id: int) -> User | None: ...
     async def find_credentials(self, username: str) -> tuple[User, str] | None: ...
     async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
@@ -69,8 +114,13 @@ class Store(Protocol):
         profile: SlackProfile,
         now: int,
         expires_at: int,
+        limit: LinkLimit | None = None,
     ) -> None:
-        """Store a link and void the identity's older unused links (atomic)."""
+        """Store a link and void the identity's older unused links (atomic).
+
+        With `limit`, raises LinkRateLimited and stores nothing when the identity already has
+        `limit.count` links issued since `limit.since` (counted in the same transaction).
+        """
         ...
 
     async def get_binding_request(self, nonce_hash: str) -> BindingRequest | None: ...
@@ -123,6 +173,15 @@ class Store(Protocol):
 
     # the audit log
     async def add_audit(self, record: AuditRecord) -> None: ...
+    async def add_audit_capped(self, record: AuditRecord, limit: int, since: int) -> bool:
+        """Add `record` unless `limit` entries of its event, detail and client were added
+        since `since` (atomic); whether it was added."""
+        ...
+
+    async def purge_audit(self, before: int) -> int:
+        """Delete entries older than `before`; how many."""
+        ...
+
     async def list_audit(self, where: AuditFilter) -> list[AuditRecord]:
         """Newest first."""
         ...
@@ -130,10 +189,11 @@ class Store(Protocol):
     # login attempts, for throttling
     async def reserve_login_attempt(
         self, limits: dict[str, int], now: int, since: int
-    ) -> list[int] | None:
-        """Count each key's failures since `since`; if any key is at its limit, return None.
-        Otherwise record one failure per key, counted until cleared, and return their IDs
-        (atomic, so concurrent attempts cannot all slip under a limit)."""
+    ) -> LoginAttempt:
+        """Count each key's failures since `since`. If any key is at its limit, refuse, and
+        note the refusal for each such key that has none noted since `since`. Otherwise record
+        one failure per key, counted until cleared, and return their IDs (atomic, so
+        concurrent attempts cannot all slip under a limit)."""
         ...
 
     async def forget_login_attempt(self, attempt_ids: list[int], clear_key: str) -> None:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from importlib import metadata
 
 import uvicorn
 
@@ -21,9 +22,9 @@ from account_binding.audit import AuditEvent, AuditLog
 from account_binding.errors import DomainError
 from account_binding.settings import Settings, SettingsError, load_settings
 from account_binding.sqlite_store import SQLiteStore
-from account_binding.store import AuditFilter
+from account_binding.store import AuditFilter, NoDatabase, StoreUnavailable
 
-from .compose import SlackConnection, build_site, slack_app_redirect
+from .compose import SlackConnection, build_site, open_store, slack_app_redirect
 from .logs import configure_logging
 from .sandbox import DEMO_USERNAME, start_sandbox
 from .slack_check import StartError, check_slack
@@ -38,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings.log_level)
+        print(f"account-binding: database {settings.database.absolute()}", file=sys.stderr)
         if args.command in (None, "run"):
             asyncio.run(_run(settings, sandbox=getattr(args, "sandbox", False)))
         elif args.command == "user" and args.user_command == "add":
@@ -49,7 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             parser.print_help()
             return 2
-    except (SettingsError, StartError, DomainError) as error:
+    except NoDatabase as error:
+        print(
+            f"account-binding: there is no database at {error.path} yet (DATABASE); "
+            "`account-binding run` or `user add` makes one",
+            file=sys.stderr,
+        )
+        return 1
+    except (SettingsError, StartError, DomainError, StoreUnavailable) as error:
         print(f"account-binding: {error}", file=sys.stderr)
         return 2 if isinstance(error, SettingsError) else 1
     except KeyboardInterrupt:
@@ -62,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="account-binding",
         description="Bind Slack accounts to accounts of an internal application.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("run", help="run the app (the default)")
     run.add_argument(
@@ -90,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=_limit, default=100, help="at most this many (default 100)")
     audit.add_argument("--json", action="store_true", help="print a JSON array")
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("account-binding")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 def _since(value: str) -> int:
@@ -142,9 +159,20 @@ async def _run(settings: Settings, *, sandbox: bool) -> None:
 
 
 async def _serve(settings: Settings, listening: socket.socket, *, sandbox: bool) -> None:
+    store = await open_store(settings)
+    try:
+        await _serve_with(settings, listening, store, sandbox=sandbox)
+    finally:
+        await store.close()  # closed by the site's lifespan already when it served
+
+
+async def _serve_with(
+    settings: Settings, listening: socket.socket, store: SQLiteStore, *, sandbox: bool
+) -> None:
+    settings.secret_key()  # a missing key is made, a bad key file stops the start, now
     if sandbox or not settings.has_slack_tokens:
         try:
-            box = await start_sandbox(settings)
+            box = await start_sandbox(settings, store)
         except OSError as error:
             raise StartError(
                 f"Cannot start the sandbox's fake Slack on port {settings.sandbox_port}: "
@@ -165,7 +193,9 @@ async def _serve(settings: Settings, listening: socket.socket, *, sandbox: bool)
         )
         await check_slack(slack, needs_email=settings.require_email_match)
         box, return_url = None, None
-    app = build_site(settings, slack, slack_return_url=return_url or slack_app_redirect)
+    app = build_site(
+        settings, slack, slack_return_url=return_url or slack_app_redirect, store=store
+    )
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -189,23 +219,30 @@ def _read_password() -> str:
         if getpass.getpass("Password again: ") != password:
             raise DomainError("The passwords do not match.")
         return password
-    return sys.stdin.readline().rstrip("\r\n")
+    line = sys.stdin.readline()
+    password = line.rstrip("\r\n")
+    if not password:
+        raise DomainError(
+            "No password on stdin: type it at a terminal, or pipe one line, as in "
+            "printf '%s\\n' \"$PW\" | account-binding user add NAME --email EMAIL"
+        )
+    return password
 
 
 async def _add_user(settings: Settings, name: str, email: str) -> None:
     password = _read_password()
-    store = SQLiteStore(settings.database)
-    await store.open()
+    store = await open_store(settings)
     try:
-        user = await AccountService(store).add_user(name, email, password)
+        user = await AccountService(store, audit=AuditLog(store)).add_user(
+            name, email, password, added_by="cli"
+        )
     finally:
         await store.close()
     print(f"Added user {user.username} ({user.email}).")
 
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> None:
-    store = SQLiteStore(settings.database)
-    await store.open()
+    store = await open_store(settings, create=False)
     try:
         entries = await AuditLog(store).entries(
             AuditFilter(
@@ -245,8 +282,7 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _list_users(settings: Settings) -> None:
-    store = SQLiteStore(settings.database)
-    await store.open()
+    store = await open_store(settings, create=False)
     try:
         users = await AccountService(store).users()
     finally:

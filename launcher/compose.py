@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -49,9 +49,29 @@ def slack_app_redirect(identity: SlackIdentity, profile: SlackProfile) -> str:
 
 @dataclass(frozen=True)
 class SlackConnection:
-    bot_token: str
-    app_token: str
+    bot_token: str = field(repr=False)
+    app_token: str = field(repr=False)
     api_url: str
+
+
+def store_for(settings: Settings, *, create: bool = True) -> SQLiteStore:
+    """The store DATABASE names, not opened yet: it opens at its first use or `open()`."""
+    return SQLiteStore(settings.database, create=create)
+
+
+async def open_store(settings: Settings, *, create: bool = True) -> SQLiteStore:
+    """The one store of the process, opened and migrated: `run` and every CLI command use it.
+
+    With `create` false (commands that only read), a missing database is not made.
+    Raises NoDatabase, or StoreUnavailable with one line naming DATABASE and the reason.
+    """
+    store = store_for(settings, create=create)
+    try:
+        await store.open()
+    except BaseException:
+        await store.close()
+        raise
+    return store
 
 
 def build_site(
@@ -59,23 +79,26 @@ def build_site(
     slack: SlackConnection,
     *,
     slack_return_url: ReturnUrl = slack_app_redirect,
+    store: SQLiteStore | None = None,
 ) -> Starlette:
-    """The ASGI app. Its lifespan opens the database and the Socket Mode connection."""
-    store = SQLiteStore(settings.database)
+    """The ASGI app. Its lifespan opens the database (unless `store` is given opened) and the
+    Socket Mode connection, and closes both."""
+    store = store or store_for(settings)
     audit = AuditLog(store)
     client = build_web_client(slack.bot_token, slack.api_url)
     bindings = BindingService(
         store,
         TokenCipher(settings.secret_key()),
         audit,
-        SlackUsersDirectory(client),
+        SlackUsersDirectory(client),  # WIRE: deadline_seconds=settings.slack_page_timeout
         BindingPolicy(
             ttl_seconds=settings.binding_ttl,
             require_email_match=settings.require_email_match,
             internal_app_name=settings.internal_app_name,
+            links_per_hour=settings.links_per_hour,
         ),
     )
-    accounts = AccountService(store)
+    accounts = AccountService(store, audit=audit)
     login = LoginService(
         accounts,
         store,
@@ -104,7 +127,9 @@ def build_site(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        purger = asyncio.create_task(_purge_forever(bindings, login, sessions))
+        purger = asyncio.create_task(
+            _purge_forever(bindings, login, sessions, audit, settings.audit_retention_days)
+        )
         handler = None
         try:
             handler = build_socket_mode_handler(
@@ -137,7 +162,12 @@ def build_site(
         require_email_match=settings.require_email_match,
         slack_return_url=slack_return_url,
     )
-    return build_web_app(services, lifespan, allowed_hosts=settings.allowed_hosts)
+    return build_web_app(
+        services,
+        lifespan,
+        allowed_hosts=settings.allowed_hosts,
+        # WIRE: max_body_bytes=settings.max_body_bytes
+    )
 
 
 async def _close(handler: AsyncSocketModeHandler) -> None:
@@ -151,9 +181,15 @@ async def _close(handler: AsyncSocketModeHandler) -> None:
 
 
 async def _purge_forever(
-    bindings: BindingService, login: LoginService, sessions: SessionService
+    bindings: BindingService,
+    login: LoginService,
+    sessions: SessionService,
+    audit: AuditLog,
+    audit_retention_days: int,
+    every_seconds: float = PURGE_EVERY_SECONDS,
 ) -> None:
-    """Remove expired links, login failures and sessions, hourly."""
+    """Remove expired links, login failures, sessions and audit entries older than
+    AUDIT_RETENTION_DAYS, now and then every `every_seconds`."""
     while True:
         try:
             purged = await bindings.purge()
@@ -161,6 +197,9 @@ async def _purge_forever(
                 log.info("Purged %d expired binding links", purged)
             await login.purge()
             await sessions.purge()
+            purged = await audit.purge(audit_retention_days)
+            if purged:
+                log.info("Purged %d audit entries older than %d days", purged, audit_retention_days)
         except Exception:  # keep purging later; the cause is in the log
-            log.exception("Purging expired binding links failed")
-        await asyncio.sleep(PURGE_EVERY_SECONDS)
+            log.exception("Purging expired records failed")
+        await asyncio.sleep(every_seconds)

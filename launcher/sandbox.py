@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from account_binding.accounts import AccountService
+from account_binding.audit import AuditLog
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.settings import Settings
-from account_binding.sqlite_store import SQLiteStore
+from account_binding.store import Store
 from fake_slack import FakeSlack
 from fake_slack.sandbox_page import install_sandbox_page
 
@@ -20,8 +21,8 @@ DEMO_EMAIL = "demo@example.com"
 
 @dataclass(frozen=True)
 class Sandbox:
-    fake: FakeSlack
-    demo_password: str
+    fake: FakeSlack = field(repr=False)  # holds the fake Slack's tokens
+    demo_password: str = field(repr=False)
 
     @property
     def slack(self) -> SlackConnection:
@@ -31,25 +32,17 @@ class Sandbox:
         return f"{self.fake.base_url}/?user={identity.user_id}"
 
 
-async def start_sandbox(settings: Settings) -> Sandbox:
-    """Start the fake Slack and make sure the demo user exists, with a fresh password."""
+async def start_sandbox(settings: Settings, store: Store) -> Sandbox:
+    """Start the fake Slack and make sure the demo user exists in `store`, with a fresh
+    password."""
     password = secrets.token_urlsafe(9)
-    await _ensure_demo_user(settings, password)
+    accounts = AccountService(store, audit=AuditLog(store))
+    user = await accounts.find(DEMO_USERNAME)
+    if user is None:
+        await accounts.add_user(DEMO_USERNAME, DEMO_EMAIL, password, added_by="sandbox")
+    else:
+        await accounts.set_password(user, password)
     fake = FakeSlack(port=settings.sandbox_port)
     install_sandbox_page(fake, site_url=settings.public_url, demo_login=(DEMO_USERNAME, password))
     await fake.start()
     return Sandbox(fake=fake, demo_password=password)
-
-
-async def _ensure_demo_user(settings: Settings, password: str) -> None:
-    store = SQLiteStore(settings.database)
-    await store.open()
-    try:
-        accounts = AccountService(store)
-        user = await accounts.find(DEMO_USERNAME)
-        if user is None:
-            await accounts.add_user(DEMO_USERNAME, DEMO_EMAIL, password)
-        else:
-            await accounts.set_password(user, password)
-    finally:
-        await store.close()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
 import pytest
 
 from account_binding.settings import SettingsError, load_settings
+
+KEY = "x4Jq0r2mT8vLw6bN1cZs9eYh3uKd5fGa7pRt"  # 36 random characters
 
 
 def load(tmp_path: Path, **environ: str):  # type: ignore[no-untyped-def]
@@ -37,7 +40,7 @@ def test_a_generated_secret_key_is_kept_beside_the_database(
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert "SECRET_KEY is not set" in caplog.text
     assert load(tmp_path).secret_key() == first.secret_key()
-    assert load(tmp_path, SECRET_KEY="given").secret_key() == "given"
+    assert load(tmp_path, SECRET_KEY=KEY).secret_key() == KEY
 
 
 def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
@@ -60,7 +63,21 @@ def test_https_public_url_makes_cookies_secure(tmp_path: Path) -> None:
     ("environ", "message"),
     [
         ({"PORT": "eighty"}, "PORT must be a whole number"),
-        ({"PORT": "70000"}, "PORT must be between 0 and 65535"),
+        ({"PORT": "70000"}, "PORT must be between 1 and 65535"),
+        ({"PORT": "0"}, "PORT must be between 1 and 65535, not 0"),
+        ({"SANDBOX_PORT": "0"}, "SANDBOX_PORT must be between 1 and 65535, not 0"),
+        ({"PORT": "9000", "SANDBOX_PORT": "9000"}, "SANDBOX_PORT must differ from PORT"),
+        ({"PUBLIC_URL": "http://bind.example:99999"}, "PUBLIC_URL has a port that is not"),
+        ({"PUBLIC_URL": "http://me:pw@bind.example"}, "PUBLIC_URL must not carry a user name"),
+        ({"HOST": "0.0.0.0"}, "HOST=0.0.0.0 listens on every address"),
+        ({"HOST": "::"}, "HOST=:: listens on every address"),
+        ({"HOST": "0:0:0:0:0:0:0:0"}, "set PUBLIC_URL"),
+        ({"PUBLIC_URL": "http://intranet.example/binding"}, "PUBLIC_URL must be the root"),
+        ({"PUBLIC_URL": "https://intranet.example/binding/"}, "PUBLIC_URL must be the root"),
+        ({"MAX_BODY_BYTES": "100"}, "MAX_BODY_BYTES must be between 1024 and 1048576"),
+        ({"SLACK_PAGE_TIMEOUT": "30"}, "SLACK_PAGE_TIMEOUT must be between 0.5 and 10.0"),
+        ({"LINKS_PER_HOUR": "0"}, "LINKS_PER_HOUR must be between 1 and 1000"),
+        ({"AUDIT_RETENTION_DAYS": "0"}, "AUDIT_RETENTION_DAYS must be between 1 and 3650"),
         ({"BINDING_TTL": "5"}, "BINDING_TTL must be between 30"),
         ({"PUBLIC_URL": "intranet"}, "PUBLIC_URL must be an http:// or https:// URL"),
         ({"SLACK_API_URL": "ftp://x"}, "SLACK_API_URL must be an http:// or https:// URL"),
@@ -75,11 +92,130 @@ def test_a_bad_setting_is_named_in_one_line(
     tmp_path: Path, environ: dict[str, str], message: str
 ) -> None:
     with pytest.raises(SettingsError) as error:
-        load(tmp_path, SECRET_KEY="k", **environ)
+        load(tmp_path, SECRET_KEY=KEY, **environ)
     assert message in str(error.value)
     assert "\n" not in str(error.value)
 
 
 def test_database_must_not_be_a_directory(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="DATABASE must be a file path"):
-        load_settings({"DATABASE": str(tmp_path), "SECRET_KEY": "k"}, env_file=None)
+        load_settings({"DATABASE": str(tmp_path), "SECRET_KEY": KEY}, env_file=None)
+
+
+def test_the_new_settings_have_their_documented_defaults(tmp_path: Path) -> None:
+    settings = load(tmp_path)
+    assert settings.max_body_bytes == 16384
+    assert settings.slack_page_timeout == 2.0
+    assert settings.links_per_hour == 10
+    assert settings.audit_retention_days == 365
+    tuned = load(
+        tmp_path,
+        MAX_BODY_BYTES="2048",
+        SLACK_PAGE_TIMEOUT="0.5",
+        LINKS_PER_HOUR="3",
+        AUDIT_RETENTION_DAYS="30",
+    )
+    assert (tuned.max_body_bytes, tuned.slack_page_timeout) == (2048, 0.5)
+    assert (tuned.links_per_hour, tuned.audit_retention_days) == (3, 30)
+
+
+def test_a_wildcard_host_works_with_a_public_url(tmp_path: Path) -> None:
+    settings = load(tmp_path, HOST="0.0.0.0", PUBLIC_URL="https://bind.intranet.example")
+    assert settings.public_url == "https://bind.intranet.example"
+    assert settings.internal_api_url == "http://127.0.0.1:8000"  # loopback, not the wildcard
+
+
+def test_the_default_sandbox_port_is_valid_at_the_top_port(tmp_path: Path) -> None:
+    assert load(tmp_path, PORT="65535").sandbox_port == 65534
+    assert load(tmp_path, PORT="1").sandbox_port == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("short", "but it has 5 characters"),
+        ("a" * 31, "but it has 31 characters"),
+        ("a" * 64, "but it repeats one character"),
+    ],
+)
+def test_a_weak_secret_key_is_refused_with_how_to_make_one(
+    tmp_path: Path, key: str, problem: str
+) -> None:
+    with pytest.raises(SettingsError) as error:
+        load(tmp_path, SECRET_KEY=key)
+    message = str(error.value)
+    assert message.startswith("SECRET_KEY must be at least 32 random characters")
+    assert problem in message and "\n" not in message
+    assert "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'" in message
+    assert key not in message.split(":")[0]
+
+
+def _key_file(tmp_path: Path) -> Path:
+    return tmp_path / "db.sqlite3.secret-key"
+
+
+def _refused(tmp_path: Path, *words: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load(tmp_path).secret_key()
+    message = str(error.value)
+    assert str(_key_file(tmp_path)) in message and "\n" not in message, message
+    for word in words:
+        assert word in message, message
+
+
+def test_the_generated_key_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        key = load(tmp_path).secret_key()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(_key_file(tmp_path).stat().st_mode) == 0o600
+    assert _key_file(tmp_path).read_text() == key + "\n"
+    assert [p.name for p in tmp_path.iterdir()] == [_key_file(tmp_path).name]  # no leftovers
+
+
+def test_a_key_file_open_to_others_stops_the_start(tmp_path: Path) -> None:
+    for mode in (0o666, 0o644, 0o640, 0o620):
+        _key_file(tmp_path).write_text(KEY + "\n")
+        os.chmod(_key_file(tmp_path), mode)
+        _refused(tmp_path, "open to others", f"mode {mode:o}", "chmod 600")
+    os.chmod(_key_file(tmp_path), 0o600)
+    assert load(tmp_path).secret_key() == KEY
+
+
+def test_an_empty_pre_made_key_file_is_never_written_into(tmp_path: Path) -> None:
+    """The issue's input: a pre-made empty key file with mode 0666."""
+    _key_file(tmp_path).touch()
+    os.chmod(_key_file(tmp_path), 0o666)
+    _refused(tmp_path, "open to others")
+    os.chmod(_key_file(tmp_path), 0o600)
+    _refused(tmp_path, "is empty", "remove it")
+    assert _key_file(tmp_path).read_text() == ""
+    _key_file(tmp_path).write_text("too-short\n")
+    _refused(tmp_path, "must be at least 32 random characters")
+
+
+def test_a_key_file_that_is_a_link_stops_the_start_and_nothing_is_written_through_it(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "elsewhere"
+    _key_file(tmp_path).symlink_to(target)  # dangling
+    _refused(tmp_path, "symbolic link")
+    assert not target.exists()
+    target.write_text(KEY + "\n")
+    os.chmod(target, 0o600)
+    _refused(tmp_path, "symbolic link")
+    assert target.read_text() == KEY + "\n"
+
+
+def test_settings_hold_secrets_out_of_repr_and_str(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        SLACK_BOT_TOKEN="xoxb-bot-secret-value",
+        SLACK_APP_TOKEN="xapp-app-secret-value",
+        SECRET_KEY=KEY,
+    )
+    for text in (repr(settings), str(settings)):
+        assert "bot-secret-value" not in text and "app-secret-value" not in text
+        assert KEY not in text
+        assert "database=" in text  # the rest is still there to debug with
