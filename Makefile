@@ -4,22 +4,30 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+# `make run` installs only what running needs; `make test` adds the test and lint tools.
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test lint pytest chromium screenshots clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP) $(DEV_STAMP)
 
 run: $(STAMP)
 	$(BIN)/account-binding run $(ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -36,14 +44,14 @@ chromium:
 	fi
 
 # pytest's exit code 5 means it collected no tests: a failure, said as such.
-pytest: $(STAMP)
+pytest: $(DEV_STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$code
 
 test: lint chromium pytest
 
 # Refresh the screenshots in docs/ that the README shows.
-screenshots: $(STAMP) chromium
+screenshots: $(DEV_STAMP) chromium
 	SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_browser_journeys.py
 
 clean:

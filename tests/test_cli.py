@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import re
 import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from conftest import find_link, hidden_fields, login
-from processes import AppProcess, run_command
+from processes import AppProcess, free_port, run_command
 
 from fake_slack import FakeSlack
+
+KEY = "x4Jq0r2mT8vLw6bN1cZs9eYh3uKd5fGa7pRt"  # 36 random characters
 
 
 async def test_user_add_reads_the_password_from_stdin_and_user_list_shows_it(
@@ -20,7 +26,8 @@ async def test_user_add_reads_the_password_from_stdin_and_user_list_shows_it(
     code, out, err = await run_command(
         tmp_path, "user", "add", "Ada", "--email", "ada@example.com", stdin="s3cret-password\n"
     )
-    assert (code, err) == (0, ""), err
+    assert code == 0, err
+    assert err == f"account-binding: database {tmp_path / 'app.sqlite3'}\n"
     assert "Added user ada" in out
     code, out, _ = await run_command(tmp_path, "user", "list")
     assert code == 0 and "ada\tada@example.com" in out
@@ -38,13 +45,31 @@ async def test_user_add_refuses_bad_details_in_one_line(tmp_path: Path) -> None:
     ):
         code, _, err = await run_command(tmp_path, "user", "add", *args, stdin=stdin)
         assert code == 1 and message in err and "Traceback" not in err, err
-        assert len(err.strip().splitlines()) == 1
+        assert len(err.strip().splitlines()) == 2  # the database used, and the refusal
 
 
 async def test_a_bad_setting_stops_the_start_with_one_line(tmp_path: Path) -> None:
-    code, _, err = await run_command(tmp_path, "run", PORT="http", SECRET_KEY="k")
+    code, _, err = await run_command(tmp_path, "run", PORT="http", SECRET_KEY=KEY)
     assert code == 2
     assert err.strip() == "account-binding: PORT must be a whole number, not 'http'"
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"PORT": "0"}, "PORT must be between 1 and 65535, not 0"),
+        ({"HOST": "0.0.0.0"}, "HOST=0.0.0.0 listens on every address"),
+        ({"PUBLIC_URL": "http://intranet.example/binding"}, "PUBLIC_URL must be the root"),
+        ({"SECRET_KEY": "short"}, "print(secrets.token_urlsafe(32))"),
+    ],
+)
+async def test_settings_that_make_links_nobody_can_open_stop_the_start(
+    tmp_path: Path, settings: dict[str, str], message: str
+) -> None:
+    code, out, err = await run_command(tmp_path, "run", **{"SECRET_KEY": KEY, **settings})
+    assert code == 2 and out == "", out
+    assert err.count("\n") == 1 and message in err and err.startswith("account-binding: ")
+    assert not (tmp_path / "app.sqlite3").exists()
 
 
 async def test_a_refused_slack_token_stops_the_start_with_one_line(tmp_path: Path) -> None:
@@ -54,7 +79,7 @@ async def test_a_refused_slack_token_stops_the_start_with_one_line(tmp_path: Pat
         code, _, err = await run_command(
             tmp_path,
             "run",
-            SECRET_KEY="k",
+            SECRET_KEY=KEY,
             SLACK_BOT_TOKEN="xoxb-wrong",
             SLACK_APP_TOKEN="xapp-right",
             SLACK_API_URL=fake.api_url,
@@ -64,7 +89,7 @@ async def test_a_refused_slack_token_stops_the_start_with_one_line(tmp_path: Pat
         code, _, err = await run_command(
             tmp_path,
             "run",
-            SECRET_KEY="k",
+            SECRET_KEY=KEY,
             SLACK_BOT_TOKEN="xoxb-right",
             SLACK_APP_TOKEN="xapp-wrong",
             SLACK_API_URL=fake.api_url,
@@ -127,9 +152,152 @@ async def test_a_port_in_use_stops_the_start_with_one_line(tmp_path: Path) -> No
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code, _, err = await run_command(tmp_path, "run", PORT=str(port), SECRET_KEY="k")
+        code, _, err = await run_command(tmp_path, "run", PORT=str(port), SECRET_KEY=KEY)
     assert code == 1
     assert (
         f"Cannot listen on 127.0.0.1 port {port}: Address already in use; set HOST or PORT" in err
     )
     assert "Traceback" not in err
+
+
+# Row 16-17: which database, and one line when it cannot be used
+
+
+async def test_every_command_says_which_database_it_uses(tmp_path: Path) -> None:
+    database = tmp_path / "app.sqlite3"
+    await run_command(
+        tmp_path, "user", "add", "ada", "--email", "ada@example.com", stdin="s3cret-password\n"
+    )
+    for args in (("user", "list"), ("audit",), ("user", "add", "x", "--email", "bad")):
+        _, _, err = await run_command(tmp_path, *args, stdin="s3cret-password\n")
+        assert err.splitlines()[0] == f"account-binding: database {database}", (args, err)
+
+
+async def test_read_only_commands_never_make_a_database(tmp_path: Path) -> None:
+    """The issue's input: `user list` in an empty directory made a new database there."""
+    for args in (("user", "list"), ("audit",), ("audit", "--json")):
+        code, out, err = await run_command(tmp_path, *args)
+        assert code == 1 and out == "", (args, out)
+        assert f"there is no database at {tmp_path / 'app.sqlite3'} yet" in err, err
+        assert "DATABASE" in err and "Traceback" not in err
+        assert list(tmp_path.iterdir()) == [], args
+
+
+def _unwritable(tmp_path: Path) -> list[tuple[str, str]]:
+    """DATABASE paths this user cannot write, each with the reason the line must give.
+    Root writes anywhere it may, so besides a read-only directory (for others) these use
+    places no one can write: under a regular file, and sysfs."""
+    (tmp_path / "a-file").write_text("")
+    cases = [(str(tmp_path / "a-file" / "app.sqlite3"), "is not a directory")]
+    if Path("/sys/kernel").is_dir():
+        cases.append(("/sys/account-binding-test/app.sqlite3", ""))
+    if os.geteuid() != 0:
+        locked = tmp_path / "read-only"
+        locked.mkdir(mode=0o500)
+        cases.append((str(locked / "app.sqlite3"), "Permission denied"))
+    return cases
+
+
+async def test_an_unwritable_database_is_one_line_for_run_and_every_command(
+    tmp_path: Path,
+) -> None:
+    """The issue's input: a DATABASE in a read-only directory printed a 25-line traceback."""
+    for database, reason in _unwritable(tmp_path):
+        for args in (("run",), ("user", "add", "ada", "--email", "ada@example.com")):
+            code, _, err = await run_command(
+                tmp_path, *args, DATABASE=database, SECRET_KEY=KEY, stdin="s3cret-password\n"
+            )
+            lines = err.strip().splitlines()
+            assert code == 1 and "Traceback" not in err, err
+            assert lines[0] == f"account-binding: database {database}"
+            assert len(lines) == 2 and lines[1].startswith(
+                f"account-binding: Cannot use DATABASE {database}: "
+            ), err
+            assert reason in lines[1], err
+
+
+async def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "app.sqlite3").write_bytes(b"not a database" * 200)
+    (tmp_path / "app.sqlite3").chmod(0o600)
+    for args in (("run",), ("user", "list"), ("audit",)):
+        code, _, err = await run_command(tmp_path, *args, SECRET_KEY=KEY)
+        assert code == 1 and "Traceback" not in err, err
+        assert err.strip().splitlines()[1].endswith("file is not a database"), err
+
+
+# Row 20: user add
+
+
+async def test_user_add_without_a_password_says_it_is_missing(tmp_path: Path) -> None:
+    """The issue's input: `user add ... </dev/null` said the password was too short."""
+    for stdin in ("", "\n"):
+        code, _, err = await run_command(
+            tmp_path, "user", "add", "ada", "--email", "ada@example.com", stdin=stdin
+        )
+        assert code == 1 and "No password on stdin" in err and "at least" not in err, err
+    assert not (tmp_path / "app.sqlite3").exists()
+
+
+async def test_user_add_refuses_an_email_another_account_has(tmp_path: Path) -> None:
+    await run_command(
+        tmp_path, "user", "add", "ada", "--email", "ada@example.com", stdin="s3cret-password\n"
+    )
+    code, _, err = await run_command(
+        tmp_path, "user", "add", "eve", "--email", "ADA@example.com", stdin="s3cret-password\n"
+    )
+    assert code == 1 and "Another account already has the email address" in err, err
+    code, out, _ = await run_command(tmp_path, "user", "list")
+    assert out == "ada\tada@example.com\n"
+
+
+async def test_user_add_is_audited(tmp_path: Path) -> None:
+    await run_command(
+        tmp_path, "user", "add", "ada", "--email", "ada@example.com", stdin="s3cret-password\n"
+    )
+    code, out, err = await run_command(tmp_path, "audit", "--event", "user_added", "--json")
+    assert code == 0, err
+    [row] = json.loads(out)
+    assert (row["event"], row["user"], row["detail"]) == ("user_added", "ada", "cli")
+
+
+async def test_version(tmp_path: Path) -> None:
+    code, out, _ = await run_command(tmp_path, "--version")
+    assert code == 0 and re.fullmatch(r"account-binding \S+\n", out), out
+    assert not (tmp_path / "app.sqlite3").exists()
+
+
+# Row 7: start-up races
+
+
+async def test_run_and_user_add_at_the_same_moment_on_a_fresh_database(tmp_path: Path) -> None:
+    """The issue's input: `run` and `user add` started together on a new DATABASE; about one
+    try in five died with "database is locked". Repeated, each on a fresh file, with three
+    `user add`s beside the `run` to make the moment more crowded."""
+    names = ("ada", "bob", "cy")
+    for round_ in range(5):
+        here = tmp_path / f"round-{round_}"
+        here.mkdir()
+        app = AppProcess(here, SECRET_KEY=KEY, SANDBOX_PORT=str(free_port()))
+        try:
+            _, *added = await asyncio.gather(
+                app.start(),
+                *(
+                    run_command(
+                        here,
+                        "user",
+                        "add",
+                        name,
+                        "--email",
+                        f"{name}@example.com",
+                        stdin="s3cret-password\n",
+                    )
+                    for name in names
+                ),
+            )
+        finally:
+            await app.stop()
+        for code, _, err in added:
+            assert code == 0 and "Traceback" not in err, err
+        assert "Traceback" not in app.output, app.output
+        code, out, _ = await run_command(here, "user", "list")
+        assert code == 0 and all(f"{name}\t" in out for name in (*names, "demo")), out
