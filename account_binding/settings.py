@@ -208,7 +208,7 @@ def check_secret_key(key: str, source: str) -> None:
     """
     if len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) == 1:
         problem = (
-            f"has {len(key)} characters"
+            f"has {len(key)} character{'s' if len(key) != 1 else ''}"
             if len(key) < MIN_SECRET_KEY_LENGTH
             else "repeats one character"
         )
@@ -359,7 +359,10 @@ def _read_key_file(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise SettingsError(f"Cannot read the SECRET_KEY file {path}: {error.strerror}") from None
+        raise SettingsError(
+            f"Cannot read the SECRET_KEY file {path}: {error.strerror}; set SECRET_KEY, or "
+            "give DATABASE a directory this user can use"
+        ) from None
     if stat.S_ISLNK(info.st_mode):
         raise SettingsError(
             f"The SECRET_KEY file {path} is a symbolic link: remove it (a new key is then "

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -219,3 +222,50 @@ def test_settings_hold_secrets_out_of_repr_and_str(tmp_path: Path) -> None:
         assert "bot-secret-value" not in text and "app-secret-value" not in text
         assert KEY not in text
         assert "database=" in text  # the rest is still there to debug with
+
+
+KEY_AT = """
+import sys, time
+from pathlib import Path
+from account_binding.settings import load_settings
+database, start = sys.argv[1], float(sys.argv[2])
+settings = load_settings({"DATABASE": database}, env_file=None)
+time.sleep(max(0.0, start - time.time()))
+print(settings.secret_key())
+"""
+
+
+def test_processes_starting_at_once_share_one_generated_key(tmp_path: Path) -> None:
+    """Real child processes generate the key at one moment: one file, one key for all, and
+    none reads it half-written."""
+    for round_ in range(3):
+        database = tmp_path / f"round-{round_}" / "db.sqlite3"
+        start = time.time() + 1.5
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", KEY_AT, str(database), str(start)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+            )
+            for _ in range(6)
+        ]
+        keys = set()
+        for child in children:
+            out, err = child.communicate(timeout=60)
+            assert child.returncode == 0, err
+            keys.add(out.strip())
+        assert len(keys) == 1
+        assert database.with_name("db.sqlite3.secret-key").read_text() == keys.pop() + "\n"
+        assert [p.name for p in database.parent.iterdir()] == ["db.sqlite3.secret-key"]
+
+
+def test_a_key_file_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    settings = load_settings({"DATABASE": str(tmp_path / "a-file" / "db.sqlite3")}, env_file=None)
+    with pytest.raises(SettingsError) as error:
+        settings.secret_key()
+    assert "SECRET_KEY" in str(error.value) and "set SECRET_KEY" in str(error.value)
+    assert str(tmp_path / "a-file") in str(error.value)
+    assert "\n" not in str(error.value)
