@@ -301,3 +301,17 @@ async def test_run_and_user_add_at_the_same_moment_on_a_fresh_database(tmp_path:
         assert "Traceback" not in app.output, app.output
         code, out, _ = await run_command(here, "user", "list")
         assert code == 0 and all(f"{name}\t" in out for name in (*names, "demo")), out
+
+
+async def test_an_unsafe_key_file_stops_run_with_one_line(tmp_path: Path) -> None:
+    """The issue's input: a dangling symlink at the key path; the key was written through it."""
+    target = tmp_path / "elsewhere"
+    (tmp_path / "app.sqlite3.secret-key").symlink_to(target)
+    code, out, err = await run_command(tmp_path, "run")
+    lines = err.strip().splitlines()
+    assert code == 2 and "Sandbox mode" not in out and "Traceback" not in err, err
+    assert lines[-1].startswith(
+        f"account-binding: The SECRET_KEY file {tmp_path / 'app.sqlite3.secret-key'} is a "
+        "symbolic link"
+    ), err
+    assert not target.exists()
