@@ -95,7 +95,13 @@ def load_settings(
     """Read the settings; `environ` defaults to `os.environ`, `env_file` to `./.env`."""
     values: dict[str, str] = {}
     if env_file is not None and env_file.is_file():
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        try:
+            with env_file.open(encoding="utf-8") as stream:
+                read = dotenv_values(stream=stream)
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+            raise SettingsError(f"Cannot read {env_file}: {reason}") from None
+        values.update({k: v for k, v in read.items() if v is not None})
     values.update(os.environ if environ is None else environ)
     raw = {k: v.strip() for k, v in values.items()}
 

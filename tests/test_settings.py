@@ -269,3 +269,11 @@ def test_a_key_file_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     assert "SECRET_KEY" in str(error.value) and "set SECRET_KEY" in str(error.value)
     assert str(tmp_path / "a-file") in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_an_unreadable_env_file_is_one_line(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_bytes(b"PORT=\xff\xfe\n")
+    with pytest.raises(SettingsError) as error:
+        load_settings({"DATABASE": str(tmp_path / "d")}, env_file=env_file)
+    assert str(error.value) == f"Cannot read {env_file}: it is not UTF-8 text"
