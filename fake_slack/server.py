@@ -120,6 +120,7 @@ class FakeSlack:
         self.port = port
         self.state = FakeSlackState()
         self._failures: dict[str, list[Failure]] = {}
+        self._delays: dict[str, list[float]] = {}
         self._tickets: set[str] = set()
         self._connections: list[_Connection] = []
         self._round_robin = itertools.count()
@@ -345,6 +346,11 @@ class FakeSlack:
         failure = Failure(error, status, retry_after)
         self._failures.setdefault(method, []).extend([failure] * times)
 
+    def slow(self, method: str, seconds: float, times: int = 1) -> None:
+        """Answer the next `times` calls of Web API `method` `seconds` late, as a slow Slack
+        does."""
+        self._delays.setdefault(method, []).extend([seconds] * times)
+
     def set_user(self, user: FakeUser) -> None:
         """Add `user` to the workspace, or replace the user with the same ID."""
         ws = self.workspace
@@ -485,6 +491,9 @@ class FakeSlack:
                 if token in (self.app_token, self.bot_token)
                 else "invalid_auth"
             )
+        delays = self._delays.get(method)
+        if delays:
+            await asyncio.sleep(delays.pop(0))
         failures = self._failures.get(method)
         if failures:
             failure = failures.pop(0)
