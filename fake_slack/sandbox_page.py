@@ -82,7 +82,8 @@ def install_sandbox_page(
                 text="The app is not connected to this fake Slack yet. Wait a moment and reload.",
             )
         outcome = await fake.send_slash_command(user.id, text)
-        if outcome.acked and not outcome.ack_payload:
+        later = not outcome.ack_payload or "One moment" in str(outcome.ack_payload.get("text"))
+        if outcome.acked and later:
             # The app answers after the acknowledgement, through the response_url.
             with contextlib.suppress(TimeoutError):
                 await fake.wait_for_message(
