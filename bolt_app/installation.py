@@ -39,9 +39,8 @@ class Installation:
         installation's to answer."""
         if self.is_enterprise_install:
             return self.enterprise_id is not None and identity.enterprise_id == self.enterprise_id
-        if identity.team_id != self.team_id:
-            return False
-        return identity.enterprise_id == self.enterprise_id if self.enterprise_id else True
+        # A workspace install: its workspace, in its organisation (none outside Grid).
+        return identity.team_id == self.team_id and identity.enterprise_id == self.enterprise_id
 
     @property
     def kind(self) -> str:
