@@ -73,7 +73,9 @@ class CommandRequest:
         if wrong:
             raise MalformedCommand(wrong)
         assert team_id and user_id and isinstance(command, str) and isinstance(text, str)
-        team = payload.get("enterprise_name") or payload.get("team_domain") or team_id
+        # Names are shown on a page that escapes them: undoing an escape Slack may have made
+        # is harmless, leaving one would show "&amp;".
+        team = slack_unescape(payload.get("enterprise_name") or payload.get("team_domain") or "")
         return cls(
             identity=SlackIdentity.from_ids(
                 team_id=team_id, user_id=user_id, enterprise_id=enterprise_id
@@ -81,7 +83,7 @@ class CommandRequest:
             command=command,
             text=slack_unescape(cleaned(text, MAX_TEXT_LENGTH)),
             profile=SlackProfile(
-                user_name=display_name(payload.get("user_name") or user_id) or user_id,
+                user_name=display_name(slack_unescape(payload.get("user_name") or "")) or user_id,
                 team_name=display_name(team) or team_id,
                 app_id=app_id,
                 command=command,

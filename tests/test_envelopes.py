@@ -119,11 +119,15 @@ async def test_an_org_wide_install_answers_its_organisation_only(
 ) -> None:
     app = org_wide_app
     # Any workspace of the organisation is answered, with the identity keyed on it.
-    other_workspace = command_payload(app.fake, team_id="T0SECOND", team_domain="second")
+    other_workspace = command_payload(
+        app.fake, team_id="T0SECOND", team_domain="second", enterprise_name="R&amp;D Org\u202e"
+    )
     outcome = await app.fake.send_envelope("slash_commands", other_workspace)
     assert outcome.acked and outcome.ack_payload
     assert find_link([app.fake.state.messages[-1]])
-    assert app.query("SELECT scope_id, team_id FROM binding_requests") == [("E0ORG", "T0SECOND")]
+    assert app.query("SELECT scope_id, team_id, team_name FROM binding_requests") == [
+        ("E0ORG", "T0SECOND", "R&D Org")  # unescaped once and cleaned, for the page to escape
+    ]
     # Another organisation, or none, is refused.
     for changes in (
         {"enterprise_id": "E0OTHER", "enterprise_name": "Other"},

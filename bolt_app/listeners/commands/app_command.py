@@ -81,7 +81,8 @@ async def app_command(
         return
     services = services_of(context)
     installation = installation_of(context)
-    what = f"{request.command} {request.text.split(' ', 1)[0]!r} from {request.identity.user_id}"
+    subcommand = request.text.split(maxsplit=1)[0][:20] if request.text.strip() else ""
+    what = f"{request.command} {subcommand!r} from {request.identity.user_id}"
 
     work = asyncio.ensure_future(_answer(services, installation, request))
     done, _ = await asyncio.wait({work}, timeout=ACK_DEADLINE_SECONDS)
