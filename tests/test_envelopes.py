@@ -4,6 +4,7 @@ Socket Mode connection."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -138,3 +139,21 @@ async def test_an_org_wide_install_answers_its_organisation_only(
         )
         assert outcome.ack_payload and "another Slack organisation" in outcome.ack_payload["text"]
     assert app.query("SELECT count(*) FROM binding_requests") == [(1,)]
+
+
+async def test_a_command_without_a_response_url_is_acknowledged_and_logged(
+    running_app: RunningApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = running_app
+    await app.bind("ada", "U0ADA")
+    payload = app.fake.slash_command_payload("U0ADA", "whoami")
+    del payload["response_url"]
+    outcome = await app.fake.send_envelope("slash_commands", payload)
+    assert outcome.acked
+    for _ in range(100):
+        if "came without one" in caplog.text:
+            break
+        await asyncio.sleep(0.02)
+    assert "Could not answer through the response_url: the command came without one" in (
+        caplog.text
+    )

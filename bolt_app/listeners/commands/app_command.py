@@ -234,9 +234,12 @@ async def _ack(ack: AsyncAck, reply: Reply) -> None:
     await ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
 
 
-async def _respond(respond: AsyncRespond, reply: Reply) -> bool:
+async def _respond(respond: AsyncRespond | None, reply: Reply) -> bool:
     """Answer through the command's response_url; a failure is logged, as nobody else sees it.
     True when the response_url took the answer."""
+    if respond is None:  # Bolt gives none when the payload has no response_url
+        log.error("Could not answer through the response_url: the command came without one")
+        return False
     try:
         response = await respond(
             text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=False
