@@ -237,7 +237,7 @@ async def _ack(ack: AsyncAck, reply: Reply) -> None:
 async def _respond(respond: AsyncRespond | None, reply: Reply) -> bool:
     """Answer through the command's response_url; a failure is logged, as nobody else sees it.
     True when the response_url took the answer."""
-    if respond is None:  # Bolt gives none when the payload has no response_url
+    if respond is None or not getattr(respond, "response_url", None):
         log.error("Could not answer through the response_url: the command came without one")
         return False
     try:
