@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from time import time
+from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
@@ -12,12 +15,25 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from .installation import InstallationLookup, installation_middleware
 from .listeners import register_listeners
 from .services import SlackServices, services_middleware
 
 log = logging.getLogger("bolt_app")
+
+#: The Socket Mode handler acknowledges every envelope within this many seconds, whatever
+#: Bolt does meanwhile (its first auth.test, a middleware, a listener); Slack waits 3 s.
+#: The command listener answers within its own, shorter deadline.
+HANDLER_ACK_DEADLINE_SECONDS = 2.5
+
+FAILED = (
+    "Sorry, something went wrong in the app, so this was not done. "
+    "Try again in a minute; if it keeps failing, tell your administrator."
+)
 
 
 class _SkipTokenWarning(logging.Filter):
@@ -40,24 +56,105 @@ def build_web_client(bot_token: str, api_url: str) -> AsyncWebClient:
 def build_bolt_app(client: AsyncWebClient, services: SlackServices) -> AsyncApp:
     app = AsyncApp(client=client, logger=log)
     app.use(services_middleware(services))
+    app.use(installation_middleware(InstallationLookup(client)))
     register_listeners(app)
     return app
 
 
 class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
-    """Acknowledges every envelope, even one that no listener handles.
+    """Acknowledges every envelope, within HANDLER_ACK_DEADLINE_SECONDS, whatever Bolt does.
 
-    Bolt leaves an unhandled envelope unacknowledged, so Slack would retry an event or show
-    the person an error for an interaction; received and ignored is the honest answer.
+    Bolt leaves an envelope unacknowledged when no listener handles it (404), when a listener
+    or middleware fails (500, or an exception), and until its first auth.test answers. Slack
+    would then retry an event or show the person `operation_timeout`. Here: an unhandled
+    envelope is acknowledged empty (received and ignored is the honest answer); a failure is
+    acknowledged with an ephemeral "something went wrong" for a slash command, or told
+    through the payload's response_url; a late answer is acknowledged empty at the deadline
+    and what Bolt answers later is posted to the response_url. Each case is logged.
     """
 
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         start = time()
-        response: BoltResponse = await run_async_bolt_app(self.app, req)
+        work = asyncio.ensure_future(run_async_bolt_app(self.app, req))
+        done, _ = await asyncio.wait({work}, timeout=HANDLER_ACK_DEADLINE_SECONDS)
+        if work in done:
+            response, to_post = _acknowledgeable(req, work)
+            await send_async_response(client, req, response, start)
+            if to_post is not None:
+                await _post_to_response_url(req, to_post)
+            return
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+        log.warning(
+            "An envelope of type %s was not answered within %ss; acknowledged it empty",
+            req.type,
+            HANDLER_ACK_DEADLINE_SECONDS,
+        )
+        try:
+            await work
+        except Exception:  # reported by _acknowledgeable
+            log.debug("the late envelope failed")
+        late, to_post = _acknowledgeable(req, work)
+        if to_post is None and late.body:
+            to_post = _payload_of(late)
+        if to_post is not None:
+            await _post_to_response_url(req, to_post)
+
+
+def _acknowledgeable(
+    req: SocketModeRequest, work: asyncio.Future[BoltResponse]
+) -> tuple[BoltResponse, dict[str, Any] | None]:
+    """Bolt's outcome as a 200 the handler can send, and what to post to the response_url
+    after it: a 404 becomes an empty acknowledgement, a failure an ephemeral error in the
+    acknowledgement of a slash command, or through the response_url for other envelopes."""
+    empty = BoltResponse(status=200, body="")
+    error = work.exception()
+    if error is None:
+        response = work.result()
+        if response.status == 200:
+            return response, None
         if response.status == 404:
             log.info("Acknowledged an envelope of type %s that no listener handles", req.type)
-            response = BoltResponse(status=200, body="")
-        await send_async_response(client, req, response, start)
+            return empty, None
+        log.error(
+            "Bolt answered an envelope of type %s with HTTP %s; acknowledged it with an error",
+            req.type,
+            response.status,
+        )
+    else:
+        log.error("An envelope of type %s failed; acknowledged it", req.type, exc_info=error)
+    body = {"response_type": "ephemeral", "text": FAILED}
+    if req.type == "slash_commands":
+        answer = json.dumps(body)
+        return BoltResponse(
+            status=200, body=answer, headers={"content-type": "application/json"}
+        ), None
+    return empty, body
+
+
+def _payload_of(response: BoltResponse) -> dict[str, Any]:
+    content_type = response.headers.get("content-type", [""])[0]
+    if content_type.startswith("application/json"):
+        body = json.loads(response.body)
+        if isinstance(body, dict):
+            return body
+    return {"text": response.body}
+
+
+async def _post_to_response_url(req: SocketModeRequest, body: dict[str, Any]) -> None:
+    """Post `body` to the envelope's response_url, if it has one; failures are logged."""
+    payload = req.payload if isinstance(req.payload, dict) else {}
+    url = payload.get("response_url")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return
+    try:
+        sent = await AsyncWebhookClient(url, timeout=10).send_dict(
+            {"response_type": "ephemeral", "replace_original": False, **body}
+        )
+    except Exception as error:  # a broken response_url must not take the handler down
+        log.error("Could not post to the response_url: %s", type(error).__name__)
+        return
+    if sent.status_code != 200:
+        log.error("The response_url refused a late answer: HTTP %s", sent.status_code)
 
 
 def build_socket_mode_handler(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .command_text import FORMS
 from .internal_api import Me, TodoItem
 
 Block = dict[str, Any]
@@ -31,16 +32,13 @@ def _context(markdown: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": markdown}]}
 
 
+def _form_line(command: str, form: str, app_name: str) -> str:
+    typed, does = FORMS[form]
+    return f"`{escape(command)} {escape(typed)}` {escape(does.format(app=app_name))}"
+
+
 def help_reply(command: str, app_name: str, unknown: str | None = None) -> Reply:
-    lines = [
-        f"`{command} whoami` shows your {escape(app_name)} account",
-        f"`{command} todo` lists your to-do items",
-        f"`{command} todo add <title>` adds one",
-        f"`{command} todo done <number>` completes one",
-        f"`{command} link` connects your Slack account to {escape(app_name)}",
-        f"`{command} unlink` disconnects it",
-        f"`{command} help` shows this help",
-    ]
+    lines = [_form_line(command, form, app_name) for form in FORMS]
     blocks: list[Block] = []
     if unknown:
         blocks.append(_section(f"Sorry, I don't know `{escape(unknown)}`. Here is what I can do:"))
@@ -48,8 +46,35 @@ def help_reply(command: str, app_name: str, unknown: str | None = None) -> Reply
         {"type": "header", "text": {"type": "plain_text", "text": f"{app_name} in Slack"[:150]}}
     )
     blocks.append(_section("\n".join(f"• {line}" for line in lines)))
-    text = f"{command} help: whoami, todo, todo add, todo done, link, unlink"
+    text = f"{escape(command)} help: whoami, todo, todo add, todo done, link, unlink"
     return Reply(text=text, blocks=blocks)
+
+
+def usage_reply(command: str, form: str, app_name: str) -> Reply:
+    """A known subcommand typed the wrong way: its own usage line, not the whole help."""
+    typed, _ = FORMS[form]
+    line = _form_line(command, form, app_name)
+    return Reply(
+        text=f"Usage: {escape(command)} {escape(typed)}",
+        blocks=[
+            _section(f"Usage: {line}"),
+            _context(f"`{escape(command)} help` lists everything I can do."),
+        ],
+    )
+
+
+def one_moment_reply() -> Reply:
+    """The acknowledgement when the answer is not ready in time; the answer follows."""
+    text = "One moment…"
+    return Reply(text=text, blocks=[_context(text)])
+
+
+def outside_installation_reply(app_name: str, kind: str) -> Reply:
+    text = (
+        f"This {escape(app_name)} app is installed for another Slack {kind}, so it does not "
+        f"answer commands from here. Nothing was done."
+    )
+    return Reply(text=text, blocks=[_section(f":warning: {text}")])
 
 
 def link_reply(url: str, app_name: str, ttl_seconds: int, *, reason: str | None = None) -> Reply:
@@ -57,7 +82,7 @@ def link_reply(url: str, app_name: str, ttl_seconds: int, *, reason: str | None 
     name = escape(app_name)
     intro = reason or f"To use this command, connect your Slack account to your {name} account."
     return Reply(
-        text=f"Connect your {app_name} account: {url}",
+        text=f"Connect your {name} account: {url}",
         blocks=[
             _section(f"{intro}\nOpen the link, log in to {name} if asked, and confirm."),
             {
@@ -87,11 +112,12 @@ def link_reply(url: str, app_name: str, ttl_seconds: int, *, reason: str | None 
 def already_linked_reply(app_name: str, command: str) -> Reply:
     name = escape(app_name)
     return Reply(
-        text=f"Your Slack account is already connected to {app_name}.",
+        text=f"Your Slack account is already connected to {name}.",
         blocks=[
             _section(
                 f"Your Slack account is already connected to {name}. "
-                f"Run `{command} whoami` to see which account, or `{command} unlink` to disconnect."
+                f"Run `{escape(command)} whoami` to see which account, "
+                f"or `{escape(command)} unlink` to disconnect."
             )
         ],
     )
@@ -127,20 +153,22 @@ def todos_reply(todos: list[TodoItem], app_name: str, command: str) -> Reply:
     open_items = [t for t in todos if not t.done]
     done_items = [t for t in todos if t.done]
     if not todos:
-        text = f"You have no to-do items in {app_name}. Add one with {command} todo add <title>."
-        return Reply(text=text, blocks=[_section(escape(text))])
+        text = escape(
+            f"You have no to-do items in {app_name}. Add one with {command} todo add <title>."
+        )
+        return Reply(text=text, blocks=[_section(text)])
     lines = [f"☐ *#{t.id}* {escape(t.title)}" for t in open_items]
     lines += [f"☑ ~#{t.id} {escape(t.title)}~" for t in done_items]
     summary = f"{len(open_items)} open, {len(done_items)} done"
     return Reply(
-        text=f"Your to-do items in {app_name}: {summary}",
+        text=f"Your to-do items in {escape(app_name)}: {summary}",
         blocks=[
             {
                 "type": "header",
                 "text": {"type": "plain_text", "text": f"Your to-do items ({summary})"},
             },
             _section("\n".join(lines)[:3000]),
-            _context(f"Complete one with `{command} todo done <number>`."),
+            _context(f"Complete one with `{escape(command)} todo done &lt;number&gt;`."),
         ],
     )
 
@@ -160,7 +188,8 @@ def todo_completed_reply(todo: TodoItem) -> Reply:
 
 
 def error_reply(message: str) -> Reply:
-    return Reply(text=message, blocks=[_section(f":warning: {escape(message)}")])
+    """`message` is plain text (it may name what a person typed): escaped everywhere."""
+    return Reply(text=escape(message), blocks=[_section(f":warning: {escape(message)}")])
 
 
 def bound_dm(app_name: str, username: str) -> Reply:
@@ -183,7 +212,7 @@ def bound_dm(app_name: str, username: str) -> Reply:
 def unbound_dm(app_name: str) -> Reply:
     name = escape(app_name)
     return Reply(
-        text=f"Your Slack account is no longer connected to {app_name}.",
+        text=f"Your Slack account is no longer connected to {escape(app_name)}.",
         blocks=[
             _section(
                 f"Your Slack account is no longer connected to {name}; its access token is revoked."

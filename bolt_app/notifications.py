@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -12,6 +13,10 @@ from account_binding.models import Binding, User
 from . import messages
 
 log = logging.getLogger(__name__)
+
+#: A DM is background work: it may wait out Slack's rate limits (the client retries them),
+#: but not for ever. Seconds, retries included.
+DM_DEADLINE_SECONDS = 120.0
 
 
 class SlackNotifier:
@@ -29,8 +34,11 @@ class SlackNotifier:
 
     async def _send(self, binding: Binding, reply: messages.Reply) -> None:
         try:
-            await self._client.chat_postMessage(
-                channel=binding.identity.user_id, text=reply.text, blocks=reply.blocks
+            await asyncio.wait_for(
+                self._client.chat_postMessage(
+                    channel=binding.identity.user_id, text=reply.text, blocks=reply.blocks
+                ),
+                DM_DEADLINE_SECONDS,
             )
         except SlackApiError as error:
             log.error(

@@ -2,42 +2,106 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from account_binding.errors import SlackUnavailable
 from account_binding.models import SlackIdentity, SlackPerson
+from account_binding.text import display_name, slack_image_url
 
 log = logging.getLogger(__name__)
 
+#: Errors with which Slack says "not now" rather than "no": worth trying again later.
+TEMPORARY_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "fatal_error",
+        "internal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+    }
+)
+
+#: users.info on a page someone is looking at: the whole call, retries included, in seconds.
+DEFAULT_DEADLINE_SECONDS = 2.0
+
 
 class SlackUsersDirectory:
-    """Needs the users:read scope; the email needs users:read.email too."""
+    """Looks Slack users up with users.info, within a total deadline.
 
-    def __init__(self, client: AsyncWebClient) -> None:
-        self._client = client
+    Needs the users:read scope; the email needs users:read.email too. It calls Slack through
+    its own client, built from `client`'s token and base URL, that retries only a failed
+    connection, never a rate limit: Slack's `Retry-After` can be many seconds, and a person is
+    waiting for the page. Background work (the DMs) goes on using `client`, which may retry
+    longer.
+    """
+
+    def __init__(
+        self, client: AsyncWebClient, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
+    ) -> None:
+        self._deadline = deadline_seconds
+        self._client = AsyncWebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=max(1, int(deadline_seconds + 0.999)),
+            ssl=client.ssl,
+            proxy=client.proxy,
+            headers=dict(client.headers),
+            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+        )
 
     async def person(self, identity: SlackIdentity) -> SlackPerson | None:
+        """The person as Slack reports them now, their names cleaned for display and their
+        picture kept only when Slack serves it; None when Slack says there is no such
+        readable user (user_not_found, a missing scope and the like).
+
+        Raises SlackUnavailable when no answer comes within the deadline, or Slack answers
+        HTTP 429 or 5xx, a temporary error, or the network fails.
+        """
         try:
-            response = await self._client.users_info(user=identity.user_id)
-        except SlackApiError as error:
-            log.warning(
-                "users.info for %s failed: %s", identity.user_id, error.response.get("error")
+            response = await asyncio.wait_for(
+                self._client.users_info(user=identity.user_id), self._deadline
             )
+        except TimeoutError:
+            log.warning(
+                "users.info for %s did not answer within %ss", identity.user_id, self._deadline
+            )
+            raise SlackUnavailable() from None
+        except SlackApiError as error:
+            status = error.response.status_code
+            code = error.response.get("error")
+            if status == 429 or status >= 500 or code in TEMPORARY_ERRORS:
+                log.warning(
+                    "users.info for %s failed for now: HTTP %s %s", identity.user_id, status, code
+                )
+                raise SlackUnavailable() from None
+            log.warning("users.info for %s failed: %s", identity.user_id, code)
             return None
-        except (SlackClientError, OSError, TimeoutError) as error:
+        except (SlackClientError, OSError, ValueError) as error:
             log.warning("users.info for %s failed: %s", identity.user_id, type(error).__name__)
-            return None
+            raise SlackUnavailable() from None
         user = response.get("user")
         if not isinstance(user, dict):
             return None
-        profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
-        assert isinstance(profile, dict)
-        image = str(profile.get("image_72") or "")
-        return SlackPerson(
-            real_name=str(profile.get("real_name") or user.get("real_name") or ""),
-            display_name=str(profile.get("display_name") or ""),
-            email=str(profile["email"]) if profile.get("email") else None,
-            image_url=image if image.startswith("https://") else None,
-        )
+        return person_of(user)
+
+
+def person_of(user: dict[str, Any]) -> SlackPerson:
+    """A users.info `user` object as a SlackPerson, every self-chosen field cleaned."""
+    profile = user.get("profile")
+    if not isinstance(profile, dict):
+        profile = {}
+    email = profile.get("email")
+    return SlackPerson(
+        real_name=display_name(profile.get("real_name") or user.get("real_name") or ""),
+        display_name=display_name(profile.get("display_name") or ""),
+        email=email if isinstance(email, str) and email else None,
+        image_url=slack_image_url(profile.get("image_72")),
+    )

@@ -21,7 +21,9 @@ SANDBOX_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` even on
+    # the page's own posts, and the cross-site check below needs the real Origin.
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
@@ -33,6 +35,17 @@ _templates = jinja2.Environment(
 )
 _templates.filters["blocks"] = blocks
 _templates.filters["mrkdwn"] = mrkdwn
+
+
+def from_this_page(request: web.Request) -> bool:
+    """True when the browser says the request comes from this page's own origin: a
+    `Sec-Fetch-Site` of `same-origin`, or, when a browser sends no `Sec-Fetch-Site` (plain
+    http off localhost), an `Origin` equal to this page's. `null`, a missing Origin with no
+    Sec-Fetch-Site, and everything else are refused: the check never fails open."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    return request.headers.get("Origin") == f"{request.scheme}://{request.host}"
 
 
 def install_sandbox_page(
@@ -54,11 +67,7 @@ def install_sandbox_page(
         return web.Response(text=html, content_type="text/html")
 
     async def command(request: web.Request) -> web.StreamResponse:
-        fetch_site = request.headers.get("Sec-Fetch-Site")
-        origin = request.headers.get("Origin")
-        if (fetch_site is not None and fetch_site not in ("same-origin", "none")) or (
-            fetch_site is None and origin not in (None, "null", f"http://{request.host}")
-        ):
+        if not from_this_page(request):
             return web.Response(status=403, text="This form did not come from the sandbox page.")
         form = await request.post()
         ws = fake.workspace
@@ -73,13 +82,17 @@ def install_sandbox_page(
                 text="The app is not connected to this fake Slack yet. Wait a moment and reload.",
             )
         outcome = await fake.send_slash_command(user.id, text)
-        if outcome.acked and not outcome.ack_payload:
+        later = not outcome.ack_payload or "One moment" in str(outcome.ack_payload.get("text"))
+        if outcome.acked and later:
             # The app answers after the acknowledgement, through the response_url.
             with contextlib.suppress(TimeoutError):
                 await fake.wait_for_message(
                     lambda m: m.user_id == user.id, FOLLOW_UP_WAIT_SECONDS, after=before
                 )
-        raise web.HTTPSeeOther(f"/?user={user.id}#latest")
+        # The fragment names the text field: the browser scrolls to it and focuses it, ready
+        # for the next command (an autofocus is ignored when the address has a fragment), and
+        # the field's scroll margin keeps the latest messages in view above it.
+        raise web.HTTPSeeOther(f"/?user={user.id}#text")
 
     async def stylesheet(request: web.Request) -> web.FileResponse:
         return web.FileResponse(Path(__file__).parent / "static" / "sandbox.css")

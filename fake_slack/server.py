@@ -14,6 +14,7 @@ so tests and the sandbox page can read what a Slack user would see.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import logging
@@ -26,7 +27,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from .workspace import FakeWorkspace
+from .workspace import FakeUser, FakeWorkspace
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,16 @@ class ApiCall:
     token: str | None
 
 
+@dataclass(frozen=True)
+class Failure:
+    """How the fake answers one call it was told to fail: Slack's error code, the HTTP status
+    (429 for a rate limit, 5xx for an outage) and, for a rate limit, Retry-After seconds."""
+
+    error: str
+    status: int = 200
+    retry_after: int | None = None
+
+
 @dataclass
 class FakeSlackState:
     messages: list[Message] = field(default_factory=list)
@@ -108,7 +119,8 @@ class FakeSlack:
         self.host = host
         self.port = port
         self.state = FakeSlackState()
-        self._failures: dict[str, list[str]] = {}
+        self._failures: dict[str, list[Failure]] = {}
+        self._delays: dict[str, list[float]] = {}
         self._tickets: set[str] = set()
         self._connections: list[_Connection] = []
         self._round_robin = itertools.count()
@@ -174,7 +186,28 @@ class FakeSlack:
         channel_id: str | None = None,
         user_name: str | None = None,
     ) -> CommandOutcome:
-        """Deliver a slash command as Slack does and wait (up to 3 s) for the acknowledgement."""
+        """Deliver a slash command as Slack does and wait (up to 3 s) for the acknowledgement.
+
+        `text` is what the person typed; it reaches the app escaped as Slack escapes it.
+        """
+        payload = self.slash_command_payload(
+            user_id, text, command=command, channel_id=channel_id, user_name=user_name
+        )
+        return await self._deliver(
+            "slash_commands", payload, user_id=user_id, channel=str(payload["channel_id"])
+        )
+
+    def slash_command_payload(
+        self,
+        user_id: str,
+        text: str,
+        *,
+        command: str | None = None,
+        channel_id: str | None = None,
+        user_name: str | None = None,
+    ) -> JSON:
+        """The payload of a slash command `user_id` types, with a live response_url: a test
+        may change it and deliver it with `send_envelope("slash_commands", payload)`."""
         ws = self.workspace
         user = ws.user(user_id)
         channel = channel_id or ws.channel_id
@@ -193,9 +226,9 @@ class FakeSlack:
             "user_id": user_id,
             "user_name": user_name or (user.name if user else user_id.lower()),
             "command": command or ws.command,
-            "text": text,
+            "text": slack_escape(text),
             "api_app_id": ws.app_id,
-            "is_enterprise_install": "false",
+            "is_enterprise_install": "true" if ws.is_enterprise_install else "false",
             # Shaped like Slack's own: https://hooks.slack.com/commands/T…/<id>/<secret>
             "response_url": response_url,
             "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:32]}",
@@ -203,14 +236,18 @@ class FakeSlack:
         if ws.enterprise_id:
             payload["enterprise_id"] = ws.enterprise_id
             payload["enterprise_name"] = ws.enterprise_name or ws.enterprise_id
-        return await self._deliver("slash_commands", payload, user_id=user_id, channel=channel)
+        return payload
 
     async def send_envelope(self, kind: str, payload: JSON) -> CommandOutcome:
         """Deliver any envelope (events_api, interactive, ...) and wait for its acknowledgement."""
         user = payload.get("user")
         user_id = user.get("id") if isinstance(user, dict) else payload.get("user_id")
+        channel = payload.get("channel_id")
         return await self._deliver(
-            kind, payload, user_id=str(user_id or ""), channel=self.workspace.channel_id
+            kind,
+            payload,
+            user_id=str(user_id or ""),
+            channel=channel if isinstance(channel, str) else self.workspace.channel_id,
         )
 
     async def _deliver(
@@ -286,12 +323,39 @@ class FakeSlack:
         assert found is not None
         return found
 
-    def fail(self, method: str, error: str, times: int = 1) -> None:
+    def fail(
+        self,
+        method: str,
+        error: str,
+        times: int = 1,
+        *,
+        status: int | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`.
 
-        `method` "response_url" makes the next posts to any response_url get 404 `error`.
+        As Slack does, "ratelimited" comes with HTTP 429 and a `Retry-After` header (1 s
+        unless `retry_after` says otherwise); `status` gives another HTTP status, such as 503
+        for an outage. `method` "response_url" makes the next posts to any response_url get
+        `error` as text, with HTTP 404 unless `status` says otherwise.
         """
-        self._failures.setdefault(method, []).extend([error] * times)
+        if status is None:
+            status = 429 if error == "ratelimited" else 200
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        failure = Failure(error, status, retry_after)
+        self._failures.setdefault(method, []).extend([failure] * times)
+
+    def slow(self, method: str, seconds: float, times: int = 1) -> None:
+        """Answer the next `times` calls of Web API `method` `seconds` late, as a slow Slack
+        does."""
+        self._delays.setdefault(method, []).extend([seconds] * times)
+
+    def set_user(self, user: FakeUser) -> None:
+        """Add `user` to the workspace, or replace the user with the same ID."""
+        ws = self.workspace
+        others = tuple(u for u in ws.users if u.id != user.id)
+        self.workspace = dataclasses.replace(ws, users=(*others, user))
 
     async def disconnect_all(self, reason: str = "refresh_requested") -> None:
         """Ask every connection to go, as Slack does when it refreshes them."""
@@ -383,7 +447,9 @@ class FakeSlack:
     async def _response_url(self, request: web.Request) -> web.Response:
         failures = self._failures.get("response_url")
         if failures:
-            return web.Response(status=404, text=failures.pop(0))
+            failure = failures.pop(0)
+            status = failure.status if failure.status != 200 else 404
+            return web.Response(status=status, text=failure.error)
         target = self._response_urls.get(request.match_info["key"])
         if target is None or time.time() - target.created > RESPONSE_URL_LIFETIME_SECONDS:
             return web.Response(status=404, text="expired_url")
@@ -425,8 +491,17 @@ class FakeSlack:
                 if token in (self.app_token, self.bot_token)
                 else "invalid_auth"
             )
+        delays = self._delays.get(method)
+        if delays:
+            await asyncio.sleep(delays.pop(0))
         failures = self._failures.get(method)
-        response = _error(failures.pop(0)) if failures else await handler(args)
+        if failures:
+            failure = failures.pop(0)
+            response = _error(failure.error, status=failure.status)
+            if failure.retry_after is not None:
+                response.headers["Retry-After"] = str(failure.retry_after)
+        else:
+            response = await handler(args)
         if token == self.bot_token:
             response.headers["x-oauth-scopes"] = ",".join(self.scopes)
         return response
@@ -442,6 +517,9 @@ class FakeSlack:
         )
 
     async def _auth_test(self, args: JSON) -> web.Response:
+        """As Slack answers for a bot token: a workspace install names its workspace (and its
+        organisation on Enterprise Grid); an org-wide install names the organisation, whose
+        ID it gives as `team_id` too, with `is_enterprise_install` true."""
         ws = self.workspace
         body: JSON = {
             "url": f"https://{ws.team_domain}.slack.com/",
@@ -454,6 +532,11 @@ class FakeSlack:
         }
         if ws.enterprise_id:
             body["enterprise_id"] = ws.enterprise_id
+        if ws.is_enterprise_install and ws.enterprise_id:
+            body["url"] = f"https://{ws.team_domain}.enterprise.slack.com/"
+            body["team"] = ws.enterprise_name or ws.enterprise_id
+            body["team_id"] = ws.enterprise_id
+            body["is_enterprise_install"] = True
         return _ok(body)
 
     async def _chat_post_message(self, args: JSON) -> web.Response:
@@ -525,6 +608,12 @@ async def _arguments(request: web.Request) -> JSON:
     else:
         args.update(parse_qsl(raw.decode("utf-8", "replace")))
     return args
+
+
+def slack_escape(text: str) -> str:
+    """Text as Slack delivers what a person typed: `&`, `<` and `>` as `&amp;`, `&lt;` and
+    `&gt;`, nothing else escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _bearer(request: web.Request) -> str | None:

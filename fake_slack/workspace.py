@@ -13,6 +13,8 @@ class FakeUser:
     email: str
     display_name: str = ""
     is_bot: bool = False
+    #: The profile picture's address; Slack serves its own from *.slack-edge.com.
+    image_72: str = ""
 
     def as_api_object(self, team_id: str, enterprise_id: str | None) -> dict[str, object]:
         """The user object of `users.info`, with the fields Slack documents."""
@@ -22,7 +24,7 @@ class FakeUser:
             "display_name": self.display_name,
             "display_name_normalized": self.display_name,
             "email": self.email,
-            "image_72": "",
+            "image_72": self.image_72,
             "team": team_id,
         }
         user: dict[str, object] = {
@@ -53,6 +55,8 @@ class FakeWorkspace:
     team_domain: str = "sandbox"
     enterprise_id: str | None = None
     enterprise_name: str | None = None
+    #: An org-wide install on Enterprise Grid (needs `enterprise_id`), not a workspace one.
+    is_enterprise_install: bool = False
     app_id: str = "A0SANDBOX"
     bot_user_id: str = "U0BOT"
     bot_id: str = "B0BOT"

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from fake_slack import FakeSlack
+from fake_slack import FakeSlack, FakeWorkspace
 
 
 @pytest.fixture
@@ -126,3 +126,49 @@ async def test_an_unacknowledged_command_times_out_as_slack_shows_it(
             outcome = await fake.send_slash_command("U0ADA", "x")
     assert not outcome.acked
     assert "operation_timeout" in fake.ephemerals("U0ADA")[-1].text
+
+
+async def test_a_rate_limit_and_an_outage_are_answered_as_slack_answers_them(
+    fake: FakeSlack,
+) -> None:
+    fake.fail("users.info", "ratelimited", retry_after=20)
+    fake.fail("users.info", "service_unavailable", status=503)
+    fake.fail("users.info", "user_not_found")  # the old form: HTTP 200, ok false
+    async with aiohttp.ClientSession() as session:
+        url, headers = fake.api_url + "users.info", {"Authorization": "Bearer xoxb-1"}
+        async with session.post(url, json={"user": "U0ADA"}, headers=headers) as limited:
+            assert limited.status == 429 and limited.headers["Retry-After"] == "20"
+            assert await limited.json() == {"ok": False, "error": "ratelimited"}
+        async with session.post(url, json={"user": "U0ADA"}, headers=headers) as down:
+            assert down.status == 503
+            assert await down.json() == {"ok": False, "error": "service_unavailable"}
+        async with session.post(url, json={"user": "U0ADA"}, headers=headers) as refused:
+            assert refused.status == 200 and "Retry-After" not in refused.headers
+            assert await refused.json() == {"ok": False, "error": "user_not_found"}
+        assert (await call(session, fake, "users.info", "xoxb-1", user="U0ADA"))["ok"] is True
+
+
+async def test_typed_text_is_sent_escaped_as_slack_sends_it(fake: FakeSlack) -> None:
+    payload = fake.slash_command_payload("U0ADA", "todo add Fish & chips <today> &lt;")
+    # Only &, < and > are escaped; a typed "&lt;" arrives as "&amp;lt;".
+    assert payload["text"] == "todo add Fish &amp; chips &lt;today&gt; &amp;lt;"
+    assert "'" not in payload["text"] and '"' not in payload["text"]
+
+
+async def test_auth_test_names_the_organisation_for_an_org_wide_install() -> None:
+    workspace = FakeWorkspace(
+        enterprise_id="E0ORG", enterprise_name="Org", is_enterprise_install=True
+    )
+    fake = FakeSlack(bot_token="xoxb-1", app_token="xapp-1", workspace=workspace)
+    await fake.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            me = await call(session, fake, "auth.test", "xoxb-1")
+        assert me["is_enterprise_install"] is True
+        assert me["enterprise_id"] == "E0ORG" and me["team_id"] == "E0ORG"
+        assert me["team"] == "Org"
+        payload = fake.slash_command_payload("U0ADA", "x")
+        assert payload["is_enterprise_install"] == "true"
+        assert payload["team_id"] == "T0SANDBOX" and payload["enterprise_id"] == "E0ORG"
+    finally:
+        await fake.stop()

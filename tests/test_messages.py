@@ -2,23 +2,102 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
+
 from bolt_app import messages
 from bolt_app.internal_api import Me, TodoItem
 from fake_slack.blocks_html import mrkdwn
 
+HOSTILE = "<!channel> <https://evil.example|click> & co"
+ESCAPED = "&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; co"
+
+
+def assert_escaped(reply: messages.Reply) -> None:
+    """No raw mrkdwn control sequence from `HOSTILE` in the fallback text or in any block."""
+    for part in (reply.text, str(reply.blocks)):
+        assert "<!channel>" not in part and "<https://evil" not in part, reply
+        assert "& co" not in part, reply
+    assert ESCAPED in reply.text + str(reply.blocks), reply
+
 
 def test_text_from_people_is_escaped_in_every_part_of_a_message() -> None:
-    hostile = "<!channel> <https://evil.example|click> & co"
     for reply in (
-        messages.todo_added_reply(TodoItem(1, hostile, False)),
-        messages.todo_completed_reply(TodoItem(1, hostile, True)),
-        messages.whoami_reply(Me(hostile, hostile), "Acme"),
-        messages.bound_dm("Acme", hostile),
+        messages.todo_added_reply(TodoItem(1, HOSTILE, False)),
+        messages.todo_completed_reply(TodoItem(1, HOSTILE, True)),
+        messages.whoami_reply(Me(HOSTILE, HOSTILE), "Acme"),
+        messages.bound_dm("Acme", HOSTILE),
+    ):
+        assert_escaped(reply)
+
+
+# One test per reply that carries text from people: each fails when that reply's escaping
+# is removed (SECURITY.md, mrkdwn injection).
+
+
+def test_the_to_do_list_escapes_titles() -> None:
+    reply = messages.todos_reply(
+        [TodoItem(1, HOSTILE, False), TodoItem(2, HOSTILE + " done", True)], "Acme", "/acme"
+    )
+    blocks = str(reply.blocks)
+    assert "<!channel>" not in blocks and "<https://evil" not in blocks and "& co" not in blocks
+    assert blocks.count(ESCAPED) == 2
+
+
+def test_the_added_to_do_escapes_its_title() -> None:
+    assert_escaped(messages.todo_added_reply(TodoItem(1, HOSTILE, False)))
+
+
+def test_the_completed_to_do_escapes_its_title() -> None:
+    assert_escaped(messages.todo_completed_reply(TodoItem(1, HOSTILE, True)))
+
+
+def test_the_help_escapes_the_unknown_words() -> None:
+    reply = messages.help_reply("/acme", "Acme", unknown=HOSTILE)
+    assert ESCAPED in reply.blocks[0]["text"]["text"]
+    assert "<!channel>" not in str(reply.blocks) and "& co" not in str(reply.blocks)
+
+
+def test_the_help_and_usage_lines_escape_their_placeholders() -> None:
+    for reply in (
+        messages.help_reply("/acme", "Acme"),
+        messages.usage_reply("/acme", "todo add", "Acme"),
+        messages.todos_reply([TodoItem(1, "x", False)], "Acme", "/acme"),
+        messages.todos_reply([], "Acme", "/acme"),
     ):
         rendered = reply.text + str(reply.blocks)
-        assert "<!channel>" not in rendered and "<https://evil" not in rendered, reply
-        assert "& co" not in rendered, reply
-        assert "&lt;!channel&gt;" in rendered
+        assert "<title>" not in rendered and "<number>" not in rendered, reply
+
+
+def test_the_error_reply_escapes_its_message() -> None:
+    assert_escaped(messages.error_reply(f"Acme refused: {HOSTILE}"))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda name: messages.help_reply("/acme", name),
+        lambda name: messages.usage_reply("/acme", "link", name),
+        lambda name: messages.link_reply("https://x.example/bind/n", name, 600),
+        lambda name: messages.already_linked_reply(name, "/acme"),
+        lambda name: messages.unlinked_reply(name, was_linked=True),
+        lambda name: messages.whoami_reply(Me("ada", "ada@example.com"), name),
+        lambda name: messages.todos_reply([TodoItem(1, "x", False)], name, "/acme"),
+        lambda name: messages.todos_reply([], name, "/acme"),
+        lambda name: messages.bound_dm(name, "ada"),
+        lambda name: messages.unbound_dm(name),
+        lambda name: messages.outside_installation_reply(name, "workspace"),
+    ],
+)
+def test_the_application_name_is_escaped_in_mrkdwn(
+    build: Callable[[str], messages.Reply],
+) -> None:
+    reply = build("R&D <tools>")
+    mrkdwn_parts = reply.text + str(
+        [b for b in reply.blocks if b.get("type") != "header" and b.get("type") != "actions"]
+    )
+    assert "R&D" not in mrkdwn_parts and "<tools>" not in mrkdwn_parts, reply
 
 
 def test_the_sandbox_renders_slack_links_but_not_escaped_text_as_links() -> None:

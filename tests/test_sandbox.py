@@ -25,7 +25,10 @@ async def test_the_whole_flow_in_the_sandbox(tmp_path: Path) -> None:
         username, password = demo.groups()
 
         async with httpx.AsyncClient(
-            base_url=sandbox_url.group(1), trust_env=False, follow_redirects=True
+            base_url=sandbox_url.group(1),
+            trust_env=False,
+            follow_redirects=True,
+            headers={"Sec-Fetch-Site": "same-origin"},  # as a browser posts the page's form
         ) as slack:
             page = await slack.get("/")
             assert page.status_code == 200 and "App connected over Socket Mode" in page.text
@@ -81,12 +84,26 @@ async def test_the_sandbox_page_refuses_other_sites_and_names(tmp_path: Path) ->
             assert page.headers["x-frame-options"] == "DENY"
             assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
             assert page.headers["cache-control"] == "no-store"
-            forged = await slack.post(
-                "/command",
-                data={"user": "U0ADA", "text": "unlink"},
-                headers={"Origin": "http://evil.example"},
-            )
-            assert forged.status_code == 403
+            # same-origin, so that the browser sends the page's real Origin on its own posts
+            assert page.headers["referrer-policy"] == "same-origin"
+            form = {"user": "U0ADA", "text": "unlink"}
+            refused = [
+                {"Origin": "http://evil.example"},
+                {"Origin": "null"},  # what no-referrer pages and sandboxed frames send
+                {},  # neither Origin nor Sec-Fetch-Site: nothing says it is this page
+                {"Sec-Fetch-Site": "cross-site", "Origin": url},
+                {"Sec-Fetch-Site": "same-site"},  # another port of this host
+                {"Sec-Fetch-Site": "none"},
+                {"Origin": f"http://localhost:{sandbox_port}"},  # another origin, same machine
+            ]
+            for headers in refused:
+                forged = await slack.post("/command", data=form, headers=headers)
+                assert forged.status_code == 403, headers
+            for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": url}):
+                sent = await slack.post("/command", data=form, headers=headers)
+                assert sent.status_code == 303, headers
+                # back at the text field, which the fragment focuses, ready for the next one
+                assert sent.headers["location"] == "/?user=U0ADA#text"
             rebound = await slack.get("/", headers={"Host": f"evil.example:{sandbox_port}"})
             assert rebound.status_code == 400 and "demo" not in rebound.text
     finally:

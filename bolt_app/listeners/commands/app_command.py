@@ -1,18 +1,32 @@
-"""The slash command: acknowledged at once, the internal application's work done after."""
+"""The slash command: acknowledged within ACK_DEADLINE_SECONDS whatever the store or Slack
+does, the internal application's work done after.
+
+Slack shows the person `operation_timeout` unless the acknowledgement arrives within 3
+seconds. Everything the answer needs before the acknowledgement (the installation, the
+binding lookup, issuing a link, an unlink) runs as one task under the deadline: when it is
+ready in time, its answer is the acknowledgement; when it is not, the acknowledgement says
+"One moment…" and the answer follows through the command's `response_url` when it is ready
+(or says what failed). The work is never cancelled: a link stored late still reaches its
+owner.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
 from account_binding.audit import Actor
-from account_binding.models import SlackIdentity, SlackProfile
-from account_binding.text import cleaned
+from account_binding.errors import DomainError, LinkRateLimited, SlackUnavailable
 
 from ... import messages
+from ...command_payload import CommandRequest, MalformedCommand
 from ...command_text import (
     ACTING,
     AddTodo,
@@ -21,73 +35,186 @@ from ...command_text import (
     Link,
     ListTodos,
     Unlink,
+    Usage,
     WhoAmI,
     parse,
 )
+from ...installation import InstallationLookup, installation_of
 from ...internal_api import InternalApiError, TokenRejected
 from ...messages import Reply
 from ...services import SlackServices, services_of
 
 log = logging.getLogger(__name__)
 
+#: The acknowledgement is sent within this many seconds of the command's arrival; Slack's
+#: own limit is 3 s, and the rest is margin for the network and Bolt's 10 ms polling.
+ACK_DEADLINE_SECONDS = 2.0
+
+SLACK_SLOW = "Slack did not answer the app in time, so nothing was done. Try again in a minute."
+FAILED = (
+    "Sorry, something went wrong in the app, so this may not have been done. "
+    "Try again in a minute; if it keeps failing, tell your administrator."
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the command answers: `reply` with the acknowledgement (None: an empty one), and
+    `then`, work after it whose reply (if any) goes through the response_url."""
+
+    reply: Reply | None
+    then: Callable[[], Awaitable[Reply | None]] | None = None
+
 
 async def app_command(
     ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
 ) -> None:
-    services = services_of(context)
-    name = services.internal_app_name
-    slash = str(command.get("command") or "/command")
-    subcommand = parse(str(command.get("text") or ""))
-    identity = SlackIdentity.from_ids(
-        team_id=str(command["team_id"]),
-        user_id=str(command["user_id"]),
-        enterprise_id=command.get("enterprise_id") or None,
-    )
-
-    if isinstance(subcommand, Help):
-        await _ack(ack, messages.help_reply(slash, name, subcommand.unknown))
+    started = time.monotonic()
+    try:
+        request = CommandRequest.from_payload(command)
+    except MalformedCommand as error:
+        log.warning(
+            "Refused a slash command with missing or malformed fields: %s",
+            ", ".join(error.fields),
+        )
+        await _ack(ack, messages.error_reply(str(error)))
         return
+    services = services_of(context)
+    installation = installation_of(context)
+    subcommand = request.text.split(maxsplit=1)[0][:20] if request.text.strip() else ""
+    what = f"{request.command} {subcommand!r} from {request.identity.user_id}"
+
+    work = asyncio.ensure_future(_answer(services, installation, request))
+    done, _ = await asyncio.wait({work}, timeout=ACK_DEADLINE_SECONDS)
+    if work in done:
+        answer = _result(work, what)
+        if answer.reply is None:
+            await ack()
+        else:
+            await _ack(ack, answer.reply)
+    else:
+        await _ack(ack, messages.one_moment_reply())
+        log.warning(
+            "%s: the answer was not ready within %ss (the database or Slack is slow); "
+            "acknowledged with 'One moment' and answering through the response_url",
+            what,
+            ACK_DEADLINE_SECONDS,
+        )
+        try:
+            await work
+        except Exception:  # reported through _result below
+            log.debug("the late answer failed")
+        answer = _result(work, what)
+        if answer.reply is not None:
+            sent = await _respond(respond, answer.reply)
+            log.info(
+                "%s: answered through the response_url after %.1fs%s",
+                what,
+                time.monotonic() - started,
+                "" if sent else " (not delivered)",
+            )
+    if answer.then is not None:
+        follow_up = await answer.then()
+        if follow_up is not None:
+            await _respond(respond, follow_up)
+
+
+def _result(work: asyncio.Future[Answer], what: str) -> Answer:
+    """The finished work's answer, or an answer that says what failed."""
+    error = work.exception()
+    if error is None:
+        return work.result()
+    if isinstance(error, SlackUnavailable):
+        log.warning("%s: Slack did not answer in time", what)
+        return Answer(messages.error_reply(SLACK_SLOW))
+    if isinstance(error, DomainError):
+        log.info("%s: refused: %s", what, type(error).__name__)
+        return Answer(messages.error_reply(str(error)))
+    log.error("%s failed", what, exc_info=error)
+    return Answer(messages.error_reply(FAILED))
+
+
+async def _answer(
+    services: SlackServices, installation: InstallationLookup, request: CommandRequest
+) -> Answer:
+    """Everything before the acknowledgement. Raises DomainError (LinkRateLimited,
+    SlackUnavailable) for the person to read, or anything the store raises."""
+    name, slash, identity = services.internal_app_name, request.command, request.identity
+    where = await installation.get()
+    if not where.admits(identity):
+        log.warning(
+            "Refused %s from team %s, enterprise %s: the app is installed for the %s %s",
+            slash,
+            identity.team_id,
+            identity.enterprise_id,
+            where.kind,
+            where.enterprise_id if where.is_enterprise_install else where.team_id,
+        )
+        return Answer(messages.outside_installation_reply(name, where.kind))
+
+    subcommand = parse(request.text)
+    if isinstance(subcommand, Help):
+        return Answer(messages.help_reply(slash, name, subcommand.unknown))
+    if isinstance(subcommand, Usage):
+        return Answer(messages.usage_reply(slash, subcommand.form, name))
     if isinstance(subcommand, Unlink):
         binding = await services.bindings.unbind(
             identity, Actor(client=f"slack:{identity.user_id}")
         )
-        await _ack(ack, messages.unlinked_reply(name, binding is not None))
-        if binding is not None:
+        if binding is None:
+            return Answer(messages.unlinked_reply(name, was_linked=False))
+
+        async def tell() -> None:
             await services.notifier.binding_removed(binding)
-        return
+
+        return Answer(messages.unlinked_reply(name, was_linked=True), then=_no_reply(tell))
 
     account = await services.bindings.bound_account(identity)
     if isinstance(subcommand, Link) and account is not None:
-        await _ack(ack, messages.already_linked_reply(name, slash))
-        return
+        return Answer(messages.already_linked_reply(name, slash))
     if account is None:
-        link = await services.bindings.issue_link(identity, _profile(command))
+        try:
+            link = await services.bindings.issue_link(identity, request.profile)
+        except LinkRateLimited as error:
+            log.warning("%s: no link for %s, who asked for too many", slash, identity.user_id)
+            return Answer(messages.error_reply(str(error)))
         reason = (
             None
             if isinstance(subcommand, Link)
             else (
-                f"To use `{slash}`, first connect your Slack account to your {messages.escape(name)} account."
+                f"To use `{messages.escape(slash)}`, first connect your Slack account to your "
+                f"{messages.escape(name)} account."
             )
         )
-        await _ack(
-            ack,
+        return Answer(
             messages.link_reply(
                 services.association_url(link.nonce), name, services.link_ttl_seconds, reason=reason
-            ),
+            )
         )
-        return
 
     assert isinstance(subcommand, ACTING)
-    await ack()  # Slack waits at most 3 seconds; the internal application may take longer.
-    try:
-        reply = await _act(services, subcommand, account.api_token, slash)
-    except TokenRejected as error:
-        reply = messages.error_reply(
-            f"{error} Run `{slash} unlink`, then `{slash} link` to connect again."
-        )
-    except InternalApiError as error:
-        reply = messages.error_reply(str(error))
-    await _respond(respond, reply)
+    token = account.api_token
+
+    async def act() -> Reply:
+        # After the acknowledgement: the internal application may take longer than Slack waits.
+        try:
+            return await _act(services, subcommand, token, slash)
+        except TokenRejected as error:
+            return messages.error_reply(
+                f"{error} Run `{slash} unlink`, then `{slash} link` to connect again."
+            )
+        except InternalApiError as error:
+            return messages.error_reply(str(error))
+
+    return Answer(None, then=act)
+
+
+def _no_reply(work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[Reply | None]]:
+    async def run() -> Reply | None:
+        await work()
+        return None
+
+    return run
 
 
 async def _act(services: SlackServices, subcommand: object, token: str, slash: str) -> Reply:
@@ -103,32 +230,28 @@ async def _act(services: SlackServices, subcommand: object, token: str, slash: s
     raise AssertionError(f"not an acting subcommand: {subcommand!r}")
 
 
-def _profile(command: dict[str, Any]) -> SlackProfile:
-    team = command.get("enterprise_name") or command.get("team_domain") or command["team_id"]
-    app_id = command.get("api_app_id")
-    return SlackProfile(
-        user_name=cleaned(str(command.get("user_name") or command["user_id"]), 100),
-        team_name=cleaned(str(team), 100),
-        app_id=cleaned(str(app_id), 32) if app_id else None,
-    )
-
-
 async def _ack(ack: AsyncAck, reply: Reply) -> None:
     await ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
 
 
-async def _respond(respond: AsyncRespond, reply: Reply) -> None:
-    """Answer through the command's response_url; a failure is logged, as nobody else sees it."""
+async def _respond(respond: AsyncRespond | None, reply: Reply) -> bool:
+    """Answer through the command's response_url; a failure is logged, as nobody else sees it.
+    True when the response_url took the answer."""
+    if respond is None or not getattr(respond, "response_url", None):
+        log.error("Could not answer through the response_url: the command came without one")
+        return False
     try:
         response = await respond(
             text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=False
         )
-    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as error:
         log.error("Could not answer through the response_url: %s", type(error).__name__)
-        return
+        return False
     if response.status_code != 200:
         log.error(
             "The response_url refused the answer: HTTP %s %s",
             response.status_code,
             response.body[:100],
         )
+        return False
+    return True

@@ -1,0 +1,106 @@
+"""Where the app is installed, from Slack's `auth.test`, and whether a command comes from there.
+
+A workspace install answers its own workspace only; an org-wide install on Enterprise Grid
+(`is_enterprise_install` true) answers every workspace of its organisation. Slack delivers
+only what belongs to the installation, so a command from elsewhere is a forged or misrouted
+payload: it is refused rather than bound to an identity nobody installed the app for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from account_binding.errors import SlackUnavailable
+from account_binding.models import SlackIdentity
+
+log = logging.getLogger(__name__)
+
+CONTEXT_KEY = "account_binding_installation"
+
+#: auth.test, when the first command needs it: the whole call, retries included, in seconds.
+AUTH_TEST_DEADLINE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Installation:
+    team_id: str | None
+    enterprise_id: str | None
+    is_enterprise_install: bool
+
+    def admits(self, identity: SlackIdentity) -> bool:
+        """True when a command from `identity`'s workspace (and organisation) is this
+        installation's to answer."""
+        if self.is_enterprise_install:
+            return self.enterprise_id is not None and identity.enterprise_id == self.enterprise_id
+        # A workspace install: its workspace, in its organisation (none outside Grid).
+        return identity.team_id == self.team_id and identity.enterprise_id == self.enterprise_id
+
+    @property
+    def kind(self) -> str:
+        return "organisation" if self.is_enterprise_install else "workspace"
+
+
+class InstallationLookup:
+    """Asks Slack once (`auth.test` with the bot token) and remembers the answer."""
+
+    def __init__(
+        self, client: AsyncWebClient, deadline_seconds: float = AUTH_TEST_DEADLINE_SECONDS
+    ) -> None:
+        self._client = client
+        self._deadline = deadline_seconds
+        self._installation: Installation | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Installation:
+        """The installation; raises SlackUnavailable when Slack does not say in time."""
+        if self._installation is not None:
+            return self._installation
+        async with self._lock:
+            if self._installation is None:
+                self._installation = await self._ask()
+            return self._installation
+
+    async def _ask(self) -> Installation:
+        try:
+            response = await asyncio.wait_for(self._client.auth_test(), self._deadline)
+        except (TimeoutError, SlackApiError, SlackClientError, OSError, ValueError) as error:
+            log.error("auth.test failed, so no command can be checked yet: %s", error)
+            raise SlackUnavailable() from None
+        team_id = response.get("team_id")
+        enterprise_id = response.get("enterprise_id")
+        installation = Installation(
+            team_id=team_id if isinstance(team_id, str) and team_id else None,
+            enterprise_id=enterprise_id
+            if isinstance(enterprise_id, str) and enterprise_id
+            else None,
+            is_enterprise_install=response.get("is_enterprise_install") is True,
+        )
+        log.info(
+            "Installed for the %s %s",
+            installation.kind,
+            installation.enterprise_id if installation.is_enterprise_install else team_id,
+        )
+        return installation
+
+
+def installation_middleware(
+    lookup: InstallationLookup,
+) -> Callable[[AsyncBoltContext, Callable[[], Awaitable[None]]], Awaitable[None]]:
+    async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        context[CONTEXT_KEY] = lookup
+        await next()
+
+    return inject
+
+
+def installation_of(context: AsyncBoltContext) -> InstallationLookup:
+    lookup = context[CONTEXT_KEY]
+    assert isinstance(lookup, InstallationLookup)
+    return lookup
