@@ -237,6 +237,7 @@ async def _bound_to(request: Request, identity: SlackIdentity, user: User | None
 async def _already_bound(
     request: Request, pending: BindingRequest | None, current: LoggedIn | None
 ) -> Response:
+    current = current or await logged_in(request)
     bound = (
         await _bound_to(request, pending.identity, current.user if current else None)
         if pending
