@@ -12,6 +12,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Lifespan
 
+from account_binding.errors import SlackUnavailable
+
 from . import auth, binding_pages, errors, home, internal_api
 from .body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from .security_headers import SecurityHeaders
@@ -50,7 +52,12 @@ def build_web_app(
             # A forged Host header (DNS rebinding) gets 400, never a redirect built from it.
             Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["*"]),
         ],
-        exception_handlers={HTTPException: errors.http_error, Exception: errors.server_error},
+        exception_handlers={
+            HTTPException: errors.http_error,
+            # Wherever a page waits on Slack: "try again in a minute", never a 500.
+            SlackUnavailable: errors.slack_unavailable,
+            Exception: errors.server_error,
+        },
         lifespan=lifespan,
     )
     app.state.services = services

@@ -36,7 +36,7 @@ from account_binding.errors import (
 from account_binding.models import BindingRequest, SlackIdentity, SlackProfile, User
 from account_binding.tokens import digest
 
-from . import cookies, csrf
+from . import cookies, csrf, errors
 from .auth import (
     BIND_PATH,
     MAX_COOKIE_LENGTH,
@@ -161,17 +161,9 @@ async def confirm(request: Request) -> Response:
             await services.bindings.cancel(nonce, actor)
             return _page(request, "cancelled.html", {"command": command_of(pending.profile)})
         binding = await services.bindings.confirm(nonce, current.user, actor)
-    except SlackUnavailable:
-        return _page(
-            request,
-            "error.html",
-            {
-                "title": "Slack did not answer",
-                "message": "Slack did not answer; your link still works, try again in a minute.",
-            },
-            status_code=503,
-            headers={"Retry-After": "60"},
-        )
+    except SlackUnavailable as error:
+        # The link and its cookie are kept: pressing Connect again later works.
+        return await errors.slack_unavailable(request, error)
     except AlreadyBound:
         pending_request = await services.bindings.lookup(nonce)
         return await _already_bound(request, pending_request, current)
@@ -293,10 +285,9 @@ def _page(
     context: dict[str, Any],
     *,
     status_code: int = 200,
-    headers: dict[str, str] | None = None,
     background: BackgroundTask | None = None,
 ) -> Response:
     context = {"app_name": services_of(request).internal_app_name, **context}
     return templates.TemplateResponse(
-        request, name, context, status_code=status_code, headers=headers, background=background
+        request, name, context, status_code=status_code, background=background
     )
