@@ -88,7 +88,12 @@ class RunningApp:
 
     def browser(self) -> httpx.AsyncClient:
         """A fresh cookie jar: another person's browser."""
-        client = httpx.AsyncClient(base_url=self.base_url, follow_redirects=False, trust_env=False)
+        client = httpx.AsyncClient(
+            base_url=self.base_url,
+            follow_redirects=False,
+            trust_env=False,
+            headers=browser_headers(self.settings),
+        )
         self.browsers.append(client)
         return client
 
@@ -131,6 +136,11 @@ class RunningApp:
         return find_link(messages)
 
 
+def browser_headers(settings: Settings) -> dict[str, str]:
+    """What a browser on the site's own pages sends with every post: its Origin."""
+    return {"Origin": settings.public_origin}
+
+
 def find_link(messages: list[Message]) -> str:
     for message in messages:
         for block in message.blocks:
@@ -152,6 +162,7 @@ async def login(
     return await client.post(
         "/login",
         data={
+            **hidden_fields(page),  # as a browser posts them: the link a login is for, if any
             "username": username,
             "password": password,
             "csrf_token": token.group(1),
@@ -199,7 +210,10 @@ async def run_app(tmp_path: Path, **extra_settings: str) -> AsyncIterator[Runnin
         await store.open()
         base_url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(
-            base_url=base_url, follow_redirects=False, trust_env=False
+            base_url=base_url,
+            follow_redirects=False,
+            trust_env=False,
+            headers=browser_headers(settings),
         ) as http:
             running = RunningApp(
                 fake=fake, settings=settings, base_url=base_url, http=http, store=store

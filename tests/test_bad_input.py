@@ -130,7 +130,7 @@ async def test_the_confirm_form_takes_anything(
 ) -> None:
     if not app.http.cookies.get("session"):
         await login(app.http, "ada")
-        app.http.cookies.set("binding_link", "not-a-real-link", domain="127.0.0.1", path="/bind")
+        app.http.cookies.set("binding_link", "not-a-real-link", domain="127.0.0.1", path="/")
     before = snapshot(app)
     body = "&".join(
         f"{quote(k, errors='surrogatepass')}={quote(v, errors='surrogatepass')}"

@@ -17,10 +17,19 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    async_playwright,
+    expect,
+)
 from processes import AppProcess, free_port
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: The site's host name in these journeys, mapped to 127.0.0.1 inside Chromium only.
+SITE_HOST = "binding.test"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root
     "--disable-gpu",
@@ -29,6 +38,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # The site runs at a plain-http, non-localhost origin, as on an intranet: there browsers
+    # send no Sec-Fetch-* headers, so every form must pass on its Origin alone.
+    f"--host-resolver-rules=MAP {SITE_HOST} 127.0.0.1",
 ]
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 DESKTOP = {"width": 1100, "height": 760}
@@ -54,15 +66,21 @@ class Sandbox:
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    app = AppProcess(tmp_path, SANDBOX_PORT=str(free_port()), LOGIN_SLOWDOWN_SECONDS="0")
+    port = free_port()
+    site_url = f"http://{SITE_HOST}:{port}"
+    app = AppProcess(
+        tmp_path,
+        PORT=str(port),
+        PUBLIC_URL=site_url,
+        SANDBOX_PORT=str(free_port()),
+        LOGIN_SLOWDOWN_SECONDS="0",
+    )
     await app.start()
     slack = re.search(r"Try the app as a Slack user:\s+(\S+)", app.output)
     demo = re.search(r"Demo login:\s+demo / (\S+)", app.output)
     assert slack and demo, app.output
     try:
-        yield Sandbox(
-            slack.group(1).rstrip("/"), app.base_url, demo.group(1), tmp_path / "app.sqlite3"
-        )
+        yield Sandbox(slack.group(1).rstrip("/"), site_url, demo.group(1), tmp_path / "app.sqlite3")
     finally:
         await app.stop()
     assert "Traceback" not in app.output, app.output
@@ -239,15 +257,26 @@ async def test_a_used_and_an_expired_link_show_their_pages(
     await site.get_by_role("button", name="Connect").click()
     await expect(site.get_by_role("heading", name="Connected")).to_be_visible()
 
+    # The old Connect button, pressed after binding: "already connected".
     used = await context.new_page()
+    response = await used.goto(link)
+    assert response and response.status == 409
+    await expect(used.get_by_role("heading", name="Already connected")).to_be_visible()
+    await expect(used.get_by_role("status")).to_contain_text("your Acme account demo")
+    await accessible(used)
+
+    # After unlink, the used link is just used, and says which command gives a new one.
+    await slack.bring_to_front()
+    await run_command(slack, "unlink")
     response = await used.goto(link)
     assert response and response.status == 410
     await expect(used.get_by_role("heading", name="Link already used")).to_be_visible()
-    await expect(used.get_by_role("alert")).to_contain_text("Run the link command in Slack again")
+    await expect(used.get_by_role("alert")).to_contain_text(
+        re.compile(r"Run (the link command|/acme link) in Slack again")
+    )
     await accessible(used)
 
     await slack.bring_to_front()
-    await run_command(slack, "unlink")
     await run_command(slack, "link")
     fresh = await slack.get_by_role("link", name="Connect your Acme account").last.get_attribute(
         "href"
@@ -263,7 +292,50 @@ async def test_a_used_and_an_expired_link_show_their_pages(
     await accessible(expired)
 
 
+async def test_a_second_tab_and_a_late_press_are_told_what_happened(
+    context: BrowserContext, sandbox: Sandbox
+) -> None:
+    """Connect in one tab, then Connect in a second tab: "already connected" (not "no link
+    was opened in this browser"). Connect pressed after the link expired: "expired"."""
+    slack = await context.new_page()
+    await slack.goto(f"{sandbox.slack_url}/?user=U0ADA")
+    await run_command(slack, "link")
+    first = await open_link(context, slack)
+    await log_in(first, sandbox.password)
+    second = await context.new_page()
+    await second.goto(f"{sandbox.site_url}/bind")
+    await expect(second.get_by_role("button", name="Connect")).to_be_visible()
+    await first.get_by_role("button", name="Connect").click()
+    await expect(first.get_by_role("heading", name="Connected")).to_be_visible()
+    await second.get_by_role("button", name="Connect").click()
+    await expect(second.get_by_role("heading", name="Already connected")).to_be_visible()
+    await expect(second.get_by_role("status")).to_contain_text("your Acme account demo")
+    await accessible(second)
+
+    await slack.goto(f"{sandbox.slack_url}/?user=U0GRACE")
+    await run_command(slack, "link")
+    late = await open_link(context, slack)
+    await log_in(late, sandbox.password)
+    await expect(late.get_by_role("button", name="Connect")).to_be_visible()
+    with sqlite3.connect(sandbox.database) as db:
+        db.execute("UPDATE binding_requests SET expires_at = 1 WHERE used_at IS NULL")
+    await late.get_by_role("button", name="Connect").click()
+    await expect(late.get_by_role("heading", name="Link expired")).to_be_visible()
+    await accessible(late)
+    with sqlite3.connect(sandbox.database) as db:
+        assert db.execute("SELECT slack_user_id FROM bindings").fetchall() == [("U0ADA",)]
+
+
 async def test_log_out_and_a_wrong_password(context: BrowserContext, sandbox: Sandbox) -> None:
+    """Also shows what the site relies on at a plain-http, non-localhost origin: Chromium
+    sends no Sec-Fetch-Site there, only this site's Origin (Referrer-Policy: same-origin)."""
+    posts: list[dict[str, str]] = []
+
+    async def record(request: Request) -> None:
+        if request.method == "POST" and request.url.startswith(sandbox.site_url):
+            posts.append(await request.all_headers())
+
+    context.on("request", record)
     page = await context.new_page()
     await page.goto(f"{sandbox.site_url}/login")
     await log_in(page, "not the password")
@@ -280,6 +352,10 @@ async def test_log_out_and_a_wrong_password(context: BrowserContext, sandbox: Sa
     await accessible(page)
     await page.goto(f"{sandbox.site_url}/")
     await expect(page.get_by_text("You are not logged in")).to_be_visible()
+    assert len(posts) == 3  # two logins and a logout
+    for headers in posts:
+        assert headers.get("origin") == sandbox.site_url, headers
+        assert "sec-fetch-site" not in headers, headers
 
 
 async def test_pages_fit_a_phone(browser: Browser, sandbox: Sandbox) -> None:

@@ -111,3 +111,40 @@ async def test_an_unreachable_internal_application_gets_a_clear_message() -> Non
             await api.me("abt_x")
     finally:
         await api.close()
+
+
+async def test_a_number_too_large_for_python_is_a_4xx_not_500(running_app: RunningApp) -> None:
+    """The issue's input: POST /api/todos/ + 5,000 nines + /complete, no token, was a 500
+    (Starlette's int convertor hit Python's 4,300-digit limit). Every number the web side
+    parses from a path or a header is bounded before int() sees it."""
+    api = running_app.http
+    nines = "9" * 5000
+    assert (await api.post(f"/api/todos/{nines}/complete")).status_code == 401
+    token = await bound_token(running_app, "ada", "U0ADA")
+    headers = {"Authorization": f"Bearer {token}"}
+    for todo_id in (nines, "0", "-1", "2147483648", "1e3", "abc", "%D9%A3", "+1", " 1"):
+        response = await api.post(f"/api/todos/{todo_id}/complete", headers=headers)
+        assert response.status_code == 404, todo_id
+        assert response.json()["error"].startswith("You have no")
+    created = await api.post("/api/todos", json={"title": "Ship it"}, headers=headers)
+    done = await api.post(f"/api/todos/{created.json()['id']}/complete", headers=headers)
+    assert done.status_code == 200
+    # The static files read a Range header: huge numbers there are not a 500 either.
+    for value in (f"bytes={nines}-", f"bytes=0-{nines}", f"bytes=-{nines}"):
+        page = await api.get("/static/style.css", headers={"Range": value})
+        assert page.status_code < 500, value
+
+
+async def test_the_api_refuses_a_session_cookie(running_app: RunningApp) -> None:
+    """The API takes bearer tokens only: a logged-in browser's session cookie is not enough
+    (so another site cannot make a logged-in browser use the API)."""
+    from conftest import login
+
+    app = running_app
+    await app.add_user("ada")
+    await login(app.http, "ada")
+    assert app.http.cookies.get("session")
+    for method, path in (("GET", "/api/me"), ("GET", "/api/todos"), ("POST", "/api/todos")):
+        response = await app.http.request(method, path, json={"title": "x"})
+        assert response.status_code == 401, path
+    assert app.query("SELECT count(*) FROM todos") == [(0,)]

@@ -78,5 +78,72 @@ async def test_pages_carry_the_security_headers(running_app: RunningApp) -> None
         response = await running_app.http.get(path)
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         assert "script-src" not in response.headers["content-security-policy"]
-        assert response.headers["referrer-policy"] == "no-referrer"
+        # same-origin: a browser then sends this site's Origin on its own posts (no-referrer
+        # makes it "null", which the cross-site check refuses), and nothing leaves the site.
+        assert response.headers["referrer-policy"] == "same-origin"
         assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert (
+            "img-src 'self' https://*.slack-edge.com;"
+            in (response.headers["content-security-policy"])
+        )
+
+
+async def test_login_refuses_a_wrong_csrf_token(running_app: RunningApp) -> None:
+    """The double-submit check compares the form's token with the cookie's: a wrong token is
+    refused, not only a missing one, and so is another browser's valid pair half."""
+    await running_app.add_user("ada")
+    form = await running_app.http.get("/login")
+    other = await running_app.browser().get("/login")
+    for token in ("wrong", csrf_of(form)[:-1] + "x", csrf_of(other)):
+        response = await running_app.http.post(
+            "/login", data={"username": "ada", "password": PASSWORD, "csrf_token": token}
+        )
+        assert response.status_code == 403, token
+        assert "session" not in response.headers.get("set-cookie", "")
+    ok = await running_app.http.post(
+        "/login", data={"username": "ada", "password": PASSWORD, "csrf_token": csrf_of(form)}
+    )
+    assert ok.status_code == 303
+
+
+async def test_logout_refuses_a_wrong_token(running_app: RunningApp) -> None:
+    await running_app.add_user("ada")
+    await login(running_app.http, "ada")
+    home = await running_app.http.get("/")
+    for token in ("wrong", csrf_of(home)[:-1] + "x"):
+        refused = await running_app.http.post("/logout", data={"csrf_token": token})
+        assert refused.status_code == 403
+        assert "logged in as" in (await running_app.http.get("/")).text
+    assert (
+        await running_app.http.post("/logout", data={"csrf_token": csrf_of(home)})
+    ).status_code == 200
+    assert "You are not logged in" in (await running_app.http.get("/")).text
+
+
+async def test_the_login_page_returns_only_to_a_path_on_this_site_when_logged_in(
+    running_app: RunningApp,
+) -> None:
+    """GET /login when already logged in redirects at once: to a path of this site only."""
+    await running_app.add_user("ada")
+    await login(running_app.http, "ada")
+    for target, expected in (
+        ("/bind", "/bind"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+    ):
+        response = await running_app.http.get("/login", params={"next": target})
+        assert response.status_code == 303
+        assert response.headers["location"] == expected, target
+
+
+async def test_the_csrf_token_is_not_the_session_id(running_app: RunningApp) -> None:
+    """The token in the page is not the session cookie (which is HttpOnly, kept from pages)."""
+    await running_app.add_user("ada")
+    await login(running_app.http, "ada")
+    session = running_app.http.cookies["session"]
+    token = csrf_of(await running_app.http.get("/"))
+    assert token and session and token != session
+    assert session not in (await running_app.http.get("/")).text

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 import httpx
 from conftest import RunningApp, csrf_of, hidden_fields, login
 
+from account_binding.tokens import digest
+
 
 async def open_and_login(
     app: RunningApp, browser: httpx.AsyncClient, url: str, username: str
@@ -62,7 +64,9 @@ async def test_a_used_link_cannot_be_used_again_by_anyone(running_app: RunningAp
     other = app.browser()
     await login(other, "mallory")
     replay = await other.get(urlsplit(url).path)
-    assert replay.status_code == 410 and "already been used" in replay.text
+    # The Slack person is bound now, so the used link says so, without naming the account.
+    assert replay.status_code == 409 and "Already connected" in replay.text
+    assert "<strong>ada</strong>" not in replay.text
     assert count(app, "SELECT count(*) FROM bindings") == 1
     assert count(app, f"SELECT count(*) FROM bindings WHERE user_id = {app.users['ada'].id}") == 1
 
@@ -90,13 +94,14 @@ async def test_a_post_without_its_csrf_token_is_refused(running_app: RunningApp)
     await login(attacker, "mallory")
     attacker_token = csrf_of(await attacker.get("/"))
 
+    link_id = hidden_fields(page)["link_id"]
     for data in (
         {"action": "connect"},
         {"action": "connect", "csrf_token": ""},
         {"action": "connect", "csrf_token": "guess"},
         {"action": "connect", "csrf_token": attacker_token},  # another session's token
     ):
-        refused = await app.http.post("/bind", data=data)
+        refused = await app.http.post("/bind", data={**data, "link_id": link_id})
         assert refused.status_code == 403, data
         assert "did not come from this site" in refused.text
     assert count(app, "SELECT count(*) FROM bindings") == 0
@@ -120,7 +125,9 @@ async def test_two_concurrent_confirmations_of_one_link_make_one_binding(
         first.post("/bind", data={**hidden_fields(page_one), "action": "connect"}),
         second.post("/bind", data={**hidden_fields(page_two), "action": "connect"}),
     )
-    assert sorted(r.status_code for r in results) == [200, 410]
+    # The loser is told the Slack account is connected now (not to which account).
+    assert sorted(r.status_code for r in results) == [200, 409]
+    assert any("Already connected" in r.text for r in results)
     assert count(app, "SELECT count(*) FROM bindings") == 1
     assert count(app, "SELECT count(*) FROM api_tokens") == 1
 
@@ -149,7 +156,10 @@ async def test_confirming_needs_a_login(running_app: RunningApp) -> None:
     app = running_app
     url = await app.link_for("U0ADA")
     await app.http.get(urlsplit(url).path)
-    posted = await app.http.post("/bind", data={"action": "connect", "csrf_token": "x"})
+    link_id = digest(urlsplit(url).path.rsplit("/", 1)[1])
+    posted = await app.http.post(
+        "/bind", data={"action": "connect", "csrf_token": "x", "link_id": link_id}
+    )
     assert posted.status_code == 303 and posted.headers["location"].startswith("/login")
     assert count(app, "SELECT count(*) FROM bindings") == 0
 
@@ -192,3 +202,73 @@ async def test_an_overlong_form_field_gets_413(running_app: RunningApp) -> None:
         "/login", data={"username": "x" * 5000, "password": "p", "csrf_token": csrf_of(form)}
     )
     assert response.status_code == 413 and "too long" in response.text
+
+
+async def test_connect_in_a_second_tab_says_already_connected(running_app: RunningApp) -> None:
+    """After Connect in one tab, Connect (or Cancel) in a second tab of the same browser is
+    told the truth: the account is connected, to this very account; not that no link was
+    opened in this browser, nor that nothing was connected."""
+    app = running_app
+    await app.add_user("ada")
+    first = await open_and_login(app, app.http, await app.link_for("U0ADA"), "ada")
+    second = await app.http.get("/bind")
+    done = await app.http.post("/bind", data={**hidden_fields(first), "action": "connect"})
+    assert done.status_code == 200
+    for action in ("connect", "cancel"):
+        again = await app.http.post("/bind", data={**hidden_fields(second), "action": action})
+        assert again.status_code == 409 and "Already connected" in again.text, action
+        assert "your Acme account <strong>ada</strong>" in again.text
+        assert "none was opened" not in again.text and "Nothing was connected" not in again.text
+    reloaded = await app.http.get("/bind")
+    assert reloaded.status_code == 409 and "Already connected" in reloaded.text
+    assert count(app, "SELECT count(*) FROM bindings") == 1
+
+
+async def test_the_link_cookie_outlives_the_link_so_a_late_press_says_expired(
+    running_app: RunningApp,
+) -> None:
+    """A browser drops the link cookie at its Max-Age: it lasts minutes past the link, so that
+    Connect pressed after the link expired says "expired", not that no link was opened."""
+    app = running_app
+    url = await app.link_for("U0ADA")
+    opened = await app.http.get(urlsplit(url).path)
+    cookie = next(h for h in opened.headers.get_list("set-cookie") if "binding_link=" in h)
+    max_age = int(cookie.lower().split("max-age=")[1].split(";")[0])
+    assert max_age >= app.settings.binding_ttl + 300
+    assert "Path=/;" in cookie + ";"
+
+
+async def test_link_pages_name_the_command(running_app: RunningApp) -> None:
+    """A used, replaced or expired link says which command gives a new one ("/acme link")."""
+    app = running_app
+    old = await app.link_for("U0ADA")
+    new = await app.link_for("U0ADA")  # replaces the old one
+    # The Slack side stores the command each link came from (a no-op once it does so itself).
+    with sqlite3.connect(app.settings.database) as db:
+        db.execute("UPDATE binding_requests SET command = '/acme' WHERE command IS NULL")
+    replaced = await app.browser().get(urlsplit(old).path)
+    assert replaced.status_code == 410 and "Link already used" in replaced.text
+    assert "Run /acme link in Slack again" in replaced.text
+    with sqlite3.connect(app.settings.database) as db:
+        db.execute("UPDATE binding_requests SET expires_at = 1")
+    expired = await app.browser().get(urlsplit(new).path)
+    assert expired.status_code == 410 and "Run /acme link in Slack again" in expired.text
+
+
+async def test_a_used_link_of_a_bound_person_says_already_connected(
+    running_app: RunningApp,
+) -> None:
+    """An old Connect button pressed after binding: "already connected", not "already used";
+    and the success page named both the Slack person (ID, workspace) and the account."""
+    app = running_app
+    await app.add_user("ada")
+    url = await app.link_for("U0ADA")
+    page = await open_and_login(app, app.http, url, "ada")
+    done = await app.http.post("/bind", data={**hidden_fields(page), "action": "connect"})
+    assert done.status_code == 200
+    assert "U0ADA" in done.text and "sandbox" in done.text
+    assert "Ada Lovelace" in done.text or "@ada" in done.text
+    assert "your Acme account <strong>ada</strong>" in done.text
+    old_button = await app.http.get(urlsplit(url).path)
+    assert old_button.status_code == 409 and "Already connected" in old_button.text
+    assert "Link already used" not in old_button.text

@@ -12,7 +12,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Lifespan
 
+from account_binding.errors import SlackUnavailable
+
 from . import auth, binding_pages, errors, home, internal_api
+from .body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from .security_headers import SecurityHeaders
 from .services import WebServices
 
@@ -22,7 +25,12 @@ def build_web_app(
     lifespan: Lifespan[Starlette] | None = None,
     *,
     allowed_hosts: list[str] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Starlette:
+    """The site. `max_body_bytes` caps every request body (MAX_BODY_BYTES; see web.body_limit).
+
+    `allowed_hosts` are the Host headers it answers (400 otherwise); None answers any.
+    """
     routes = [
         Route("/", home.home, methods=["GET"]),
         Route("/healthz", home.health, methods=["GET"]),
@@ -39,10 +47,17 @@ def build_web_app(
         routes=routes,
         middleware=[
             Middleware(SecurityHeaders, https=services.secure_cookies),
+            # Before anything reads a body: no route ever parses more than this.
+            Middleware(BodySizeLimit, max_body_bytes=max_body_bytes),
             # A forged Host header (DNS rebinding) gets 400, never a redirect built from it.
             Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["*"]),
         ],
-        exception_handlers={HTTPException: errors.http_error, Exception: errors.server_error},
+        exception_handlers={
+            HTTPException: errors.http_error,
+            # Wherever a page waits on Slack: "try again in a minute", never a 500.
+            SlackUnavailable: errors.slack_unavailable,
+            Exception: errors.server_error,
+        },
         lifespan=lifespan,
     )
     app.state.services = services

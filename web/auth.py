@@ -1,31 +1,41 @@
-"""Logging in and out with the built-in accounts, and who is logged in."""
+"""Logging in and out with the built-in accounts, and who is logged in.
+
+A login started from the binding page is made for that link: its form carries the SHA-256 of
+the link (never the link itself, which stays in its HttpOnly cookie and out of every URL), the
+post checks it against the link cookie, and the session records it. Only such a session can
+confirm that link (`web.binding_pages`): a session planted by a neighbour, or an older login,
+is asked to log in again first.
+"""
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from account_binding.audit import Actor, AuditEvent
 from account_binding.login import LoginFailed, LoginLocked
 from account_binding.models import User
 from account_binding.sessions import ActiveSession
-from account_binding.text import is_acceptable
+from account_binding.tokens import digest
 
-from . import csrf
+from . import cookies, csrf
+from .forms import read_form
 from .services import services_of
 from .templating import templates
 
 log = logging.getLogger(__name__)
 
-SESSION_COOKIE = "session"
-MAX_FORM_FIELDS = 20
-MAX_FIELD_LENGTH = 4096
+#: Where the binding page lives; a login whose return address is this is made for the link.
+BIND_PATH = "/bind"
+#: Longer cookie values are not this site's and are ignored.
+MAX_COOKIE_LENGTH = 100
+#: The hidden field of the login form carrying the SHA-256 of the link it was made for.
+LINK_FIELD = "link_id"
 
 
 @dataclass(frozen=True)
@@ -35,8 +45,9 @@ class LoggedIn:
 
 
 async def logged_in(request: Request) -> LoggedIn | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token or len(token) > 100:
+    """Who this request's session cookie logs in, or None (no cookie, two, unknown, expired)."""
+    token = cookies.read(request, cookies.SESSION)
+    if not token or len(token) > MAX_COOKIE_LENGTH:
         return None
     services = services_of(request)
     session = await services.sessions.resolve(token)
@@ -44,6 +55,19 @@ async def logged_in(request: Request) -> LoggedIn | None:
         return None
     user = await services.accounts.user(session.user_id)
     return LoggedIn(user, session) if user else None
+
+
+def link_nonce(request: Request) -> str | None:
+    """The binding link opened in this browser (its cookie), or None."""
+    nonce = cookies.read(request, cookies.LINK)
+    return nonce if nonce and len(nonce) <= MAX_COOKIE_LENGTH else None
+
+
+def made_for(current: LoggedIn | None, nonce: str) -> bool:
+    """True when `current` is a session whose login was made for the link `nonce`."""
+    if current is None or current.session.link_hash is None:
+        return False
+    return hmac.compare_digest(current.session.link_hash.encode(), digest(nonce).encode())
 
 
 def login_redirect(next_path: str) -> RedirectResponse:
@@ -62,46 +86,18 @@ def safe_next(value: object) -> str:
     return value
 
 
-def check_same_origin(request: Request) -> None:
-    """Refuse a post that the browser says comes from another site (before any CSRF token is
-    looked at: this also stops login CSRF with a cookie planted by a neighbour on the host)."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None:  # every current browser sends it, whatever the referrer policy
-        if fetch_site not in ("same-origin", "none"):
-            raise HTTPException(403, "This form did not come from this site.")
-        return
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":  # nothing to go on: the CSRF token decides
-        return
-    own = {f"{request.url.scheme}://{request.url.netloc}", services_of(request).site_origin}
-    if origin not in own:
-        raise HTTPException(403, "This form did not come from this site.")
-
-
-async def read_form(request: Request) -> FormData:
-    """The posted form, refusing what no form of this site sends."""
-    check_same_origin(request)
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("application/x-www-form-urlencoded"):
-        raise HTTPException(415, "This page takes a form post. Go back and use the form.")
-    try:
-        form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
-    except ClientDisconnect:
-        raise HTTPException(400, "The form did not arrive whole.") from None
-    for value in form.values():
-        if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH:
-            raise HTTPException(413, "A field of this form is too long.")
-        if not is_acceptable(value):
-            raise HTTPException(
-                400, "A field of this form has characters this site does not accept."
-            )
-    return form
+def _link_for_login(request: Request, next_path: str) -> str | None:
+    """The link a login returning to `next_path` is made for: the open link, for /bind."""
+    return link_nonce(request) if urlsplit(next_path).path == BIND_PATH else None
 
 
 async def login_page(request: Request) -> Response:
-    if await logged_in(request):
-        return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
-    return _login_form(request, next_path=safe_next(request.query_params.get("next")))
+    next_path = safe_next(request.query_params.get("next"))
+    nonce = _link_for_login(request, next_path)
+    current = await logged_in(request)
+    if current is not None and (nonce is None or made_for(current, nonce)):
+        return RedirectResponse(next_path, status_code=303)
+    return _login_form(request, next_path=next_path, link_id=digest(nonce) if nonce else None)
 
 
 def client_address(request: Request) -> str | None:
@@ -112,14 +108,23 @@ def client_address(request: Request) -> str | None:
 async def login(request: Request) -> Response:
     form = await read_form(request)
     next_path = safe_next(form.get("next"))
-    csrf.check(request.cookies.get(csrf.LOGIN_CSRF_COOKIE), form.get(csrf.FIELD))
+    csrf.check(cookies.read(request, cookies.LOGIN_CSRF), form.get(csrf.FIELD))
+    link_id = form.get(LINK_FIELD) or None
+    if link_id is not None:
+        nonce = link_nonce(request)
+        if nonce is None or not hmac.compare_digest(
+            digest(nonce).encode(), str(link_id).encode("utf-8", "replace")
+        ):
+            return _link_changed(request)
     username, password = form.get("username"), form.get("password")
     username = username if isinstance(username, str) else ""
     services = services_of(request)
+    link_field = str(link_id) if link_id else None
     if not username.strip() or not isinstance(password, str) or not password:
         return _login_form(
             request,
             next_path=next_path,
+            link_id=link_field,
             error="Enter your user name and your password.",
             username=username,
             status_code=400,
@@ -128,24 +133,32 @@ async def login(request: Request) -> Response:
         user = await services.login.log_in(username, password, client_address(request))
     except LoginLocked as error:
         response = _login_form(
-            request, next_path=next_path, error=str(error), username=username, status_code=429
+            request,
+            next_path=next_path,
+            link_id=link_field,
+            error=str(error),
+            username=username,
+            status_code=429,
         )
         response.headers["Retry-After"] = str(error.retry_after)
         return response
     except LoginFailed as error:
         return _login_form(
-            request, next_path=next_path, error=str(error), username=username, status_code=400
+            request,
+            next_path=next_path,
+            link_id=link_field,
+            error=str(error),
+            username=username,
+            status_code=400,
         )
     # A fresh session ID at every login, so a planted cookie is never promoted (no fixation).
-    old = request.cookies.get(SESSION_COOKIE)
-    if old:
+    old = cookies.read(request, cookies.SESSION)
+    if old and len(old) <= MAX_COOKIE_LENGTH:
         await services.sessions.end(old)
-    token = await services.sessions.start(user.id)
+    token = await services.sessions.start(user.id, link_field)
     response = RedirectResponse(next_path, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE, token, httponly=True, samesite="lax", secure=services.secure_cookies
-    )
-    response.delete_cookie(csrf.LOGIN_CSRF_COOKIE, path="/login")
+    cookies.set_cookie(request, response, cookies.SESSION, token, samesite="lax")
+    cookies.forget(request, response, cookies.LOGIN_CSRF)
     return response
 
 
@@ -154,7 +167,7 @@ async def logout(request: Request) -> Response:
     current = await logged_in(request)
     if current is not None:
         csrf.check(current.session.csrf_token, form.get(csrf.FIELD))
-        token = request.cookies.get(SESSION_COOKIE)
+        token = cookies.read(request, cookies.SESSION)
         if token:
             await services_of(request).sessions.end(token)
         await services_of(request).audit.record(
@@ -163,39 +176,51 @@ async def logout(request: Request) -> Response:
     response = templates.TemplateResponse(
         request, "logged_out.html", {"app_name": services_of(request).internal_app_name}
     )
-    response.delete_cookie(SESSION_COOKIE)
+    cookies.forget(request, response, cookies.SESSION)
     # A pending link belongs to whoever opened it, not to the next person at this browser.
-    response.delete_cookie("binding_link", path="/bind")
+    cookies.forget(request, response, cookies.LINK)
     return response
+
+
+def _link_changed(request: Request) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "app_name": services_of(request).internal_app_name,
+            "title": "The link changed",
+            "message": "This login was for a binding link that is no longer the one open in "
+            "this browser (another link was opened, or it was forgotten), so you were not "
+            "logged in. Open the link you mean to use again from Slack.",
+        },
+        status_code=409,
+    )
 
 
 def _login_form(
     request: Request,
     *,
     next_path: str,
+    link_id: str | None = None,
     error: str | None = None,
     username: str = "",
     status_code: int = 200,
 ) -> Response:
-    token = request.cookies.get(csrf.LOGIN_CSRF_COOKIE) or csrf.new_login_token()
+    token = cookies.read(request, cookies.LOGIN_CSRF)
+    if not token or len(token) > MAX_COOKIE_LENGTH:
+        token = csrf.new_login_token()
     response = templates.TemplateResponse(
         request,
         "login.html",
         {
             "app_name": services_of(request).internal_app_name,
             "next": next_path,
+            "link_id": link_id,
             "error": error,
             "username": username[:64],
             "csrf_token": token,
         },
         status_code=status_code,
     )
-    response.set_cookie(
-        csrf.LOGIN_CSRF_COOKIE,
-        token,
-        path="/login",
-        httponly=True,
-        samesite="strict",
-        secure=services_of(request).secure_cookies,
-    )
+    cookies.set_cookie(request, response, cookies.LOGIN_CSRF, token, samesite="strict")
     return response

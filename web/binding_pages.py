@@ -1,8 +1,15 @@
 """The binding page: the association URL lands here, and only a confirmed POST binds.
 
-`GET /bind/{nonce}` checks the link, moves the nonce into an HttpOnly cookie scoped to `/bind`
-and redirects to `/bind`, so the address bar, history and later Referer headers no longer
-hold it. `GET /bind` asks the logged-in person to confirm; `POST /bind` binds or cancels.
+`GET /bind/{nonce}` checks the link, moves the nonce into an HttpOnly cookie and redirects to
+`/bind`, so the address bar, history and later Referer headers no longer hold it. `GET /bind`
+asks the person to confirm; `POST /bind` binds or cancels. Both act only for a session whose
+login was made for this very link in this browser (`web.auth.made_for`): any other session
+(planted by a neighbour, or an older login) is sent to log in again first.
+
+The link cookie outlives the link by `LINK_COOKIE_GRACE_SECONDS` and is not removed when the
+link is used, so that a second tab, or a press after the link expired, is told what happened
+to the link ("already connected", "expired") rather than that no link was opened. Logout
+forgets it.
 """
 
 from __future__ import annotations
@@ -10,26 +17,49 @@ from __future__ import annotations
 import hmac
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from account_binding.audit import Actor
-from account_binding.errors import AlreadyBound, EmailMismatch, LinkError, LinkExpired, LinkNotFound
-from account_binding.models import BindingRequest, User
+from account_binding.errors import (
+    AlreadyBound,
+    EmailMismatch,
+    LinkError,
+    LinkExpired,
+    LinkNotFound,
+    LinkUsed,
+    SlackUnavailable,
+)
+from account_binding.models import BindingRequest, SlackIdentity, SlackProfile, User
 from account_binding.tokens import digest
 
-from . import csrf
-from .auth import client_address, logged_in, login_redirect, read_form
+from . import cookies, csrf, errors
+from .auth import (
+    BIND_PATH,
+    MAX_COOKIE_LENGTH,
+    LoggedIn,
+    client_address,
+    link_nonce,
+    logged_in,
+    login_redirect,
+    made_for,
+)
+from .forms import read_form
 from .services import services_of
 from .templating import templates
 
 log = logging.getLogger(__name__)
 
-LINK_COOKIE = "binding_link"
-LINK_PATH = "/bind"
-MAX_NONCE_LENGTH = 100
+LINK_PATH = BIND_PATH
+#: How long the link cookie outlives the link, so that a late press is told "expired".
+LINK_COOKIE_GRACE_SECONDS = 600
+#: Slack's own image hosts: the only avatars the confirm page shows (and the CSP allows).
+SLACK_IMAGE_HOST_SUFFIX = ".slack-edge.com"
+#: Longest slash command name a page repeats (Slack allows 32 characters).
+MAX_COMMAND_LENGTH = 32
 
 
 def _actor(request: Request, user: User | None = None) -> Actor:
@@ -40,26 +70,25 @@ async def open_link(request: Request) -> Response:
     nonce = request.path_params["nonce"]
     bindings = services_of(request).bindings
     try:
-        if len(nonce) > MAX_NONCE_LENGTH:
+        if len(nonce) > MAX_COOKIE_LENGTH:
             raise LinkNotFound()
         pending = await bindings.pending(nonce, _actor(request))
     except LinkError as error:
-        return _link_error(request, error)
+        return await _link_error(request, error, nonce)
     response = RedirectResponse(LINK_PATH, status_code=303)
-    response.set_cookie(
-        LINK_COOKIE,
+    cookies.set_cookie(
+        request,
+        response,
+        cookies.LINK,
         nonce,
-        max_age=bindings.seconds_left(pending),
-        path=LINK_PATH,
-        httponly=True,
         samesite="lax",
-        secure=services_of(request).secure_cookies,
+        max_age=bindings.seconds_left(pending) + LINK_COOKIE_GRACE_SECONDS,
     )
     return response
 
 
 async def confirm_page(request: Request) -> Response:
-    nonce = _link_cookie(request)
+    nonce = link_nonce(request)
     if nonce is None:
         return _page(request, "no_link.html", {}, status_code=400)
     current = await logged_in(request)
@@ -69,18 +98,21 @@ async def confirm_page(request: Request) -> Response:
             nonce, _actor(request, current.user if current else None)
         )
     except LinkError as error:
-        return _forget_link(_link_error(request, error))
-    if current is None:
+        return await _link_error(request, error, nonce, current)
+    if not made_for(current, nonce):
         return login_redirect(LINK_PATH)
+    assert current is not None
     if await services.bindings.is_bound(link.request.identity):
-        return _already_bound(request, link.request)
+        return await _already_bound(request, link.request, current)
+    person = link.person
     return _page(
         request,
         "confirm.html",
         {
             "user": current.user,
             "link": link.request,
-            "person": link.person,
+            "person": person,
+            "image_url": slack_image(person.image_url if person else None),
             "csrf_token": current.session.csrf_token,
             "link_id": digest(nonce),
             "require_email_match": services.require_email_match,
@@ -90,16 +122,12 @@ async def confirm_page(request: Request) -> Response:
 
 async def confirm(request: Request) -> Response:
     form = await read_form(request)
-    current = await logged_in(request)
-    if current is None:
-        return login_redirect(LINK_PATH)
-    csrf.check(current.session.csrf_token, form.get(csrf.FIELD))
-    nonce = _link_cookie(request)
+    nonce = link_nonce(request)
     if nonce is None:
         return _page(request, "no_link.html", {}, status_code=400)
     shown = form.get("link_id")
     if not isinstance(shown, str) or not hmac.compare_digest(
-        shown.encode(), digest(nonce).encode()
+        shown.encode("utf-8", "replace"), digest(nonce).encode()
     ):
         # Another link was opened in this browser after this page was shown: act on neither.
         return _page(
@@ -112,13 +140,15 @@ async def confirm(request: Request) -> Response:
             },
             status_code=409,
         )
+    current = await logged_in(request)
+    if not made_for(current, nonce):
+        return login_redirect(LINK_PATH)
+    assert current is not None
+    csrf.check(current.session.csrf_token, form.get(csrf.FIELD))
     services = services_of(request)
     actor = _actor(request, current.user)
     action = form.get("action")
-    if action == "cancel":
-        await services.bindings.cancel(nonce, actor)
-        return _forget_link(_page(request, "cancelled.html", {}))
-    if action != "connect":
+    if action not in ("connect", "cancel"):
         return _page(
             request,
             "error.html",
@@ -126,19 +156,26 @@ async def confirm(request: Request) -> Response:
             status_code=400,
         )
     try:
+        if action == "cancel":
+            pending = await services.bindings.pending(nonce, actor)  # a used link is not undone
+            await services.bindings.cancel(nonce, actor)
+            return _page(request, "cancelled.html", {"command": command_of(pending.profile)})
         binding = await services.bindings.confirm(nonce, current.user, actor)
+    except SlackUnavailable as error:
+        # The link and its cookie are kept: pressing Connect again later works.
+        return await errors.slack_unavailable(request, error)
     except AlreadyBound:
-        pending = await services.bindings.lookup(nonce)
-        return _forget_link(_already_bound(request, pending))
+        pending_request = await services.bindings.lookup(nonce)
+        return await _already_bound(request, pending_request, current)
     except LinkError as error:
-        return _forget_link(_link_error(request, error))
+        return await _link_error(request, error, nonce, current)
     log.info(
         "User %s bound to Slack user %s of %s",
         current.user.id,
         binding.identity.user_id,
         binding.identity.scope_id,
     )
-    response = _page(
+    return _page(
         request,
         "success.html",
         {
@@ -148,20 +185,64 @@ async def confirm(request: Request) -> Response:
         },
         background=BackgroundTask(services.notifier.binding_created, binding, current.user),
     )
-    return _forget_link(response)
 
 
-def _link_cookie(request: Request) -> str | None:
-    nonce = request.cookies.get(LINK_COOKIE)
-    return nonce if nonce and len(nonce) <= MAX_NONCE_LENGTH else None
+def slack_image(url: str | None) -> str | None:
+    """`url` when it is an https image on Slack's own hosts (`*.slack-edge.com`), else None."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if (
+        parts.scheme != "https"
+        or parts.port is not None
+        or not host.endswith(SLACK_IMAGE_HOST_SUFFIX)
+    ):
+        return None
+    return url
 
 
-def _already_bound(request: Request, pending: BindingRequest | None) -> Response:
+def command_of(profile: SlackProfile | None) -> str | None:
+    """The slash command a link came from, when it looks like one ("/acme"), else None."""
+    command = profile.command if profile else None
+    if (
+        not command
+        or not command.startswith("/")
+        or len(command) > MAX_COMMAND_LENGTH
+        or not all(c.isalnum() or c in "/-_" for c in command)
+    ):
+        return None
+    return command
+
+
+async def _bound_to(request: Request, identity: SlackIdentity, user: User | None) -> str | None:
+    """ "you" when `identity` is bound to `user`, "other" when bound elsewhere, else None."""
+    bindings = services_of(request).bindings
+    if user is not None and any(
+        b.identity.scope_id == identity.scope_id and b.identity.user_id == identity.user_id
+        for b in await bindings.bindings_of(user)
+    ):
+        return "you"
+    return "other" if await bindings.is_bound(identity) else None
+
+
+async def _already_bound(
+    request: Request, pending: BindingRequest | None, current: LoggedIn | None
+) -> Response:
+    current = current or await logged_in(request)
+    bound = (
+        await _bound_to(request, pending.identity, current.user if current else None)
+        if pending
+        else None
+    )
     return _page(
         request,
         "already_bound.html",
         {
             "link": pending,
+            "to_you": bound == "you",
+            "user": current.user if current else None,
+            "command": command_of(pending.profile) if pending else None,
             "slack_url": services_of(request).slack_return_url(pending.identity, pending.profile)
             if pending
             else None,
@@ -170,7 +251,14 @@ def _already_bound(request: Request, pending: BindingRequest | None) -> Response
     )
 
 
-def _link_error(request: Request, error: LinkError) -> Response:
+async def _link_error(
+    request: Request, error: LinkError, nonce: str, current: LoggedIn | None = None
+) -> Response:
+    bindings = services_of(request).bindings
+    link = await bindings.lookup(nonce) if len(nonce) <= MAX_COOKIE_LENGTH else None
+    if isinstance(error, LinkUsed) and link is not None and await bindings.is_bound(link.identity):
+        # An old Connect button, or a second tab: the person is connected, say so.
+        return await _already_bound(request, link, current)
     titles = {
         LinkNotFound: "Link not valid",
         LinkExpired: "Link expired",
@@ -179,17 +267,16 @@ def _link_error(request: Request, error: LinkError) -> Response:
     status = (
         404 if isinstance(error, LinkNotFound) else 403 if isinstance(error, EmailMismatch) else 410
     )
+    message = str(error)
+    command = command_of(link.profile) if link else None
+    if command:
+        message = message.replace("the link command", f"{command} link")
     return _page(
         request,
         "error.html",
-        {"title": titles.get(type(error), "Link already used"), "message": str(error)},
+        {"title": titles.get(type(error), "Link already used"), "message": message},
         status_code=status,
     )
-
-
-def _forget_link(response: Response) -> Response:
-    response.delete_cookie(LINK_COOKIE, path=LINK_PATH)
-    return response
 
 
 def _page(

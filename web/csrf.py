@@ -1,7 +1,8 @@
 """CSRF tokens for every form that changes state.
 
 A logged-in form carries the session's CSRF token. The login form, before any session
-exists, uses a double-submit token: a random cookie that the form must repeat.
+exists, uses a double-submit token: a random cookie (`web.cookies.LOGIN_CSRF`) that the form
+must repeat.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from starlette.exceptions import HTTPException
 
 from account_binding.tokens import new_secret
 
-LOGIN_CSRF_COOKIE = "login_csrf"
 FIELD = "csrf_token"
 
 

@@ -14,6 +14,8 @@ from .templating import templates
 
 log = logging.getLogger(__name__)
 
+SLACK_UNAVAILABLE = "Slack did not answer; your link still works, try again in a minute."
+
 TITLES = {
     400: "Bad request",
     403: "Not allowed",
@@ -21,12 +23,20 @@ TITLES = {
     405: "Not allowed",
     413: "Too large",
     415: "Wrong kind of request",
+    503: "Slack did not answer",
 }
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return _render(request, exc.status_code, exc.detail, exc.headers)
+
+
+async def slack_unavailable(request: Request, exc: Exception) -> Response:
+    """Slack did not answer in time on a request path (SlackUnavailable): a 503 that asks the
+    person to try again, never a security refusal and never a 500."""
+    log.warning("Slack did not answer in time on %s %s", request.method, request.url.path)
+    return _render(request, 503, SLACK_UNAVAILABLE, {"Retry-After": "60"})
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
