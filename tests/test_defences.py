@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import PASSWORD, RunningApp, hidden_fields, login, run_app
 
-from account_binding import accounts
+from account_binding import accounts, passwords
 from account_binding.accounts import AccountService
 from account_binding.api_tokens import ApiTokenAuthenticator
 from account_binding.crypto import TokenCipher
@@ -107,8 +107,8 @@ async def test_at_most_two_password_hashes_run_at_once(
 ) -> None:
     """argon2id takes 64 MiB a run: a flood of logins and password changes queues up."""
     probe = HashingProbe()
-    monkeypatch.setattr(accounts, "verify_password", probe.wrap(accounts.verify_password))
-    monkeypatch.setattr(accounts, "hash_password", probe.wrap(accounts.hash_password))
+    monkeypatch.setattr(accounts, "verify_password", probe.wrap(passwords.verify_password))
+    monkeypatch.setattr(accounts, "hash_password", probe.wrap(passwords.hash_password))
     store = SQLiteStore(tmp_path / "db.sqlite3")
     service = AccountService(store)
     ada = await service.add_user("ada", "ada@example.com", PASSWORD)
