@@ -385,8 +385,9 @@ REMOVALS = [
         OPEN_REDIRECT,
         "login returns to any address",
         "web/auth.py",
-        'if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):',
-        "if not isinstance(value, str):",
+        'if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):\n'
+        '        return "/"\n',
+        'if not isinstance(value, str):\n        return "/"\n    return value\n',
     ),
     Removal(
         OPEN_REDIRECT,
@@ -530,15 +531,28 @@ REMOVALS = [
         GUESSING,
         "attempts are checked before they are counted, not in one transaction",
         "account_binding/login.py",
+        "        attempt = await self._store.reserve_login_attempt(\n"
+        "            limits, now, now - self._limits.lockout_seconds\n"
+        "        )\n"
+        "        if attempt is None:\n"
+        "            await self._audit.record(\n"
+        '                AuditEvent.LOCKED_OUT, await self._actor(name, client), detail="refused"\n'
+        "            )\n"
+        "            raise LoginLocked(self._limits.lockout_seconds)\n"
+        "\n"
+        "        user = await self._accounts.authenticate(username, password)\n",
+        "        since = now - self._limits.lockout_seconds\n"
+        "        counts = {key: await self._store.count_login_failures(key, since) for key in limits}\n"
+        "        attempt: list[int] | None = []\n"
+        "        if any(counts[key] >= limit for key, limit in limits.items()):\n"
+        "            await self._audit.record(\n"
+        '                AuditEvent.LOCKED_OUT, await self._actor(name, client), detail="refused"\n'
+        "            )\n"
+        "            raise LoginLocked(self._limits.lockout_seconds)\n"
+        "\n"
         "        user = await self._accounts.authenticate(username, password)\n"
-        "        if user is not None:\n"
-        "            await self._store.forget_login_attempt(attempt, account_key)\n",
-        '        await self._store.forget_login_attempt(attempt, "")\n'
-        "        user = await self._accounts.authenticate(username, password)\n"
-        "        if user is None:\n"
-        "            await self._store.reserve_login_attempt({k: 10**9 for k in limits}, now, now)\n"
-        "        if user is not None:\n"
-        "            await self._store.forget_login_attempt([], account_key)\n",
+        "        if user is None:  # the failure is counted only now, after the check\n"
+        "            await self._store.reserve_login_attempt({k: 10**9 for k in limits}, now, now)\n",
     ),
     Removal(
         GUESSING,
