@@ -1,0 +1,1 @@
+"""Tools for the project's maintainers, run from the repository's root."""
