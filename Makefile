@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint pytest chromium screenshots clean
+.PHONY: run test lint pytest chromium screenshots defence-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ test: lint chromium pytest
 # Refresh the screenshots in docs/ that the README shows.
 screenshots: $(DEV_STAMP) chromium
 	SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_browser_journeys.py
+
+# Remove each defence of SECURITY.md in turn, in a copy of the tree; the tests SECURITY.md
+# names for it must fail. Prints how many removals were caught (about 15 minutes).
+defence-check: $(DEV_STAMP)
+	$(BIN)/python -m tools.defence_check $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -72,14 +72,14 @@ class _ResponseUrl:
 class _Connection:
     ws: web.WebSocketResponse
     opened: float
-    ticket: str
+    ticket: str = field(repr=False)
 
 
 @dataclass
 class ApiCall:
     method: str
     args: JSON
-    token: str | None
+    token: str | None = field(repr=False)
 
 
 @dataclass(frozen=True)

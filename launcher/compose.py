@@ -90,7 +90,7 @@ def build_site(
         store,
         TokenCipher(settings.secret_key()),
         audit,
-        SlackUsersDirectory(client),  # WIRE: deadline_seconds=settings.slack_page_timeout
+        SlackUsersDirectory(client, deadline_seconds=settings.slack_page_timeout),
         BindingPolicy(
             ttl_seconds=settings.binding_ttl,
             require_email_match=settings.require_email_match,
@@ -166,7 +166,7 @@ def build_site(
         services,
         lifespan,
         allowed_hosts=settings.allowed_hosts,
-        # WIRE: max_body_bytes=settings.max_body_bytes
+        max_body_bytes=settings.max_body_bytes,
     )
 
 

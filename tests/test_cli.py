@@ -125,7 +125,11 @@ async def test_run_binds_a_user_added_with_the_cli_against_a_slack_at_slack_api_
         assert outcome.acked and outcome.ack_payload
         url = find_link(fake.ephemerals("U0ADA"))
         assert url.startswith(f"http://localhost:{app.port}/bind/")
-        async with httpx.AsyncClient(base_url=app.base_url, trust_env=False) as browser:
+        async with httpx.AsyncClient(
+            base_url=app.base_url,
+            trust_env=False,
+            headers={"Origin": f"http://localhost:{app.port}"},
+        ) as browser:
             assert (await browser.get(urlsplit(url).path)).status_code == 303
             await login(browser, "ada", "s3cret-password", next_path="/bind")
             page = await browser.get("/bind")

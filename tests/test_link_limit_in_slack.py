@@ -1,5 +1,5 @@
 """Too many links for one Slack person: the command says so, ephemerally, with the domain's
-message (LinkRateLimited), and issues no link. Runs once the store's LINKS_PER_HOUR exists."""
+message (LinkRateLimited), and issues no link."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import find_link, run_app
 
-from account_binding.settings import Settings
 
-
-@pytest.mark.skipif(
-    "links_per_hour" not in getattr(Settings, "__dataclass_fields__", {}),
-    reason="LINKS_PER_HOUR is not in this tree yet (the store's side of issue 7 row 12)",
-)
 async def test_too_many_links_are_refused_with_the_limits_message(tmp_path: Path) -> None:
     async with run_app(tmp_path, LINKS_PER_HOUR="2") as app:
         for _ in range(2):

@@ -39,7 +39,11 @@ async def test_the_whole_flow_in_the_sandbox(tmp_path: Path) -> None:
             assert link, answered.text
             assert "Only visible to you" in answered.text
 
-            async with httpx.AsyncClient(base_url=app.base_url, trust_env=False) as browser:
+            async with httpx.AsyncClient(
+                base_url=app.base_url,
+                trust_env=False,
+                headers={"Origin": f"http://localhost:{app.port}"},
+            ) as browser:
                 assert (await browser.get(urlsplit(link.group(1)).path)).status_code == 303
                 assert (
                     await login(browser, username, password, next_path="/bind")

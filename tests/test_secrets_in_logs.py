@@ -48,7 +48,11 @@ async def test_a_full_flow_leaves_no_secret_in_the_logs(tmp_path: Path) -> None:
         await fake.send_slash_command("U0ADA", "whoami")
         url = find_link(fake.ephemerals("U0ADA"))
         secrets["nonce"] = urlsplit(url).path.rsplit("/", 1)[1]
-        async with httpx.AsyncClient(base_url=app.base_url, trust_env=False) as browser:
+        async with httpx.AsyncClient(
+            base_url=app.base_url,
+            trust_env=False,
+            headers={"Origin": f"http://localhost:{app.port}"},
+        ) as browser:
             pages.append((await browser.get(urlsplit(url).path)).text)
             pages.append((await browser.get("/bind")).text)
             pages.append((await login(browser, "ada", "wrong password", next_path="/bind")).text)

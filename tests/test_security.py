@@ -109,7 +109,7 @@ async def test_email_match_needs_the_email_scope_to_start(tmp_path: Path) -> Non
         code, _, err = await run_command(
             tmp_path,
             "run",
-            SECRET_KEY="k",
+            SECRET_KEY="x4Jq0r2mT8vLw6bN1cZs9eYh3uKd5fGa7pRt",
             SLACK_BOT_TOKEN="xoxb-1",
             SLACK_APP_TOKEN="xapp-1",
             SLACK_API_URL=fake.api_url,
@@ -372,7 +372,7 @@ async def test_the_audit_log_records_binds_unbinds_refusals_and_logins(
         "bound",
         "--json",
         DATABASE=str(app.settings.database),
-        SECRET_KEY="k",
+        SECRET_KEY="x4Jq0r2mT8vLw6bN1cZs9eYh3uKd5fGa7pRt",
     )
     assert code == 0, err
     rows = json.loads(out)
@@ -387,7 +387,7 @@ async def test_the_audit_log_records_binds_unbinds_refusals_and_logins(
         "--since",
         "1h",
         DATABASE=str(app.settings.database),
-        SECRET_KEY="k",
+        SECRET_KEY="x4Jq0r2mT8vLw6bN1cZs9eYh3uKd5fGa7pRt",
     )
     assert code == 0 and "unbound" in out and "bound" in out and "login_failed" not in out
 
