@@ -272,3 +272,26 @@ async def test_a_used_link_of_a_bound_person_says_already_connected(
     old_button = await app.http.get(urlsplit(url).path)
     assert old_button.status_code == 409 and "Already connected" in old_button.text
     assert "Link already used" not in old_button.text
+
+
+async def test_only_the_links_own_login_makes_the_page_ask_slack(running_app: RunningApp) -> None:
+    """Slack rate-limits users.info for the whole app: a holder of a link who has not logged
+    in for it cannot make the confirm page ask Slack about anyone, however often they load it."""
+    app = running_app
+    await app.add_user("ada")
+    url = await app.link_for("U0ADA")
+    browser = app.browser()
+    assert (await browser.get(urlsplit(url).path)).status_code == 303
+
+    def users_info_calls() -> int:
+        return sum(1 for call in app.fake.state.api_calls if call.method == "users.info")
+
+    for _ in range(20):
+        page = await browser.get("/bind")
+        assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    assert users_info_calls() == 0
+
+    await login(browser, "ada", next_path="/bind")
+    confirm_page = await browser.get("/bind")
+    assert confirm_page.status_code == 200 and "U0ADA" in confirm_page.text
+    assert users_info_calls() == 1

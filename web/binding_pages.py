@@ -93,14 +93,17 @@ async def confirm_page(request: Request) -> Response:
         return _page(request, "no_link.html", {}, status_code=400)
     current = await logged_in(request)
     services = services_of(request)
+    actor = _actor(request, current.user if current else None)
     try:
-        link = await services.bindings.describe(
-            nonce, _actor(request, current.user if current else None)
-        )
+        if not made_for(current, nonce):
+            # Checked from the store alone: nobody but the link's own login makes this page
+            # ask Slack anything, so an unauthenticated loop cannot spend the app's Slack
+            # rate limit (users.info).
+            await services.bindings.pending(nonce, actor)
+            return login_redirect(LINK_PATH)
+        link = await services.bindings.describe(nonce, actor)
     except LinkError as error:
         return await _link_error(request, error, nonce, current)
-    if not made_for(current, nonce):
-        return login_redirect(LINK_PATH)
     assert current is not None
     if await services.bindings.is_bound(link.request.identity):
         return await _already_bound(request, link.request, current)
