@@ -14,7 +14,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from dotenv import dotenv_values
 
@@ -298,8 +298,28 @@ def _url(name: str, value: str, *, slash: bool = False) -> str:
         raise SettingsError(f"{name} must not have a query or fragment: {value!r}")
     if parts.username is not None or parts.password is not None:
         raise SettingsError(f"{name} must not carry a user name or password")
-    value = value.rstrip("/")
+    value = _normalised_origin(name, parts) + parts.path.rstrip("/")
     return value + "/" if slash else value
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _normalised_origin(name: str, parts: SplitResult) -> str:
+    """scheme://host[:port] as a browser serialises an origin (RFC 6454 section 6.1): scheme
+    and host in lower case, a non-ASCII host name in its IDNA (punycode) form, no default
+    port. A browser's `Origin` and `Host` headers then equal what the site compares them to."""
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""  # urlsplit gives it in lower case
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise SettingsError(f"{name} has a host name that is not valid: {host!r}") from None
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[scheme] else "")
 
 
 def _host_in_url(host: str) -> str:

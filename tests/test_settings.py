@@ -277,3 +277,25 @@ def test_an_unreadable_env_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as error:
         load_settings({"DATABASE": str(tmp_path / "d")}, env_file=env_file)
     assert str(error.value) == f"Cannot read {env_file}: it is not UTF-8 text"
+
+
+@pytest.mark.parametrize(
+    ("public_url", "origin", "host"),
+    [
+        ("http://ACME.test:18095", "http://acme.test:18095", "acme.test"),
+        ("HTTP://acme.test:80/", "http://acme.test", "acme.test"),
+        ("https://acme.test:443", "https://acme.test", "acme.test"),
+        ("http://bücher.test:18097", "http://xn--bcher-kva.test:18097", "xn--bcher-kva.test"),
+        ("http://[::1]:8000", "http://[::1]:8000", "::1"),
+    ],
+)
+def test_public_url_is_the_origin_a_browser_sends(
+    tmp_path: Path, public_url: str, origin: str, host: str
+) -> None:
+    """Browsers send Origin and Host in lower case, in IDNA form, without a default port
+    (RFC 6454 6.1): a PUBLIC_URL written otherwise must still accept the site's own forms."""
+    settings = load(tmp_path, PUBLIC_URL=public_url)
+    assert settings.public_origin == origin
+    assert settings.public_url == origin
+    assert host in settings.allowed_hosts
+    assert settings.secure_cookies == origin.startswith("https://")
