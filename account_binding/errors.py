@@ -64,6 +64,14 @@ class SlackUnavailable(DomainError):
         )
 
 
+class StoreBusy(DomainError):
+    """Another process held the database's write lock for longer than the busy timeout;
+    nothing was written. Temporary: the same request may succeed in a moment."""
+
+    def __init__(self) -> None:
+        super().__init__("The site is busy and did not finish this. Try again in a minute.")
+
+
 class LinkRateLimited(DomainError):
     """Too many links were issued to one Slack person recently; `retry_after` is in seconds."""
 

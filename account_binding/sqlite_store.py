@@ -37,6 +37,7 @@ from .errors import (
     LinkNotFound,
     LinkRateLimited,
     LinkUsed,
+    StoreBusy,
     UsernameTaken,
 )
 from .migrations import migrations
@@ -153,6 +154,16 @@ def _migrate(db: Database) -> None:
         migrations.apply(db)  # reads what is pending again, inside this transaction
 
 
+def _busy_is(fn: Callable[[Database], T], db: Database) -> T:
+    """`fn(db)`, with SQLite's "database is locked" after the busy timeout as StoreBusy."""
+    try:
+        return fn(db)
+    except sqlite3.OperationalError as error:
+        if _is_busy(error):
+            raise StoreBusy() from None
+        raise
+
+
 def _is_busy(error: sqlite3.Error) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
@@ -169,11 +180,21 @@ def _reason(error: OSError | sqlite3.Error) -> str:
 
 
 class SQLiteStore:
+    """Two connections, each owned by one worker thread: every write runs on the writer's,
+    every plain read on the reader's. Under WAL a read never waits for a write lock, so a
+    write queued behind another process's lock (for up to the busy timeout) holds up no page
+    or command that only reads.
+
+    A write that cannot take the lock within the busy timeout raises StoreBusy.
+    """
+
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self._path = path
         self._create = create
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
         self._db: Database | None = None
+        self._read_db: Database | None = None
         self._closed = False
 
     @property
@@ -192,9 +213,29 @@ class SQLiteStore:
             self._db = open_database(self._path, create=self._create)
         return self._db
 
+    def _connect_reader(self) -> Database:
+        if self._read_db is None:  # `_read` has had the writer make and migrate the file
+            conn = sqlite3.connect(
+                f"file:{quote(str(self._path.absolute()))}?mode=rw",
+                uri=True,
+                timeout=BUSY_TIMEOUT_SECONDS,
+            )
+            self._read_db = Database(conn, execute_plugins=False)
+        return self._read_db
+
     async def _run(self, fn: Callable[[Database], T]) -> T:
+        """Run `fn` on the writer's connection, in its thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(self._connect()))
+        return await loop.run_in_executor(self._executor, lambda: _busy_is(fn, self._connect()))
+
+    async def _read(self, fn: Callable[[Database], T]) -> T:
+        """Run a read-only `fn` on the reader's connection, in its thread."""
+        if self._db is None:
+            await self.open()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._reader, lambda: _busy_is(fn, self._connect_reader())
+        )
 
     async def close(self) -> None:
         """Close the connection; closing twice does nothing."""
@@ -207,7 +248,15 @@ class SQLiteStore:
                 self._db.close()
                 self._db = None
 
-        await asyncio.get_running_loop().run_in_executor(self._executor, close)
+        def close_reader() -> None:
+            if self._read_db is not None:
+                self._read_db.close()
+                self._read_db = None
+
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._reader, close_reader)
+        await loop.run_in_executor(self._executor, close)
+        await asyncio.to_thread(self._reader.shutdown, wait=True)
         await asyncio.to_thread(self._executor.shutdown, wait=True)
 
     # internal users
@@ -234,11 +283,11 @@ class SQLiteStore:
         return await self._run(create)
 
     async def get_user(self, user_id: int) -> User | None:
-        row = await self._run(lambda db: _one(db, "SELECT * FROM users WHERE id = ?", [user_id]))
+        row = await self._read(lambda db: _one(db, "SELECT * FROM users WHERE id = ?", [user_id]))
         return _user(row) if row else None
 
     async def find_credentials(self, username: str) -> tuple[User, str] | None:
-        row = await self._run(
+        row = await self._read(
             lambda db: _one(db, "SELECT * FROM users WHERE username = ?", [username])
         )
         return (_user(row), row["password_hash"]) if row else None
@@ -253,7 +302,7 @@ class SQLiteStore:
         await self._run(update)
 
     async def list_users(self) -> list[User]:
-        rows = await self._run(lambda db: _all(db, "SELECT * FROM users ORDER BY username", []))
+        rows = await self._read(lambda db: _all(db, "SELECT * FROM users ORDER BY username", []))
         return [_user(row) for row in rows]
 
     # binding links
@@ -306,7 +355,7 @@ class SQLiteStore:
         await self._run(add)
 
     async def get_binding_request(self, nonce_hash: str) -> BindingRequest | None:
-        row = await self._run(
+        row = await self._read(
             lambda db: _one(db, "SELECT * FROM binding_requests WHERE nonce_hash = ?", [nonce_hash])
         )
         return _binding_request(row) if row else None
@@ -406,7 +455,7 @@ class SQLiteStore:
     # bindings
 
     async def find_binding(self, identity: SlackIdentity) -> StoredBinding | None:
-        row = await self._run(
+        row = await self._read(
             lambda db: _one(
                 db,
                 "SELECT * FROM bindings WHERE scope_id = ? AND slack_user_id = ?",
@@ -416,7 +465,7 @@ class SQLiteStore:
         return StoredBinding(_binding(row), row["api_token_ciphertext"]) if row else None
 
     async def bindings_of(self, user_id: int) -> list[Binding]:
-        rows = await self._run(
+        rows = await self._read(
             lambda db: _all(db, "SELECT * FROM bindings WHERE user_id = ? ORDER BY id", [user_id])
         )
         return [_binding(row) for row in rows]
@@ -442,7 +491,7 @@ class SQLiteStore:
     # personal API tokens
 
     async def find_token_user(self, api_token_hash: str, now: int) -> User | None:
-        row = await self._run(
+        row = await self._read(
             lambda db: _one(
                 db,
                 "SELECT users.* FROM api_tokens JOIN users ON users.id = api_tokens.user_id "
@@ -473,7 +522,7 @@ class SQLiteStore:
         await self._run(create)
 
     async def get_session(self, token_hash: str) -> Session | None:
-        row = await self._run(
+        row = await self._read(
             lambda db: _one(db, "SELECT * FROM sessions WHERE token_hash = ?", [token_hash])
         )
         if row is None:
@@ -549,7 +598,7 @@ class SQLiteStore:
             sql += " WHERE " + " AND ".join(clauses)  # only the fixed clauses above
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(where.limit)
-        rows = await self._run(lambda db: _all(db, sql, params))
+        rows = await self._read(lambda db: _all(db, sql, params))
         return [_audit(row) for row in rows]
 
     # failed logins
@@ -604,7 +653,7 @@ class SQLiteStore:
         await self._run(forget)
 
     async def count_login_failures(self, key: str, since: int) -> int:
-        row = await self._run(
+        row = await self._read(
             lambda db: _one(
                 db,
                 "SELECT count(*) AS n FROM login_failures WHERE key = ? AND at >= ?",
@@ -640,7 +689,7 @@ class SQLiteStore:
     # to-do items
 
     async def list_todos(self, user_id: int) -> list[Todo]:
-        rows = await self._run(
+        rows = await self._read(
             lambda db: _all(db, "SELECT * FROM todos WHERE user_id = ? ORDER BY id", [user_id])
         )
         return [_todo(row) for row in rows]

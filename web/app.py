@@ -12,7 +12,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Lifespan
 
-from account_binding.errors import SlackUnavailable
+from account_binding.errors import SlackUnavailable, StoreBusy
 
 from . import auth, binding_pages, errors, home, internal_api
 from .body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
@@ -56,6 +56,8 @@ def build_web_app(
             HTTPException: errors.http_error,
             # Wherever a page waits on Slack: "try again in a minute", never a 500.
             SlackUnavailable: errors.slack_unavailable,
+            # Another process held the database's write lock too long: "try again", not 500.
+            StoreBusy: errors.store_busy,
             Exception: errors.server_error,
         },
         lifespan=lifespan,

@@ -39,6 +39,13 @@ async def slack_unavailable(request: Request, exc: Exception) -> Response:
     return _render(request, 503, SLACK_UNAVAILABLE, {"Retry-After": "60"})
 
 
+async def store_busy(request: Request, exc: Exception) -> Response:
+    """Another process held the database's write lock past the busy timeout (StoreBusy):
+    nothing was written; a 503 that asks the person to try again, never a 500."""
+    log.warning("The database was locked past its busy timeout on %s", request.url.path)
+    return _render(request, 503, str(exc), {"Retry-After": "60"})
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.error("Unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
     return _render(request, 500, "Something went wrong on our side. Try again in a minute.", None)

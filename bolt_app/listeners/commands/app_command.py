@@ -23,7 +23,7 @@ import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
 from account_binding.audit import Actor
-from account_binding.errors import DomainError, LinkRateLimited, SlackUnavailable
+from account_binding.errors import DomainError, LinkRateLimited, SlackUnavailable, StoreBusy
 
 from ... import messages
 from ...command_payload import CommandRequest, MalformedCommand
@@ -127,6 +127,9 @@ def _result(work: asyncio.Future[Answer], what: str) -> Answer:
     if isinstance(error, SlackUnavailable):
         log.warning("%s: Slack did not answer in time", what)
         return Answer(messages.error_reply(SLACK_SLOW))
+    if isinstance(error, StoreBusy):
+        log.warning("%s: the database stayed locked past its busy timeout (StoreBusy)", what)
+        return Answer(messages.error_reply(str(error)))
     if isinstance(error, DomainError):
         log.info("%s: refused: %s", what, type(error).__name__)
         return Answer(messages.error_reply(str(error)))

@@ -1,0 +1,92 @@
+"""Another process holding the database's write lock: reads go on, and a write that cannot
+take the lock in time is a 503 "try again", never a 500."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from conftest import run_app
+
+import account_binding.sqlite_store as sqlite_store
+from account_binding.audit import AuditEvent
+from account_binding.errors import StoreBusy
+from account_binding.sqlite_store import SQLiteStore
+from account_binding.store import AuditRecord
+
+
+@contextmanager
+def write_lock_held(database: Path) -> Iterator[None]:
+    other = sqlite3.connect(database, isolation_level=None, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+def record() -> AuditRecord:
+    return AuditRecord(
+        id=0,
+        at=1,
+        event=str(AuditEvent.LOGIN),
+        user_id=None,
+        username=None,
+        scope_id=None,
+        slack_user_id=None,
+        client=None,
+        detail=None,
+    )
+
+
+async def test_reads_do_not_queue_behind_a_write_waiting_for_the_lock(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    await store.open()
+    try:
+        with write_lock_held(tmp_path / "db.sqlite3"):
+            write = asyncio.ensure_future(store.add_audit(record()))
+            await asyncio.sleep(0.2)  # the write is now waiting for the lock
+            assert not write.done()
+            # Every kind of read answers while that write still waits.
+            assert await store.list_users() == []
+            assert await store.get_user(1) is None
+            assert await store.get_session("x") is None
+            assert not write.done()
+        await write
+    finally:
+        await store.close()
+
+
+async def test_a_write_that_cannot_take_the_lock_in_time_is_store_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_SECONDS", 0.3)
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    await store.open()
+    try:
+        with write_lock_held(tmp_path / "db.sqlite3"), pytest.raises(StoreBusy):
+            await store.add_audit(record())
+        await store.add_audit(record())  # and works again once the lock is gone
+    finally:
+        await store.close()
+
+
+async def test_pages_answer_503_not_500_while_the_database_stays_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_SECONDS", 0.5)
+    async with run_app(tmp_path) as app:
+        await app.add_user("ada")
+        with write_lock_held(app.settings.database):
+            # A made-up link is refused and audited: the audit write cannot be made.
+            page = await app.http.get("/bind/" + "A" * 43)
+            assert page.status_code == 503, page.text
+            assert "Try again in a minute" in page.text
+            assert page.headers["retry-after"] == "60"
+        page = await app.http.get("/bind/" + "A" * 43)
+        assert page.status_code == 404
