@@ -264,6 +264,26 @@ async def test_user_add_is_audited(tmp_path: Path) -> None:
     assert (row["event"], row["user"], row["detail"]) == ("user_added", "ada", "cli")
 
 
+async def test_audit_takes_any_duration_without_a_traceback(tmp_path: Path) -> None:
+    """Numbers too large for SQLite (or for Python's int parsing) are a one-line usage error
+    or simply "everything", never a traceback."""
+    await run_command(
+        tmp_path, "user", "add", "ada", "--email", "ada@example.com", stdin="s3cret-password\n"
+    )
+    code, out, err = await run_command(tmp_path, "audit", "--since", "999999999999d", "--json")
+    assert code == 0 and len(json.loads(out)) == 1, err
+    for since in ("99999999999999999999d", "9" * 5000 + "s"):
+        code, out, err = await run_command(tmp_path, "audit", "--since", since)
+        assert code == 2 and "Traceback" not in err, err
+        assert (
+            err.strip()
+            .splitlines()[-1]
+            .startswith("account-binding audit: error: argument --since")
+        )
+    code, _, err = await run_command(tmp_path, "audit", "--limit", "9" * 5000)
+    assert code == 2 and "Traceback" not in err, err
+
+
 async def test_version(tmp_path: Path) -> None:
     code, out, _ = await run_command(tmp_path, "--version")
     assert code == 0 and re.fullmatch(r"account-binding \S+\n", out), out
