@@ -75,6 +75,7 @@ def open_database(path: Path, *, create: bool = True) -> Database:
             raise NoDatabase(path)
         if create:
             _make_private_file(path)
+        _check_is_database(path)  # before anything touches a file DATABASE names by mistake
         _tighten(path)
         # mode=rw: never create here; the file exists (made above, or found).
         conn = sqlite3.connect(
@@ -110,6 +111,27 @@ def _make_private_file(path: Path) -> None:
     except FileExistsError:
         return
     os.close(fd)
+
+
+#: The first 16 bytes of every SQLite 3 database file (sqlite.org/fileformat.html, 1.3).
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_is_database(path: Path) -> None:
+    """Refuse, touching nothing, a DATABASE that is not a regular file (a device, a FIFO) or
+    a file with something else in it: its mode must not be changed, nor a journal made
+    beside it. An empty file is a database SQLite has yet to write."""
+    st = path.stat()  # follows a link: a link to a database file is fine
+    if not stat.S_ISREG(st.st_mode):
+        raise StoreUnavailable(path, "it is not a regular file; name a database file")
+    if st.st_size == 0:
+        return
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise StoreUnavailable(
+            path, "it is not a SQLite database, so it was left untouched; name another file"
+        )
 
 
 def _tighten(path: Path) -> None:

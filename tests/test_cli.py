@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import stat
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -220,13 +221,34 @@ async def test_an_unwritable_database_is_one_line_for_run_and_every_command(
             assert reason in lines[1], err
 
 
-async def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
-    (tmp_path / "app.sqlite3").write_bytes(b"not a database" * 200)
-    (tmp_path / "app.sqlite3").chmod(0o600)
-    for args in (("run",), ("user", "list"), ("audit",)):
-        code, _, err = await run_command(tmp_path, *args, SECRET_KEY=KEY)
-        assert code == 1 and "Traceback" not in err, err
-        assert err.strip().splitlines()[1].endswith("file is not a database"), err
+async def test_a_file_that_is_not_a_database_is_one_line_and_left_untouched(
+    tmp_path: Path,
+) -> None:
+    """DATABASE=/etc/passwd once made `run` chmod that file to 600 and `user list` make a
+    journal beside a device: a file that is not a database is refused before anything
+    touches it, whatever its mode, through a link too."""
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"not a database" * 200)
+    notes.chmod(0o644)
+    (tmp_path / "link-to-notes").symlink_to(notes)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o666)
+    for database in (notes, tmp_path / "link-to-notes", fifo):
+        for args in (("run",), ("user", "list"), ("audit",)):
+            code, _, err = await run_command(
+                tmp_path, *args, SECRET_KEY=KEY, DATABASE=str(database)
+            )
+            assert code == 1 and "Traceback" not in err, err
+            assert "Cannot use DATABASE" in err and "not a" in err, err
+    assert stat.S_IMODE(notes.stat().st_mode) == 0o644
+    assert stat.S_IMODE(fifo.stat().st_mode) == 0o666 & ~current_umask()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "link-to-notes", "notes.txt"]
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # Row 20: user add
