@@ -372,7 +372,7 @@ def test_an_unusable_database_is_one_line_naming_database(tmp_path: Path) -> Non
     not_a_database.write_bytes(b"this is not a database" * 100)
     for path, reason in (
         (tmp_path / "a-file" / "db.sqlite3", "a-file is not a directory"),
-        (not_a_database, "file is not a database"),
+        (not_a_database, "is not a SQLite database"),
     ):
         with pytest.raises(StoreUnavailable) as error:
             open_database(path)
