@@ -7,12 +7,15 @@ serves the same API and the Slack side acts there.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10.0
 
@@ -85,7 +88,15 @@ class InternalApi:
             response = await self._client.request(
                 method, path, json=json, headers={"Authorization": f"Bearer {token}"}
             )
-        except httpx.HTTPError:
+        except httpx.HTTPError as error:
+            # The person sees "did not answer"; the administrator needs to know where and why.
+            log.warning(
+                "The internal application did not answer %s %s at INTERNAL_API_URL %s: %s",
+                method,
+                path,
+                self._client.base_url,
+                type(error).__name__,
+            )
             raise InternalApiError(
                 f"{self._app_name} did not answer. Try again in a minute."
             ) from None
@@ -97,6 +108,14 @@ class InternalApi:
             body = response.json()
         except ValueError:
             body = None
+        if not isinstance(body, dict) or response.status_code >= 500:
+            log.warning(
+                "The internal application answered %s %s with HTTP %s%s",
+                method,
+                path,
+                response.status_code,
+                "" if isinstance(body, dict) else " and a body that is not a JSON object",
+            )
         if not isinstance(body, dict):
             raise InternalApiError(
                 f"{self._app_name} gave an answer that could not be read (HTTP {response.status_code})."

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from account_binding import durations
+
 from .command_text import FORMS
 from .internal_api import Me, TodoItem
 
@@ -78,7 +80,6 @@ def outside_installation_reply(app_name: str, kind: str) -> Reply:
 
 
 def link_reply(url: str, app_name: str, ttl_seconds: int, *, reason: str | None = None) -> Reply:
-    minutes = max(1, ttl_seconds // 60)
     name = escape(app_name)
     intro = reason or f"To use this command, connect your Slack account to your {name} account."
     return Reply(
@@ -101,8 +102,8 @@ def link_reply(url: str, app_name: str, ttl_seconds: int, *, reason: str | None 
                 ],
             },
             _context(
-                f"Only you can see this message. The link works once and expires in {minutes} "
-                f"minute{'s' if minutes != 1 else ''}. Do not share it: whoever completes it with "
+                f"Only you can see this message. The link works once and expires in "
+                f"{durations.in_words(ttl_seconds)}. Do not share it: whoever completes it with "
                 f"their {name} account lets your Slack account act as them."
             ),
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -108,3 +109,19 @@ def test_the_sandbox_renders_slack_links_but_not_escaped_text_as_links() -> None
     assert "evil.example" in html and 'href="https://evil' not in html
     assert "<strong>Hi</strong>" in html
     assert str(mrkdwn("<script>")) == "&lt;script&gt;"
+
+
+@pytest.mark.parametrize(
+    ("ttl", "words"),
+    [
+        (30, "expires in 30 seconds"),
+        (90, "expires in 1 minute 30 seconds"),
+        (600, "expires in 10 minutes"),
+        (5400, "expires in 1 hour 30 minutes"),
+        (604800, "expires in 7 days"),
+    ],
+)
+def test_the_link_reply_says_the_links_real_lifetime(ttl: int, words: str) -> None:
+    """BINDING_TTL=30 was announced as "1 minute" and 604800 as "10080 minutes"."""
+    reply = messages.link_reply("http://localhost:8000/bind/x", "Acme", ttl)
+    assert words in json.dumps(reply.blocks)
