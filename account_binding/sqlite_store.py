@@ -610,6 +610,7 @@ class SQLiteStore:
             ("event = ?", where.event),
             ("username = ?", where.username),
             ("slack_user_id = ?", where.slack_user_id),
+            ("scope_id = ?", where.scope_id),
             ("at >= ?", where.since),
         ):
             if value is not None:

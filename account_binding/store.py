@@ -84,6 +84,8 @@ class AuditFilter:
     event: str | None = None
     username: str | None = None
     slack_user_id: str | None = None
+    #: The workspace or organisation ID (SlackIdentity.scope_id) of `slack_user_id`.
+    scope_id: str | None = None
     since: int | None = None
     limit: int = 100
 

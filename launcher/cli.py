@@ -90,7 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="list the audit log, newest first")
     audit.add_argument("--event", choices=[str(e) for e in AuditEvent], help="only this event")
     audit.add_argument("--user", help="only this internal user name")
-    audit.add_argument("--slack-user", help="only this Slack user ID")
+    audit.add_argument(
+        "--slack-user",
+        help="only this Slack user: an ID such as U0ADA, or WORKSPACE/USER as the listing shows it",
+    )
     audit.add_argument(
         "--since",
         type=_since,
@@ -182,7 +185,8 @@ async def _serve_with(
             ) from None
         slack, return_url = box.slack, box.return_url
         print(
-            f"\nSandbox mode (no Slack tokens): a fake Slack runs on this machine.\n"
+            f"\nSandbox mode ({'--sandbox' if sandbox else 'no Slack tokens'}): "
+            f"a fake Slack runs on this machine.\n"
             f"  Try the app as a Slack user:  {box.fake.base_url}/\n"
             f"  Binding site:                 {settings.public_url}/\n"
             f"  Demo login:                   {DEMO_USERNAME} / {box.demo_password}\n",
@@ -250,7 +254,9 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> None:
             AuditFilter(
                 event=args.event,
                 username=args.user.strip().lower() if args.user else None,
-                slack_user_id=args.slack_user,
+                # As the listing prints it (SCOPE/USER), or the user ID alone.
+                scope_id=args.slack_user.rpartition("/")[0] or None if args.slack_user else None,
+                slack_user_id=args.slack_user.rpartition("/")[2] if args.slack_user else None,
                 since=args.since,
                 limit=args.limit,
             )

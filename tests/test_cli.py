@@ -361,3 +361,25 @@ async def test_an_unsafe_key_file_stops_run_with_one_line(tmp_path: Path) -> Non
         "symbolic link"
     ), err
     assert not target.exists()
+
+
+async def test_audit_takes_a_slack_user_as_its_listing_prints_it(tmp_path: Path) -> None:
+    """The listing prints `slack=T…/U…`; that same text, or the user ID alone, filters."""
+    from account_binding.sqlite_store import SQLiteStore
+    from account_binding.store import AuditRecord
+
+    store = SQLiteStore(tmp_path / "app.sqlite3")
+    await store.open()
+    try:
+        for scope in ("T1", "T2"):
+            await store.add_audit(
+                AuditRecord(0, 1_700_000_000, "link_issued", None, None, scope, "U1", None, None)
+            )
+    finally:
+        await store.close()
+    code, out, err = await run_command(tmp_path, "audit")
+    assert code == 0 and "slack=T1/U1" in out and "slack=T2/U1" in out, err
+    for wanted, scopes in (("T1/U1", ["T1"]), ("U1", ["T2", "T1"]), ("T3/U1", [])):
+        code, out, err = await run_command(tmp_path, "audit", "--slack-user", wanted, "--json")
+        assert code == 0, err
+        assert [row["slack_scope"] for row in json.loads(out)] == scopes
