@@ -18,8 +18,11 @@ from importlib import metadata
 import uvicorn
 
 from account_binding.accounts import AccountService
-from account_binding.audit import AuditEvent, AuditLog
+from account_binding.audit import Actor, AuditEvent, AuditLog
+from account_binding.binding import BindingPolicy, BindingService
+from account_binding.crypto import TokenCipher
 from account_binding.errors import DomainError
+from account_binding.models import SlackIdentity, SlackPerson
 from account_binding.settings import Settings, SettingsError, load_settings
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.store import AuditFilter, NoDatabase, StoreUnavailable
@@ -48,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_list_users(settings))
         elif args.command == "audit":
             asyncio.run(_audit(settings, args))
+        elif args.command == "unbind":
+            return asyncio.run(_unbind(settings, args.slack_user))
         else:
             parser.print_help()
             return 2
@@ -87,6 +92,17 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--email", required=True)
     user_commands.add_parser("list", help="list the accounts")
+    unbind = commands.add_parser(
+        "unbind",
+        help="remove a Slack account's binding and revoke its token (audited); the Slack "
+        "person is not told",
+    )
+    unbind.add_argument(
+        "slack_user",
+        type=_scoped_user,
+        metavar="WORKSPACE/USER",
+        help="the Slack identity as `audit` prints it, such as T0ACME/U0ADA",
+    )
     audit = commands.add_parser("audit", help="list the audit log, newest first")
     audit.add_argument("--event", choices=[str(e) for e in AuditEvent], help="only this event")
     audit.add_argument("--user", help="only this internal user name")
@@ -128,6 +144,16 @@ def _since(value: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
+
+
+def _scoped_user(value: str) -> SlackIdentity:
+    match = re.fullmatch(r"([A-Z0-9]{1,32})/([A-Z0-9]{1,32})", value.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(
+            "a workspace or organisation ID and a user ID as `audit` prints them, "
+            "such as T0ACME/U0ADA"
+        )
+    return SlackIdentity(scope_id=match[1], user_id=match[2], team_id=match[1])
 
 
 def _limit(value: str) -> int:
@@ -287,6 +313,33 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> None:
             f"{row['at']}  {row['event']:<14} user={row['user'] or '-'}  slack={slack}  "
             f"client={row['client'] or '-'}  {row['detail'] or ''}".rstrip()
         )
+
+
+class _NoDirectory:
+    """Unbinding asks Slack nothing."""
+
+    async def person(self, identity: SlackIdentity) -> SlackPerson | None:
+        return None
+
+
+async def _unbind(settings: Settings, identity: SlackIdentity) -> int:
+    store = await open_store(settings, create=False)
+    try:
+        bindings = BindingService(
+            store,
+            TokenCipher(settings.secret_key()),
+            AuditLog(store),
+            _NoDirectory(),
+            BindingPolicy(),
+        )
+        binding = await bindings.unbind(identity, Actor(client="cli"))
+    finally:
+        await store.close()
+    if binding is None:
+        print(f"No binding for {identity.scope_id}/{identity.user_id}.", file=sys.stderr)
+        return 1
+    print(f"Removed the binding of {identity.scope_id}/{identity.user_id} and revoked its token.")
+    return 0
 
 
 async def _list_users(settings: Settings) -> None:

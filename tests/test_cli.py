@@ -7,7 +7,9 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import stat
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -383,3 +385,34 @@ async def test_audit_takes_a_slack_user_as_its_listing_prints_it(tmp_path: Path)
         code, out, err = await run_command(tmp_path, "audit", "--slack-user", wanted, "--json")
         assert code == 0, err
         assert [row["slack_scope"] for row in json.loads(out)] == scopes
+
+
+async def test_an_administrator_can_unbind_a_slack_account(tmp_path: Path) -> None:
+    """The home page tells a person whose account a stranger's Slack account acts as to ask
+    their administrator: `unbind WORKSPACE/USER` removes it, revokes its token, is audited."""
+    from account_binding.models import SlackIdentity, SlackProfile
+    from account_binding.sqlite_store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "app.sqlite3")
+    await store.open()
+    try:
+        user = await store.create_user("ada", "ada@example.com", "not-a-real-hash", 1)
+        identity = SlackIdentity.from_ids(team_id="T0ACME", user_id="U0EVE", enterprise_id=None)
+        now = int(time.time())
+        await store.add_binding_request("n", identity, SlackProfile("eve", "acme"), now, now + 60)
+        await store.complete_binding("n", user.id, now, "token-hash", "ciphertext")
+    finally:
+        await store.close()
+
+    code, out, err = await run_command(tmp_path, "unbind", "T0ACME/U0EVE", SECRET_KEY=KEY)
+    assert code == 0 and "Removed the binding of T0ACME/U0EVE" in out, err
+    code, _, err = await run_command(tmp_path, "unbind", "T0ACME/U0EVE", SECRET_KEY=KEY)
+    assert code == 1 and "No binding for T0ACME/U0EVE" in err
+    code, _, err = await run_command(tmp_path, "unbind", "U0EVE", SECRET_KEY=KEY)
+    assert code == 2 and "T0ACME/U0ADA" in err
+    code, out, err = await run_command(tmp_path, "audit", "--event", "unbound", "--json")
+    [row] = json.loads(out)
+    assert (row["user"], row["slack_user"], row["client"]) == ("ada", "U0EVE", "cli")
+    with sqlite3.connect(tmp_path / "app.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM bindings").fetchone() == (0,)
+        assert db.execute("SELECT revoked_at IS NOT NULL FROM api_tokens").fetchone() == (1,)
