@@ -88,7 +88,9 @@ class LoginService:
         user = await self._accounts.authenticate(username, password)
         if user is not None:
             await self._store.forget_login_attempt(attempt.ids, account_key)
-            await self._audit.record(AuditEvent.LOGIN, Actor(user=user, client=client))
+            # Capped like refusals: a script logging in again and again with a valid password
+            # adds at most CAPPED_PER_HOUR rows an hour per address.
+            await self._audit.record_capped(AuditEvent.LOGIN, Actor(user=user, client=client))
             return user
 
         actor = await self._actor(name, client)

@@ -9,6 +9,9 @@ from .store import Store
 from .tokens import digest, new_secret
 
 TOUCH_EVERY_SECONDS = 60
+#: A login past this many live sessions of one user ends their oldest: logging in again and
+#: again (a script with a valid password) cannot grow the sessions table without bound.
+MAX_SESSIONS_PER_USER = 10
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,12 @@ class SessionService:
         """
         token = new_secret()
         await self._store.create_session(
-            digest(token), user_id, new_secret(), self._clock(), link_hash
+            digest(token),
+            user_id,
+            new_secret(),
+            self._clock(),
+            link_hash,
+            keep_at_most=MAX_SESSIONS_PER_USER,
         )
         return token
 

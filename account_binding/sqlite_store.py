@@ -532,6 +532,7 @@ class SQLiteStore:
         csrf_token: str,
         now: int,
         link_hash: str | None = None,
+        keep_at_most: int | None = None,
     ) -> None:
         def create(db: Database) -> None:
             with _write(db):
@@ -540,6 +541,13 @@ class SQLiteStore:
                     "last_seen_at, link_hash) VALUES (?, ?, ?, ?, ?, ?)",
                     [token_hash, user_id, csrf_token, now, now, link_hash],
                 )
+                if keep_at_most is not None:
+                    db.execute(
+                        "DELETE FROM sessions WHERE user_id = ? AND rowid NOT IN (SELECT rowid "
+                        "FROM sessions WHERE user_id = ? ORDER BY created_at DESC, rowid DESC "
+                        "LIMIT ?)",
+                        [user_id, user_id, keep_at_most],
+                    )
 
         await self._run(create)
 
