@@ -16,12 +16,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# setuptools warns at every editable install that folders named like the packages in the
+# working directory take precedence at import: here they are those very packages (a flat
+# layout), so the warning says nothing and is silenced.
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
+
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP) $(DEV_STAMP)
 
 run: $(STAMP)
