@@ -21,7 +21,7 @@ class LinkNotFound(LinkError):
 class LinkUsed(LinkError):
     def __init__(self) -> None:
         super().__init__(
-            "This link has already been used or was replaced by a newer one. "
+            "This link has already been used, was cancelled, or was replaced by a newer one. "
             "Run the link command in Slack again if you still need to connect."
         )
 
