@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from account_binding.errors import SlackUnavailable
 from account_binding.models import SlackIdentity, SlackPerson
-from account_binding.text import display_name, slack_image_url
+from account_binding.text import display_name, first_display_name, slack_image_url
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,8 @@ def person_of(user: dict[str, Any]) -> SlackPerson:
         profile = {}
     email = profile.get("email")
     return SlackPerson(
-        real_name=display_name(profile.get("real_name") or user.get("real_name") or ""),
-        display_name=display_name(profile.get("display_name") or ""),
+        real_name=first_display_name(profile.get("real_name"), user.get("real_name")),
+        display_name=display_name(profile.get("display_name")),
         email=email if isinstance(email, str) and email else None,
         image_url=slack_image_url(profile.get("image_72")),
     )
