@@ -17,9 +17,24 @@ DISPLAY_NAME_LIMIT = 80
 #: surrogates, private use, unassigned, and line and paragraph separators.
 _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
-#: Letters and marks that draw nothing (Hangul fillers, the combining grapheme joiner, Khmer
-#: inherent vowels, the Braille blank): names made of them look empty or like someone else's.
-_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5\u2800")
+#: Unicode's Default_Ignorable_Code_Point property (DerivedCoreProperties.txt, Unicode 15.1;
+#: UAX #44): code points a renderer shows as nothing when it does not support them, and most
+#: often draws as nothing anyway. Besides format characters (already dropped by category),
+#: it holds letters and marks that draw nothing: the combining grapheme joiner U+034F, the
+#: Hangul fillers U+115F, U+1160, U+3164, U+FFA0, the Khmer inherent vowels U+17B4-U+17B5,
+#: the Mongolian free variation selectors and vowel separator U+180B-U+180F, the variation
+#: selectors U+FE00-U+FE0F and U+E0100-U+E01EF, and the reserved blocks around them.
+_DEFAULT_IGNORABLE = re.compile(
+    "["
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+    "]"
+)
+
+#: Characters outside that set that draw nothing either, and are not white space: the
+#: Braille pattern blank U+2800 (a symbol, category So, drawn as an empty cell).
+_DRAWS_NOTHING = frozenset("\u2800")
 
 #: At most this many combining marks on one character, so stacked marks cannot paint over
 #: the lines around a name.
@@ -47,12 +62,15 @@ def display_name(value: object, limit: int = DISPLAY_NAME_LIMIT) -> str:
     """A name someone chose for themselves (a Slack real name, display name, user name, a
     workspace or organisation name), made safe to show beside names nobody can choose.
 
-    NFC-normalised; controls, format characters (Unicode category Cf: the bidirectional
-    overrides, embeddings and isolates of Unicode's UAX #9, zero-width characters), private
-    use, unassigned code points, line and paragraph separators and letters that draw nothing
-    are removed; runs of white space become one space; more than three combining marks on a
-    character are dropped; the result is cut to `limit` characters, ending in "…" when cut.
-    A value that is not a string gives "".
+    NFC-normalised; removed are controls, format characters (Unicode category Cf: the
+    bidirectional overrides, embeddings and isolates of Unicode's UAX #9, zero-width
+    characters), private use, unassigned code points, line and paragraph separators, every
+    Default_Ignorable_Code_Point of Unicode (UAX #44: variation selectors, Hangul fillers,
+    the combining grapheme joiner, Mongolian free variation selectors, Khmer inherent vowels)
+    and the Braille blank U+2800, which draw nothing; runs of white space become one space;
+    more than three combining marks on a character are dropped; the result is cut to `limit`
+    characters, ending in "…" when cut. A value that is not a string, or one with nothing
+    visible left, gives "": callers treat that as no name at all.
     """
     if not isinstance(value, str):
         return ""
@@ -60,7 +78,11 @@ def display_name(value: object, limit: int = DISPLAY_NAME_LIMIT) -> str:
     marks = 0
     for char in unicodedata.normalize("NFC", value):
         category = unicodedata.category(char)
-        if category in _DROPPED_CATEGORIES or char in _INVISIBLE:
+        if (
+            category in _DROPPED_CATEGORIES
+            or char in _DRAWS_NOTHING
+            or _DEFAULT_IGNORABLE.match(char)
+        ):
             if category in ("Cc", "Zl", "Zp"):
                 kept.append(" ")  # a newline or tab separated words: keep them apart
             continue
@@ -75,6 +97,16 @@ def display_name(value: object, limit: int = DISPLAY_NAME_LIMIT) -> str:
     if len(text) > limit:
         text = text[: max(0, limit - 1)].rstrip() + "…"
     return text
+
+
+def first_display_name(*values: object, limit: int = DISPLAY_NAME_LIMIT) -> str:
+    """The first of `values` with something visible left after `display_name`, cleaned;
+    "" when none has: a name that cleans to nothing counts as absent, so the next one shows."""
+    for value in values:
+        name = display_name(value, limit)
+        if name:
+            return name
+    return ""
 
 
 def slack_image_url(value: object) -> str | None:

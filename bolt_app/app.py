@@ -19,6 +19,8 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from . import messages
+from .command_payload import CommandRequest, MalformedCommand
 from .installation import InstallationLookup, installation_middleware
 from .listeners import register_listeners
 from .services import SlackServices, services_middleware
@@ -71,7 +73,67 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
     acknowledged with an ephemeral "something went wrong" for a slash command, or told
     through the payload's response_url; a late answer is acknowledged empty at the deadline
     and what Bolt answers later is posted to the response_url. Each case is logged.
+
+    Envelopes Bolt and slack_sdk cannot take at all are answered before them: one whose
+    `payload` is missing or not a JSON object (slack_sdk would raise and never acknowledge
+    it), and a slash command whose fields `CommandRequest` refuses (Bolt would match no
+    listener, or fail matching). Both are acknowledged at once and logged; a slash command
+    gets the malformed-command error as its ephemeral answer.
     """
+
+    def __init__(self, app: AsyncApp, app_token: str, web_client: AsyncWebClient) -> None:
+        super().__init__(app, app_token, web_client=web_client)
+        # Every envelope comes through `_receive`, which builds the SocketModeRequest itself
+        # rather than let slack_sdk's SocketModeRequest.from_dict raise on an odd payload.
+        self.client.socket_mode_request_listeners.remove(self.handle)  # type: ignore[arg-type]
+        self.client.message_listeners.append(self._receive)  # type: ignore[arg-type]
+
+    async def _receive(self, client: SocketModeClient, message: object, raw: str | None) -> None:
+        """One websocket message, as slack_sdk hands it over (a dict, {} when not JSON)."""
+        if not isinstance(message, dict):
+            return
+        envelope_id = message.get("envelope_id")
+        if not isinstance(envelope_id, str) or not envelope_id:
+            return  # hello, disconnect: nothing to acknowledge
+        kind = message.get("type")
+        payload = message.get("payload")
+        if not isinstance(payload, dict):
+            log.warning(
+                "An envelope of type %.40r came with a payload that is %s, not an object; "
+                "acknowledged it and did nothing",
+                kind,
+                "missing" if payload is None else type(payload).__name__,
+            )
+            answer = _malformed_command_answer(["payload"]) if kind == "slash_commands" else None
+            await client.send_socket_mode_response(
+                SocketModeResponse(envelope_id=envelope_id, payload=answer)
+            )
+            return
+        if kind == "slash_commands":
+            try:
+                CommandRequest.from_payload(payload)
+            except MalformedCommand as error:
+                log.warning(
+                    "Refused a slash command with missing or malformed fields: %s",
+                    ", ".join(error.fields),
+                )
+                await client.send_socket_mode_response(
+                    SocketModeResponse(
+                        envelope_id=envelope_id, payload=_malformed_command_answer(error.fields)
+                    )
+                )
+                return
+        retry_attempt = message.get("retry_attempt")
+        retry_reason = message.get("retry_reason")
+        request = SocketModeRequest(
+            type=kind if isinstance(kind, str) else "",
+            envelope_id=envelope_id,
+            payload=payload,
+            accepts_response_payload=message.get("accepts_response_payload") is True,
+            retry_attempt=retry_attempt if isinstance(retry_attempt, int) else None,
+            retry_reason=retry_reason if isinstance(retry_reason, str) else None,
+        )
+        await self.handle(client, request)
 
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         start = time()
@@ -129,6 +191,13 @@ def _acknowledgeable(
             status=200, body=answer, headers={"content-type": "application/json"}
         ), None
     return empty, body
+
+
+def _malformed_command_answer(fields: list[str]) -> dict[str, Any]:
+    """The ephemeral acknowledgement of a slash command the app cannot read: the same words
+    the command listener answers with."""
+    reply = messages.error_reply(str(MalformedCommand(fields)))
+    return {"response_type": "ephemeral", "text": reply.text, "blocks": reply.blocks}
 
 
 def _payload_of(response: BoltResponse) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from account_binding.models import SlackIdentity, SlackProfile
-from account_binding.text import cleaned, display_name
+from account_binding.text import cleaned, first_display_name
 
 #: Slack's own limit on a slash command's text, in characters.
 MAX_TEXT_LENGTH = 4000
@@ -75,7 +75,7 @@ class CommandRequest:
         assert team_id and user_id and isinstance(command, str) and isinstance(text, str)
         # Names are shown on a page that escapes them: undoing an escape Slack may have made
         # is harmless, leaving one would show "&amp;".
-        team = slack_unescape(payload.get("enterprise_name") or payload.get("team_domain") or "")
+        team_names = [payload.get("enterprise_name"), payload.get("team_domain")]
         return cls(
             identity=SlackIdentity.from_ids(
                 team_id=team_id, user_id=user_id, enterprise_id=enterprise_id
@@ -83,8 +83,8 @@ class CommandRequest:
             command=command,
             text=slack_unescape(cleaned(text, MAX_TEXT_LENGTH)),
             profile=SlackProfile(
-                user_name=display_name(slack_unescape(payload.get("user_name") or "")) or user_id,
-                team_name=display_name(team) or team_id,
+                user_name=first_display_name(_unescaped(payload.get("user_name"))) or user_id,
+                team_name=first_display_name(*map(_unescaped, team_names)) or team_id,
                 app_id=app_id,
                 command=command,
             ),
@@ -95,6 +95,10 @@ def slack_unescape(text: str) -> str:
     """Undo Slack's escaping of typed text: `&lt;` and `&gt;` first, `&amp;` last, so that a
     typed "&lt;" (delivered as "&amp;lt;") stays "&lt;"."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _unescaped(value: object) -> object:
+    return slack_unescape(value) if isinstance(value, str) else value
 
 
 def _slack_id(

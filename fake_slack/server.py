@@ -38,6 +38,9 @@ MAX_CONNECTIONS = 10
 
 JSON = dict[str, Any]
 
+#: `send_envelope`'s payload for an envelope without a `payload` field.
+NO_PAYLOAD: Any = object()
+
 
 @dataclass
 class Message:
@@ -238,11 +241,16 @@ class FakeSlack:
             payload["enterprise_name"] = ws.enterprise_name or ws.enterprise_id
         return payload
 
-    async def send_envelope(self, kind: str, payload: JSON) -> CommandOutcome:
-        """Deliver any envelope (events_api, interactive, ...) and wait for its acknowledgement."""
-        user = payload.get("user")
-        user_id = user.get("id") if isinstance(user, dict) else payload.get("user_id")
-        channel = payload.get("channel_id")
+    async def send_envelope(self, kind: str, payload: object = NO_PAYLOAD) -> CommandOutcome:
+        """Deliver any envelope (events_api, interactive, ...) and wait for its acknowledgement.
+
+        `payload` is sent as given, even when it is not an object (null, a list), as a broken
+        or hostile sender could; NO_PAYLOAD leaves the `payload` field out.
+        """
+        fields = payload if isinstance(payload, dict) else {}
+        user = fields.get("user")
+        user_id = user.get("id") if isinstance(user, dict) else fields.get("user_id")
+        channel = fields.get("channel_id")
         return await self._deliver(
             kind,
             payload,
@@ -251,7 +259,7 @@ class FakeSlack:
         )
 
     async def _deliver(
-        self, kind: str, payload: JSON, *, user_id: str, channel: str
+        self, kind: str, payload: object, *, user_id: str, channel: str
     ) -> CommandOutcome:
         if not self._connections:
             raise RuntimeError("no Socket Mode connection is open: is the app running?")
@@ -260,26 +268,26 @@ class FakeSlack:
         ack: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
         self._acks[envelope_id] = ack
         started = time.perf_counter()
-        await connection.ws.send_str(
-            json.dumps(
-                {
-                    "envelope_id": envelope_id,
-                    "type": kind,
-                    "payload": payload,
-                    "accepts_response_payload": kind != "events_api",
-                }
-            )
-        )
+        envelope: JSON = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+        }
+        if payload is NO_PAYLOAD:
+            del envelope["payload"]
+        await connection.ws.send_str(json.dumps(envelope))
         try:
             reply = await asyncio.wait_for(asyncio.shield(ack), ACK_TIMEOUT_SECONDS)
         except TimeoutError:
             self._acks.pop(envelope_id, None)
+            command = payload.get("command", "") if isinstance(payload, dict) else ""
             await self._record(
                 Message(
                     where="ephemeral",
                     user_id=user_id,
                     channel=channel,
-                    text=f'{payload.get("command", "")} failed with the error "operation_timeout"',
+                    text=f'{command} failed with the error "operation_timeout"',
                     blocks=[],
                     ts=self._next_ts(),
                     source="slack",

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import RunningApp, find_link, run_app
 
-from fake_slack import FakeSlack
+from fake_slack import NO_PAYLOAD, FakeSlack
 
 
 def command_payload(fake: FakeSlack, **changes: Any) -> dict[str, Any]:
@@ -66,8 +66,6 @@ async def test_envelopes_bolt_cannot_handle_are_still_acknowledged(
     caplog.set_level(logging.INFO, logger="bolt_app")
     fake = running_app.fake
     for kind, payload in [
-        ("slash_commands", {}),
-        ("slash_commands", {"command": 5, "team_id": "T0SANDBOX", "user_id": "U0ADA"}),
         ("interactive", {"type": "block_actions", "actions": "not a list"}),
         ("interactive", {"type": "block_actions", "team": 7, "user": "U0ADA"}),
         ("events_api", {"type": "event_callback", "event": "not an object"}),
@@ -75,13 +73,59 @@ async def test_envelopes_bolt_cannot_handle_are_still_acknowledged(
     ]:
         outcome = await fake.send_envelope(kind, payload)
         assert outcome.acked, (kind, payload)
-        if kind == "slash_commands" and payload:
-            # Bolt's own matching failed (500): the person is told, the log says so.
-            assert outcome.ack_payload and "went wrong" in outcome.ack_payload["text"]
-    assert "Bolt answered an envelope of type slash_commands with HTTP 500" in caplog.text
-    assert "Acknowledged an envelope of type slash_commands that no listener handles" in (
-        caplog.text
-    )
+    assert "Acknowledged an envelope of type events_api that no listener handles" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["slash_commands", "events_api", "interactive", "odd_kind"])
+@pytest.mark.parametrize(
+    "payload",
+    [None, [1, 2], 7, "text", True, NO_PAYLOAD],
+    ids=["null", "list", "number", "string", "true", "missing"],
+)
+async def test_an_envelope_whose_payload_is_not_an_object_is_acknowledged_and_logged(
+    running_app: RunningApp, caplog: pytest.LogCaptureFixture, kind: str, payload: object
+) -> None:
+    app = running_app
+    outcome = await app.fake.send_envelope(kind, payload)
+    assert outcome.acked
+    assert f"An envelope of type {kind!r} came with a payload that is" in caplog.text
+    if kind == "slash_commands":
+        assert outcome.ack_payload and outcome.ack_payload.get("response_type") == "ephemeral"
+        assert "form the app cannot read" in outcome.ack_payload["text"]
+    else:
+        assert not outcome.ack_payload
+    assert "Failed to run" not in caplog.text
+    # The connection still serves commands.
+    assert find_link(await app.command("U0ADA", "link"))
+
+
+@pytest.mark.parametrize(
+    ("payload", "fields"),
+    [
+        ({}, "team_id, user_id, command"),
+        ({"team_id": "T0SANDBOX", "user_id": "U0ADA"}, "command"),
+        ({"command": 5, "team_id": "T0SANDBOX", "user_id": "U0ADA"}, "command"),
+        ({"command": "acme", "team_id": "T0SANDBOX", "user_id": "U0ADA"}, "command"),
+    ],
+)
+async def test_a_slash_command_without_a_usable_command_gets_the_malformed_error(
+    running_app: RunningApp,
+    caplog: pytest.LogCaptureFixture,
+    payload: dict[str, Any],
+    fields: str,
+) -> None:
+    app = running_app
+    outcome = await app.fake.send_envelope("slash_commands", payload)
+    assert outcome.acked
+    assert outcome.ack_payload and outcome.ack_payload.get("response_type") == "ephemeral"
+    assert "form the app cannot read" in outcome.ack_payload["text"]
+    assert f"Refused a slash command with missing or malformed fields: {fields}" in caplog.text
+    # Also when the rest of the payload is Slack's own.
+    without = command_payload(app.fake, command=None)
+    outcome = await app.fake.send_envelope("slash_commands", without)
+    assert outcome.ack_payload and "form the app cannot read" in outcome.ack_payload["text"]
+    assert "missing or malformed fields: command" in caplog.text
+    assert app.query("SELECT count(*) FROM binding_requests") == [(0,)]
 
 
 async def test_a_command_from_another_workspace_is_refused(

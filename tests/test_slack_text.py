@@ -14,6 +14,7 @@ from account_binding.errors import SlackUnavailable
 from account_binding.models import SlackIdentity
 from account_binding.text import DISPLAY_NAME_LIMIT, display_name, slack_image_url
 from bolt_app.app import build_web_client
+from bolt_app.command_payload import CommandRequest
 from bolt_app.slack_directory import SlackUsersDirectory
 from fake_slack import FakeSlack, FakeUser
 
@@ -23,6 +24,19 @@ def identity(user_id: str) -> SlackIdentity:
 
 
 LONG = "Alice " + "x" * 4969 + " Verified, safe to connect"
+#: A display name of characters that draw nothing, none of them a format character.
+BLANK_LOOKING = "\u3164\u115f\u2800\ufe0f\U000e0100\u180b\u034f\u17b4"
+
+#: Every character the cleaning must drop as drawing nothing: Unicode's
+#: Default_Ignorable_Code_Point set (DerivedCoreProperties.txt), its letters and marks
+#: especially, and the Braille blank.
+DRAWS_NOTHING = [
+    *"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u180f",
+    *"\u200b\u200c\u200d\u200e\u200f\u202a\u202e\u2060\u2064\u2065\u206f",
+    *"\u3164\ufe00\ufe0e\ufe0f\ufeff\uffa0\ufff0\U0001bca0\U0001d173\U0001d17a",
+    *"\U000e0001\U000e0041\U000e007f\U000e0100\U000e01ef\U000e0fff\u2800",
+]
+
 HOSTILE = FakeUser(
     "U0ALICE",
     "alice\u202e",
@@ -63,6 +77,63 @@ async def test_a_wrong_to_do_number_gets_the_usage_of_todo_done(running_app: Run
         assert "in Slack" not in str(reply[0].blocks)  # not the whole help
     biggest = await app.command("U0ADA", "todo done 9223372036854775807")
     assert biggest[-1].source == "response_url"  # a number SQLite holds goes to the API
+
+
+@pytest.mark.parametrize("char", DRAWS_NOTHING, ids=lambda c: f"U+{ord(c):04X}")
+def test_characters_that_draw_nothing_are_removed_from_names(char: str) -> None:
+    assert display_name(f"Ada{char}") == "Ada"
+    assert display_name(f"{char}A{char}{char}da {char}L") == "Ada L"
+    assert display_name(char * 5) == ""
+
+
+def test_a_name_that_draws_nothing_counts_as_absent() -> None:
+    assert display_name(BLANK_LOOKING) == ""
+    assert display_name(f" {BLANK_LOOKING} \u3000{BLANK_LOOKING}") == ""
+    payload = {
+        "team_id": "T0SANDBOX",
+        "user_id": "U0BLANK",
+        "command": "/acme",
+        "text": "link",
+        "user_name": BLANK_LOOKING,
+        "team_domain": "sandbox",
+        "enterprise_id": "E0ORG",
+        "enterprise_name": BLANK_LOOKING,
+    }
+    profile = CommandRequest.from_payload(payload).profile
+    assert profile.user_name == "U0BLANK"  # the ID, not a blank
+    assert profile.team_name == "sandbox"  # the next name, not the ID
+    del payload["team_domain"]
+    assert CommandRequest.from_payload(payload).profile.team_name == "T0SANDBOX"
+
+
+async def test_the_confirm_page_shows_no_blank_looking_name(running_app: RunningApp) -> None:
+    """Names that draw nothing are left out: the page names the person by what is left
+    (their user name) and always by their Slack user ID."""
+    app = running_app
+    app.fake.set_user(
+        FakeUser("U0BLANK", "bob", BLANK_LOOKING, "bob@example.com", display_name=BLANK_LOOKING)
+    )
+    directory = SlackUsersDirectory(build_web_client(app.fake.bot_token, app.fake.api_url))
+    person = await directory.person(identity("U0BLANK"))
+    assert person is not None and person.real_name == "" and person.display_name == ""
+    await app.add_user("ada")
+    before = len(app.fake.state.messages)
+    await app.fake.send_slash_command("U0BLANK", "link", user_name=BLANK_LOOKING)
+    assert app.query("SELECT user_name FROM binding_requests") == [("U0BLANK",)]
+    url = next(
+        b["elements"][0]["url"]
+        for m in app.fake.state.messages[before:]
+        for b in m.blocks
+        if b["type"] == "actions"
+    )
+    browser = app.browser()
+    await browser.get(urlsplit(url).path)
+    await login(browser, "ada", next_path="/bind")
+    page = await browser.get("/bind")
+    assert page.status_code == 200 and "U0BLANK" in page.text
+    assert not any(c in page.text for c in BLANK_LOOKING), page.text
+    assert "Real name:" not in page.text and "Display name:" not in page.text
+    assert 'User name: <bdi class="name">@U0BLANK</bdi>' in page.text
 
 
 def test_self_chosen_names_lose_bidirectional_and_invisible_characters() -> None:
