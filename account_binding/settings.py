@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
+import idna
 from dotenv import dotenv_values
 
 log = logging.getLogger(__name__)
@@ -312,9 +313,9 @@ def _normalised_origin(name: str, parts: SplitResult) -> str:
     scheme = parts.scheme.lower()
     host = parts.hostname or ""  # urlsplit gives it in lower case
     if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
+        try:  # UTS #46 with IDNA 2008, as browsers map host names ("straße" stays "ß")
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError:
             raise SettingsError(f"{name} has a host name that is not valid: {host!r}") from None
     if ":" in host:
         host = f"[{host}]"

@@ -76,7 +76,6 @@ def open_database(path: Path, *, create: bool = True) -> Database:
         if create:
             _make_private_file(path)
         _check_is_database(path)  # before anything touches a file DATABASE names by mistake
-        _tighten(path)
         # mode=rw: never create here; the file exists (made above, or found).
         conn = sqlite3.connect(
             f"file:{quote(str(path.absolute()))}?mode=rw",
@@ -93,7 +92,9 @@ def open_database(path: Path, *, create: bool = True) -> Database:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")
         _migrate(db)
-        for suffix in ("-wal", "-shm"):
+        # Only now that SQLite has read it as a database: a file that merely starts like one
+        # is refused above without its mode being touched.
+        for suffix in ("", "-wal", "-shm"):
             _tighten(path.with_name(path.name + suffix))
     except (OSError, sqlite3.Error) as error:
         conn.close()

@@ -17,7 +17,10 @@ import httpx
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_SECONDS = 10.0
+#: Longer than the stand-in's database busy timeout (10 s): a write of the stand-in that
+#: waits for another process's lock answers (done, or 503 "busy") before this side gives up,
+#: so the person is never told "did not answer" about a change that was made.
+TIMEOUT_SECONDS = 15.0
 
 
 class InternalApiError(Exception):

@@ -129,7 +129,7 @@ def _version() -> str:
 
 
 def _since(value: str) -> int:
-    match = re.fullmatch(r"(\d{1,12})([smhd])", value.strip())
+    match = re.fullmatch(r"0*(\d{1,12})([smhd])", value.strip())
     if match:
         seconds = int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
         return max(0, int(time.time()) - seconds)  # longer ago than 1970 means everything

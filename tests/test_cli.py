@@ -235,7 +235,10 @@ async def test_a_file_that_is_not_a_database_is_one_line_and_left_untouched(
     (tmp_path / "link-to-notes").symlink_to(notes)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo, 0o666)
-    for database in (notes, tmp_path / "link-to-notes", fifo):
+    lookalike = tmp_path / "lookalike"  # starts like a SQLite file, is not one
+    lookalike.write_bytes(b"SQLite format 3\x00" + bytes(200))
+    lookalike.chmod(0o640)
+    for database in (notes, tmp_path / "link-to-notes", fifo, lookalike):
         for args in (("run",), ("user", "list"), ("audit",)):
             code, _, err = await run_command(
                 tmp_path, *args, SECRET_KEY=KEY, DATABASE=str(database)
@@ -243,8 +246,14 @@ async def test_a_file_that_is_not_a_database_is_one_line_and_left_untouched(
             assert code == 1 and "Traceback" not in err, err
             assert "Cannot use DATABASE" in err and "not a" in err, err
     assert stat.S_IMODE(notes.stat().st_mode) == 0o644
+    assert stat.S_IMODE(lookalike.stat().st_mode) == 0o640
     assert stat.S_IMODE(fifo.stat().st_mode) == 0o666 & ~current_umask()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "link-to-notes", "notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fifo",
+        "link-to-notes",
+        "lookalike",
+        "notes.txt",
+    ]
 
 
 def current_umask() -> int:
@@ -294,8 +303,9 @@ async def test_audit_takes_any_duration_without_a_traceback(tmp_path: Path) -> N
     await run_command(
         tmp_path, "user", "add", "ada", "--email", "ada@example.com", stdin="s3cret-password\n"
     )
-    code, out, err = await run_command(tmp_path, "audit", "--since", "999999999999d", "--json")
-    assert code == 0 and len(json.loads(out)) == 1, err
+    for since in ("999999999999d", "00000000000000000001d"):
+        code, out, err = await run_command(tmp_path, "audit", "--since", since, "--json")
+        assert code == 0 and len(json.loads(out)) == 1, err
     for since in ("99999999999999999999d", "9" * 5000 + "s"):
         code, out, err = await run_command(tmp_path, "audit", "--since", since)
         assert code == 2 and "Traceback" not in err, err

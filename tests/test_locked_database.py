@@ -90,3 +90,20 @@ async def test_pages_answer_503_not_500_while_the_database_stays_locked(
             assert page.headers["retry-after"] == "60"
         page = await app.http.get("/bind/" + "A" * 43)
         assert page.status_code == 404
+
+
+async def test_a_to_do_change_while_the_database_stays_locked_says_busy_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Slack side waits longer for the internal application than the stand-in waits for
+    the lock, so the person reads "busy", never "did not answer" about a change made later."""
+    from bolt_app import internal_api
+
+    assert internal_api.TIMEOUT_SECONDS > sqlite_store.BUSY_TIMEOUT_SECONDS
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_SECONDS", 0.5)
+    async with run_app(tmp_path) as app:
+        await app.bind("ada", "U0ADA")
+        with write_lock_held(app.settings.database):
+            messages = await app.command("U0ADA", "todo add Water the plants")
+        assert "busy" in messages[-1].text and "did not answer" not in messages[-1].text
+        assert app.query("SELECT count(*) FROM todos") == [(0,)]

@@ -299,3 +299,11 @@ def test_public_url_is_the_origin_a_browser_sends(
     assert settings.public_url == origin
     assert host in settings.allowed_hosts
     assert settings.secure_cookies == origin.startswith("https://")
+
+
+def test_public_url_maps_a_host_name_as_browsers_do(tmp_path: Path) -> None:
+    """UTS #46 with IDNA 2008, as Chromium: "straße" is its own name, not "strasse"."""
+    settings = load(tmp_path, PUBLIC_URL="http://straße.test:18441")
+    assert settings.public_origin == "http://xn--strae-oqa.test:18441"
+    with pytest.raises(SettingsError, match="PUBLIC_URL"):
+        load(tmp_path, PUBLIC_URL="http://a\u200fb.test")

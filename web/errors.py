@@ -43,7 +43,7 @@ async def store_busy(request: Request, exc: Exception) -> Response:
     """Another process held the database's write lock past the busy timeout (StoreBusy):
     nothing was written; a 503 that asks the person to try again, never a 500."""
     log.warning("The database was locked past its busy timeout on %s", request.url.path)
-    return _render(request, 503, str(exc), {"Retry-After": "60"})
+    return _render(request, 503, str(exc), {"Retry-After": "60"}, title="Busy")
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -52,7 +52,12 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 def _render(
-    request: Request, status: int, detail: str, headers: Mapping[str, str] | None
+    request: Request,
+    status: int,
+    detail: str,
+    headers: Mapping[str, str] | None,
+    *,
+    title: str | None = None,
 ) -> Response:
     if status == 404 and detail == "Not Found":
         detail = "There is no page at this address."
@@ -65,7 +70,7 @@ def _render(
         "error.html",
         {
             "app_name": services_of(request).internal_app_name,
-            "title": TITLES.get(status, "Error"),
+            "title": title or TITLES.get(status, "Error"),
             "message": detail,
         },
         status_code=status,
