@@ -247,9 +247,21 @@ class SQLiteStore:
         return self._read_db
 
     async def _run(self, fn: Callable[[Database], T]) -> T:
-        """Run `fn` on the writer's connection, in its thread."""
+        """Run `fn` on the writer's connection, in its thread, within BUSY_TIMEOUT_SECONDS of
+        this call: time spent queued behind other writes counts, so writes waiting for another
+        process's lock fail together at the deadline instead of one after another."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: _busy_is(fn, self._connect()))
+
+        def call() -> T:
+            db = self._connect()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise StoreBusy()
+            db.conn.execute(f"PRAGMA busy_timeout = {max(1, int(remaining * 1000))}")
+            return _busy_is(fn, db)
+
+        return await loop.run_in_executor(self._executor, call)
 
     async def _read(self, fn: Callable[[Database], T]) -> T:
         """Run a read-only `fn` on the reader's connection, in its thread."""

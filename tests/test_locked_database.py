@@ -107,3 +107,23 @@ async def test_a_to_do_change_while_the_database_stays_locked_says_busy_and_chan
             messages = await app.command("U0ADA", "todo add Water the plants")
         assert "busy" in messages[-1].text and "did not answer" not in messages[-1].text
         assert app.query("SELECT count(*) FROM todos") == [(0,)]
+
+
+async def test_writes_queued_behind_a_lock_all_fail_at_their_own_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four writes waiting on another process's lock once failed at 10, 20, 30 and 40 s, one
+    after another; the busy timeout is each write's whole deadline, queueing included."""
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_SECONDS", 0.5)
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    await store.open()
+    try:
+        with write_lock_held(tmp_path / "db.sqlite3"):
+            writes = [asyncio.ensure_future(store.add_audit(record())) for _ in range(4)]
+            # Queued one after another they would take 4 x 0.5 s; their deadlines end at 0.5 s.
+            done, pending = await asyncio.wait(writes, timeout=1.5)
+            assert not pending
+            for write in done:
+                assert isinstance(write.exception(), StoreBusy)
+    finally:
+        await store.close()
