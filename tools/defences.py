@@ -74,13 +74,6 @@ REMOVALS = [
     ),
     Removal(
         FORWARDED,
-        "the confirm page shows an avatar from any host",
-        "web/binding_pages.py",
-        '"image_url": slack_image(person.image_url if person else None),',
-        '"image_url": person.image_url if person else None,',
-    ),
-    Removal(
-        FORWARDED,
         "Cancel does not void the link",
         "account_binding/binding.py",
         "        await self._store.void_binding_request(digest(nonce), self._clock())\n"
@@ -1224,13 +1217,6 @@ REMOVALS = [
         "launcher/sandbox.py",
         "    demo_password: str = field(repr=False)\n",
         "    demo_password: str\n",
-    ),
-    Removal(
-        REPRS,
-        "the sandbox shows the fake Slack (and its tokens)",
-        "launcher/sandbox.py",
-        "    fake: FakeSlack = field(repr=False)",
-        "    fake: FakeSlack = field(repr=True)",
     ),
     Removal(
         REPRS,
