@@ -9,7 +9,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,10 +21,16 @@ from account_binding import accounts, passwords
 from account_binding.accounts import AccountService
 from account_binding.api_tokens import ApiTokenAuthenticator
 from account_binding.crypto import TokenCipher
-from account_binding.models import User
+from account_binding.errors import SlackUnavailable
+from account_binding.models import SlackIdentity, User
 from account_binding.sessions import SessionService
 from account_binding.sqlite_store import SQLiteStore
+from account_binding.text import DISPLAY_NAME_LIMIT, display_name
 from account_binding.tokens import digest, new_api_token
+from bolt_app.app import build_web_client
+from bolt_app.command_payload import CommandRequest
+from bolt_app.slack_directory import SlackUsersDirectory
+from fake_slack import FakeUser
 
 # Sessions
 
@@ -211,3 +217,92 @@ async def test_a_cancelled_link_is_in_the_audit_log(running_app: RunningApp) -> 
         "WHERE event = 'link_cancelled'"
     )
     assert rows == [("ada", "U0ADA", "T0SANDBOX", "127.0.0.1")]
+
+
+# Request bodies
+
+
+async def chunks(piece: bytes, count: int) -> AsyncIterator[bytes]:
+    """A body sent without a Content-Length (chunked), `count` times `piece`."""
+    for _ in range(count):
+        yield piece
+
+
+async def test_a_chunked_body_over_a_lowered_cap_is_refused(tmp_path: Path) -> None:
+    """MAX_BODY_BYTES under the routes' own caps (16 KiB): a body without a length is still
+    refused (413) once its count passes the setting, on a form and on the API."""
+    async with run_app(tmp_path, MAX_BODY_BYTES="1024") as app:
+        form = await app.http.post(
+            "/login",
+            content=chunks(b"a" * 512, 4),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert form.status_code == 413, form.text
+        token = await app.bind("ada", "U0ADA")
+        api = await app.http.post(
+            "/api/todos",
+            content=chunks(b'{"title": "x"}' + b" " * 500, 4),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
+        assert api.status_code == 413, api.text
+        assert app.query("SELECT count(*) FROM todos") == [(0,)]
+
+
+# Names people choose in Slack, and Slack on a page someone is looking at
+
+HOSTILE_NAME = "Alice\u202e Smith\u200b " + "x" * 4000 + " Verified, safe to connect"
+
+
+def sandbox_identity(user_id: str) -> SlackIdentity:
+    return SlackIdentity.from_ids(team_id="T0SANDBOX", user_id=user_id, enterprise_id=None)
+
+
+async def test_the_directory_cleans_a_chosen_real_name(running_app: RunningApp) -> None:
+    app = running_app
+    app.fake.set_user(FakeUser("U0ALICE", "alice", HOSTILE_NAME, "alice@example.com"))
+    directory = SlackUsersDirectory(build_web_client(app.fake.bot_token, app.fake.api_url))
+    person = await directory.person(sandbox_identity("U0ALICE"))
+    assert person is not None
+    assert person.real_name == display_name(HOSTILE_NAME)
+    assert "\u202e" not in person.real_name and len(person.real_name) <= DISPLAY_NAME_LIMIT
+
+
+def test_workspace_and_organisation_names_from_a_command_are_cleaned() -> None:
+    payload = {
+        "team_id": "T0SANDBOX",
+        "user_id": "U0ALICE",
+        "command": "/acme",
+        "text": "link",
+        "user_name": "alice",
+        "team_domain": HOSTILE_NAME,
+    }
+    workspace = CommandRequest.from_payload(payload).profile.team_name
+    assert workspace == display_name(HOSTILE_NAME)
+    grid = {**payload, "enterprise_id": "E0ORG", "enterprise_name": "Org\u2067" + HOSTILE_NAME}
+    organisation = CommandRequest.from_payload(grid).profile.team_name
+    assert organisation == display_name("Org" + HOSTILE_NAME)
+    assert "\u2067" not in organisation and len(organisation) <= DISPLAY_NAME_LIMIT
+
+
+async def test_a_rate_limited_users_info_is_not_retried_on_a_page(running_app: RunningApp) -> None:
+    """Built from the app's client (which retries rate limits), the directory still calls
+    users.info once: a 429 is "not now" for a person waiting on a page."""
+    app = running_app
+    app.fake.fail("users.info", "ratelimited", times=5, retry_after=1)
+    client = build_web_client(app.fake.bot_token, app.fake.api_url)
+    directory = SlackUsersDirectory(client, deadline_seconds=3.0)
+    with pytest.raises(SlackUnavailable):
+        await directory.person(sandbox_identity("U0ADA"))
+    calls = [c for c in app.fake.state.api_calls if c.method == "users.info"]
+    assert len(calls) == 1
+
+
+async def test_users_info_is_not_awaited_past_the_pages_deadline(running_app: RunningApp) -> None:
+    """SLACK_PAGE_TIMEOUT of 0.5 s and an answer 0.8 s late (under the HTTP timeout of 1 s):
+    the deadline, not the HTTP timeout, ends the wait."""
+    app = running_app
+    app.fake.slow("users.info", 0.8)
+    client = build_web_client(app.fake.bot_token, app.fake.api_url)
+    directory = SlackUsersDirectory(client, deadline_seconds=0.5)
+    with pytest.raises(SlackUnavailable):
+        await directory.person(sandbox_identity("U0ADA"))

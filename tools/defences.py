@@ -41,6 +41,19 @@ MRKDWN = "Mrkdwn injection"
 SECRETS_IN_LOGS = "Secrets in logs or error pages"
 GRID = "Identity confusion on Enterprise Grid"
 ABUSE = "Undetected abuse"
+PLANTED = "Planted session"
+HUGE_BODIES = "Huge or endless request bodies"
+SLACK_AT_CONNECT = "Slack failing while a person presses Connect"
+CHOSEN_NAMES = "Self-chosen names as identity evidence"
+ENVELOPES = "Commands from outside the installation, malformed envelopes"
+SLOW = "A slow database or Slack"
+SANDBOX_POSTS = "Sandbox page posted from another site"
+MACHINE_USERS = "Other users of the machine"
+WEAK_KEY = "Weak `SECRET_KEY`"
+REPRS = "Secrets in representations"
+FLOODING = "Flooding writes"
+SLACK_AT_BIND = "Slack failing when a bind needs it"
+SECOND_ACCOUNT = "A second account with someone's email"
 
 REMOVALS = [
     # Forwarded link
@@ -48,17 +61,24 @@ REMOVALS = [
         FORWARDED,
         "the confirm page does not name the Slack person",
         "web/templates/confirm.html",
-        "<strong>{{ slack_name }}</strong>",
-        "<strong></strong>",
+        '{% if real_name %}<li>Real name: <bdi class="name">{{ real_name | cap(80) }}</bdi></li>'
+        "{% endif %}",
+        "",
+    ),
+    Removal(
+        FORWARDED,
+        "the confirm page does not show the Slack user ID",
+        "web/templates/confirm.html",
+        "User ID <code>{{ link.identity.user_id | cap(32) }}</code>",
+        "",
     ),
     Removal(
         FORWARDED,
         "Cancel does not void the link",
         "account_binding/binding.py",
         "        await self._store.void_binding_request(digest(nonce), self._clock())\n"
-        "        await self._audit.record(\n"
-        "            AuditEvent.LINK_CANCELLED",
-        "        await self._audit.record(\n            AuditEvent.LINK_CANCELLED",
+        "        await self._audit.record(AuditEvent.LINK_CANCELLED, actor, request.identity)",
+        "        await self._audit.record(AuditEvent.LINK_CANCELLED, actor, request.identity)",
     ),
     Removal(
         FORWARDED,
@@ -109,8 +129,10 @@ REMOVALS = [
         SWAPPED,
         "Connect does not compare the link the page showed",
         "web/binding_pages.py",
-        "not hmac.compare_digest(\n        shown.encode(), digest(nonce).encode()\n    )",
-        "False",
+        "if not isinstance(shown, str) or not hmac.compare_digest(\n"
+        '        shown.encode("utf-8", "replace"), digest(nonce).encode()\n'
+        "    ):",
+        "if False:",
     ),
     # Link posted where others see it
     Removal(
@@ -191,23 +213,16 @@ REMOVALS = [
     Removal(
         LEAKED,
         "the link cookie is readable by script",
-        "web/binding_pages.py",
-        "        path=LINK_PATH,\n        httponly=True,",
-        "        path=LINK_PATH,\n        httponly=False,",
+        "web/cookies.py",
+        "        httponly=True,\n        samesite=samesite,",
+        "        httponly=base != LINK,\n        samesite=samesite,",
     ),
     Removal(
         LEAKED,
-        "the link cookie is sent to every path",
-        "web/binding_pages.py",
-        "        max_age=bindings.seconds_left(pending),\n        path=LINK_PATH,",
-        '        max_age=bindings.seconds_left(pending),\n        path="/",',
-    ),
-    Removal(
-        LEAKED,
-        "no Referrer-Policy",
+        "the Referrer-Policy lets the full address leave the site",
         "web/security_headers.py",
-        'headers.setdefault("Referrer-Policy", "no-referrer")',
-        "pass",
+        'headers.setdefault("Referrer-Policy", "same-origin")',
+        'headers.setdefault("Referrer-Policy", "unsafe-url")',
     ),
     Removal(
         LEAKED,
@@ -249,7 +264,7 @@ REMOVALS = [
         SHARED_BROWSER,
         "logout keeps the pending link",
         "web/auth.py",
-        '    response.delete_cookie("binding_link", path="/bind")\n',
+        "    cookies.forget(request, response, cookies.LINK)\n",
         "",
     ),
     # Database copy
@@ -278,8 +293,8 @@ REMOVALS = [
         DATABASE_COPY,
         "nonces are stored in clear",
         "account_binding/binding.py",
-        "await self._store.add_binding_request(digest(nonce), identity,",
-        "await self._store.add_binding_request(nonce, identity,",
+        "        await self._store.add_binding_request(\n            digest(nonce),\n",
+        "        await self._store.add_binding_request(\n            nonce,\n",
     ),
     Removal(
         DATABASE_COPY,
@@ -307,9 +322,9 @@ REMOVALS = [
         CSRF,
         "the login form's double-submit token is not compared with its cookie",
         "web/auth.py",
-        "csrf.check(request.cookies.get(csrf.LOGIN_CSRF_COOKIE), form.get(csrf.FIELD))",
-        "csrf.check(request.cookies.get(csrf.LOGIN_CSRF_COOKIE), "
-        "request.cookies.get(csrf.LOGIN_CSRF_COOKIE))",
+        "csrf.check(cookies.read(request, cookies.LOGIN_CSRF), form.get(csrf.FIELD))",
+        "csrf.check(cookies.read(request, cookies.LOGIN_CSRF), "
+        "cookies.read(request, cookies.LOGIN_CSRF))",
     ),
     Removal(
         CSRF,
@@ -340,23 +355,114 @@ REMOVALS = [
         THEFT,
         "the session cookie is sent on cross-site requests (SameSite=None)",
         "web/auth.py",
-        'SESSION_COOKIE, token, httponly=True, samesite="lax"',
-        'SESSION_COOKIE, token, httponly=True, samesite="none"',
+        'cookies.set_cookie(request, response, cookies.SESSION, token, samesite="lax")',
+        'cookies.set_cookie(request, response, cookies.SESSION, token, samesite="none")',
     ),
     # Login CSRF with a planted cookie
     Removal(
         LOGIN_CSRF,
         "Sec-Fetch-Site is not checked",
-        "web/auth.py",
-        'if fetch_site not in ("same-origin", "none"):',
+        "web/forms.py",
+        'if fetch_site != "same-origin":',
         "if False:",
     ),
     Removal(
         LOGIN_CSRF,
+        "Sec-Fetch-Site: same-site (a sibling subdomain) is accepted",
+        "web/forms.py",
+        'if fetch_site != "same-origin":',
+        'if fetch_site not in ("same-origin", "same-site"):',
+    ),
+    Removal(
+        LOGIN_CSRF,
         "Origin is not checked",
+        "web/forms.py",
+        'if request.headers.get("origin") != services_of(request).site_origin:',
+        "if False:",
+    ),
+    Removal(
+        LOGIN_CSRF,
+        "Origin: null is accepted",
+        "web/forms.py",
+        'if request.headers.get("origin") != services_of(request).site_origin:',
+        'if request.headers.get("origin") not in (services_of(request).site_origin, "null"):',
+    ),
+    Removal(
+        LOGIN_CSRF,
+        "a post with neither Sec-Fetch-Site nor Origin is accepted",
+        "web/forms.py",
+        'if request.headers.get("origin") != services_of(request).site_origin:',
+        'if request.headers.get("origin", services_of(request).site_origin) != '
+        "services_of(request).site_origin:",
+    ),
+    Removal(
+        LOGIN_CSRF,
+        "Referrer-Policy: no-referrer (browsers then send Origin: null on the site's own posts)",
+        "web/security_headers.py",
+        'headers.setdefault("Referrer-Policy", "same-origin")',
+        'headers.setdefault("Referrer-Policy", "no-referrer")',
+    ),
+    # Planted session
+    Removal(
+        PLANTED,
+        "any logged-in session counts as made for the link",
         "web/auth.py",
-        "    if origin not in own:\n",
-        "    if False:\n",
+        "    if current is None or current.session.link_hash is None:\n"
+        "        return False\n"
+        "    return hmac.compare_digest(current.session.link_hash.encode(), digest(nonce).encode())",
+        "    return current is not None",
+    ),
+    Removal(
+        PLANTED,
+        "GET /bind shows the confirm page to any session",
+        "web/binding_pages.py",
+        "    if not made_for(current, nonce):\n"
+        "        return login_redirect(LINK_PATH)\n"
+        "    assert current is not None\n"
+        "    if await services.bindings.is_bound",
+        "    if current is None:\n"
+        "        return login_redirect(LINK_PATH)\n"
+        "    if await services.bindings.is_bound",
+    ),
+    Removal(
+        PLANTED,
+        "POST /bind binds for any session",
+        "web/binding_pages.py",
+        "    if not made_for(current, nonce):\n"
+        "        return login_redirect(LINK_PATH)\n"
+        "    assert current is not None\n"
+        "    csrf.check",
+        "    if current is None:\n        return login_redirect(LINK_PATH)\n    csrf.check",
+    ),
+    Removal(
+        PLANTED,
+        "the login form's link hash is not checked against the link cookie",
+        "web/auth.py",
+        "        if nonce is None or not hmac.compare_digest(\n"
+        '            digest(nonce).encode(), str(link_id).encode("utf-8", "replace")\n'
+        "        ):",
+        "        if False:",
+    ),
+    Removal(
+        PLANTED,
+        "GET /login skips the login for a session made for no link or another",
+        "web/auth.py",
+        "if current is not None and (nonce is None or made_for(current, nonce)):",
+        "if current is not None:",
+    ),
+    Removal(
+        PLANTED,
+        "of two cookies of one name, the first is used",
+        "web/cookies.py",
+        "    if len(values) != 1 or not values[0]:",
+        "    if not values or not values[0]:",
+    ),
+    Removal(
+        PLANTED,
+        "no __Host- prefix under https",
+        "web/cookies.py",
+        "return HOST_PREFIX + base if services_of(connection).secure_cookies else base",
+        "return base",
     ),
     # Forged Host header
     Removal(
@@ -400,31 +506,38 @@ REMOVALS = [
         OPEN_REDIRECT,
         "GET /login when logged in redirects to any address",
         "web/auth.py",
-        'return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)',
-        'return RedirectResponse(str(request.query_params.get("next") or "/"), status_code=303)',
+        '    next_path = safe_next(request.query_params.get("next"))\n    nonce = _link_for_login',
+        '    next_path = str(request.query_params.get("next") or "/")\n    nonce = _link_for_login',
     ),
     # Session fixation
     Removal(
         FIXATION,
         "a planted session is not ended at login",
         "web/auth.py",
-        "    if old:\n        await services.sessions.end(old)\n",
+        "    if old and len(old) <= MAX_COOKIE_LENGTH:\n        await services.sessions.end(old)\n",
         "",
     ),
     # Session theft
     Removal(
         THEFT,
         "the session cookie is readable by script",
-        "web/auth.py",
-        "SESSION_COOKIE, token, httponly=True,",
-        "SESSION_COOKIE, token, httponly=False,",
+        "web/cookies.py",
+        "        httponly=True,\n        samesite=samesite,",
+        "        httponly=base != SESSION,\n        samesite=samesite,",
     ),
     Removal(
         THEFT,
-        "the session cookie is not Secure under https",
+        "cookies are not Secure under https",
+        "web/cookies.py",
+        "        secure=services_of(connection).secure_cookies,\n",
+        "        secure=False,\n",
+    ),
+    Removal(
+        THEFT,
+        "the login token is SameSite=Lax, not Strict",
         "web/auth.py",
-        'samesite="lax", secure=services.secure_cookies',
-        'samesite="lax", secure=False',
+        'cookies.set_cookie(request, response, cookies.LOGIN_CSRF, token, samesite="strict")',
+        'cookies.set_cookie(request, response, cookies.LOGIN_CSRF, token, samesite="lax")',
     ),
     Removal(
         THEFT,
@@ -533,26 +646,13 @@ REMOVALS = [
         "account_binding/login.py",
         "        attempt = await self._store.reserve_login_attempt(\n"
         "            limits, now, now - self._limits.lockout_seconds\n"
-        "        )\n"
-        "        if attempt is None:\n"
-        "            await self._audit.record(\n"
-        '                AuditEvent.LOCKED_OUT, await self._actor(name, client), detail="refused"\n'
-        "            )\n"
-        "            raise LoginLocked(self._limits.lockout_seconds)\n"
-        "\n"
-        "        user = await self._accounts.authenticate(username, password)\n",
+        "        )\n",
         "        since = now - self._limits.lockout_seconds\n"
-        "        counts = {key: await self._store.count_login_failures(key, since) for key in limits}\n"
-        "        attempt: list[int] | None = []\n"
-        "        if any(counts[key] >= limit for key, limit in limits.items()):\n"
-        "            await self._audit.record(\n"
-        '                AuditEvent.LOCKED_OUT, await self._actor(name, client), detail="refused"\n'
-        "            )\n"
-        "            raise LoginLocked(self._limits.lockout_seconds)\n"
-        "\n"
-        "        user = await self._accounts.authenticate(username, password)\n"
-        "        if user is None:  # the failure is counted only now, after the check\n"
-        "            await self._store.reserve_login_attempt({k: 10**9 for k in limits}, now, now)\n",
+        "        counts = [await self._store.count_login_failures(k, since) for k in limits]\n"
+        "        locked = any(c >= limit for c, limit in zip(counts, limits.values()))\n"
+        "        attempt = await self._store.reserve_login_attempt(\n"
+        "            {k: 0 if locked else 10**9 for k in limits}, now, since\n"
+        "        )\n",
     ),
     Removal(
         GUESSING,
@@ -587,11 +687,11 @@ REMOVALS = [
         ENUMERATION,
         "a wrong user name gets its own message",
         "web/auth.py",
-        "    except LoginFailed as error:\n        return _login_form(\n"
-        "            request, next_path=next_path, error=str(error),",
-        "    except LoginFailed as error:\n        return _login_form(\n"
-        "            request, next_path=next_path, error=str(error) if "
-        "await services.accounts.find(username) else 'No such user.',",
+        "            link_id=link_field,\n            error=str(error),\n"
+        "            username=username,\n            status_code=400,",
+        "            link_id=link_field,\n"
+        "            error=str(error) if await services.accounts.find(username) else 'No such user.',\n"
+        "            username=username,\n            status_code=400,",
     ),
     # Stolen password hashes
     Removal(
@@ -671,9 +771,9 @@ REMOVALS = [
     Removal(
         HOSTILE_INPUT,
         "form fields of any length are accepted",
-        "web/auth.py",
-        "if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH:",
-        "if not isinstance(value, str):",
+        "web/forms.py",
+        "if len(value) > MAX_FIELD_LENGTH:",
+        "if False:",
     ),
     Removal(
         HOSTILE_INPUT,
@@ -684,10 +784,10 @@ REMOVALS = [
     ),
     Removal(
         HOSTILE_INPUT,
-        "a to-do ID too large for SQLite reaches the database",
+        "a to-do ID of thousands of digits reaches int()",
         "web/internal_api.py",
-        "if todo_id < 2**31 else None",
-        "if True else None",
+        "or len(text) > MAX_ID_DIGITS:",
+        ":",
     ),
     # Mrkdwn injection
     Removal(
@@ -760,9 +860,7 @@ REMOVALS = [
         ABUSE,
         "cancellations are not audited",
         "account_binding/binding.py",
-        "        await self._audit.record(\n"
-        "            AuditEvent.LINK_CANCELLED, actor, request.identity if request else None\n"
-        "        )\n",
+        "        await self._audit.record(AuditEvent.LINK_CANCELLED, actor, request.identity)\n",
         "",
     ),
     Removal(
@@ -780,5 +878,450 @@ REMOVALS = [
         "account_binding/login.py",
         "await self._audit.record(AuditEvent.LOGIN_FAILED, actor)",
         "pass",
+    ),
+    # Huge or endless request bodies
+    Removal(
+        HUGE_BODIES,
+        "a Content-Length over the cap is not refused at once",
+        "web/body_limit.py",
+        "            if length > self.max_body_bytes:\n"
+        "                await _refuse(scope, receive, send, 413, TOO_LARGE)\n"
+        "                return\n",
+        "",
+    ),
+    Removal(
+        HUGE_BODIES,
+        "a streamed body is not counted against the cap",
+        "web/body_limit.py",
+        "                if received > self.max_body_bytes:\n                    raise BodyTooLarge()\n",
+        "",
+    ),
+    Removal(
+        HUGE_BODIES,
+        "forms are parsed with no cap on their number of fields",
+        "web/forms.py",
+        "max_num_fields=MAX_FORM_FIELDS,",
+        "max_num_fields=None,",
+    ),
+    Removal(
+        HUGE_BODIES,
+        "MAX_BODY_BYTES is 1 MiB by default",
+        "account_binding/settings.py",
+        '"MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 16384,',
+        '"MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 1024 * 1024,',
+    ),
+    # Slack failing while a person presses Connect
+    Removal(
+        SLACK_AT_CONNECT,
+        "the 503 page forgets the link cookie",
+        "web/binding_pages.py",
+        "        return await errors.slack_unavailable(request, error)\n",
+        "        response = await errors.slack_unavailable(request, error)\n"
+        "        cookies.forget(request, response, cookies.LINK)\n"
+        "        return response\n",
+    ),
+    Removal(
+        SLACK_AT_CONNECT,
+        "a Slack failure is shown as a used link",
+        "web/binding_pages.py",
+        "        return await errors.slack_unavailable(request, error)\n",
+        "        return await _link_error(request, LinkUsed(), nonce, current)\n",
+    ),
+    # Self-chosen names as identity evidence
+    Removal(
+        CHOSEN_NAMES,
+        "format characters (bidirectional overrides, zero-width) are kept in names",
+        "account_binding/text.py",
+        "if category in _DROPPED_CATEGORIES or char in _INVISIBLE:",
+        'if category in ("Cc", "Zl", "Zp") or char in _INVISIBLE:',
+    ),
+    Removal(
+        CHOSEN_NAMES,
+        "letters that draw nothing are kept in names",
+        "account_binding/text.py",
+        "if category in _DROPPED_CATEGORIES or char in _INVISIBLE:",
+        "if category in _DROPPED_CATEGORIES:",
+    ),
+    Removal(
+        CHOSEN_NAMES,
+        "names are not cut to 80 characters",
+        "account_binding/text.py",
+        "    if len(text) > limit:\n",
+        "    if False:\n",
+    ),
+    Removal(
+        CHOSEN_NAMES,
+        "pictures from any host are kept",
+        "account_binding/text.py",
+        "        or not host.endswith(SLACK_IMAGE_HOST_SUFFIX)\n",
+        "",
+    ),
+    Removal(
+        CHOSEN_NAMES,
+        "the directory keeps the real name as chosen",
+        "bolt_app/slack_directory.py",
+        'real_name=display_name(profile.get("real_name") or user.get("real_name") or ""),',
+        'real_name=profile.get("real_name") or user.get("real_name") or "",',
+    ),
+    Removal(
+        CHOSEN_NAMES,
+        "the directory keeps the display name as chosen",
+        "bolt_app/slack_directory.py",
+        'display_name=display_name(profile.get("display_name") or ""),',
+        'display_name=profile.get("display_name") or "",',
+    ),
+    Removal(
+        CHOSEN_NAMES,
+        "the directory keeps a picture from any host",
+        "bolt_app/slack_directory.py",
+        'image_url=slack_image_url(profile.get("image_72")),',
+        'image_url=profile.get("image_72"),',
+    ),
+    Removal(
+        CHOSEN_NAMES,
+        "the command's user name is kept as chosen",
+        "bolt_app/command_payload.py",
+        'user_name=display_name(slack_unescape(payload.get("user_name") or "")) or user_id,',
+        'user_name=slack_unescape(payload.get("user_name") or "") or user_id,',
+    ),
+    Removal(
+        CHOSEN_NAMES,
+        "the workspace or organisation name is kept as chosen",
+        "bolt_app/command_payload.py",
+        "team_name=display_name(team) or team_id,",
+        "team_name=team or team_id,",
+    ),
+    # Commands from outside the installation, malformed envelopes
+    Removal(
+        ENVELOPES,
+        "a command without team_id is not refused as malformed",
+        "bolt_app/command_payload.py",
+        'team_id = _slack_id(payload, "team_id", wrong, required=True)',
+        'team_id = _slack_id(payload, "team_id", wrong, required=False) or "T0"',
+    ),
+    Removal(
+        ENVELOPES,
+        "enterprise_id is used whatever its type",
+        "bolt_app/command_payload.py",
+        'enterprise_id = _slack_id(payload, "enterprise_id", wrong, required=False)',
+        'enterprise_id = payload.get("enterprise_id")',
+    ),
+    Removal(
+        ENVELOPES,
+        "a malformed command gets no clear error",
+        "bolt_app/listeners/commands/app_command.py",
+        "        await _ack(ack, messages.error_reply(str(error)))\n        return\n",
+        "        raise\n",
+    ),
+    Removal(
+        ENVELOPES,
+        "a workspace install answers any workspace",
+        "bolt_app/installation.py",
+        "return identity.team_id == self.team_id and identity.enterprise_id == self.enterprise_id",
+        "return True",
+    ),
+    Removal(
+        ENVELOPES,
+        "an org-wide install answers any organisation",
+        "bolt_app/installation.py",
+        "return self.enterprise_id is not None and identity.enterprise_id == self.enterprise_id",
+        "return True",
+    ),
+    Removal(
+        ENVELOPES,
+        "Bolt's own Socket Mode handler (unhandled or failed envelopes go unacknowledged)",
+        "bolt_app/app.py",
+        "    return AcknowledgingSocketModeHandler(",
+        "    return AsyncSocketModeHandler(",
+    ),
+    Removal(
+        ENVELOPES,
+        "the handler waits for Bolt however long it takes",
+        "bolt_app/app.py",
+        "done, _ = await asyncio.wait({work}, timeout=HANDLER_ACK_DEADLINE_SECONDS)",
+        "done, _ = await asyncio.wait({work})",
+    ),
+    # A slow database or Slack
+    Removal(
+        SLOW,
+        "the command waits for its answer before acknowledging",
+        "bolt_app/listeners/commands/app_command.py",
+        "done, _ = await asyncio.wait({work}, timeout=ACK_DEADLINE_SECONDS)",
+        "done, _ = await asyncio.wait({work})",
+    ),
+    Removal(
+        SLOW,
+        "a late answer is not sent through the response_url",
+        "bolt_app/listeners/commands/app_command.py",
+        "        if answer.reply is not None:\n            sent = await _respond(",
+        "        if False:\n            sent = await _respond(",
+    ),
+    Removal(
+        SLOW,
+        "the work is cancelled at the deadline",
+        "bolt_app/listeners/commands/app_command.py",
+        "        await _ack(ack, messages.one_moment_reply())\n",
+        "        work.cancel()\n        await _ack(ack, messages.one_moment_reply())\n",
+    ),
+    Removal(
+        SLOW,
+        "users.info on a page has no total deadline",
+        "bolt_app/slack_directory.py",
+        "self._client.users_info(user=identity.user_id), self._deadline",
+        "self._client.users_info(user=identity.user_id), None",
+    ),
+    Removal(
+        SLOW,
+        "users.info on a page retries rate limits (the app's client)",
+        "bolt_app/slack_directory.py",
+        "        self._client = AsyncWebClient(\n"
+        "            token=client.token,\n"
+        "            base_url=client.base_url,\n"
+        "            timeout=max(1, int(deadline_seconds + 0.999)),\n"
+        "            ssl=client.ssl,\n"
+        "            proxy=client.proxy,\n"
+        "            headers=dict(client.headers),\n"
+        "            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],\n"
+        "        )\n",
+        "        self._client = client\n",
+    ),
+    Removal(
+        SLOW,
+        "a temporary Slack failure reads as no such person",
+        "bolt_app/slack_directory.py",
+        "if status == 429 or status >= 500 or code in TEMPORARY_ERRORS:",
+        "if False:",
+    ),
+    # Sandbox page posted from another site
+    Removal(
+        SANDBOX_POSTS,
+        "the sandbox takes any Sec-Fetch-Site",
+        "fake_slack/sandbox_page.py",
+        'return fetch_site == "same-origin"',
+        "return True",
+    ),
+    Removal(
+        SANDBOX_POSTS,
+        "the sandbox takes Origin: null or no Origin",
+        "fake_slack/sandbox_page.py",
+        'return request.headers.get("Origin") == f"{request.scheme}://{request.host}"',
+        'return request.headers.get("Origin") in (None, "null", f"{request.scheme}://{request.host}")',
+    ),
+    Removal(
+        SANDBOX_POSTS,
+        "the sandbox page sends no Referrer-Policy",
+        "fake_slack/sandbox_page.py",
+        '    "Referrer-Policy": "same-origin",\n',
+        "",
+    ),
+    # Other users of the machine
+    Removal(
+        MACHINE_USERS,
+        "a new database takes the umask's mode",
+        "account_binding/sqlite_store.py",
+        "            _make_private_file(path)\n        _tighten(path)\n",
+        "            path.parent.mkdir(parents=True, exist_ok=True)\n            path.touch()\n",
+    ),
+    Removal(
+        MACHINE_USERS,
+        "a database made loose before stays loose",
+        "account_binding/sqlite_store.py",
+        "        _tighten(path)\n        # mode=rw",
+        "        # mode=rw",
+    ),
+    Removal(
+        MACHINE_USERS,
+        "a key file that is a link is followed",
+        "account_binding/settings.py",
+        "        info = path.lstat()\n",
+        "        info = path.stat()\n",
+    ),
+    Removal(
+        MACHINE_USERS,
+        "a key file open to others is used",
+        "account_binding/settings.py",
+        "    if info.st_mode & 0o077:\n",
+        "    if False:\n",
+    ),
+    Removal(
+        MACHINE_USERS,
+        "the key is written in place, through whatever is there",
+        "account_binding/settings.py",
+        "        fd = os.open(\n"
+        "            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600\n"
+        "        )\n",
+        "        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)\n"
+        "        temporary = path\n",
+    ),
+    Removal(
+        MACHINE_USERS,
+        "an empty pre-made key file is used (and written into)",
+        "account_binding/settings.py",
+        "    if not key:\n        raise SettingsError(\n",
+        "    if not key:\n        return None\n        raise SettingsError(\n",
+    ),
+    # Weak SECRET_KEY
+    Removal(
+        WEAK_KEY,
+        "a short SECRET_KEY is accepted",
+        "account_binding/settings.py",
+        "if len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) == 1:",
+        "if len(set(key)) == 1:",
+    ),
+    Removal(
+        WEAK_KEY,
+        "a SECRET_KEY of one repeated character is accepted",
+        "account_binding/settings.py",
+        "if len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) == 1:",
+        "if len(key) < MIN_SECRET_KEY_LENGTH:",
+    ),
+    # Secrets in representations
+    Removal(
+        REPRS,
+        "the settings show the bot token",
+        "account_binding/settings.py",
+        "    slack_bot_token: str | None = field(repr=False)\n",
+        "    slack_bot_token: str | None\n",
+    ),
+    Removal(
+        REPRS,
+        "the settings show the app-level token",
+        "account_binding/settings.py",
+        "    slack_app_token: str | None = field(repr=False)\n",
+        "    slack_app_token: str | None\n",
+    ),
+    Removal(
+        REPRS,
+        "the settings show SECRET_KEY",
+        "account_binding/settings.py",
+        "    configured_secret_key: str | None = field(repr=False)\n",
+        "    configured_secret_key: str | None\n",
+    ),
+    Removal(
+        REPRS,
+        "the Slack connection shows its bot token",
+        "launcher/compose.py",
+        "    bot_token: str = field(repr=False)\n",
+        "    bot_token: str\n",
+    ),
+    Removal(
+        REPRS,
+        "the Slack connection shows its app-level token",
+        "launcher/compose.py",
+        "    app_token: str = field(repr=False)\n",
+        "    app_token: str\n",
+    ),
+    Removal(
+        REPRS,
+        "the sandbox shows the demo password",
+        "launcher/sandbox.py",
+        "    demo_password: str = field(repr=False)\n",
+        "    demo_password: str\n",
+    ),
+    Removal(
+        REPRS,
+        "an issued link shows its nonce",
+        "account_binding/binding.py",
+        "    nonce: str = field(repr=False)\n",
+        "    nonce: str\n",
+    ),
+    Removal(
+        REPRS,
+        "a bound account shows its API token",
+        "account_binding/binding.py",
+        "    api_token: str = field(repr=False)\n",
+        "    api_token: str\n",
+    ),
+    Removal(
+        REPRS,
+        "a stored binding shows its encrypted token",
+        "account_binding/store.py",
+        "    api_token_ciphertext: str = field(repr=False)\n",
+        "    api_token_ciphertext: str\n",
+    ),
+    # Flooding writes
+    Removal(
+        FLOODING,
+        "no limit on links per Slack identity",
+        "account_binding/sqlite_store.py",
+        'if recent["n"] >= limit.count:',
+        "if False:",
+    ),
+    Removal(
+        FLOODING,
+        "every locked-out attempt is audited",
+        "account_binding/login.py",
+        "            if attempt.first_refusal:\n",
+        "            if True:\n",
+    ),
+    Removal(
+        FLOODING,
+        "refused links are audited without a cap",
+        "account_binding/sqlite_store.py",
+        "                if count >= limit:\n                    return False\n",
+        "",
+    ),
+    Removal(
+        FLOODING,
+        "the store's audit purge deletes nothing",
+        "account_binding/sqlite_store.py",
+        '"DELETE FROM audit_events WHERE at < ?"',
+        '"DELETE FROM audit_events WHERE 0 AND at < ?"',
+    ),
+    Removal(
+        FLOODING,
+        "the app's purger does not purge the audit log",
+        "launcher/compose.py",
+        "            purged = await audit.purge(audit_retention_days)\n",
+        "            purged = 0\n",
+    ),
+    # Slack failing when a bind needs it
+    Removal(
+        SLACK_AT_BIND,
+        "a Slack failure is taken for an email mismatch (the link voided)",
+        "account_binding/binding.py",
+        "                raise\n            person = None",
+        "                person = None\n            person = None",
+    ),
+    Removal(
+        SLACK_AT_BIND,
+        "a Slack failure at bind is not audited",
+        "account_binding/binding.py",
+        "                await self._audit.record(\n"
+        "                    AuditEvent.SLACK_ERROR,\n"
+        "                    Actor(user=user, client=actor.client),\n"
+        "                    request.identity,\n"
+        '                    detail="users.info at bind",\n'
+        "                )\n",
+        "",
+    ),
+    # A second account with someone's email
+    Removal(
+        SECOND_ACCOUNT,
+        "an email another account has is accepted",
+        "account_binding/sqlite_store.py",
+        'if _one(db, "SELECT id FROM users WHERE email = ? COLLATE NOCASE", [email]):',
+        "if False:",
+    ),
+    Removal(
+        SECOND_ACCOUNT,
+        "emails are compared with their case",
+        "account_binding/sqlite_store.py",
+        '"SELECT id FROM users WHERE email = ? COLLATE NOCASE"',
+        '"SELECT id FROM users WHERE email = ?"',
+    ),
+    Removal(
+        SECOND_ACCOUNT,
+        "adding an account is not audited",
+        "account_binding/accounts.py",
+        "        if self._audit is not None:\n            await self._audit.record(AuditEvent.USER_ADDED",
+        "        if False:\n            await self._audit.record(AuditEvent.USER_ADDED",
+    ),
+    Removal(
+        SECOND_ACCOUNT,
+        "an unbind is audited without the internal account",
+        "account_binding/binding.py",
+        "AuditEvent.UNBOUND, await self._owner_as_actor(binding, actor), identity",
+        "AuditEvent.UNBOUND, actor, identity",
     ),
 ]
