@@ -626,7 +626,7 @@ async def test_the_confirm_page_leads_with_what_the_person_cannot_choose(
 async def test_avatars_come_only_from_slacks_image_hosts(running_app: RunningApp) -> None:
     """An avatar is shown only from https://*.slack-edge.com (else initials), and the
     Content-Security-Policy lets the browser fetch images from nowhere else."""
-    from web.binding_pages import slack_image
+    from account_binding.text import slack_image_url as slack_image
 
     good = "https://avatars.slack-edge.com/2024-01-01/1_abc_72.png"
     assert slack_image(good) == good
