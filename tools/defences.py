@@ -1004,9 +1004,9 @@ REMOVALS = [
     Removal(
         ENVELOPES,
         "a malformed command gets no clear error",
-        "bolt_app/listeners/commands/app_command.py",
-        "        await _ack(ack, messages.error_reply(str(error)))\n        return\n",
-        "        raise\n",
+        "bolt_app/app.py",
+        '        if kind == "slash_commands":\n            try:\n                CommandRequest.from_payload(payload)',
+        "        if False:\n            try:\n                CommandRequest.from_payload(payload)",
     ),
     Removal(
         ENVELOPES,
@@ -1390,5 +1390,26 @@ REMOVALS = [
         "        _check_is_database(path)  # before anything touches a file DATABASE names by mistake\n",
         "        _check_is_database(path)  # before anything touches a file DATABASE names by mistake\n"
         "        _tighten(path)\n",
+    ),
+    Removal(
+        SLACK_AT_BIND,
+        "any users.info error but a temporary one means no such person",
+        "bolt_app/slack_directory.py",
+        "            if code in NO_SUCH_USER_ERRORS and status < 500:",
+        "            if status < 500 and code not in TEMPORARY_ERRORS:",
+    ),
+    Removal(
+        ENVELOPES,
+        "an envelope whose payload is not an object is handed to Bolt",
+        "bolt_app/app.py",
+        "        if not isinstance(payload, dict):",
+        "        if False:",
+    ),
+    Removal(
+        CHOSEN_NAMES,
+        "Default_Ignorable code points (variation selectors, fillers) are kept in names",
+        "account_binding/text.py",
+        "            or _DEFAULT_IGNORABLE.match(char)\n",
+        "",
     ),
 ]
