@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in (None, "run"):
             asyncio.run(_run(settings, sandbox=getattr(args, "sandbox", False)))
         elif args.command == "user" and args.user_command == "add":
-            asyncio.run(_add_user(settings, args.name, args.email))
+            asyncio.run(_add_user(settings, args.name, args.email, _read_password()))
         elif args.command == "user" and args.user_command == "list":
             asyncio.run(_list_users(settings))
         elif args.command == "audit":
@@ -246,10 +246,18 @@ async def _serve_with(
 
 
 def _read_password() -> str:
+    """The new password: asked twice at a terminal, else one line of stdin. Read before any
+    event loop runs, so that Ctrl-C at the prompt stops the command at once."""
     if sys.stdin.isatty():
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Password again: ") != password:
+        try:
+            password = getpass.getpass("Password: ")
+            again = getpass.getpass("Password again: ")
+        except EOFError:
+            raise DomainError("No password given (the input ended).") from None
+        if again != password:
             raise DomainError("The passwords do not match.")
+        if not password:
+            raise DomainError("No password given.")
         return password
     line = sys.stdin.readline()
     password = line.rstrip("\r\n")
@@ -261,8 +269,7 @@ def _read_password() -> str:
     return password
 
 
-async def _add_user(settings: Settings, name: str, email: str) -> None:
-    password = _read_password()
+async def _add_user(settings: Settings, name: str, email: str, password: str) -> None:
     store = await open_store(settings)
     try:
         user = await AccountService(store, audit=AuditLog(store)).add_user(

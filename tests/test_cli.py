@@ -9,6 +9,7 @@ import re
 import socket
 import sqlite3
 import stat
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -426,3 +427,25 @@ async def test_an_administrator_can_unbind_a_slack_account(tmp_path: Path) -> No
     with sqlite3.connect(tmp_path / "app.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM bindings").fetchone() == (0,)
         assert db.execute("SELECT revoked_at IS NOT NULL FROM api_tokens").fetchone() == (1,)
+
+
+def test_a_password_prompt_ended_with_ctrl_d_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """At a terminal, Ctrl-D at `Password:` ended `user add` with an EOFError traceback. The
+    prompt is read before any event loop runs, so Ctrl-C there stops the command at once."""
+    import getpass
+
+    from launcher import cli
+
+    def ctrl_d(prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(getpass, "getpass", ctrl_d)
+    monkeypatch.setenv("DATABASE", str(tmp_path / "app.sqlite3"))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["user", "add", "ada", "--email", "ada@example.com"]) == 1
+    err = capsys.readouterr().err
+    assert "No password given" in err and "Traceback" not in err
+    assert not (tmp_path / "app.sqlite3").exists()

@@ -456,6 +456,7 @@ async def test_the_home_page_lists_the_slack_accounts_that_act_as_you(
     home = await running_app.http.get("/")
     assert "Slack accounts that act as you" in home.text
     assert "@grace" in home.text and "U0GRACE" in home.text
+    assert "T0SANDBOX/U0GRACE" in home.text  # as `account-binding unbind` takes it
     # With the real name Slack reported at binding time, both names are shown.
     running_app.query("UPDATE bindings SET real_name = 'Grace Hopper'")
     home = await running_app.http.get("/")
