@@ -73,6 +73,7 @@ def open_database(path: Path, *, create: bool = True) -> Database:
     try:
         if not create and not path.exists():
             raise NoDatabase(path)
+        existed = path.exists()
         if create:
             _make_private_file(path)
         _check_is_database(path)  # before anything touches a file DATABASE names by mistake
@@ -92,10 +93,12 @@ def open_database(path: Path, *, create: bool = True) -> Database:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")
         _migrate(db)
-        # Only now that SQLite has read it as a database: a file that merely starts like one
-        # is refused above without its mode being touched.
-        for suffix in ("", "-wal", "-shm"):
-            _tighten(path.with_name(path.name + suffix))
+        # A file made here is private from its first byte (SQLite gives -wal and -shm the
+        # database's mode). One found loose is tightened, but only now that SQLite has read it
+        # as a database: a file that merely starts like one is refused untouched.
+        if existed:
+            for suffix in ("", "-wal", "-shm"):
+                _tighten(path.with_name(path.name + suffix))
     except (OSError, sqlite3.Error) as error:
         conn.close()
         raise StoreUnavailable(path, _reason(error)) from None

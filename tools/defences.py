@@ -1084,8 +1084,9 @@ REMOVALS = [
         SLOW,
         "a temporary Slack failure reads as no such person",
         "bolt_app/slack_directory.py",
-        "if status == 429 or status >= 500 or code in TEMPORARY_ERRORS:",
-        "if False:",
+        '                log.warning("users.info for %s failed for now: HTTP %s %s", user_id, status, code)\n'
+        "                raise SlackUnavailable() from None\n",
+        "                return None\n",
     ),
     # Sandbox page posted from another site
     Removal(
