@@ -135,6 +135,28 @@ class RunningApp:
         messages = await self.command(user_id, "link")
         return find_link(messages)
 
+    async def open_link_as(
+        self, username: str, url: str
+    ) -> tuple[httpx.AsyncClient, httpx.Response]:
+        """`username` opens the association URL `url` in a browser of their own and logs in
+        for it; the browser and the page /bind then shows."""
+        browser = self.browser()
+        await browser.get(urlsplit(url).path)
+        await login(browser, username, next_path="/bind")
+        return browser, await browser.get("/bind")
+
+
+@contextlib.contextmanager
+def write_lock_held(database: Path) -> Iterator[None]:
+    """Another connection takes SQLite's write lock (BEGIN IMMEDIATE) on `database`."""
+    other = sqlite3.connect(database, isolation_level=None, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
 
 def browser_headers(settings: Settings) -> dict[str, str]:
     """What a browser on the site's own pages sends with every post: its Origin."""

@@ -5,31 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import RunningApp, find_link, login, run_app
+from conftest import RunningApp, find_link, login, run_app, write_lock_held
 
 from fake_slack import Message
 
 LOCK_SECONDS = 5.0
-
-
-@contextmanager
-def write_lock_held(database: Path) -> Iterator[None]:
-    """Another connection takes SQLite's write lock (BEGIN IMMEDIATE) on the app's file."""
-    other = sqlite3.connect(database, isolation_level=None, timeout=0)
-    try:
-        other.execute("BEGIN IMMEDIATE")
-        yield
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
 
 
 def from_response_url(user_id: str) -> object:

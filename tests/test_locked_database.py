@@ -4,30 +4,16 @@ take the lock in time is a 503 "try again", never a 500."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import run_app
+from conftest import run_app, write_lock_held
 
 import account_binding.sqlite_store as sqlite_store
 from account_binding.audit import AuditEvent
 from account_binding.errors import StoreBusy
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.store import AuditRecord
-
-
-@contextmanager
-def write_lock_held(database: Path) -> Iterator[None]:
-    other = sqlite3.connect(database, isolation_level=None, timeout=0)
-    try:
-        other.execute("BEGIN IMMEDIATE")
-        yield
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
 
 
 def record() -> AuditRecord:

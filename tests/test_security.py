@@ -22,11 +22,7 @@ async def open_link(
     app: RunningApp, username: str, slack_user: str
 ) -> tuple[httpx.AsyncClient, httpx.Response]:
     """`username` opens `slack_user`'s link in their own browser and logs in."""
-    url = await app.link_for(slack_user)
-    browser = app.browser()
-    await browser.get(urlsplit(url).path)
-    await login(browser, username, next_path="/bind")
-    return browser, await browser.get("/bind")
+    return await app.open_link_as(username, await app.link_for(slack_user))
 
 
 def audit(app: RunningApp, event: str) -> list[tuple[object, ...]]:

@@ -6,11 +6,10 @@ refusing the person and voiding their link. The real app against the fake Slack.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import RunningApp, hidden_fields, login, run_app
+from conftest import RunningApp, hidden_fields, run_app
 
 from account_binding.errors import SlackUnavailable
 from account_binding.models import SlackIdentity
@@ -76,11 +75,7 @@ async def open_link(
     app: RunningApp, username: str, slack_user: str
 ) -> tuple[httpx.AsyncClient, httpx.Response]:
     """`username` opens `slack_user`'s link in their own browser and logs in."""
-    url = await app.link_for(slack_user)
-    browser = app.browser()
-    await browser.get(urlsplit(url).path)
-    await login(browser, username, next_path="/bind")
-    return browser, await browser.get("/bind")
+    return await app.open_link_as(username, await app.link_for(slack_user))
 
 
 @pytest.mark.parametrize("error", ["invalid_auth", "missing_scope", "token_revoked"])

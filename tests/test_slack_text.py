@@ -5,10 +5,9 @@ from anywhere). The real app against the fake Slack, which escapes as Slack does
 from __future__ import annotations
 
 import unicodedata
-from urllib.parse import urlsplit
 
 import pytest
-from conftest import RunningApp, login
+from conftest import RunningApp
 
 from account_binding.errors import SlackUnavailable
 from account_binding.models import SlackIdentity
@@ -126,10 +125,7 @@ async def test_the_confirm_page_shows_no_blank_looking_name(running_app: Running
         for b in m.blocks
         if b["type"] == "actions"
     )
-    browser = app.browser()
-    await browser.get(urlsplit(url).path)
-    await login(browser, "ada", next_path="/bind")
-    page = await browser.get("/bind")
+    _, page = await app.open_link_as("ada", url)
     assert page.status_code == 200 and "U0BLANK" in page.text
     assert not any(c in page.text for c in BLANK_LOOKING), page.text
     assert "Real name:" not in page.text and "Display name:" not in page.text
@@ -215,10 +211,7 @@ async def test_the_confirm_page_shows_no_override_long_name_or_outside_picture(
         for b in m.blocks
         if b["type"] == "actions"
     )
-    browser = app.browser()
-    await browser.get(urlsplit(url).path)
-    await login(browser, "ada", next_path="/bind")
-    page = await browser.get("/bind")
+    _, page = await app.open_link_as("ada", url)
     assert page.status_code == 200 and "U0ALICE" in page.text
     assert "\u202e" not in page.text
     assert "Verified, safe to connect" not in page.text
