@@ -86,12 +86,3 @@ class Binding:
     profile: SlackProfile
     api_token_id: int
     created_at: int
-
-
-@dataclass(frozen=True)
-class Todo:
-    id: int
-    user_id: int
-    title: str
-    done: bool
-    created_at: int

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import secrets
 import stat
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import idna
 from dotenv import dotenv_values
+from pydantic import SecretStr
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,13 @@ class Settings:
     links_per_hour: int = 10
     #: Days the audit log keeps an entry.
     audit_retention_days: int = 365
+    # Temporary, in the old style, until the pydantic-settings declaration lands:
+    #: INTERNAL_API_URL is unset: the stand-in internal application is served at /api.
+    serves_stand_in: bool = True
+    #: The service credential of ACT_AS=service (INTERNAL_API_TOKEN).
+    internal_api_token: SecretStr | None = field(default=None, repr=False)
+    #: The header naming the user the service credential acts for (IMPERSONATE_HEADER).
+    impersonate_header: str = "Impersonate-User"
 
     @property
     def has_slack_tokens(self) -> bool:
@@ -205,7 +214,45 @@ def load_settings(
         audit_retention_days=_int(
             "AUDIT_RETENTION_DAYS", get("AUDIT_RETENTION_DAYS"), 365, low=1, high=3650
         ),
+        serves_stand_in=get("INTERNAL_API_URL") is None,
+        internal_api_token=_service_token(get("INTERNAL_API_TOKEN")),
+        impersonate_header=_header_name(
+            "IMPERSONATE_HEADER", get("IMPERSONATE_HEADER") or "Impersonate-User"
+        ),
     )
+
+
+def _service_token(value: str | None) -> SecretStr | None:
+    if value is None:
+        return None
+    if len(value) < MIN_SECRET_KEY_LENGTH or len(set(value)) == 1:
+        raise SettingsError(
+            f"INTERNAL_API_TOKEN must be at least {MIN_SECRET_KEY_LENGTH} random characters: "
+            f"make one with {MAKE_A_KEY}"
+        )
+    return SecretStr(value)
+
+
+#: A field name is an RFC 9110 token (5.1, 5.6.2).
+_FIELD_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_RESERVED_FIELDS = {
+    "authorization",
+    "host",
+    "cookie",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+}
+
+
+def _header_name(name: str, value: str) -> str:
+    if not _FIELD_NAME.fullmatch(value) or value.lower() in _RESERVED_FIELDS:
+        raise SettingsError(
+            f"{name} must be an HTTP field name (RFC 9110, 5.1) other than "
+            f"{', '.join(sorted(_RESERVED_FIELDS))}, not {value!r}"
+        )
+    return value
 
 
 def check_secret_key(key: str, source: str) -> None:

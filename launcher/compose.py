@@ -22,12 +22,12 @@ from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
 from account_binding.settings import Settings
 from account_binding.sqlite_store import SQLiteStore
-from account_binding.todos import TodoService
 from bolt_app.app import build_bolt_app, build_socket_mode_handler, build_web_client
 from bolt_app.internal_api import InternalApi
 from bolt_app.notifications import SlackNotifier
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
+from stand_in.app import StandIn
 from web.app import build_web_app
 from web.services import WebServices
 
@@ -82,8 +82,23 @@ def build_site(
     store: SQLiteStore | None = None,
 ) -> Starlette:
     """The ASGI app. Its lifespan opens the database (unless `store` is given opened) and the
-    Socket Mode connection, and closes both."""
+    Socket Mode connection, and closes both.
+
+    When `settings.serves_stand_in` (INTERNAL_API_URL unset), the site also serves the stand-in
+    internal application's API at /api, and the lifespan opens its store (making its tables);
+    otherwise neither exists.
+    """
     store = store or store_for(settings)
+    stand_in = (
+        StandIn(
+            settings.database,
+            store,
+            impersonate_header=settings.impersonate_header,
+            service_token=settings.internal_api_token,
+        )
+        if settings.serves_stand_in
+        else None
+    )
     audit = AuditLog(store)
     client = build_web_client(slack.bot_token, slack.api_url)
     bindings = BindingService(
@@ -127,6 +142,8 @@ def build_site(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        if stand_in is not None:
+            await stand_in.open()
         purger = asyncio.create_task(
             _purge_forever(bindings, login, sessions, audit, settings.audit_retention_days)
         )
@@ -145,6 +162,8 @@ def build_site(
             if handler is not None:
                 await _close(handler)
             await internal_api.close()
+            if stand_in is not None:
+                await stand_in.close()
             await store.close()
 
     services = WebServices(
@@ -153,7 +172,6 @@ def build_site(
         audit=audit,
         sessions=sessions,
         bindings=bindings,
-        todos=TodoService(store),
         api_tokens=ApiTokenAuthenticator(store),
         notifier=notifier,
         internal_app_name=settings.internal_app_name,
@@ -167,6 +185,7 @@ def build_site(
         lifespan,
         allowed_hosts=settings.allowed_hosts,
         max_body_bytes=settings.max_body_bytes,
+        extra_routes=stand_in.routes if stand_in is not None else (),
     )
 
 

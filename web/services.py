@@ -14,7 +14,6 @@ from account_binding.binding import BindingService, Notifier
 from account_binding.login import LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
-from account_binding.todos import TodoService
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,6 @@ class WebServices:
     audit: AuditLog
     sessions: SessionService
     bindings: BindingService
-    todos: TodoService
     api_tokens: ApiTokenAuthenticator
     notifier: Notifier
     internal_app_name: str
