@@ -36,6 +36,7 @@ STOLEN_HASHES = "Stolen password hashes"
 TYPED_NAMES = "Passwords typed into the user name field"
 OLD_TOKEN = "Stolen or old API token"  # noqa: S105 - a row of SECURITY.md
 OTHERS_DATA = "Reading another user's data"
+BEYOND_REACH = "The service credential or a person's token acting beyond its reach"
 HOSTILE_INPUT = "Hostile input"
 MRKDWN = "Mrkdwn injection"
 SECRETS_IN_LOGS = "Secrets in logs or error pages"
@@ -755,6 +756,42 @@ REMOVALS = [
         "stand_in/store.py",
         '"SELECT * FROM todos WHERE user_id = ? ORDER BY id"',
         '"SELECT * FROM todos WHERE ? > 0 ORDER BY id"',
+    ),
+    # The service credential or a person's token acting beyond its reach
+    Removal(
+        BEYOND_REACH,
+        "a personal token may be sent with the impersonation header",
+        "stand_in/auth.py",
+        "        if named:\n            raise Refused(\n                403,",
+        "        if False:\n            raise Refused(\n                403,",
+    ),
+    Removal(
+        BEYOND_REACH,
+        "the service credential is taken without a user named",
+        "stand_in/auth.py",
+        "        if not named:\n",
+        "        if False:\n",
+    ),
+    Removal(
+        BEYOND_REACH,
+        "the service credential is taken with two users named",
+        "stand_in/auth.py",
+        "        if len(named) > 1:\n",
+        "        if False:\n",
+    ),
+    Removal(
+        BEYOND_REACH,
+        "the service credential naming an unknown user is not refused",
+        "stand_in/auth.py",
+        "        if user is None:\n            shown",
+        "        if False:\n            shown",
+    ),
+    Removal(
+        BEYOND_REACH,
+        "a credential that starts like the service credential is taken for it",
+        "stand_in/auth.py",
+        "return hmac.compare_digest(credential.encode(), self._service_token)",
+        "return self._service_token.startswith(credential.encode()[:16])",
     ),
     # Hostile input
     Removal(
