@@ -826,16 +826,30 @@ REMOVALS = [
     Removal(
         MRKDWN,
         "nothing is escaped",
-        "bolt_app/messages.py",
+        "bolt_app/blocks.py",
         'return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")',
         "return text",
     ),
     Removal(
         MRKDWN,
         "to-do titles in the list are not escaped",
-        "bolt_app/messages.py",
+        "stand_in/commands.py",
         'lines = [f"☐ *#{t.id}* {escape(t.title)}" for t in open_items]',
         'lines = [f"☐ *#{t.id}* {t.title}" for t in open_items]',
+    ),
+    Removal(
+        MRKDWN,
+        "the added to-do's title is not escaped",
+        "stand_in/commands.py",
+        'blocks=[section(f":white_check_mark: Added *#{todo.id}* {escape(todo.title)}")],',
+        'blocks=[section(f":white_check_mark: Added *#{todo.id}* {todo.title}")],',
+    ),
+    Removal(
+        MRKDWN,
+        "the completed to-do's title is not escaped",
+        "stand_in/commands.py",
+        'blocks=[section(f":tada: Completed *#{todo.id}* ~{escape(todo.title)}~")],',
+        'blocks=[section(f":tada: Completed *#{todo.id}* ~{todo.title}~")],',
     ),
     Removal(
         MRKDWN,
