@@ -769,7 +769,7 @@ def write_transaction(db: Database) -> Iterator[None]:
     db.conn.commit()
 
 
-_write = write_transaction
+_write = write_transaction  # the short name this module's own stores use
 
 
 def _insert_audit(db: Database, record: AuditRecord) -> None:

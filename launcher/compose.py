@@ -142,13 +142,13 @@ def build_site(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        if stand_in is not None:
-            await stand_in.open()
         purger = asyncio.create_task(
             _purge_forever(bindings, login, sessions, audit, settings.audit_retention_days)
         )
         handler = None
         try:
+            if stand_in is not None:
+                await stand_in.open()  # its tables, before the first request or command
             handler = build_socket_mode_handler(
                 build_bolt_app(client, slack_services), slack.app_token, slack.api_url
             )
