@@ -62,7 +62,13 @@ class BoundAccount:
     """A binding with the personal API token the Slack side acts with."""
 
     binding: Binding
-    api_token: str = field(repr=False)
+    user: User
+    api_token: str | None = field(repr=False)
+
+    @property
+    def subject(self) -> str:
+        """The bound user's identifier that never changes: the local username."""
+        return self.user.username
 
 
 class Notifier(Protocol):
@@ -241,7 +247,10 @@ class BindingService:
                     detail="token unreadable: SECRET_KEY changed",
                 )
             return None
-        return BoundAccount(binding=stored.binding, api_token=api_token)
+        user = await self._store.get_user(stored.binding.user_id)
+        if user is None:
+            return None
+        return BoundAccount(binding=stored.binding, user=user, api_token=api_token)
 
     async def bindings_of(self, user: User) -> list[Binding]:
         """The Slack accounts bound to `user`, oldest first."""

@@ -96,3 +96,11 @@ class EmailTaken(DomainError):
 
 class InvalidAccountDetails(DomainError):
     """A user name, email or password does not meet the rules."""
+
+
+class BindingExpired(DomainError):
+    """The binding's personal API token expired (API_TOKEN_TTL) or is missing under
+    ACT_AS=token: the binding was removed, and the person must link again."""
+
+    def __init__(self) -> None:
+        super().__init__("Your Slack account's connection has expired; connect it again.")

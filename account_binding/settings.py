@@ -65,6 +65,13 @@ class Settings:
     links_per_hour: int = 10
     #: Days the audit log keeps an entry.
     audit_retention_days: int = 365
+    # Temporary (issue 8): declared again once settings move to pydantic-settings.
+    command_plugins: tuple[str, ...] = ()
+    command_timeout: float = 10.0
+    act_as: str = "token"
+    internal_api_token: str | None = field(default=None, repr=False)
+    impersonate_header: str = "Impersonate-User"
+    serves_stand_in: bool = True
 
     @property
     def has_slack_tokens(self) -> bool:
@@ -205,6 +212,16 @@ def load_settings(
         audit_retention_days=_int(
             "AUDIT_RETENTION_DAYS", get("AUDIT_RETENTION_DAYS"), 365, low=1, high=3650
         ),
+        command_plugins=tuple(
+            p.strip() for p in (get("COMMAND_PLUGINS") or "").split(",") if p.strip()
+        ),
+        command_timeout=_float(
+            "COMMAND_TIMEOUT", get("COMMAND_TIMEOUT"), 10.0, low=1.0, high=300.0
+        ),
+        act_as=get("ACT_AS") or "token",
+        internal_api_token=get("INTERNAL_API_TOKEN"),
+        impersonate_header=get("IMPERSONATE_HEADER") or "Impersonate-User",
+        serves_stand_in=get("INTERNAL_API_URL") is None,
     )
 
 
