@@ -515,7 +515,8 @@ def load_settings(
     """Read the settings; `environ` defaults to `os.environ`, `env_file` to `./.env`.
 
     The environment wins over the file; values are stripped, and an empty value counts as
-    unset. Raises SettingsError with one line naming the first setting refused.
+    unset (an empty variable in the environment unsets what the file says). Raises
+    SettingsError with one line naming the first setting refused.
     """
     values: dict[str, str] = {}
     if env_file is not None and env_file.is_file():
