@@ -1195,6 +1195,20 @@ REMOVALS = [
     ),
     Removal(
         REPRS,
+        "the settings show INTERNAL_API_TOKEN",
+        "account_binding/settings.py",
+        "    internal_api_token: SecretStr | None = Field(\n",
+        "    internal_api_token: str | None = Field(\n",
+    ),
+    Removal(
+        REPRS,
+        "the settings show INTROSPECTION_CLIENT_SECRET",
+        "account_binding/settings.py",
+        "    introspection_client_secret: SecretStr | None = Field(\n",
+        "    introspection_client_secret: str | None = Field(\n",
+    ),
+    Removal(
+        REPRS,
         "the Slack connection shows its bot token",
         "launcher/compose.py",
         "    bot_token: str = field(repr=False)\n",
