@@ -64,10 +64,13 @@ FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 #: A client identifier or secret's characters (RFC 6749 appendix A.1 and A.2, VSCHAR).
 VSCHARS = re.compile(r"[\x20-\x7e]+")
-#: One COMMAND_PLUGINS entry: `module:object`, an entry-point name, or `*`.
+#: One COMMAND_PLUGINS entry: `*`; `module:object`, a dotted module path and a dotted
+#: attribute path (the object reference of the entry points specification); or an entry-point
+#: name, which may hold any character but `=` (and, here, `:`, which marks a reference).
 PLUGIN_REFERENCE = re.compile(
-    r"\*|[A-Za-z_][\w.]*:[A-Za-z_][\w.]*|[\w][\w.\-]*",
-    re.ASCII,
+    r"\*"
+    r"|[^\W\d]\w*(?:\.[^\W\d]\w*)*:[^\W\d]\w*(?:\.[^\W\d]\w*)*"
+    r"|[^=:\[\s][^=:]*"
 )
 
 

@@ -337,7 +337,7 @@ def test_the_issue_8_settings_have_their_agreed_defaults(tmp_path: Path) -> None
 def test_the_issue_8_settings_are_read(tmp_path: Path) -> None:
     settings = load(
         tmp_path,
-        COMMAND_PLUGINS=" acme_oncall.plugin:commands, acme-expenses ,, * ",
+        COMMAND_PLUGINS=" acme_oncall.plugin:commands.all, acme-expenses ,, Acme Travel, * ",
         COMMAND_TIMEOUT="2.5",
         ACT_AS="Service",
         INTERNAL_API_TOKEN="c2VydmljZS1jcmVkZW50aWFs==",
@@ -347,7 +347,12 @@ def test_the_issue_8_settings_are_read(tmp_path: Path) -> None:
         INTROSPECTION_CLIENT_SECRET=CLIENT_SECRET,
         INTERNAL_API_URL="https://api.intranet.example/v1/",
     )
-    assert settings.command_plugins == ("acme_oncall.plugin:commands", "acme-expenses", "*")
+    assert settings.command_plugins == (
+        "acme_oncall.plugin:commands.all",
+        "acme-expenses",
+        "Acme Travel",  # an entry-point name may hold spaces
+        "*",
+    )
     assert settings.command_timeout == 2.5 and settings.act_as == "service"
     assert settings.impersonate_header == "X-Acme-On-Behalf-Of"
     assert settings.api_token_ttl == 3600
@@ -367,8 +372,11 @@ def test_the_issue_8_settings_are_read(tmp_path: Path) -> None:
         ({"API_TOKEN_TTL": "59"}, "API_TOKEN_TTL must be between 60 and 315360000, not 59"),
         ({"API_TOKEN_TTL": "315360001"}, "API_TOKEN_TTL must be between 60 and 315360000"),
         ({"API_TOKEN_TTL": "1h"}, "API_TOKEN_TTL must be a whole number, not '1h'"),
-        ({"COMMAND_PLUGINS": "acme plugin"}, "COMMAND_PLUGINS must be a comma-separated list"),
-        ({"COMMAND_PLUGINS": "acme:"}, "not 'acme:'"),
+        ({"COMMAND_PLUGINS": "acme:"}, "COMMAND_PLUGINS must be a comma-separated list"),
+        ({"COMMAND_PLUGINS": "*, :commands"}, "not ':commands'"),
+        ({"COMMAND_PLUGINS": "acme-oncall:commands"}, "not 'acme-oncall:commands'"),
+        ({"COMMAND_PLUGINS": "acme.oncall:commands."}, "not 'acme.oncall:commands.'"),
+        ({"COMMAND_PLUGINS": "acme=acme.oncall:commands"}, "not 'acme=acme.oncall:commands'"),
         ({"IMPERSONATE_HEADER": "Impersonate User"}, "IMPERSONATE_HEADER must be an HTTP field"),
         ({"IMPERSONATE_HEADER": "X-User:"}, "IMPERSONATE_HEADER must be an HTTP field"),
         ({"IMPERSONATE_HEADER": "authorization"}, "IMPERSONATE_HEADER must name a header"),
