@@ -241,7 +241,9 @@ async def _serve_with(
     else:
         assert settings.slack_bot_token and settings.slack_app_token
         slack = SlackConnection(
-            settings.slack_bot_token, settings.slack_app_token, settings.slack_api_url
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_app_token.get_secret_value(),
+            settings.slack_api_url,
         )
         await check_slack(slack, needs_email=settings.require_email_match)
         box, return_url = None, None
