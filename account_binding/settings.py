@@ -14,6 +14,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 from urllib.parse import SplitResult, urlsplit
 
 import idna
@@ -65,6 +66,15 @@ class Settings:
     links_per_hour: int = 10
     #: Days the audit log keeps an entry.
     audit_retention_days: int = 365
+    # Temporary, in the old style, until the settings declaration lands (issue 8):
+    #: How the Slack side acts in the internal application: a personal token, or a service
+    #: credential naming the user.
+    act_as: Literal["token", "service"] = "token"
+    #: Seconds a personal API token works after binding; None: no expiry.
+    api_token_ttl: int | None = None
+    #: The client allowed to introspect tokens (RFC 7662); both set or neither.
+    introspection_client_id: str | None = None
+    introspection_client_secret: str | None = field(default=None, repr=False)
 
     @property
     def has_slack_tokens(self) -> bool:
@@ -153,6 +163,18 @@ def load_settings(
     secret_key = get("SECRET_KEY")
     if secret_key is not None:
         check_secret_key(secret_key, "SECRET_KEY")
+    act_as = get("ACT_AS") or "token"
+    if act_as not in ("token", "service"):
+        raise SettingsError(f"ACT_AS must be token or service, not {act_as!r}")
+    ttl = get("API_TOKEN_TTL")
+    introspection_id = get("INTROSPECTION_CLIENT_ID")
+    introspection_secret = get("INTROSPECTION_CLIENT_SECRET")
+    if bool(introspection_id) != bool(introspection_secret):
+        raise SettingsError(
+            "Set both INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET, or neither"
+        )
+    if introspection_secret is not None:
+        check_secret_key(introspection_secret, "INTROSPECTION_CLIENT_SECRET")
     return Settings(
         slack_bot_token=bot_token,
         slack_app_token=app_token,
@@ -205,6 +227,12 @@ def load_settings(
         audit_retention_days=_int(
             "AUDIT_RETENTION_DAYS", get("AUDIT_RETENTION_DAYS"), 365, low=1, high=3650
         ),
+        act_as="service" if act_as == "service" else "token",
+        api_token_ttl=None
+        if ttl is None
+        else _int("API_TOKEN_TTL", ttl, 0, low=60, high=315_360_000),
+        introspection_client_id=introspection_id,
+        introspection_client_secret=introspection_secret,
     )
 
 

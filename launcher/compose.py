@@ -17,6 +17,7 @@ from account_binding.api_tokens import ApiTokenAuthenticator
 from account_binding.audit import AuditLog
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
+from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.login import LoginLimits, LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
@@ -29,7 +30,7 @@ from bolt_app.notifications import SlackNotifier
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
 from web.app import build_web_app
-from web.services import WebServices
+from web.services import OAuthServices, WebServices
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ def build_site(
             require_email_match=settings.require_email_match,
             internal_app_name=settings.internal_app_name,
             links_per_hour=settings.links_per_hour,
+            issue_api_tokens=settings.act_as == "token",
+            api_token_ttl=settings.api_token_ttl,
         ),
     )
     accounts = AccountService(store, audit=audit)
@@ -161,6 +164,11 @@ def build_site(
         site_origin=settings.public_origin,
         require_email_match=settings.require_email_match,
         slack_return_url=slack_return_url,
+        oauth=OAuthServices(
+            introspector=TokenIntrospector(store),
+            client=_introspection_client(settings),
+            issuer=settings.public_url,
+        ),
     )
     return build_web_app(
         services,
@@ -168,6 +176,21 @@ def build_site(
         allowed_hosts=settings.allowed_hosts,
         max_body_bytes=settings.max_body_bytes,
     )
+
+
+def _introspection_client(settings: Settings) -> IntrospectionClient | None:
+    """The client INTROSPECTION_CLIENT_ID and _SECRET name; None, with a warning, when unset
+    (ACT_AS=token only: in service mode no personal token exists to introspect)."""
+    client_id, secret = settings.introspection_client_id, settings.introspection_client_secret
+    if client_id and secret:
+        return IntrospectionClient(client_id, secret)
+    if settings.act_as == "token":
+        log.warning(
+            "INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET are not set: "
+            "/oauth/introspect refuses every client, so your own API cannot check the "
+            "personal API tokens the Slack side presents"
+        )
+    return None
 
 
 async def _close(handler: AsyncSocketModeHandler) -> None:

@@ -197,6 +197,12 @@ async def _answer(
 
     assert isinstance(subcommand, ACTING)
     token = account.api_token
+    if token is None:  # ACT_AS=service binds without a token; its acting client comes later
+        return Answer(
+            messages.error_reply(
+                "This app acts with a service credential (ACT_AS=service), which this command does not support yet."
+            )
+        )
 
     async def act() -> Reply:
         # After the acknowledgement: the internal application may take longer than Slack waits.
