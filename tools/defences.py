@@ -272,7 +272,7 @@ REMOVALS = [
         DATABASE_COPY,
         "the API token is stored in clear for the Slack side",
         "account_binding/binding.py",
-        "                self._cipher.encrypt(api_token),\n",
+        "                self._cipher.encrypt(api_token) if api_token else None,\n",
         "                api_token,\n",
     ),
     Removal(
@@ -723,8 +723,8 @@ REMOVALS = [
         OLD_TOKEN,
         "a revoked token still works",
         "account_binding/sqlite_store.py",
-        '"WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL",',
-        '"WHERE api_tokens.token_hash = ?",',
+        '"WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL "',
+        '"WHERE api_tokens.token_hash = ? "',
     ),
     Removal(
         OLD_TOKEN,
@@ -1225,15 +1225,15 @@ REMOVALS = [
         REPRS,
         "a bound account shows its API token",
         "account_binding/binding.py",
-        "    api_token: str = field(repr=False)\n",
-        "    api_token: str\n",
+        "    api_token: str | None = field(repr=False)\n",
+        "    api_token: str | None\n",
     ),
     Removal(
         REPRS,
         "a stored binding shows its encrypted token",
         "account_binding/store.py",
-        "    api_token_ciphertext: str = field(repr=False)\n",
-        "    api_token_ciphertext: str\n",
+        "    api_token_ciphertext: str | None = field(repr=False)\n",
+        "    api_token_ciphertext: str | None\n",
     ),
     # Flooding writes
     Removal(
