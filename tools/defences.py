@@ -830,6 +830,20 @@ REMOVALS = [
         '(re.compile(r"\\bxapp-[A-Za-z0-9-]+"), "xapp-[redacted]"),',
         "",
     ),
+    Removal(
+        SECRETS_IN_LOGS,
+        "HTTP Basic credentials (the introspection client's) are not redacted in logs",
+        "launcher/logs.py",
+        '(re.compile(r"(Basic\\s+)[A-Za-z0-9+/=]+", re.IGNORECASE), r"\\1[redacted]"),',
+        "",
+    ),
+    Removal(
+        SECRETS_IN_LOGS,
+        "a posted client_secret is not redacted in logs",
+        "launcher/logs.py",
+        '(re.compile(r"(\\bclient_secret=)[^&\\s\'\\"]+"), r"\\1[redacted]"),',
+        "",
+    ),
     # Identity confusion on Enterprise Grid
     Removal(
         GRID,
