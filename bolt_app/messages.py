@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from account_binding import durations
 
+from .blocks import Block, context, section
+from .blocks import Reply as Reply
+from .blocks import escape as escape
 from .command_text import FORMS
 from .internal_api import Me, TodoItem
 
-Block = dict[str, Any]
-
 OPEN_LINK_ACTION = "open_association_url"
 
-
-@dataclass(frozen=True)
-class Reply:
-    text: str  # the notification and accessibility fallback
-    blocks: list[Block]
-
-
-def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _section(markdown: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": markdown}}
-
-
-def _context(markdown: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": markdown}]}
+_section = section
+_context = context
 
 
 def _form_line(command: str, form: str, app_name: str) -> str:

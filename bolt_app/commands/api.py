@@ -1,0 +1,65 @@
+"""The client a command plugin uses to call the internal application, and its errors.
+
+`ctx.api` already carries the credential of the acting mode (ACT_AS): a plugin names a path
+under INTERNAL_API_URL and gets parsed JSON back. This interface is the project's own, so the
+HTTP library underneath can change without breaking plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+#: Parsed JSON (RFC 8259): dict, list, str, int, float, bool or None.
+Json = Any
+
+
+class InternalApiError(Exception):
+    """A call to the internal application failed. `str(error)` is one sentence that is safe
+    to show the Slack user (it names the application, never a credential)."""
+
+
+class ApiUnavailable(InternalApiError):
+    """No answer within the deadline, a network failure, or a 5xx answer."""
+
+
+class ApiRefused(InternalApiError):
+    """A 4xx answer other than 401: `status` is the HTTP status, `message` the reason the
+    application gave (its JSON `error`, `message` or `detail`), or "HTTP <status>"."""
+
+    def __init__(self, sentence: str, status: int, message: str) -> None:
+        super().__init__(sentence)
+        self.status = status
+        self.message = message
+
+
+class CredentialRejected(InternalApiError):
+    """401: the application no longer accepts the credential of the acting mode (the
+    person's token under ACT_AS=token, the service credential under ACT_AS=service)."""
+
+
+class UnreadableAnswer(InternalApiError):
+    """The answer was not JSON, was too large, or (raised by a plugin) had the wrong shape."""
+
+
+class InternalApiClient(Protocol):
+    """Calls to the internal application as the bound person.
+
+    `path` is absolute within INTERNAL_API_URL (it starts with one `/`; INTERNAL_API_URL's own
+    path is kept in front) and may not leave it: a full URL, `//host`, or a `.`/`..` segment
+    raises ValueError, so the credential is only ever sent to INTERNAL_API_URL. Quote text a
+    person typed before putting it in a path (`urllib.parse.quote(word, safe="")`).
+
+    Each method returns the answer's JSON body (None for an empty 2xx body) and raises
+    `ApiUnavailable`, `ApiRefused`, `CredentialRejected` or `UnreadableAnswer`.
+    """
+
+    async def get(self, path: str, *, params: Mapping[str, str] | None = None) -> Json: ...
+
+    async def post(self, path: str, *, json: Json = None) -> Json: ...
+
+    async def put(self, path: str, *, json: Json = None) -> Json: ...
+
+    async def patch(self, path: str, *, json: Json = None) -> Json: ...
+
+    async def delete(self, path: str) -> Json: ...
