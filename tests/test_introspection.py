@@ -235,13 +235,30 @@ async def test_introspection_refuses_malformed_requests(app: RunningApp) -> None
     empty_token = await client.post(INTROSPECT, data={"token": ""}, auth=auth)
     twice = await client.post(INTROSPECT, content=b"token=a&token=b", auth=auth, headers=FORM)
     as_json = await client.post(INTROSPECT, json={"token": "abt_x"}, auth=auth)
-    not_utf8 = await client.post(INTROSPECT, content=b"token=%ff", auth=auth, headers=FORM)
+    not_a_form = await client.post(
+        INTROSPECT, content=b"token=abt_x", auth=auth, headers={"Content-Type": "text/plain"}
+    )
+    not_utf8 = await client.post(
+        INTROSPECT, content=b"token=abt_x&note=%ff", auth=auth, headers=FORM
+    )
+    raw_not_utf8 = await client.post(
+        INTROSPECT, content=b"token=abt_x&note=\xff", auth=auth, headers=FORM
+    )
     both_ways = await client.post(
         INTROSPECT,
         data={"token": "abt_x", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
         auth=auth,
     )
-    for answer in (no_token, empty_token, twice, as_json, not_utf8, both_ways):
+    for answer in (
+        no_token,
+        empty_token,
+        twice,
+        as_json,
+        not_a_form,
+        not_utf8,
+        raw_not_utf8,
+        both_ways,
+    ):
         assert answer.status_code == 400, answer.request.content
         assert answer.json()["error"] == "invalid_request"
     get = await client.get(INTROSPECT, auth=auth)
