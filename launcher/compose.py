@@ -17,6 +17,7 @@ from account_binding.api_tokens import ApiTokenAuthenticator
 from account_binding.audit import AuditLog
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
+from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.login import LoginLimits, LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
@@ -34,7 +35,7 @@ from bolt_app.notifications import SlackNotifier
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
 from web.app import build_web_app
-from web.services import WebServices
+from web.services import OAuthServices, WebServices
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ def build_site(
             require_email_match=settings.require_email_match,
             internal_app_name=settings.internal_app_name,
             links_per_hour=settings.links_per_hour,
+            issue_api_tokens=settings.act_as == "token",
+            api_token_ttl=settings.api_token_ttl,
         ),
     )
     accounts = AccountService(store, audit=audit)
@@ -176,6 +179,11 @@ def build_site(
         site_origin=settings.public_origin,
         require_email_match=settings.require_email_match,
         slack_return_url=slack_return_url,
+        oauth=OAuthServices(
+            introspector=TokenIntrospector(store),
+            client=_introspection_client(settings),
+            issuer=settings.public_url,
+        ),
     )
     return build_web_app(
         services,
@@ -209,6 +217,22 @@ def _secret(value: object) -> str:
     """A setting's secret as text, whether declared as SecretStr or str."""
     reveal = getattr(value, "get_secret_value", None)
     return str(reveal() if callable(reveal) else value)
+
+
+def _introspection_client(settings: Settings) -> IntrospectionClient | None:
+    """The client INTROSPECTION_CLIENT_ID and _SECRET name; None when unset, with a warning
+    when ACT_AS=token and INTERNAL_API_URL points at another application (in service mode no
+    personal token exists to introspect; the stand-in checks tokens in process)."""
+    client_id, secret = settings.introspection_client_id, settings.introspection_client_secret
+    if client_id and secret:
+        return IntrospectionClient(client_id, _secret(secret))
+    if settings.act_as == "token" and not settings.serves_stand_in:
+        log.warning(
+            "INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET are not set: "
+            "/oauth/introspect refuses every client, so your own API cannot check the "
+            "personal API tokens the Slack side presents"
+        )
+    return None
 
 
 async def _close(handler: AsyncSocketModeHandler) -> None:
