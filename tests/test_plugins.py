@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import RunningApp, run_app
+from conftest import RunningApp, find_link, run_app
 from processes import run_command
 from recording_api import RecordingApi, recording_api
 from sample_plugins import LEAKED_TOKEN
@@ -223,3 +223,24 @@ async def test_a_plugin_that_cannot_load_stops_the_start_with_one_line(
     lines = [line for line in err.splitlines() if line.startswith("account-binding: ")]
     assert len(lines) == 2 and says in lines[1], err  # the database line, then the reason
     assert "Traceback" not in err
+
+
+async def test_an_expired_token_asks_the_person_to_link_again(
+    tmp_path: Path, api: RecordingApi
+) -> None:
+    async with run_app(
+        tmp_path,
+        COMMAND_PLUGINS="sample_plugins:sample",
+        INTERNAL_API_URL=api.url,
+        API_TOKEN_TTL="3600",
+    ) as app:
+        await app.bind("ada", "U0ADA")
+        assert (await app.command("U0ADA", "remote"))[-1].text == "Acme said hello to ada"
+        calls = len(api.calls)
+        app.query("UPDATE api_tokens SET expires_at = 1")
+        answer = await app.command("U0ADA", "remote")
+        assert [m.source for m in answer] == ["ack"]
+        assert "connection to Acme has expired" in answer[0].text + str(answer[0].blocks)
+        assert find_link(answer)
+        assert len(api.calls) == calls  # the expired token was never sent
+        assert app.query("SELECT count(*) FROM bindings") == [(0,)]
