@@ -156,7 +156,17 @@ def m003_link_command_bound_name_session_link(db: Database) -> None:
 
 
 @migrations()
-def m004_todos_leave_for_the_stand_in(db: Database) -> None:
+def m004_token_expiry_and_tokenless_bindings(db: Database) -> None:
+    # When a personal API token stops working (API_TOKEN_TTL); NULL: it does not expire.
+    _table(db, "api_tokens").add_column("expires_at", int)
+    # A binding made under ACT_AS=service has no personal token: both columns may be NULL.
+    _table(db, "bindings").transform(
+        not_null={"api_token_id": False, "api_token_ciphertext": False}
+    )
+
+
+@migrations()
+def m005_todos_leave_for_the_stand_in(db: Database) -> None:
     # The to-do items belong to the stand-in internal application (stand_in/), which keeps
     # its own migrations and adopts this table. m001 made it in every database: an empty one
     # is dropped, so a site whose INTERNAL_API_URL points elsewhere has no to-do table; one

@@ -109,7 +109,7 @@ def todo_completed_reply(todo: TodoItem) -> Reply:
 
 
 plugin = CommandPlugin(
-    name="stand-in",
+    name="todo",
     subcommands=[
         Subcommand("todo", "lists your to-do items", list_todos, aliases=["todo list"]),
         Subcommand("todo add", "adds one", add_todo, arguments=[Argument("title", rest=True)]),

@@ -57,7 +57,7 @@ async def test_a_database_from_before_keeps_its_to_do_items(tmp_path: Path) -> N
     later migration leaves it, and the stand-in adopts it as it is."""
     path = tmp_path / "db.sqlite3"
     old = Database(path)
-    domain_migrations.apply(old, stop_before="m004_todos_leave_for_the_stand_in")
+    domain_migrations.apply(old, stop_before="m005_todos_leave_for_the_stand_in")
     old.execute(
         "INSERT INTO users (id, username, email, password_hash, created_at) "
         "VALUES (1, 'ada', 'ada@example.com', 'x', 1)"
@@ -82,7 +82,7 @@ async def test_an_empty_to_do_table_from_before_is_dropped_and_made_again_by_the
 ) -> None:
     path = tmp_path / "db.sqlite3"
     old = Database(path)
-    domain_migrations.apply(old, stop_before="m004_todos_leave_for_the_stand_in")
+    domain_migrations.apply(old, stop_before="m005_todos_leave_for_the_stand_in")
     old.close()
     assert "todos" in tables(path)
     open_database(path).close()

@@ -55,6 +55,8 @@ REPRS = "Secrets in representations"
 FLOODING = "Flooding writes"
 SLACK_AT_BIND = "Slack failing when a bind needs it"
 SECOND_ACCOUNT = "A second account with someone's email"
+INTROSPECTION_CLIENTS = "Introspection by a client without the credentials"
+INACTIVE_TOKENS = "A revoked or expired token taken for active"
 
 REMOVALS = [
     # Forwarded link
@@ -273,7 +275,7 @@ REMOVALS = [
         DATABASE_COPY,
         "the API token is stored in clear for the Slack side",
         "account_binding/binding.py",
-        "                self._cipher.encrypt(api_token),\n",
+        "                self._cipher.encrypt(api_token) if api_token else None,\n",
         "                api_token,\n",
     ),
     Removal(
@@ -725,8 +727,8 @@ REMOVALS = [
         OLD_TOKEN,
         "a revoked token still works",
         "account_binding/sqlite_store.py",
-        '"WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL",',
-        '"WHERE api_tokens.token_hash = ?",',
+        '"WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL "',
+        '"WHERE api_tokens.token_hash = ? "',
     ),
     Removal(
         OLD_TOKEN,
@@ -880,6 +882,20 @@ REMOVALS = [
         '(re.compile(r"\\bxapp-[A-Za-z0-9-]+"), "xapp-[redacted]"),',
         "",
     ),
+    Removal(
+        SECRETS_IN_LOGS,
+        "HTTP Basic credentials (the introspection client's) are not redacted in logs",
+        "launcher/logs.py",
+        '(re.compile(r"(Basic\\s+)[A-Za-z0-9+/=]+", re.IGNORECASE), r"\\1[redacted]"),',
+        "",
+    ),
+    Removal(
+        SECRETS_IN_LOGS,
+        "a posted client_secret is not redacted in logs",
+        "launcher/logs.py",
+        '(re.compile(r"(\\bclient_secret=)[^&\\s\'\\"]+"), r"\\1[redacted]"),',
+        "",
+    ),
     # Identity confusion on Enterprise Grid
     Removal(
         GRID,
@@ -954,8 +970,8 @@ REMOVALS = [
         HUGE_BODIES,
         "MAX_BODY_BYTES is 1 MiB by default",
         "account_binding/settings.py",
-        '"MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 16384,',
-        '"MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 1024 * 1024,',
+        "    max_body_bytes: int = Field(\n        16384,\n",
+        "    max_body_bytes: int = Field(\n        1024 * 1024,\n",
     ),
     # Slack failing while a person presses Connect
     Removal(
@@ -1228,22 +1244,36 @@ REMOVALS = [
         REPRS,
         "the settings show the bot token",
         "account_binding/settings.py",
-        "    slack_bot_token: str | None = field(repr=False)\n",
-        "    slack_bot_token: str | None\n",
+        "    slack_bot_token: SecretStr | None = Field(\n",
+        "    slack_bot_token: str | None = Field(\n",
     ),
     Removal(
         REPRS,
         "the settings show the app-level token",
         "account_binding/settings.py",
-        "    slack_app_token: str | None = field(repr=False)\n",
-        "    slack_app_token: str | None\n",
+        "    slack_app_token: SecretStr | None = Field(\n",
+        "    slack_app_token: str | None = Field(\n",
     ),
     Removal(
         REPRS,
         "the settings show SECRET_KEY",
         "account_binding/settings.py",
-        "    configured_secret_key: str | None = field(repr=False)\n",
-        "    configured_secret_key: str | None\n",
+        "    configured_secret_key: SecretStr | None = Field(\n",
+        "    configured_secret_key: str | None = Field(\n",
+    ),
+    Removal(
+        REPRS,
+        "the settings show INTERNAL_API_TOKEN",
+        "account_binding/settings.py",
+        "    internal_api_token: SecretStr | None = Field(\n",
+        "    internal_api_token: str | None = Field(\n",
+    ),
+    Removal(
+        REPRS,
+        "the settings show INTROSPECTION_CLIENT_SECRET",
+        "account_binding/settings.py",
+        "    introspection_client_secret: SecretStr | None = Field(\n",
+        "    introspection_client_secret: str | None = Field(\n",
     ),
     Removal(
         REPRS,
@@ -1277,15 +1307,15 @@ REMOVALS = [
         REPRS,
         "a bound account shows its API token",
         "account_binding/binding.py",
-        "    api_token: str = field(repr=False)\n",
-        "    api_token: str\n",
+        "    api_token: str | None = field(repr=False)\n",
+        "    api_token: str | None\n",
     ),
     Removal(
         REPRS,
         "a stored binding shows its encrypted token",
         "account_binding/store.py",
-        "    api_token_ciphertext: str = field(repr=False)\n",
-        "    api_token_ciphertext: str\n",
+        "    api_token_ciphertext: str | None = field(repr=False)\n",
+        "    api_token_ciphertext: str | None\n",
     ),
     # Flooding writes
     Removal(
@@ -1464,5 +1494,114 @@ REMOVALS = [
         "account_binding/text.py",
         "            or _DEFAULT_IGNORABLE.match(char)\n",
         "",
+    ),  # Introspection by a client without the credentials
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "introspection takes no client authentication",
+        "web/oauth.py",
+        "        if credentials is None:\n"
+        '            raise _invalid_client("no_credentials")\n'
+        "        if oauth is None or oauth.client is None:\n"
+        '            raise _invalid_client("not_configured")\n'
+        "        if not oauth.client.accepts(credentials.client_id, credentials.client_secret):\n"
+        '            raise _invalid_client("wrong_credentials")\n',
+        "        assert oauth is not None\n",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "introspection with no client configured answers any client",
+        "web/oauth.py",
+        "        if oauth is None or oauth.client is None:\n"
+        '            raise _invalid_client("not_configured")\n'
+        "        if not oauth.client.accepts(",
+        "        assert oauth is not None\n        if oauth.client and not oauth.client.accepts(",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "wrong client credentials are accepted",
+        "web/oauth.py",
+        "        if not oauth.client.accepts(credentials.client_id, credentials.client_secret):\n"
+        '            raise _invalid_client("wrong_credentials")\n',
+        "",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "the client secret is not compared",
+        "account_binding/introspection.py",
+        "        return id_ok and secret_ok\n",
+        "        return id_ok\n",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "the client id is not compared",
+        "account_binding/introspection.py",
+        "        return id_ok and secret_ok\n",
+        "        return secret_ok\n",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "an Authorization scheme other than Basic is read as Basic",
+        "web/oauth.py",
+        '    if scheme.lower() != "basic":\n        raise _invalid_client("not_basic")\n',
+        "",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "failed client authentication is not audited",
+        "web/oauth.py",
+        "        if refusal.audit is not None:\n",
+        "        if False:\n",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "failed client authentication is audited without a cap",
+        "web/oauth.py",
+        "            await services.audit.record_capped(\n",
+        "            await services.audit.record(\n",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "the introspection client's secret may be short",
+        "account_binding/settings.py",
+        '        check_secret_key(introspection_secret, "INTROSPECTION_CLIENT_SECRET")\n',
+        "        pass\n",
+    ),
+    # A revoked or expired token taken for active
+    Removal(
+        INACTIVE_TOKENS,
+        "an expired token is still found",
+        "account_binding/sqlite_store.py",
+        '"AND (api_tokens.expires_at IS NULL OR api_tokens.expires_at > ?)",',
+        '"AND ? IS NOT NULL",',
+    ),
+    Removal(
+        INACTIVE_TOKENS,
+        "a binding whose token expired is still used",
+        "account_binding/binding.py",
+        "        elif expires_at is not None and expires_at <= self._clock():\n",
+        "        elif False:\n",
+    ),
+    Removal(
+        INACTIVE_TOKENS,
+        "binding under API_TOKEN_TTL issues a token that never expires",
+        "account_binding/binding.py",
+        "api_token_expires_at=now + ttl if api_token and ttl is not None else None,",
+        "api_token_expires_at=None,",
+    ),
+    Removal(
+        INACTIVE_TOKENS,
+        "a tokenless binding is used under ACT_AS=token",
+        "account_binding/binding.py",
+        "        if stored.api_token_ciphertext is None:\n"
+        '            reason, detail = "no_token", "no token for ACT_AS=token"\n'
+        "        elif",
+        "        if",
+    ),
+    Removal(
+        INACTIVE_TOKENS,
+        "introspection answers active for a revoked token",
+        "account_binding/sqlite_store.py",
+        '"WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL "',
+        '"WHERE api_tokens.token_hash = ? "',
     ),
 ]
