@@ -12,7 +12,7 @@ import uvicorn
 from conftest import free_socket
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from bolt_app.commands import (
@@ -51,6 +51,16 @@ async def huge(request: Request) -> Response:
     return JSONResponse({"x": "y" * (MAX_ANSWER_BYTES + 10)})
 
 
+async def huge_chunked(request: Request) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"x": "'
+        for _ in range(MAX_ANSWER_BYTES // 65536 + 2):
+            yield b"y" * 65536
+        yield b'"}'
+
+    return StreamingResponse(chunks(), media_type="application/json")
+
+
 async def redirect(request: Request) -> Response:
     return RedirectResponse("http://elsewhere.example/steal", status_code=302)
 
@@ -78,6 +88,7 @@ async def serve() -> AsyncIterator[str]:
             Route("/502", html_502),
             Route("/not-json", not_json),
             Route("/huge", huge),
+            Route("/huge-chunked", huge_chunked),
             Route("/redirect", redirect),
             Route("/refused", refused),
             Route("/unauthorised", unauthorised),
@@ -149,6 +160,7 @@ async def test_any_json_comes_back_parsed_and_an_empty_answer_is_none(
         ("/502", ApiUnavailable, "Acme could not do it (HTTP 502). Try again in a minute."),
         ("/not-json", UnreadableAnswer, "Acme gave an answer that could not be read (HTTP 200)."),
         ("/huge", UnreadableAnswer, "Acme gave an answer too large to read."),
+        ("/huge-chunked", UnreadableAnswer, "Acme gave an answer too large to read."),
         ("/redirect", UnreadableAnswer, "(HTTP 302)"),
         ("/refused", ApiRefused, "Acme refused: no such rotation"),
         ("/unauthorised", CredentialRejected, "Acme did not accept the app's credential."),

@@ -244,3 +244,33 @@ async def test_an_expired_token_asks_the_person_to_link_again(
         assert find_link(answer)
         assert len(api.calls) == calls  # the expired token was never sent
         assert app.query("SELECT count(*) FROM bindings") == [(0,)]
+
+
+@pytest.fixture
+def installed_surprise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A distribution on sys.path whose entry point `surprise` (group account_binding.commands)
+    is the sample plugin: what `pip install` of a plugin package leaves behind."""
+    site = tmp_path / "site"
+    info = site / "surprise_plugin-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: surprise-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[account_binding.commands]\nsurprise = sample_plugins:sample\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+
+
+async def test_an_installed_plugin_adds_no_command_unless_named(
+    tmp_path: Path, installed_surprise: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bolt_app.commands")
+    async with run_app(tmp_path / "one") as app:
+        (help_message,) = await app.command("U0ALAN", "help")
+        assert "remote" not in str(help_message.blocks)
+        (unknown,) = await app.command("U0ALAN", "remote")
+        assert "don't know `remote`" in unknown.blocks[0]["text"]["text"]
+    assert "surprise" in caplog.text  # listed at start, not loaded
+    for selection in ("surprise", "*"):
+        async with run_app(tmp_path / selection.strip("*") / "x", COMMAND_PLUGINS=selection) as app:
+            (help_message,) = await app.command("U0ALAN", "help")
+            assert "`/acme remote` asks Acme" in str(help_message.blocks)

@@ -57,6 +57,9 @@ SLACK_AT_BIND = "Slack failing when a bind needs it"
 SECOND_ACCOUNT = "A second account with someone's email"
 INTROSPECTION_CLIENTS = "Introspection by a client without the credentials"
 INACTIVE_TOKENS = "A revoked or expired token taken for active"
+BROKEN_PLUGIN = "A plugin that breaks"
+CREDENTIAL_ELSEWHERE = "A credential sent somewhere else"
+SURPRISE_COMMANDS = "Commands added by surprise"
 
 REMOVALS = [
     # Forwarded link
@@ -1563,8 +1566,8 @@ REMOVALS = [
         INTROSPECTION_CLIENTS,
         "the introspection client's secret may be short",
         "account_binding/settings.py",
-        '        check_secret_key(introspection_secret, "INTROSPECTION_CLIENT_SECRET")\n',
-        "        pass\n",
+        '            check_secret_key(value, "INTROSPECTION_CLIENT_SECRET")\n',
+        "            pass\n",
     ),
     # A revoked or expired token taken for active
     Removal(
@@ -1603,5 +1606,87 @@ REMOVALS = [
         "account_binding/sqlite_store.py",
         '"WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL "',
         '"WHERE api_tokens.token_hash = ? "',
+    ),
+    # A plugin that breaks
+    Removal(
+        BROKEN_PLUGIN,
+        "handlers run on the main loop, beside the acknowledgements",
+        "bolt_app/commands/runner.py",
+        "        future = asyncio.run_coroutine_threadsafe(call(), loop)\n"
+        "        waiting = asyncio.wrap_future(future)\n",
+        "        waiting = asyncio.ensure_future(call())\n        future = waiting\n",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
+        "no COMMAND_TIMEOUT",
+        "bolt_app/commands/runner.py",
+        "done, _ = await asyncio.wait({waiting}, timeout=deadline_seconds)",
+        "done, _ = await asyncio.wait({waiting})",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
+        "a handler's exception is not caught",
+        "bolt_app/listeners/commands/handlers.py",
+        "    except Exception as error:\n        return _incident(typed, plugin, request, error)\n"
+        "    if reply",
+        "    if reply",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
+        "a handler's wrong return is passed on",
+        "bolt_app/listeners/commands/handlers.py",
+        "    if reply is not None and not isinstance(reply, Reply):",
+        "    if False:",
+    ),
+    # A credential sent somewhere else
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "a path may name another host",
+        "bolt_app/internal_api.py",
+        'if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):',
+        "if not isinstance(path, str):",
+    ),
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "dot segments pass",
+        "bolt_app/internal_api.py",
+        '        if unquote(segment) in (".", ".."):',
+        "        if False:",
+    ),
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "redirects are followed",
+        "bolt_app/internal_api.py",
+        "trust_env=False, follow_redirects=False",
+        "trust_env=False, follow_redirects=True",
+    ),
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "a streamed answer is read whatever its size",
+        "bolt_app/internal_api.py",
+        "        if len(body) > MAX_ANSWER_BYTES:\n            raise _TooLarge\n",
+        "",
+    ),
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "an answer declaring a huge length is read",
+        "bolt_app/internal_api.py",
+        "    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:\n        raise _TooLarge\n",
+        "",
+    ),
+    # Commands added by surprise
+    Removal(
+        SURPRISE_COMMANDS,
+        "every installed plugin loads",
+        "bolt_app/commands/loading.py",
+        "    for entry in selection:\n",
+        "    for entry in [*selection, '*']:\n",
+    ),
+    Removal(
+        SURPRISE_COMMANDS,
+        "a later plugin silently takes a name",
+        "bolt_app/commands/table.py",
+        "                if taken is not None:\n",
+        "                if False:\n",
     ),
 ]
