@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import RunningApp, login, run_app
 
 #: INTERNAL_API_TOKEN in these tests (32 characters or more).
@@ -269,3 +270,24 @@ async def test_the_stand_in_is_served_and_makes_its_table_by_default(
     assert running_app.settings.serves_stand_in
     assert running_app.query("SELECT name FROM sqlite_master WHERE name = 'todos'") == [("todos",)]
     assert (await running_app.http.get("/api/me")).status_code == 401
+
+
+# The Slack side acting in the stand-in, in each mode
+
+
+@pytest.mark.parametrize("act_as", ["token", "service"])
+async def test_the_to_do_commands_act_in_the_stand_in_in_each_mode(
+    tmp_path: Path, act_as: str
+) -> None:
+    """The default setup (INTERNAL_API_URL unset) works in both acting modes: the stand-in
+    accepts whatever credential the Slack side presents for the mode, and no other."""
+    async with run_app(tmp_path, ACT_AS=act_as, INTERNAL_API_TOKEN=SERVICE) as app:
+        token = await app.bind("ada", "U0ADA")
+        assert bool(token) == (act_as == "token")
+        added = await app.command("U0ADA", "todo add Water the plants")
+        assert added[-1].text == "Added #1: Water the plants"
+        listed = await app.command("U0ADA", "todo")
+        assert listed[-1].text == "Your to-do items in Acme: 1 open, 0 done"
+        assert app.query("SELECT user_id, title FROM todos") == [
+            (app.users["ada"].id, "Water the plants")
+        ]
