@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from bolt_app.commands import (
     ApiRefused,
@@ -61,6 +62,16 @@ async def huge_chunked(request: Request) -> Response:
     return StreamingResponse(chunks(), media_type="application/json")
 
 
+class DeclaredHuge:
+    """Declares a body over the cap, then takes its time to send any: refused unread."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        length = str(MAX_ANSWER_BYTES + 1).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", length)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await asyncio.sleep(5)
+
+
 async def redirect(request: Request) -> Response:
     return RedirectResponse("http://elsewhere.example/steal", status_code=302)
 
@@ -89,6 +100,7 @@ async def serve() -> AsyncIterator[str]:
             Route("/not-json", not_json),
             Route("/huge", huge),
             Route("/huge-chunked", huge_chunked),
+            Route("/declared-huge", DeclaredHuge()),
             Route("/redirect", redirect),
             Route("/refused", refused),
             Route("/unauthorised", unauthorised),
@@ -161,6 +173,7 @@ async def test_any_json_comes_back_parsed_and_an_empty_answer_is_none(
         ("/not-json", UnreadableAnswer, "Acme gave an answer that could not be read (HTTP 200)."),
         ("/huge", UnreadableAnswer, "Acme gave an answer too large to read."),
         ("/huge-chunked", UnreadableAnswer, "Acme gave an answer too large to read."),
+        ("/declared-huge", UnreadableAnswer, "Acme gave an answer too large to read."),
         ("/redirect", UnreadableAnswer, "(HTTP 302)"),
         ("/refused", ApiRefused, "Acme refused: no such rotation"),
         ("/unauthorised", CredentialRejected, "Acme did not accept the app's credential."),
