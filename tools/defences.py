@@ -1633,6 +1633,13 @@ REMOVALS = [
     ),
     Removal(
         BROKEN_PLUGIN,
+        "a handler's sys.exit() stops the loop",
+        "bolt_app/commands/runner.py",
+        "            except (SystemExit, KeyboardInterrupt) as error:",
+        "            except ZeroDivisionError as error:",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
         "a handler's wrong return is passed on",
         "bolt_app/listeners/commands/handlers.py",
         "    if reply is not None and not isinstance(reply, Reply):",
