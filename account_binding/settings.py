@@ -561,7 +561,8 @@ def _message(error: ErrorDetails) -> str:
     value = error["input"]
     kind = error["type"]
     if kind == "value_error" and cause is not None:
-        return f"{name} {cause}, not {value!r}"
+        # Without a loc the input is every setting given, secrets included: never show it.
+        return f"{name} {cause}, not {value!r}" if error["loc"] else f"{name} {cause}"
     if kind in ("int_parsing", "int_from_float"):
         return f"{name} must be a whole number, not {value!r}"
     if kind == "float_parsing":
