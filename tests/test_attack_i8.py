@@ -250,3 +250,25 @@ async def test_api_token_ttl_also_bounds_tokens_issued_before_it_was_set(tmp_pat
             me = await machine.get("/api/me", headers={"Authorization": f"Bearer {token}"})
         assert answer.json() == {"active": False}, answer.json()
         assert me.status_code == 401
+
+
+async def test_switching_to_act_as_service_retires_the_personal_tokens(tmp_path: Path) -> None:
+    """LOW: after ACT_AS=token -> service the Slack side never presents a personal token
+    again, yet every token issued before stays active (at /oauth/introspect and at the
+    stand-in's API) until its owner unlinks, and its ciphertext stays in the database."""
+    secret = "Zq8vN3kT1rW6yB0mC5xL7pD2sH9gF4jA"
+    introspection = {
+        "INTROSPECTION_CLIENT_ID": "company-api",
+        "INTROSPECTION_CLIENT_SECRET": secret,
+    }
+    async with run_app(tmp_path, **introspection) as app:
+        token = await app.bind("ada", "U0ADA")
+    async with run_app(
+        tmp_path, ACT_AS="service", INTERNAL_API_TOKEN="SERVICEtoken4d8f2a9c7e1b", **introspection
+    ) as app:
+        assert (await app.command("U0ADA", "whoami"))[-1].text  # still bound, in service mode
+        async with httpx.AsyncClient(base_url=app.base_url, trust_env=False) as machine:
+            answer = await machine.post(
+                "/oauth/introspect", data={"token": token}, auth=("company-api", secret)
+            )
+        assert answer.json() == {"active": False}, answer.json()
