@@ -1420,6 +1420,14 @@ REMOVALS = [
         '            host = idna.encode(host, uts46=True).decode("ascii")',
         '            host = host.encode("idna").decode("ascii")',
     ),
+    # Added with the settings fixes of the attack review of issue 8
+    Removal(
+        LOGIN_CSRF,
+        "a URL's host that a browser reads as another address, or no resolver takes, is kept",
+        "account_binding/settings.py",
+        '    if not valid:\n        raise SettingsError(\n            f"{name} has a host that',
+        '    if False:\n        raise SettingsError(\n            f"{name} has a host that',
+    ),
     Removal(
         SLOW,
         "reads queue behind writes on the writer's connection",
