@@ -89,13 +89,17 @@ async def test_a_personal_token_is_introspected_with_the_client_credentials() ->
 
 
 async def test_an_inactive_token_gets_401_with_a_bearer_challenge() -> None:
-    async with running() as oncall, oncall.client(**bearer("unknown-token")) as http:
-        answer = await http.get("/api/oncall")
-        assert answer.status_code == 401
-        assert answer.headers["www-authenticate"] == (
-            'Bearer realm="acme-oncall", error="invalid_token"'
-        )
-        assert answer.json() == {"error": "This token is not active."}
+    async with running() as oncall:
+        # Only `active` decides, even when an inactive answer still names its user.
+        oncall.auth.tokens["revoked-token"] = {"active": False, "username": "ada"}
+        for token in ("unknown-token", "revoked-token"):
+            async with oncall.client(**bearer(token)) as http:
+                answer = await http.get("/api/oncall")
+            assert answer.status_code == 401, token
+            assert answer.headers["www-authenticate"] == (
+                'Bearer realm="acme-oncall", error="invalid_token"'
+            )
+            assert answer.json() == {"error": "This token is not active."}
         assert oncall.state.accesses == []
 
 
