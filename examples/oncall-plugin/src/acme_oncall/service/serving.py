@@ -16,12 +16,18 @@ START_STOP_DEADLINE = 10.0
 
 
 @contextlib.asynccontextmanager
-async def serve(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve `app` on `host`:`port` (0: a free port) until the block ends; yields its base
-    URL (`http://127.0.0.1:PORT`). Raises TimeoutError when it does not start in time."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+async def serve(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, sock: socket.socket | None = None
+) -> AsyncIterator[str]:
+    """Serve `app` on `host`:`port` (0: a free port), or on `sock` when given (bound already,
+    so its address could be handed out before the app existed), until the block ends; yields
+    its base URL (`http://127.0.0.1:PORT`). Closes the socket. Raises TimeoutError when it
+    does not start in time."""
+    if sock is None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    host, port = sock.getsockname()[:2]
     server = uvicorn.Server(
         uvicorn.Config(app, log_config=None, lifespan="on", timeout_graceful_shutdown=5)
     )
@@ -33,7 +39,7 @@ async def serve(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIt
                     serving.result()
                     raise RuntimeError("the on-call service stopped while starting")
                 await asyncio.sleep(0.01)
-        yield f"http://{host}:{sock.getsockname()[1]}"
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         with contextlib.suppress(TimeoutError):
