@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -322,3 +325,42 @@ def test_the_program_refuses_a_half_configuration_with_one_line(
             main(argv, environ)
         assert stopped.value.code == 2
         assert expected in capsys.readouterr().err
+
+
+async def test_the_program_serves_and_stops_on_sigterm() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "PYTHONPATH")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "acme_oncall.service", "--port", str(port), "--people", "ada,grace"),
+        env={**environ, "ONCALL_SERVICE_TOKEN": SERVICE_TOKEN},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        headers = bearer(SERVICE_TOKEN, **{"Impersonate-User": "grace"})
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers=headers, trust_env=False
+        ) as http:
+            async with asyncio.timeout(30):
+                while True:
+                    try:
+                        answer = await http.get("/api/oncall")
+                        break
+                    except httpx.ConnectError:
+                        await asyncio.sleep(0.1)
+        assert answer.status_code == 200
+        assert [r["username"] for r in answer.json()["rotations"]] == ["ada", "grace"]
+        process.terminate()
+        async with asyncio.timeout(30):
+            _, err = await process.communicate()
+        # uvicorn shuts down cleanly, then re-raises the signal it caught.
+        assert process.returncode in (0, -signal.SIGTERM)
+        assert b"Accepting ACT_AS=service" in err and b"Finished server process" in err
+        assert SERVICE_TOKEN.encode() not in err
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
