@@ -103,6 +103,31 @@ def personal_token(app: RunningApp, slack_user: str) -> str:
     return TokenCipher(app.settings.secret_key()).decrypt(ciphertext)
 
 
+async def test_the_service_checks_a_personal_token_at_the_apps_introspection_endpoint(
+    tmp_path: Path,
+) -> None:
+    """The resource-server half alone (no plugin): the service asks the real app."""
+    async with app_and_oncall(
+        tmp_path,
+        token_mode=True,
+        ACT_AS="token",
+        INTROSPECTION_CLIENT_ID=CLIENT_ID,
+        INTROSPECTION_CLIENT_SECRET=CLIENT_SECRET,
+    ) as (app, oncall):
+        token = await app.bind("ada", "U0ADA")
+        async with httpx.AsyncClient(
+            base_url=oncall.url, headers={"Authorization": f"Bearer {token}"}, trust_env=False
+        ) as http:
+            assert (await http.get("/api/me")).json() == {"username": "ada", "via": "token"}
+            assert (await app.command("U0ADA", "unlink"))[0].text
+            refused = await http.get("/api/me")
+            assert refused.status_code == 401  # inactive at once: nothing cached on either side
+            assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+            forged = await http.get("/api/me", headers={"Authorization": "Bearer abt_forged"})
+            assert forged.status_code == 401
+        assert [(a.username, a.via) for a in oncall.state.accesses] == [("ada", "token")]
+
+
 async def test_token_mode_the_service_introspects_the_persons_token(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
