@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint pytest chromium screenshots defence-check clean
+.PHONY: run test lint pytest chromium screenshots defence-check settings-table clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ screenshots: $(DEV_STAMP) chromium
 # names for it must fail. Prints how many removals were caught (about 15 minutes).
 defence-check: $(DEV_STAMP)
 	$(BIN)/python -m tools.defence_check $(ARGS)
+
+# Rewrite README.md's Configuration table from the settings' declaration
+# (account_binding/settings.py); tests/test_docs.py fails while the two differ.
+settings-table: $(STAMP)
+	$(BIN)/python -m tools.settings_table
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -22,6 +22,9 @@ class AuditEvent(StrEnum):
     LOGOUT = "logout"
     SLACK_ERROR = "slack_error"  # Slack did not answer in time when it had to; nothing done
     USER_ADDED = "user_added"  # detail: how (cli, sandbox)
+    # A client failed to authenticate at /oauth/introspect. Detail: no_credentials,
+    # not_basic, malformed_credentials, wrong_credentials, not_configured.
+    INTROSPECTION_REFUSED = "introspection_refused"
 
 
 @dataclass(frozen=True)

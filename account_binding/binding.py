@@ -14,6 +14,7 @@ from .clock import Clock, system_clock
 from .crypto import TokenCipher
 from .errors import (
     AlreadyBound,
+    BindingExpired,
     EmailMismatch,
     LinkError,
     LinkExpired,
@@ -59,10 +60,20 @@ class PendingLink:
 
 @dataclass(frozen=True)
 class BoundAccount:
-    """A binding with the personal API token the Slack side acts with."""
+    """A binding, its internal user, and the personal API token the Slack side acts with.
+
+    `api_token` is None when tokens are not issued (ACT_AS=service): the Slack side then acts
+    with its service credential and names `subject`.
+    """
 
     binding: Binding
-    api_token: str = field(repr=False)
+    user: User
+    api_token: str | None = field(repr=False)
+
+    @property
+    def subject(self) -> str:
+        """The bound user's identifier that never changes: the local username."""
+        return self.user.subject
 
 
 class Notifier(Protocol):
@@ -91,6 +102,11 @@ class BindingPolicy:
     internal_app_name: str = "Acme"
     #: Links one Slack identity may be issued in LINK_LIMIT_WINDOW seconds.
     links_per_hour: int = 10
+    #: Whether binding issues a personal API token (ACT_AS=token); False for ACT_AS=service,
+    #: where the Slack side acts with one service credential and no binding has a token.
+    issue_api_tokens: bool = True
+    #: Seconds a personal API token works after binding (API_TOKEN_TTL); None: no expiry.
+    api_token_ttl: int | None = None
 
 
 class BindingService:
@@ -193,15 +209,18 @@ class BindingService:
                 error = EmailMismatch(self._policy.internal_app_name)
                 await self._refused(error, actor, request.identity)
                 raise error
-        api_token = new_api_token()
+        now = self._clock()
+        api_token = new_api_token() if self._policy.issue_api_tokens else None
+        ttl = self._policy.api_token_ttl
         try:
             binding = await self._store.complete_binding(
                 digest(nonce),
                 user.id,
-                self._clock(),
-                digest(api_token),
-                self._cipher.encrypt(api_token),
+                now,
+                digest(api_token) if api_token else None,
+                self._cipher.encrypt(api_token) if api_token else None,
                 real_name=(person.real_name or None) if person else None,
+                api_token_expires_at=now + ttl if api_token and ttl is not None else None,
             )
         except (LinkError, AlreadyBound) as error:
             await self._refused(error, actor, request.identity)
@@ -220,9 +239,33 @@ class BindingService:
         await self._audit.record(AuditEvent.LINK_CANCELLED, actor, request.identity)
 
     async def bound_account(self, identity: SlackIdentity) -> BoundAccount | None:
+        """The identity's binding and what the Slack side acts with; None when not bound.
+
+        When tokens are issued (ACT_AS=token) and the binding's token has expired
+        (API_TOKEN_TTL) or it has none (made under ACT_AS=service), the binding is removed,
+        its token revoked, the removal audited as `unbound` with the reason, and
+        BindingExpired raised; later calls return None. A token that cannot be decrypted
+        (SECRET_KEY changed) removes the binding the same way but returns None. When tokens
+        are not issued (ACT_AS=service), the binding is used whether or not it has a token,
+        and `api_token` is None.
+        """
         stored = await self._store.find_binding(identity)
         if stored is None:
             return None
+        if not self._policy.issue_api_tokens:
+            return BoundAccount(binding=stored.binding, user=stored.user, api_token=None)
+        expires_at = stored.api_token_expires_at
+        if stored.api_token_ciphertext is None:
+            reason, detail = "no_token", "no token for ACT_AS=token"
+        elif expires_at is not None and expires_at <= self._clock():
+            reason, detail = "expired", "token expired"
+        else:
+            reason = detail = ""
+        if reason:
+            if await self._remove(identity, detail):
+                raise BindingExpired(reason)
+            return None  # another call removed it (and raised) first
+        assert stored.api_token_ciphertext is not None
         api_token = self._cipher.decrypt(stored.api_token_ciphertext)
         if api_token is None:
             # SECRET_KEY has changed: the binding is useless. Remove it (revoking its token) so
@@ -232,16 +275,20 @@ class BindingService:
                 "removed the binding so that the person can link again",
                 stored.binding.id,
             )
-            removed = await self._store.remove_binding(identity, self._clock())
-            if removed is not None:
-                await self._audit.record(
-                    AuditEvent.UNBOUND,
-                    await self._owner_as_actor(removed, Actor()),
-                    identity,
-                    detail="token unreadable: SECRET_KEY changed",
-                )
+            await self._remove(identity, "token unreadable: SECRET_KEY changed")
             return None
-        return BoundAccount(binding=stored.binding, api_token=api_token)
+        return BoundAccount(binding=stored.binding, user=stored.user, api_token=api_token)
+
+    async def _remove(self, identity: SlackIdentity, detail: str) -> bool:
+        """Remove the binding the app can no longer use (revoking its token) and audit it as
+        `unbound` with `detail`; False when another call removed it first."""
+        removed = await self._store.remove_binding(identity, self._clock())
+        if removed is None:
+            return False
+        await self._audit.record(
+            AuditEvent.UNBOUND, await self._owner_as_actor(removed, Actor()), identity, detail
+        )
+        return True
 
     async def bindings_of(self, user: User) -> list[Binding]:
         """The Slack accounts bound to `user`, oldest first."""

@@ -51,6 +51,24 @@ class EmailMismatch(LinkError):
         )
 
 
+class BindingExpired(DomainError):
+    """A binding's personal API token expired (API_TOKEN_TTL) or it has none while tokens are
+    issued (ACT_AS=token): the binding was removed and the person must link again.
+
+    `reason` is "expired" or "no_token".
+    """
+
+    def __init__(self, reason: str = "expired") -> None:
+        self.reason = reason
+        super().__init__(
+            "Your connection has expired, so it was removed. Run the link command to connect "
+            "your account again."
+            if reason == "expired"
+            else "Your connection has no API token to act with, so it was removed. Run the "
+            "link command to connect your account again."
+        )
+
+
 class SlackUnavailable(DomainError):
     """Slack did not answer in time or answered with a temporary error (429, 5xx, a timeout).
 

@@ -155,5 +155,15 @@ def m003_link_command_bound_name_session_link(db: Database) -> None:
     _table(db, "sessions").add_column("link_hash", str)
 
 
+@migrations()
+def m004_token_expiry_and_tokenless_bindings(db: Database) -> None:
+    # When a personal API token stops working (API_TOKEN_TTL); NULL: it does not expire.
+    _table(db, "api_tokens").add_column("expires_at", int)
+    # A binding made under ACT_AS=service has no personal token: both columns may be NULL.
+    _table(db, "bindings").transform(
+        not_null={"api_token_id": False, "api_token_ciphertext": False}
+    )
+
+
 def _table(db: Database, name: str) -> Table:
     return db.table(name)

@@ -64,6 +64,12 @@ class User:
     email: str
     created_at: int
 
+    @property
+    def subject(self) -> str:
+        """The identifier of this user that never changes: the local username (usernames
+        cannot be renamed). Introspection's `sub` and the impersonation header carry it."""
+        return self.username
+
 
 @dataclass(frozen=True)
 class BindingRequest:
@@ -84,7 +90,8 @@ class Binding:
     user_id: int
     identity: SlackIdentity
     profile: SlackProfile
-    api_token_id: int
+    #: The personal API token issued at binding; None when none was (ACT_AS=service).
+    api_token_id: int | None
     created_at: int
 
 

@@ -1,7 +1,13 @@
-"""Every setting of the app, read in one place from the environment and an optional `.env`.
+"""Every setting of the app, declared once and read in one place.
 
-The environment wins over `.env`. A bad value raises `SettingsError` with a one-line message
-that names the setting; the command line prints it and exits without a traceback.
+`Settings` declares each setting a single time: its environment name (the attribute's name in
+upper case, or the field's alias), type, default, bounds and its help, which is also the
+README's Configuration table (`markdown_table()`, written there by `make settings-table`).
+pydantic-settings validates them; `load_settings` reads the environment and an optional
+`.env` (the environment wins; values are stripped; an empty value counts as unset) and turns
+any refusal into `SettingsError`, one line that names the setting, which the command line
+prints and exits on without a traceback. Secrets are `SecretStr`: `repr`, `str` and logs show
+`**********`; callers use `.get_secret_value()`.
 """
 
 from __future__ import annotations
@@ -9,15 +15,28 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import secrets
 import stat
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
 import idna
 from dotenv import dotenv_values
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
@@ -27,48 +46,449 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MIN_SECRET_KEY_LENGTH = 32
 MAKE_A_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
+#: Request fields IMPERSONATE_HEADER may not be: the HTTP client or the server owns them.
+RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "host",
+        "cookie",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+    }
+)
+#: An HTTP field name: a token (RFC 9110 section 5.1 and 5.6.2).
+FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: A bearer token's characters (RFC 6750 section 2.1, b64token).
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: A client identifier or secret's characters (RFC 6749 appendix A.1 and A.2, VSCHAR).
+VSCHARS = re.compile(r"[\x20-\x7e]+")
+#: One COMMAND_PLUGINS entry: `*`; `module:object`, a dotted module path and a dotted
+#: attribute path (the object reference of the entry points specification); or an entry-point
+#: name, which may hold any character but `=` (and, here, `:`, which marks a reference).
+PLUGIN_REFERENCE = re.compile(
+    r"\*"
+    r"|[^\W\d]\w*(?:\.[^\W\d]\w*)*:[^\W\d]\w*(?:\.[^\W\d]\w*)*"
+    r"|[^=:\[\s][^=:]*"
+)
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The settings, validated. Secrets are kept out of `repr` and `str`."""
+def _shown(default: str) -> dict[str, Any]:
+    """The default as the README's table shows it, for a default that other settings decide."""
+    return {"shown_default": default}
 
-    slack_bot_token: str | None = field(repr=False)
-    slack_app_token: str | None = field(repr=False)
-    slack_api_url: str
-    public_url: str
-    host: str
-    port: int
-    database: Path
-    binding_ttl: int
-    configured_secret_key: str | None = field(repr=False)
-    internal_app_name: str
-    internal_api_url: str
-    sandbox_port: int
-    log_level: str
-    require_email_match: bool
-    session_idle_timeout: int
-    session_max_age: int
-    login_max_failures: int
-    login_max_failures_per_address: int
-    login_lockout_seconds: int
-    login_slowdown_seconds: float
-    trusted_proxies: tuple[str, ...]
+
+def _flag(value: object) -> object:
+    """true/false, 1/0, yes/no, on/off (case aside), as the README says."""
+    if isinstance(value, str):
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("must be true or false")
+    return value
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _comma_separated(value: object) -> object:
+    """ "a, b,,c" -> ("a", "b", "c"): blanks around and between entries are ignored."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+CommaSeparated = Annotated[tuple[str, ...], BeforeValidator(_comma_separated)]
+
+
+class Settings(BaseSettings):
+    """The settings, validated and frozen. Secrets are kept out of `repr` and `str`.
+
+    Build it with `load_settings`; `Settings(**values)` reads nothing but `values` (keyed by
+    environment name, all strings) and raises pydantic's ValidationError.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="ignore",
+        case_sensitive=True,
+        alias_generator=str.upper,
+        validate_default=False,
+        hide_input_in_errors=True,
+    )
+
+    slack_bot_token: SecretStr | None = Field(
+        None,
+        description="The bot token (`xoxb-…`). Set both tokens, or neither for the sandbox.",
+    )
+    slack_app_token: SecretStr | None = Field(
+        None,
+        description="The app-level token (`xapp-…`, scope `connections:write`) that opens Socket Mode.",
+    )
+    slack_api_url: str = Field(
+        DEFAULT_SLACK_API_URL,
+        description="Base URL of Slack's Web API. GovSlack needs its own; tests point it at a fake Slack.",
+    )
+    public_url: str = Field(
+        "",
+        description="The base of association URLs as a person's browser reaches this site: a scheme and host name (and port), no path, as the site serves at the root of its host name (behind a proxy, give it a host name of its own rather than a path prefix). Forms are accepted only from its origin. With `https://`, cookies are `Secure` with the `__Host-` prefix and HSTS is sent. Required when `HOST` is a wildcard.",
+        json_schema_extra=_shown("`http://localhost:PORT`"),
+    )
+    host: str = Field(
+        "127.0.0.1",
+        description="The address the site listens on. Use `0.0.0.0` (or `::`) to serve the intranet, with `PUBLIC_URL` set.",
+    )
+    port: int = Field(8000, ge=1, le=65535, description="The site's port (1 to 65535).")
+    database: Path = Field(
+        Path("account-binding.sqlite3"),
+        validate_default=True,
+        description="The SQLite file, created (mode 600, with its `-wal` and `-shm` files) and migrated at start.",
+    )
+    binding_ttl: int = Field(
+        600,
+        ge=30,
+        le=7 * 24 * 3600,
+        description="Seconds an association URL stays valid (30 to 604800).",
+    )
+    configured_secret_key: SecretStr | None = Field(
+        None,
+        alias="SECRET_KEY",
+        description=f"Encrypts the personal API tokens the Slack side keeps: at least 32 random characters; make one with `{MAKE_A_KEY}`. When unset, a key is generated, kept beside the database as `<DATABASE>.secret-key` (mode 600) with a warning; back it up with the database. A key file that is a link, is readable or writable by group or others, or is empty stops the start with one line. Changing the key makes existing bindings unusable until people link again.",
+        json_schema_extra=_shown("generated"),
+    )
+    internal_app_name: str = Field(
+        "Acme",
+        description="The internal application's name in Slack messages and on the pages.",
+    )
+    internal_api_url: str = Field(
+        "",
+        description="Where the Slack side calls the internal application's API. Point it at your own system if it serves the same API. Unset, the site serves the stand-in internal application at `/api` and its `todo` commands are on; set, both are off.",
+        json_schema_extra=_shown("`http://HOST:PORT` (loopback when `HOST` is a wildcard)"),
+    )
+    act_as: Annotated[Literal["token", "service"], BeforeValidator(_lower)] = Field(
+        "token",
+        description="How the Slack side acts in the internal application for a bound person. `token`: with the personal API token binding issued them (your API checks it at the introspection endpoint). `service`: binding issues no token; every call carries the one service credential `INTERNAL_API_TOKEN` and names the person in `IMPERSONATE_HEADER`.",
+    )
+    internal_api_token: SecretStr | None = Field(
+        None,
+        description="The service credential sent as `Authorization: Bearer` with `ACT_AS=service`, which requires it: a bearer token (RFC 6750: letters, digits, `-._~+/`, then any `=`). It lets the Slack side act as anyone: keep it like a password, and let your API accept it only from this app.",
+    )
+    impersonate_header: str = Field(
+        "Impersonate-User",
+        description="With `ACT_AS=service`, the request header naming the bound person by their username, which never changes (Kubernetes' convention). An HTTP field name, not `Authorization`, `Host`, `Cookie`, `Content-Length`, `Content-Type`, `Transfer-Encoding` or `Connection`.",
+    )
+    api_token_ttl: int | None = Field(
+        None,
+        ge=60,
+        le=315360000,
+        description="Seconds a personal API token stays valid after binding (60 to 315360000, ten years); then the Slack side asks the person to link again. Unset: a token lasts until unlink.",
+        json_schema_extra=_shown("unset (no expiry)"),
+    )
+    introspection_client_id: str | None = Field(
+        None,
+        description="The client ID your API presents (HTTP Basic) at the token introspection endpoint (RFC 7662) to learn whom a personal API token belongs to. Set both introspection settings or neither: unset, no client can introspect.",
+    )
+    introspection_client_secret: SecretStr | None = Field(
+        None,
+        description=f"That client's secret: at least 32 random characters; make one with `{MAKE_A_KEY}`.",
+    )
+    command_plugins: CommaSeparated = Field(
+        (),
+        description="Comma-separated command plugins to load: `module:object`, the name of an installed plugin (entry-point group `account_binding.commands`; the start lists those installed), or `*` for every installed one. Installing a package adds no command until it is named here.",
+    )
+    command_timeout: float = Field(
+        10.0,
+        ge=1.0,
+        le=300.0,
+        description="Seconds (1 to 300) a plugin command may take; then the person is told it did not answer in time.",
+    )
+    sandbox_port: int = Field(
+        0,
+        ge=1,
+        le=65535,
+        description="The sandbox's fake Slack port (loopback only), not `PORT`.",
+        json_schema_extra=_shown("`PORT + 1` (`PORT - 1` when `PORT` is 65535)"),
+    )
+    require_email_match: Flag = Field(
+        False,
+        description="When `true`, binding is refused (and the link voided) unless the Slack profile's email equals the internal account's email, case aside. Needs the bot scope `users:read.email`: add it to the manifest and reinstall; `run` refuses to start without it.",
+    )
+    session_idle_timeout: int = Field(
+        8 * 3600,
+        ge=60,
+        le=30 * 86400,
+        description="Seconds of inactivity after which a login session ends (60 to 30 days).",
+    )
+    session_max_age: int = Field(
+        7 * 86400,
+        ge=60,
+        le=365 * 86400,
+        description="Seconds after login at which a session ends, active or not (60 to 365 days).",
+    )
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Failed logins for one user name (existing or not) within `LOGIN_LOCKOUT_SECONDS` before that name is refused.",
+    )
+    login_max_failures_per_address: int = Field(
+        20,
+        ge=1,
+        le=100_000,
+        description="Failed logins from one client address within `LOGIN_LOCKOUT_SECONDS` before that address is refused.",
+    )
+    login_lockout_seconds: int = Field(
+        900,
+        ge=1,
+        le=86400,
+        description="The window in which failures count, and how long a lockout lasts.",
+    )
+    login_slowdown_seconds: float = Field(
+        0.5,
+        ge=0.0,
+        le=5.0,
+        description="Each failed login is answered this many seconds later per failure so far (at most 5 s).",
+    )
+    trusted_proxies: CommaSeparated = Field(
+        (),
+        description="Comma-separated addresses or networks of reverse proxies whose `X-Forwarded-For` names the client (for the per-address limit and the audit log). Unset: the connecting address is the client.",
+    )
     #: Largest request body the site reads, in bytes.
-    max_body_bytes: int = 16384
+    max_body_bytes: int = Field(
+        16384,
+        ge=1024,
+        le=1024 * 1024,
+        description="The largest request body the site reads, in bytes (1024 to 1048576); a larger one gets 413 before it is parsed. The site's forms are tiny.",
+    )
     #: Total deadline in seconds of a users.info call made while a person waits for a page.
-    slack_page_timeout: float = 2.0
+    slack_page_timeout: float = Field(
+        2.0,
+        ge=0.5,
+        le=10.0,
+        description="Seconds (0.5 to 10) a page a person is waiting for may spend asking Slack about them (`users.info`, retries included); then the page uses what the link already knows.",
+    )
     #: Links one Slack identity may be issued in an hour.
-    links_per_hour: int = 10
+    links_per_hour: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Links one Slack person may be issued in an hour (1 to 1000); past it, the link command says when to ask again.",
+    )
     #: Days the audit log keeps an entry.
-    audit_retention_days: int = 365
+    audit_retention_days: int = Field(
+        365,
+        ge=1,
+        le=3650,
+        description="Days the audit log keeps an entry (1 to 3650); older entries are purged hourly.",
+    )
+    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = (
+        Field(
+            "INFO",
+            description="`DEBUG`, `INFO`, `WARNING` or `ERROR`. Unless it is `DEBUG`, the `slack_sdk` and `slack_bolt` libraries log only warnings and errors. Secrets are redacted from every record at every level.",
+        )
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values given: `load_settings` merges the environment and `.env` itself, so
+        that a test's mapping is all that is read, and both sources are stripped alike."""
+        return (init_settings,)
+
+    # Checks of one setting. They see the text as given (before the type), so that a secret
+    # is checked the same whatever type holds it, and no message repeats a secret.
+
+    @field_validator("slack_bot_token", mode="before")
+    @classmethod
+    def _bot_token(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("xoxb-"):
+            raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token", mode="before")
+    @classmethod
+    def _app_token(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("xapp-"):
+            raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("slack_api_url", mode="before")
+    @classmethod
+    def _slack_api_url(cls, value: object) -> object:
+        return _url("SLACK_API_URL", value, slash=True) if isinstance(value, str) else value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        return _public_url(value) if isinstance(value, str) else value
+
+    @field_validator("internal_api_url", mode="before")
+    @classmethod
+    def _internal_api_url(cls, value: object) -> object:
+        return _url("INTERNAL_API_URL", value) if isinstance(value, str) else value
+
+    @field_validator("database", mode="after")
+    @classmethod
+    def _database(cls, value: Path) -> Path:
+        if value.is_dir():
+            raise SettingsError(f"DATABASE must be a file path, but {value} is a directory")
+        return value
+
+    @field_validator("configured_secret_key", mode="before")
+    @classmethod
+    def _secret_key(cls, value: object) -> object:
+        if isinstance(value, str):
+            check_secret_key(value, "SECRET_KEY")
+        return value
+
+    @field_validator("internal_api_token", mode="before")
+    @classmethod
+    def _internal_api_token(cls, value: object) -> object:
+        if isinstance(value, str) and not BEARER_TOKEN.fullmatch(value):
+            raise SettingsError(
+                "INTERNAL_API_TOKEN must be a bearer token (RFC 6750 section 2.1): letters, "
+                "digits and -._~+/ then any =, with no spaces"
+            )
+        return value
+
+    @field_validator("impersonate_header", mode="after")
+    @classmethod
+    def _impersonate_header(cls, value: str) -> str:
+        if not FIELD_NAME.fullmatch(value):
+            raise SettingsError(
+                f"IMPERSONATE_HEADER must be an HTTP field name (RFC 9110 section 5.1: letters, "
+                f"digits and !#$%&'*+-.^_`|~), not {value!r}"
+            )
+        if value.lower() in RESERVED_HEADERS:
+            raise SettingsError(
+                f"IMPERSONATE_HEADER must name a header of its own, not {value}, which the "
+                "HTTP client or the internal application's server already uses"
+            )
+        return value
+
+    @field_validator("introspection_client_id", mode="after")
+    @classmethod
+    def _introspection_client_id(cls, value: str | None) -> str | None:
+        if value is not None and not VSCHARS.fullmatch(value):
+            raise SettingsError(
+                "INTROSPECTION_CLIENT_ID must be printable ASCII characters (RFC 6749 appendix A.1)"
+            )
+        return value
+
+    @field_validator("introspection_client_secret", mode="before")
+    @classmethod
+    def _introspection_client_secret(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not VSCHARS.fullmatch(value):
+                raise SettingsError(
+                    "INTROSPECTION_CLIENT_SECRET must be printable ASCII characters "
+                    "(RFC 6749 appendix A.2)"
+                )
+            check_secret_key(value, "INTROSPECTION_CLIENT_SECRET")
+        return value
+
+    @field_validator("command_plugins", mode="after")
+    @classmethod
+    def _command_plugins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not PLUGIN_REFERENCE.fullmatch(entry):
+                raise SettingsError(
+                    "COMMAND_PLUGINS must be a comma-separated list of module:object, "
+                    f"installed plugin names or *, not {entry!r}"
+                )
+        return value
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _trusted_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    "TRUSTED_PROXIES must be a comma-separated list of IP addresses or "
+                    f"networks, not {address!r}"
+                ) from None
+        return value
+
+    # Checks across settings, and the defaults other settings decide.
+
+    @model_validator(mode="after")
+    def _across(self) -> Settings:
+        given = self.model_fields_set
+        if (self.slack_bot_token is None) != (self.slack_app_token is None):
+            present, missing = (
+                ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
+                if self.slack_bot_token is not None
+                else ("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
+            )
+            raise SettingsError(
+                f"{present} is set but {missing} is not: set both, or neither for the sandbox"
+            )
+        wildcard = _is_wildcard(self.host)
+        if wildcard and "public_url" not in given:
+            raise SettingsError(
+                f"HOST={self.host} listens on every address, so links cannot name this site by "
+                "itself: set PUBLIC_URL to the address people's browsers use, such as "
+                "https://slack-binding.intranet.example"
+            )
+        if "public_url" not in given:
+            self._derive("public_url", _public_url(f"http://localhost:{self.port}"))
+        if "internal_api_url" not in given:
+            loopback = "127.0.0.1" if wildcard else self.host
+            self._derive(
+                "internal_api_url",
+                _url("INTERNAL_API_URL", f"http://{_host_in_url(loopback)}:{self.port}"),
+            )
+        if "sandbox_port" not in given:
+            self._derive("sandbox_port", self.port + 1 if self.port < 65535 else self.port - 1)
+        if self.sandbox_port == self.port:
+            raise SettingsError(f"SANDBOX_PORT must differ from PORT, not both {self.port}")
+        if self.act_as == "service" and self.internal_api_token is None:
+            raise SettingsError(
+                "ACT_AS=service needs INTERNAL_API_TOKEN, the service credential the Slack "
+                "side sends to the internal application"
+            )
+        if (self.introspection_client_id is None) != (self.introspection_client_secret is None):
+            present, missing = (
+                ("INTROSPECTION_CLIENT_ID", "INTROSPECTION_CLIENT_SECRET")
+                if self.introspection_client_id is not None
+                else ("INTROSPECTION_CLIENT_SECRET", "INTROSPECTION_CLIENT_ID")
+            )
+            raise SettingsError(f"{present} is set but {missing} is not: set both, or neither")
+        return self
+
+    def _derive(self, name: str, value: object) -> None:
+        """Set a default another setting decides (the model is frozen once validated)."""
+        object.__setattr__(self, name, value)
 
     @property
     def has_slack_tokens(self) -> bool:
-        return bool(self.slack_bot_token and self.slack_app_token)
+        return self.slack_bot_token is not None and self.slack_app_token is not None
+
+    @property
+    def serves_stand_in(self) -> bool:
+        """True when INTERNAL_API_URL is unset: the site serves the stand-in internal
+        application at /api, and its to-do plugin is on."""
+        return "internal_api_url" not in self.model_fields_set
 
     @property
     def secure_cookies(self) -> bool:
@@ -87,13 +507,20 @@ class Settings:
 
     def secret_key(self) -> str:
         """SECRET_KEY, or the key generated and kept beside the database (made on first use)."""
-        return self.configured_secret_key or _stored_secret_key(self.database)
+        if self.configured_secret_key is not None:
+            return self.configured_secret_key.get_secret_value()
+        return _stored_secret_key(self.database)
 
 
 def load_settings(
     environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
 ) -> Settings:
-    """Read the settings; `environ` defaults to `os.environ`, `env_file` to `./.env`."""
+    """Read the settings; `environ` defaults to `os.environ`, `env_file` to `./.env`.
+
+    The environment wins over the file; values are stripped, and an empty value counts as
+    unset (an empty variable in the environment unsets what the file says). Raises
+    SettingsError with one line naming the first setting refused.
+    """
     values: dict[str, str] = {}
     if env_file is not None and env_file.is_file():
         try:
@@ -104,108 +531,90 @@ def load_settings(
             raise SettingsError(f"Cannot read {env_file}: {reason}") from None
         values.update({k: v for k, v in read.items() if v is not None})
     values.update(os.environ if environ is None else environ)
-    raw = {k: v.strip() for k, v in values.items()}
+    names = {env_name(name, info) for name, info in Settings.model_fields.items()}
+    given: dict[str, Any] = {k: v.strip() for k, v in values.items() if k in names and v.strip()}
+    try:
+        return Settings(**given)
+    except ValidationError as error:
+        raise SettingsError(_message(error.errors()[0])) from None
 
-    def get(name: str) -> str | None:
-        value = raw.get(name)
-        return value if value else None
 
-    bot_token = get("SLACK_BOT_TOKEN")
-    app_token = get("SLACK_APP_TOKEN")
-    if bot_token and not bot_token.startswith("xoxb-"):
-        raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
-    if app_token and not app_token.startswith("xapp-"):
-        raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
-    if bool(bot_token) != bool(app_token):
-        present, missing = (
-            ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
-            if bot_token
-            else ("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
-        )
-        raise SettingsError(
-            f"{present} is set but {missing} is not: set both, or neither for the sandbox"
-        )
+def env_name(name: str, info: FieldInfo) -> str:
+    """The environment variable of the field `name`."""
+    return info.alias or name.upper()
 
-    port = _port("PORT", get("PORT"), 8000)
-    host = get("HOST") or "127.0.0.1"
-    wildcard = _is_wildcard(host)
-    if wildcard and not get("PUBLIC_URL"):
-        raise SettingsError(
-            f"HOST={host} listens on every address, so links cannot name this site by "
-            "itself: set PUBLIC_URL to the address people's browsers use, such as "
-            "https://slack-binding.intranet.example"
-        )
-    public_url = _url("PUBLIC_URL", get("PUBLIC_URL") or f"http://localhost:{port}")
-    if urlsplit(public_url).path not in ("", "/"):
-        raise SettingsError(
-            f"PUBLIC_URL must be the root of a host name (the site serves at /), not "
-            f"{public_url!r}: give the site a host name of its own"
-        )
-    database = Path(get("DATABASE") or "account-binding.sqlite3")
-    if database.is_dir():
-        raise SettingsError(f"DATABASE must be a file path, but {database} is a directory")
-    loopback = "127.0.0.1" if wildcard else host
-    sandbox_port = _port(
-        "SANDBOX_PORT", get("SANDBOX_PORT"), port + 1 if port < 65535 else port - 1
-    )
-    if sandbox_port == port:
-        raise SettingsError(f"SANDBOX_PORT must differ from PORT, not both {port}")
-    secret_key = get("SECRET_KEY")
-    if secret_key is not None:
-        check_secret_key(secret_key, "SECRET_KEY")
-    return Settings(
-        slack_bot_token=bot_token,
-        slack_app_token=app_token,
-        slack_api_url=_url(
-            "SLACK_API_URL", get("SLACK_API_URL") or DEFAULT_SLACK_API_URL, slash=True
-        ),
-        public_url=public_url,
-        host=host,
-        port=port,
-        database=database,
-        binding_ttl=_int("BINDING_TTL", get("BINDING_TTL"), 600, low=30, high=7 * 24 * 3600),
-        configured_secret_key=secret_key,
-        internal_app_name=get("INTERNAL_APP_NAME") or "Acme",
-        internal_api_url=_url(
-            "INTERNAL_API_URL", get("INTERNAL_API_URL") or f"http://{_host_in_url(loopback)}:{port}"
-        ),
-        sandbox_port=sandbox_port,
-        log_level=_log_level(get("LOG_LEVEL") or "INFO"),
-        require_email_match=_bool("REQUIRE_EMAIL_MATCH", get("REQUIRE_EMAIL_MATCH"), False),
-        session_idle_timeout=_int(
-            "SESSION_IDLE_TIMEOUT", get("SESSION_IDLE_TIMEOUT"), 8 * 3600, low=60, high=30 * 86400
-        ),
-        session_max_age=_int(
-            "SESSION_MAX_AGE", get("SESSION_MAX_AGE"), 7 * 86400, low=60, high=365 * 86400
-        ),
-        login_max_failures=_int(
-            "LOGIN_MAX_FAILURES", get("LOGIN_MAX_FAILURES"), 5, low=1, high=1000
-        ),
-        login_max_failures_per_address=_int(
-            "LOGIN_MAX_FAILURES_PER_ADDRESS",
-            get("LOGIN_MAX_FAILURES_PER_ADDRESS"),
-            20,
-            low=1,
-            high=100_000,
-        ),
-        login_lockout_seconds=_int(
-            "LOGIN_LOCKOUT_SECONDS", get("LOGIN_LOCKOUT_SECONDS"), 900, low=1, high=86400
-        ),
-        login_slowdown_seconds=_float(
-            "LOGIN_SLOWDOWN_SECONDS", get("LOGIN_SLOWDOWN_SECONDS"), 0.5, low=0.0, high=5.0
-        ),
-        trusted_proxies=_addresses("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
-        max_body_bytes=_int(
-            "MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 16384, low=1024, high=1024 * 1024
-        ),
-        slack_page_timeout=_float(
-            "SLACK_PAGE_TIMEOUT", get("SLACK_PAGE_TIMEOUT"), 2.0, low=0.5, high=10.0
-        ),
-        links_per_hour=_int("LINKS_PER_HOUR", get("LINKS_PER_HOUR"), 10, low=1, high=1000),
-        audit_retention_days=_int(
-            "AUDIT_RETENTION_DAYS", get("AUDIT_RETENTION_DAYS"), 365, low=1, high=3650
-        ),
-    )
+
+def _field_of(env: str) -> FieldInfo | None:
+    for name, info in Settings.model_fields.items():
+        if env_name(name, info) == env:
+            return info
+    return None
+
+
+def _message(error: ErrorDetails) -> str:
+    """One line naming the setting, for one of pydantic's errors (never showing a secret)."""
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, SettingsError):
+        return str(cause)
+    name = str(error["loc"][0]) if error["loc"] else "A setting"
+    info = _field_of(name)
+    value = error["input"]
+    kind = error["type"]
+    if kind == "value_error" and cause is not None:
+        return f"{name} {cause}, not {value!r}"
+    if kind in ("int_parsing", "int_from_float"):
+        return f"{name} must be a whole number, not {value!r}"
+    if kind == "float_parsing":
+        return f"{name} must be a number, not {value!r}"
+    if kind in ("greater_than_equal", "less_than_equal") and info is not None:
+        low, high = _bounds(info)
+        return f"{name} must be between {low} and {high}, not {value}"
+    if kind == "literal_error" and info is not None:
+        choices = [str(choice) for choice in _choices(info.annotation)]
+        listed = ", ".join(choices[:-1]) + " or " + choices[-1]
+        return f"{name} must be {listed}, not {value!r}"
+    return f"{name} is not valid: {error['msg']}"
+
+
+def _bounds(info: FieldInfo) -> tuple[object, object]:
+    low = high = None
+    for constraint in info.metadata:
+        low = getattr(constraint, "ge", low)
+        high = getattr(constraint, "le", high)
+    return low, high
+
+
+def _choices(annotation: object) -> tuple[object, ...]:
+    """The values of a Literal, also when it is Annotated or Optional."""
+    if typing.get_origin(annotation) is Literal:
+        return typing.get_args(annotation)
+    for argument in typing.get_args(annotation):
+        found = _choices(argument)
+        if found:
+            return found
+    return ()
+
+
+def markdown_table() -> str:
+    """The README's Configuration table: one row per setting, in declaration order, with its
+    environment name, its default as the README shows it, and its help."""
+    rows = ["| setting | default | meaning |", "| --- | --- | --- |"]
+    for name, info in Settings.model_fields.items():
+        help_text = (info.description or "").replace("|", "\\|")
+        rows.append(f"| `{env_name(name, info)}` | {_default_text(info)} | {help_text} |")
+    return "\n".join(rows) + "\n"
+
+
+def _default_text(info: FieldInfo) -> str:
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("shown_default"), str):
+        return str(extra["shown_default"])
+    default = info.default
+    if default is None or default == ():
+        return "unset"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    return f"`{default}`"
 
 
 def check_secret_key(key: str, source: str) -> None:
@@ -225,56 +634,14 @@ def check_secret_key(key: str, source: str) -> None:
         )
 
 
-def _int(name: str, value: str | None, default: int, *, low: int, high: int) -> int:
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
-    if not low <= number <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, not {number}")
-    return number
-
-
-def _float(name: str, value: str | None, default: float, *, low: float, high: float) -> float:
-    if value is None:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, not {value!r}") from None
-    if not low <= number <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, not {number}")
-    return number
-
-
-def _bool(name: str, value: str | None, default: bool) -> bool:
-    if value is None:
-        return default
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be true or false, not {value!r}")
-
-
-def _addresses(name: str, value: str | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    addresses = tuple(part.strip() for part in value.split(",") if part.strip())
-    for address in addresses:
-        try:
-            ipaddress.ip_network(address, strict=False)
-        except ValueError:
-            raise SettingsError(
-                f"{name} must be a comma-separated list of IP addresses or networks, not {address!r}"
-            ) from None
-    return addresses
-
-
-def _port(name: str, value: str | None, default: int) -> int:
-    return _int(name, value, default, low=1, high=65535)
+def _public_url(value: str) -> str:
+    public_url = _url("PUBLIC_URL", value)
+    if urlsplit(public_url).path not in ("", "/"):
+        raise SettingsError(
+            f"PUBLIC_URL must be the root of a host name (the site serves at /), not "
+            f"{public_url!r}: give the site a host name of its own"
+        )
+    return public_url
 
 
 def _is_wildcard(host: str) -> bool:
@@ -325,13 +692,6 @@ def _normalised_origin(name: str, parts: SplitResult) -> str:
 
 def _host_in_url(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def _log_level(value: str) -> str:
-    level = value.upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
-    return level
 
 
 def _stored_secret_key(database: Path) -> str:

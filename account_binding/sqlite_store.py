@@ -45,6 +45,7 @@ from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, Todo, 
 from .store import (
     AuditFilter,
     AuditRecord,
+    IssuedToken,
     LinkLimit,
     LoginAttempt,
     NoDatabase,
@@ -403,10 +404,14 @@ class SQLiteStore:
         nonce_hash: str,
         user_id: int,
         now: int,
-        api_token_hash: str,
-        api_token_ciphertext: str,
+        api_token_hash: str | None,
+        api_token_ciphertext: str | None,
         real_name: str | None = None,
+        api_token_expires_at: int | None = None,
     ) -> Binding:
+        if (api_token_hash is None) != (api_token_ciphertext is None):
+            raise ValueError("a token's hash and ciphertext come together, or neither")
+
         def complete(db: Database) -> Binding:
             with _write(db):
                 # The first statement writes, so this transaction holds the write lock from
@@ -435,11 +440,21 @@ class SQLiteStore:
                 )
                 if bound is not None:
                     raise AlreadyBound()  # rolls the whole transaction back: the link stays unused
-                token = db.execute(
-                    "INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
-                    [user_id, api_token_hash, f"Slack {identity.scope_id}/{identity.user_id}", now],
-                )
-                assert token.lastrowid is not None
+                token_id = None
+                if api_token_hash is not None:
+                    token = db.execute(
+                        "INSERT INTO api_tokens (user_id, token_hash, label, created_at, "
+                        "expires_at) VALUES (?, ?, ?, ?, ?)",
+                        [
+                            user_id,
+                            api_token_hash,
+                            f"Slack {identity.scope_id}/{identity.user_id}",
+                            now,
+                            api_token_expires_at,
+                        ],
+                    )
+                    token_id = token.lastrowid
+                    assert token_id is not None
                 binding = db.execute(
                     "INSERT INTO bindings (user_id, scope_id, slack_user_id, team_id, enterprise_id, "
                     "user_name, team_name, app_id, real_name, api_token_id, api_token_ciphertext, "
@@ -454,7 +469,7 @@ class SQLiteStore:
                         request.profile.team_name,
                         request.profile.app_id,
                         real_name,
-                        token.lastrowid,
+                        token_id,
                         api_token_ciphertext,
                         now,
                     ],
@@ -465,7 +480,7 @@ class SQLiteStore:
                     user_id=user_id,
                     identity=identity,
                     profile=replace(request.profile, real_name=real_name),
-                    api_token_id=token.lastrowid,
+                    api_token_id=token_id,
                     created_at=now,
                 )
 
@@ -496,11 +511,25 @@ class SQLiteStore:
         row = await self._read(
             lambda db: _one(
                 db,
-                "SELECT * FROM bindings WHERE scope_id = ? AND slack_user_id = ?",
+                "SELECT bindings.*, users.username AS u_username, users.email AS u_email, "
+                "users.created_at AS u_created_at, api_tokens.expires_at AS token_expires_at "
+                "FROM bindings JOIN users ON users.id = bindings.user_id "
+                "LEFT JOIN api_tokens ON api_tokens.id = bindings.api_token_id "
+                "WHERE bindings.scope_id = ? AND bindings.slack_user_id = ?",
                 [identity.scope_id, identity.user_id],
             )
         )
-        return StoredBinding(_binding(row), row["api_token_ciphertext"]) if row else None
+        if row is None:
+            return None
+        user = User(
+            id=row["user_id"],
+            username=row["u_username"],
+            email=row["u_email"],
+            created_at=row["u_created_at"],
+        )
+        return StoredBinding(
+            _binding(row), row["api_token_ciphertext"], user, row["token_expires_at"]
+        )
 
     async def bindings_of(self, user_id: int) -> list[Binding]:
         rows = await self._read(
@@ -529,15 +558,25 @@ class SQLiteStore:
     # personal API tokens
 
     async def find_token_user(self, api_token_hash: str, now: int) -> User | None:
+        token = await self.find_token(api_token_hash, now)
+        return token.user if token else None
+
+    async def find_token(self, api_token_hash: str, now: int) -> IssuedToken | None:
         row = await self._read(
             lambda db: _one(
                 db,
-                "SELECT users.* FROM api_tokens JOIN users ON users.id = api_tokens.user_id "
-                "WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL",
-                [api_token_hash],
+                "SELECT users.*, api_tokens.created_at AS issued_at, api_tokens.expires_at "
+                "FROM api_tokens JOIN users ON users.id = api_tokens.user_id "
+                "WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL "
+                "AND (api_tokens.expires_at IS NULL OR api_tokens.expires_at > ?)",
+                [api_token_hash, now],
             )
         )
-        return _user(row) if row else None
+        if row is None:
+            return None
+        return IssuedToken(
+            user=_user(row), issued_at=row["issued_at"], expires_at=row["expires_at"]
+        )
 
     # sessions
 

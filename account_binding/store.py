@@ -92,8 +92,29 @@ class AuditFilter:
 
 @dataclass(frozen=True)
 class StoredBinding:
+    """A binding as stored, with its user and its personal API token's state.
+
+    `api_token_ciphertext` is None for a binding made without a token (ACT_AS=service);
+    `api_token_expires_at` (Unix seconds) is None when the token does not expire or there is
+    none.
+    """
+
     binding: Binding
-    api_token_ciphertext: str = field(repr=False)
+    api_token_ciphertext: str | None = field(repr=False)
+    user: User
+    api_token_expires_at: int | None = None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A personal API token that works now: not revoked, not expired.
+
+    Times are Unix seconds; `expires_at` is None when the token does not expire.
+    """
+
+    user: User
+    issued_at: int
+    expires_at: int | None
 
 
 class Store(Protocol):
@@ -132,12 +153,16 @@ class Store(Protocol):
         nonce_hash: str,
         user_id: int,
         now: int,
-        api_token_hash: str,
-        api_token_ciphertext: str,
+        api_token_hash: str | None,
+        api_token_ciphertext: str | None,
         real_name: str | None = None,
+        api_token_expires_at: int | None = None,
     ) -> Binding:
         """Consume the link, issue the API token and write the binding (atomic).
 
+        With `api_token_hash` and `api_token_ciphertext` None, no token is issued and the
+        binding has none (ACT_AS=service). `api_token_expires_at` is when the token stops
+        working, in Unix seconds; None: never.
         Raises LinkNotFound, LinkUsed, LinkExpired or AlreadyBound, changing nothing.
         """
         ...
@@ -149,11 +174,19 @@ class Store(Protocol):
     async def find_binding(self, identity: SlackIdentity) -> StoredBinding | None: ...
     async def bindings_of(self, user_id: int) -> list[Binding]: ...
     async def remove_binding(self, identity: SlackIdentity, now: int) -> Binding | None:
-        """Delete the binding and revoke its API token (atomic)."""
+        """Delete the binding and revoke its API token, if it has one (atomic)."""
         ...
 
     # personal API tokens
-    async def find_token_user(self, api_token_hash: str, now: int) -> User | None: ...
+    async def find_token_user(self, api_token_hash: str, now: int) -> User | None:
+        """The user of the token with this hash, or None when it is unknown, revoked or
+        expired at `now` (Unix seconds)."""
+        ...
+
+    async def find_token(self, api_token_hash: str, now: int) -> IssuedToken | None:
+        """The token with this hash, or None when it is unknown, revoked or expired at
+        `now` (Unix seconds)."""
+        ...
 
     # sessions of the web site
     async def create_session(

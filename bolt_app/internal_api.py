@@ -1,141 +1,213 @@
-"""The Slack side's client for the internal application's JSON API.
+"""The Slack side's HTTP client for the internal application, behind the plugin interface
+(`bolt_app.commands.InternalApiClient`).
 
-The Slack side reaches the internal application only through this API, at INTERNAL_API_URL,
-with the personal API token issued at binding: point INTERNAL_API_URL at another system that
-serves the same API and the Slack side acts there.
+One connection pool to INTERNAL_API_URL; each command gets a view of it that carries the
+acting mode's credential headers. Redirects are never followed, answers are read up to
+MAX_ANSWER_BYTES, and a path can only name something under INTERNAL_API_URL: a credential is
+never sent anywhere else.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
+from .commands.api import (
+    ApiRefused,
+    ApiUnavailable,
+    CredentialRejected,
+    InternalApiError,
+    Json,
+    UnreadableAnswer,
+)
+
 log = logging.getLogger(__name__)
 
-#: Longer than the stand-in's database busy timeout (10 s): a write of the stand-in that
-#: waits for another process's lock answers (done, or 503 "busy") before this side gives up,
-#: so the person is never told "did not answer" about a change that was made.
+#: Seconds one call may take, connection included. Longer than the stand-in's database busy
+#: timeout (10 s), so a write waiting for a lock answers before this side gives up. A
+#: command's handler as a whole is bounded by COMMAND_TIMEOUT.
 TIMEOUT_SECONDS = 15.0
+#: The largest answer read, in bytes; a larger one is UnreadableAnswer.
+MAX_ANSWER_BYTES = 1024 * 1024
+
+_UNSAFE_PATH = re.compile(r"[\x00-\x20\x7f\\#]")
 
 
-class InternalApiError(Exception):
-    """The call failed; `str(error)` is safe to show the Slack user."""
+class InternalApiConnection:
+    """The connection pool to INTERNAL_API_URL (`base_url`: scheme, host and an optional
+    path prefix); `app_name` (INTERNAL_APP_NAME) is how errors name the application."""
 
-
-class TokenRejected(InternalApiError):
-    """The internal application no longer accepts the personal API token."""
-
-
-@dataclass(frozen=True)
-class Me:
-    username: str
-    email: str
-
-
-@dataclass(frozen=True)
-class TodoItem:
-    id: int
-    title: str
-    done: bool
-
-
-class InternalApi:
     def __init__(
-        self, base_url: str, app_name: str, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        base_url: str,
+        app_name: str,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.app_name = app_name
         self._client = httpx.AsyncClient(
-            base_url=base_url, timeout=TIMEOUT_SECONDS, transport=transport, trust_env=False
+            timeout=timeout, transport=transport, trust_env=False, follow_redirects=False
         )
-        self._app_name = app_name
+
+    def as_person(self, headers: Mapping[str, str]) -> PersonApi:
+        """A client whose every call carries `headers` (the acting mode's credential)."""
+        return PersonApi(self, dict(headers))
 
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def me(self, token: str) -> Me:
-        body = await self._call("GET", "/api/me", token)
-        with self._reading():
-            return Me(username=_text(body["username"]), email=_text(body["email"]))
-
-    async def todos(self, token: str) -> list[TodoItem]:
-        body = await self._call("GET", "/api/todos", token)
-        with self._reading():
-            return [_todo(item) for item in body["todos"]]
-
-    async def add_todo(self, token: str, title: str) -> TodoItem:
-        body = await self._call("POST", "/api/todos", token, json={"title": title})
-        with self._reading():
-            return _todo(body)
-
-    async def complete_todo(self, token: str, todo_id: int) -> TodoItem:
-        body = await self._call("POST", f"/api/todos/{todo_id}/complete", token)
-        with self._reading():
-            return _todo(body)
-
-    @contextmanager
-    def _reading(self) -> Iterator[None]:
-        """An answer of the wrong shape is the internal application's fault; say so."""
+    async def call(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Json = None,
+        has_body: bool = False,
+    ) -> Json:
+        url = self.base_url + check_path(path)
+        name = self.app_name
+        content = None
+        request_headers = {"Accept": "application/json", **headers}
+        if has_body and json is not None:
+            content = jsonlib.dumps(json).encode()
+            request_headers["Content-Type"] = "application/json"
         try:
-            yield
-        except (KeyError, TypeError, ValueError):
-            raise InternalApiError(
-                f"{self._app_name} gave an answer that could not be read."
-            ) from None
-
-    async def _call(self, method: str, path: str, token: str, json: Any = None) -> dict[str, Any]:
-        try:
-            response = await self._client.request(
-                method, path, json=json, headers={"Authorization": f"Bearer {token}"}
-            )
+            async with self._client.stream(
+                method, url, params=params, content=content, headers=request_headers
+            ) as response:
+                body = await _read(response)
         except httpx.HTTPError as error:
             # The person sees "did not answer"; the administrator needs to know where and why.
             log.warning(
                 "The internal application did not answer %s %s at INTERNAL_API_URL %s: %s",
                 method,
                 path,
-                self._client.base_url,
+                self.base_url,
                 type(error).__name__,
             )
-            raise InternalApiError(
-                f"{self._app_name} did not answer. Try again in a minute."
-            ) from None
-        if response.status_code == 401:
-            raise TokenRejected(
-                f"{self._app_name} no longer accepts this Slack account's connection."
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or response.status_code >= 500:
+            raise ApiUnavailable(f"{name} did not answer. Try again in a minute.") from None
+        except _TooLarge:
+            log.warning("The internal application's answer to %s %s is too large", method, path)
+            raise UnreadableAnswer(f"{name} gave an answer too large to read.") from None
+        status = response.status_code
+        parsed, readable = _parse(body)
+        if status == 401:
+            raise CredentialRejected(f"{name} did not accept the app's credential.")
+        if 300 <= status < 400 or status < 200:
             log.warning(
-                "The internal application answered %s %s with HTTP %s%s",
+                "The internal application answered %s %s with HTTP %s (not followed)",
                 method,
                 path,
-                response.status_code,
-                "" if isinstance(body, dict) else " and a body that is not a JSON object",
+                status,
             )
-        if not isinstance(body, dict):
-            raise InternalApiError(
-                f"{self._app_name} gave an answer that could not be read (HTTP {response.status_code})."
+            raise UnreadableAnswer(f"{name} gave an answer the app cannot use (HTTP {status}).")
+        if status >= 400:
+            message = _reason(parsed) or f"HTTP {status}"
+            if status >= 500:
+                log.warning(
+                    "The internal application answered %s %s with HTTP %s", method, path, status
+                )
+                raise ApiUnavailable(f"{name} could not do it ({message}). Try again in a minute.")
+            raise ApiRefused(f"{name} refused: {message}", status, message)
+        if not readable:
+            log.warning(
+                "The internal application answered %s %s with HTTP %s and a body that is not JSON",
+                method,
+                path,
+                status,
             )
-        if response.status_code >= 400:
-            message = body.get("error") or f"HTTP {response.status_code}"
-            raise InternalApiError(f"{self._app_name} refused: {message}")
-        return body
+            raise UnreadableAnswer(f"{name} gave an answer that could not be read (HTTP {status}).")
+        return parsed
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError("not a string")
-    return value
+class PersonApi:
+    """`InternalApiClient` for one command: calls carry the acting mode's headers."""
+
+    def __init__(self, connection: InternalApiConnection, headers: dict[str, str]) -> None:
+        self._connection = connection
+        self._headers = headers
+
+    def __repr__(self) -> str:  # the headers hold a credential
+        return f"PersonApi({self._connection.base_url!r})"
+
+    async def get(self, path: str, *, params: Mapping[str, str] | None = None) -> Json:
+        return await self._connection.call("GET", path, self._headers, params=params)
+
+    async def post(self, path: str, *, json: Json = None) -> Json:
+        return await self._connection.call("POST", path, self._headers, json=json, has_body=True)
+
+    async def put(self, path: str, *, json: Json = None) -> Json:
+        return await self._connection.call("PUT", path, self._headers, json=json, has_body=True)
+
+    async def patch(self, path: str, *, json: Json = None) -> Json:
+        return await self._connection.call("PATCH", path, self._headers, json=json, has_body=True)
+
+    async def delete(self, path: str) -> Json:
+        return await self._connection.call("DELETE", path, self._headers)
 
 
-def _todo(item: Any) -> TodoItem:
-    if not isinstance(item["id"], int) or not isinstance(item["done"], bool):
-        raise TypeError("not a to-do item")
-    return TodoItem(id=item["id"], title=_text(item["title"]), done=item["done"])
+def check_path(path: str) -> str:
+    """`path` when it names something under INTERNAL_API_URL: it starts with one `/`, has no
+    scheme, host, query, fragment, backslash, space or control character, and no `.` or `..`
+    segment (also percent-encoded). Raises ValueError otherwise: a plugin's fault."""
+    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+        raise ValueError(f"an internal API path must start with one '/': {path!r}")
+    if _UNSAFE_PATH.search(path) or "?" in path:
+        raise ValueError(
+            f"an internal API path cannot hold spaces, '\\', '#', '?' or control characters "
+            f"(give a query as params=): {path!r}"
+        )
+    for segment in path.split("/"):
+        if unquote(segment) in (".", ".."):
+            raise ValueError(f"an internal API path cannot hold '.' or '..' segments: {path!r}")
+    return path
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read(response: httpx.Response) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise _TooLarge
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            raise _TooLarge
+    return bytes(body)
+
+
+def _parse(body: bytes) -> tuple[Json, bool]:
+    """The body's JSON and whether it was JSON (an empty body is None, and readable)."""
+    if not body.strip():
+        return None, True
+    try:
+        return jsonlib.loads(body), True
+    except (ValueError, RecursionError):
+        return None, False
+
+
+def _reason(body: Any) -> str | None:
+    """The reason an error answer gives: its `error`, `message` or `detail` text."""
+    if not isinstance(body, dict):
+        return None
+    for key in ("error", "message", "detail"):
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())[:200]
+    return None
+
+
+__all__ = ["InternalApiConnection", "InternalApiError", "PersonApi", "check_path"]

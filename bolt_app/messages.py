@@ -7,8 +7,8 @@ from account_binding import durations
 from .blocks import Block, context, section
 from .blocks import Reply as Reply
 from .blocks import escape as escape
-from .command_text import FORMS
-from .internal_api import Me, TodoItem
+from .commands.interface import Subcommand
+from .commands.table import CommandTable
 
 OPEN_LINK_ACTION = "open_association_url"
 
@@ -16,30 +16,40 @@ _section = section
 _context = context
 
 
-def _form_line(command: str, form: str, app_name: str) -> str:
-    typed, does = FORMS[form]
-    return f"`{escape(command)} {escape(typed)}` {escape(does.format(app=app_name))}"
+def _form_line(command: str, subcommand: Subcommand, app_name: str) -> str:
+    does = subcommand.help.replace("{app}", app_name)
+    return f"`{escape(command)} {escape(subcommand.usage)}` {escape(does)}"
 
 
-def help_reply(command: str, app_name: str, unknown: str | None = None) -> Reply:
-    lines = [_form_line(command, form, app_name) for form in FORMS]
+def help_reply(
+    table: CommandTable, command: str, app_name: str, unknown: str | None = None
+) -> Reply:
+    """Every subcommand in `table`, one line each: its usage and its help."""
+    lines = [_form_line(command, subcommand, app_name) for subcommand in table.subcommands]
     blocks: list[Block] = []
     if unknown:
         blocks.append(_section(f"Sorry, I don't know `{escape(unknown)}`. Here is what I can do:"))
     blocks.append(
         {"type": "header", "text": {"type": "plain_text", "text": f"{app_name} in Slack"[:150]}}
     )
-    blocks.append(_section("\n".join(f"• {line}" for line in lines)))
-    text = f"{escape(command)} help: whoami, todo, todo add, todo done, link, unlink"
-    return Reply(text=text, blocks=blocks)
+    # A section holds 3000 characters: a long help is split over several.
+    chunk: list[str] = []
+    for line in (f"• {line}" for line in lines):
+        if chunk and len("\n".join([*chunk, line])) > 3000:
+            blocks.append(_section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line[:3000])
+    if chunk:
+        blocks.append(_section("\n".join(chunk)))
+    names = ", ".join(subcommand.name for subcommand in table.subcommands)
+    return Reply(text=escape(f"{command} help: {names}"), blocks=blocks[:50])
 
 
-def usage_reply(command: str, form: str, app_name: str) -> Reply:
+def usage_reply(command: str, subcommand: Subcommand, app_name: str) -> Reply:
     """A known subcommand typed the wrong way: its own usage line, not the whole help."""
-    typed, _ = FORMS[form]
-    line = _form_line(command, form, app_name)
+    line = _form_line(command, subcommand, app_name)
     return Reply(
-        text=f"Usage: {escape(command)} {escape(typed)}",
+        text=f"Usage: {escape(command)} {escape(subcommand.usage)}",
         blocks=[
             _section(f"Usage: {line}"),
             _context(f"`{escape(command)} help` lists everything I can do."),
@@ -114,60 +124,6 @@ def unlinked_reply(app_name: str, was_linked: bool) -> Reply:
         else f"Your Slack account was not connected to {name}; nothing to do."
     )
     return Reply(text=text, blocks=[_section(text)])
-
-
-def whoami_reply(me: Me, app_name: str) -> Reply:
-    return Reply(
-        text=f"You are {escape(me.username)} in {escape(app_name)}.",
-        blocks=[
-            _section(f"You are connected to {escape(app_name)} as *{escape(me.username)}*."),
-            {
-                "type": "section",
-                "fields": [
-                    {"type": "mrkdwn", "text": f"*User name*\n{escape(me.username)}"},
-                    {"type": "mrkdwn", "text": f"*Email*\n{escape(me.email)}"},
-                ],
-            },
-        ],
-    )
-
-
-def todos_reply(todos: list[TodoItem], app_name: str, command: str) -> Reply:
-    open_items = [t for t in todos if not t.done]
-    done_items = [t for t in todos if t.done]
-    if not todos:
-        text = escape(
-            f"You have no to-do items in {app_name}. Add one with {command} todo add <title>."
-        )
-        return Reply(text=text, blocks=[_section(text)])
-    lines = [f"☐ *#{t.id}* {escape(t.title)}" for t in open_items]
-    lines += [f"☑ ~#{t.id} {escape(t.title)}~" for t in done_items]
-    summary = f"{len(open_items)} open, {len(done_items)} done"
-    return Reply(
-        text=f"Your to-do items in {escape(app_name)}: {summary}",
-        blocks=[
-            {
-                "type": "header",
-                "text": {"type": "plain_text", "text": f"Your to-do items ({summary})"},
-            },
-            _section("\n".join(lines)[:3000]),
-            _context(f"Complete one with `{escape(command)} todo done &lt;number&gt;`."),
-        ],
-    )
-
-
-def todo_added_reply(todo: TodoItem) -> Reply:
-    return Reply(
-        text=f"Added #{todo.id}: {escape(todo.title)}",
-        blocks=[_section(f":white_check_mark: Added *#{todo.id}* {escape(todo.title)}")],
-    )
-
-
-def todo_completed_reply(todo: TodoItem) -> Reply:
-    return Reply(
-        text=f"Completed #{todo.id}: {escape(todo.title)}",
-        blocks=[_section(f":tada: Completed *#{todo.id}* ~{escape(todo.title)}~")],
-    )
 
 
 def error_reply(message: str) -> Reply:

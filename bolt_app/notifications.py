@@ -33,24 +33,26 @@ class SlackNotifier:
         await self._send(binding, messages.unbound_dm(self._app_name))
 
     async def _send(self, binding: Binding, reply: messages.Reply) -> None:
+        await self.direct_message(
+            binding.identity.user_id, reply, about=f" about binding {binding.id}"
+        )
+
+    async def direct_message(self, user_id: str, reply: messages.Reply, about: str = "") -> bool:
+        """DM `reply` to the Slack user `user_id` (chat.postMessage with the user ID as the
+        channel opens the app's DM with them); whether Slack took it. A failure is logged."""
         try:
             await asyncio.wait_for(
                 self._client.chat_postMessage(
-                    channel=binding.identity.user_id, text=reply.text, blocks=reply.blocks
+                    channel=user_id, text=reply.text, blocks=reply.blocks
                 ),
                 DM_DEADLINE_SECONDS,
             )
         except SlackApiError as error:
             log.error(
-                "Could not DM Slack user %s about binding %s: %s",
-                binding.identity.user_id,
-                binding.id,
-                error.response.get("error"),
+                "Could not DM Slack user %s%s: %s", user_id, about, error.response.get("error")
             )
+            return False
         except (SlackClientError, OSError, TimeoutError) as error:
-            log.error(
-                "Could not DM Slack user %s about binding %s: %s",
-                binding.identity.user_id,
-                binding.id,
-                type(error).__name__,
-            )
+            log.error("Could not DM Slack user %s%s: %s", user_id, about, type(error).__name__)
+            return False
+        return True

@@ -9,17 +9,32 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from account_binding.binding import BindingService, Notifier
 
-from .internal_api import InternalApi
+from .acting import ActingMode
+from .blocks import Reply
+from .commands.runner import PluginRunner
+from .commands.table import CommandTable
+from .internal_api import InternalApiConnection
 
 
 @dataclass(frozen=True)
 class SlackServices:
     bindings: BindingService
-    internal_api: InternalApi
     notifier: Notifier
     association_url: Callable[[str], str]
     internal_app_name: str
     link_ttl_seconds: int
+    #: Every subcommand: the product's own and the plugins'.
+    commands: CommandTable
+    #: ACT_AS: the credential calls for a bound person carry.
+    acting: ActingMode
+    #: The internal application at INTERNAL_API_URL (used on the runner's loop only).
+    api: InternalApiConnection
+    #: Where plugin handlers run.
+    runner: PluginRunner
+    #: COMMAND_TIMEOUT, seconds.
+    command_timeout: float
+    #: Sends a DM to a Slack user ID; whether Slack took it.
+    dm: Callable[[str, Reply], Awaitable[bool]]
 
 
 CONTEXT_KEY = "account_binding_services"

@@ -26,8 +26,16 @@ from account_binding.models import SlackIdentity, SlackPerson
 from account_binding.settings import Settings, SettingsError, load_settings
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.store import AuditFilter, NoDatabase, StoreUnavailable
+from bolt_app.commands.loading import PluginLoadError
+from bolt_app.commands.table import CommandClash
 
-from .compose import SlackConnection, build_site, open_store, slack_app_redirect
+from .compose import (
+    SlackConnection,
+    build_site,
+    command_table,
+    open_store,
+    slack_app_redirect,
+)
 from .logs import configure_logging
 from .sandbox import DEMO_USERNAME, start_sandbox
 from .slack_check import StartError, check_slack
@@ -63,7 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    except (SettingsError, StartError, DomainError, StoreUnavailable) as error:
+    except (
+        SettingsError,
+        StartError,
+        DomainError,
+        StoreUnavailable,
+        PluginLoadError,
+        CommandClash,
+    ) as error:
         print(f"account-binding: {error}", file=sys.stderr)
         return 2 if isinstance(error, SettingsError) else 1
     except KeyboardInterrupt:
@@ -198,9 +213,14 @@ async def _serve(settings: Settings, listening: socket.socket, *, sandbox: bool)
 
 
 async def _serve_with(
-    settings: Settings, listening: socket.socket, store: SQLiteStore, *, sandbox: bool
+    settings: Settings,
+    listening: socket.socket,
+    store: SQLiteStore,
+    *,
+    sandbox: bool,
 ) -> None:
     settings.secret_key()  # a missing key is made, a bad key file stops the start, now
+    commands = command_table(settings)  # so does a plugin that cannot load
     if sandbox or not settings.has_slack_tokens:
         try:
             box = await start_sandbox(settings, store)
@@ -221,12 +241,18 @@ async def _serve_with(
     else:
         assert settings.slack_bot_token and settings.slack_app_token
         slack = SlackConnection(
-            settings.slack_bot_token, settings.slack_app_token, settings.slack_api_url
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_app_token.get_secret_value(),
+            settings.slack_api_url,
         )
         await check_slack(slack, needs_email=settings.require_email_match)
         box, return_url = None, None
     app = build_site(
-        settings, slack, slack_return_url=return_url or slack_app_redirect, store=store
+        settings,
+        slack,
+        slack_return_url=return_url or slack_app_redirect,
+        store=store,
+        commands=commands,
     )
     config = uvicorn.Config(
         app,

@@ -17,19 +17,25 @@ from account_binding.api_tokens import ApiTokenAuthenticator
 from account_binding.audit import AuditLog
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
+from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.login import LoginLimits, LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
 from account_binding.settings import Settings
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.todos import TodoService
+from bolt_app.acting import ActAsService, ActAsToken, ActingMode
 from bolt_app.app import build_bolt_app, build_socket_mode_handler, build_web_client
-from bolt_app.internal_api import InternalApi
+from bolt_app.commands import CommandPlugin, core
+from bolt_app.commands.loading import load_plugins
+from bolt_app.commands.runner import PluginRunner
+from bolt_app.commands.table import CommandTable
+from bolt_app.internal_api import InternalApiConnection
 from bolt_app.notifications import SlackNotifier
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
 from web.app import build_web_app
-from web.services import WebServices
+from web.services import OAuthServices, WebServices
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +86,12 @@ def build_site(
     *,
     slack_return_url: ReturnUrl = slack_app_redirect,
     store: SQLiteStore | None = None,
+    commands: CommandTable | None = None,
 ) -> Starlette:
     """The ASGI app. Its lifespan opens the database (unless `store` is given opened) and the
-    Socket Mode connection, and closes both."""
+    Socket Mode connection, and closes both. `commands` defaults to `command_table(settings)`
+    (which raises PluginLoadError or CommandClash)."""
+    commands = commands or command_table(settings)
     store = store or store_for(settings)
     audit = AuditLog(store)
     client = build_web_client(slack.bot_token, slack.api_url)
@@ -96,6 +105,8 @@ def build_site(
             require_email_match=settings.require_email_match,
             internal_app_name=settings.internal_app_name,
             links_per_hour=settings.links_per_hour,
+            issue_api_tokens=settings.act_as == "token",
+            api_token_ttl=settings.api_token_ttl,
         ),
     )
     accounts = AccountService(store, audit=audit)
@@ -111,22 +122,29 @@ def build_site(
         ),
     )
     notifier = SlackNotifier(client, settings.internal_app_name)
-    internal_api = InternalApi(settings.internal_api_url, settings.internal_app_name)
+    internal_api = InternalApiConnection(settings.internal_api_url, settings.internal_app_name)
+    runner = PluginRunner(on_stop=internal_api.close)
     sessions = SessionService(
         store, idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
     )
     slack_services = SlackServices(
         bindings=bindings,
-        internal_api=internal_api,
         notifier=notifier,
         association_url=lambda nonce: f"{settings.public_url}/bind/{nonce}",
         internal_app_name=settings.internal_app_name,
         link_ttl_seconds=settings.binding_ttl,
+        commands=commands,
+        acting=acting_mode(settings),
+        api=internal_api,
+        runner=runner,
+        command_timeout=settings.command_timeout,
+        dm=notifier.direct_message,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        await runner.start()
         purger = asyncio.create_task(
             _purge_forever(bindings, login, sessions, audit, settings.audit_retention_days)
         )
@@ -144,7 +162,7 @@ def build_site(
                 await purger
             if handler is not None:
                 await _close(handler)
-            await internal_api.close()
+            await runner.stop()
             await store.close()
 
     services = WebServices(
@@ -161,6 +179,11 @@ def build_site(
         site_origin=settings.public_origin,
         require_email_match=settings.require_email_match,
         slack_return_url=slack_return_url,
+        oauth=OAuthServices(
+            introspector=TokenIntrospector(store),
+            client=_introspection_client(settings),
+            issuer=settings.public_url,
+        ),
     )
     return build_web_app(
         services,
@@ -168,6 +191,48 @@ def build_site(
         allowed_hosts=settings.allowed_hosts,
         max_body_bytes=settings.max_body_bytes,
     )
+
+
+def command_table(settings: Settings) -> CommandTable:
+    """The product's own subcommands, the stand-in's to-do plugin when the stand-in is served,
+    and the plugins COMMAND_PLUGINS selects. Raises PluginLoadError or CommandClash."""
+    plugins: list[CommandPlugin] = []
+    if settings.serves_stand_in:
+        from stand_in.commands import plugin as todo_plugin
+
+        plugins.append(todo_plugin)
+    plugins += load_plugins(settings.command_plugins)
+    return CommandTable(plugins, first=core.FIRST, last=core.LAST)
+
+
+def acting_mode(settings: Settings) -> ActingMode:
+    """ACT_AS: the credential the Slack side presents for a bound person."""
+    if settings.act_as == "service":
+        assert settings.internal_api_token is not None  # settings refuse service without one
+        return ActAsService(_secret(settings.internal_api_token), settings.impersonate_header)
+    return ActAsToken()
+
+
+def _secret(value: object) -> str:
+    """A setting's secret as text, whether declared as SecretStr or str."""
+    reveal = getattr(value, "get_secret_value", None)
+    return str(reveal() if callable(reveal) else value)
+
+
+def _introspection_client(settings: Settings) -> IntrospectionClient | None:
+    """The client INTROSPECTION_CLIENT_ID and _SECRET name; None when unset, with a warning
+    when ACT_AS=token and INTERNAL_API_URL points at another application (in service mode no
+    personal token exists to introspect; the stand-in checks tokens in process)."""
+    client_id, secret = settings.introspection_client_id, settings.introspection_client_secret
+    if client_id and secret:
+        return IntrospectionClient(client_id, _secret(secret))
+    if settings.act_as == "token" and not settings.serves_stand_in:
+        log.warning(
+            "INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET are not set: "
+            "/oauth/introspect refuses every client, so your own API cannot check the "
+            "personal API tokens the Slack side presents"
+        )
+    return None
 
 
 async def _close(handler: AsyncSocketModeHandler) -> None:

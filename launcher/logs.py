@@ -1,7 +1,7 @@
 """Logging for the whole process, with secrets taken out of every record.
 
-Slack tokens, personal API tokens, live binding links, `response_url`s and bearer headers
-are replaced in each record's message and traceback when the record is made, so no handler
+Slack tokens, personal API tokens, live binding links, `response_url`s, bearer and basic
+authorization headers and posted client secrets are replaced in each record's message and traceback when the record is made, so no handler
 (console, file, a test's capture) ever sees them, whatever the library that logged them.
 """
 
@@ -20,6 +20,9 @@ _SECRETS = [
     (re.compile(r"/commands/[A-Z0-9]+/[0-9]+/[A-Za-z0-9]+"), "/commands/[redacted]"),
     (re.compile(r"(['\"]response_url['\"]\s*:\s*['\"])[^'\"]+"), r"\1[redacted]"),
     (re.compile(r"(Bearer\s+)[^\s'\",]+", re.IGNORECASE), r"\1[redacted]"),
+    # the introspection client's credentials: an HTTP Basic header, or posted in a form
+    (re.compile(r"(Basic\s+)[A-Za-z0-9+/=]+", re.IGNORECASE), r"\1[redacted]"),
+    (re.compile(r"(\bclient_secret=)[^&\s'\"]+"), r"\1[redacted]"),
     # the Socket Mode URL's one-time ticket, and the deprecated verification token
     (re.compile(r"([?&]ticket=)[^&\s'\"]+"), r"\1[redacted]"),
     (re.compile(r"(['\"]token['\"]\s*:\s*['\"])[^'\"]+"), r"\1[redacted]"),

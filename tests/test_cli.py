@@ -142,9 +142,11 @@ async def test_run_binds_a_user_added_with_the_cli_against_a_slack_at_slack_api_
             assert done.status_code == 200
         dm = await fake.wait_for_message(lambda m: m.where == "dm")
         assert dm.user_id == "U0ADA" and "Intranet" in dm.text
-        await fake.send_slash_command("U0ADA", "whoami")
+        outcome = await fake.send_slash_command("U0ADA", "whoami")  # from the binding, at once
+        assert outcome.ack_payload and "ada" in outcome.ack_payload["text"]
+        await fake.send_slash_command("U0ADA", "todo")  # through the stand-in's API
         answer = await fake.wait_for_message(lambda m: m.source == "response_url")
-        assert "ada" in answer.text
+        assert "no to-do items in Intranet" in answer.text
         assert not re.search(r"/bind/[A-Za-z0-9_-]{20,}", app.output)  # no live link in the logs
     finally:
         code = await app.stop()

@@ -190,7 +190,7 @@ async def test_a_command_without_a_response_url_is_acknowledged_and_logged(
 ) -> None:
     app = running_app
     await app.bind("ada", "U0ADA")
-    payload = app.fake.slash_command_payload("U0ADA", "whoami")
+    payload = app.fake.slash_command_payload("U0ADA", "todo")
     del payload["response_url"]
     outcome = await app.fake.send_envelope("slash_commands", payload)
     assert outcome.acked

@@ -64,14 +64,15 @@ async def test_unbound_command_binds_then_acts_on_the_internal_application(
     post = [c for c in app.fake.state.api_calls if c.method == "chat.postMessage"]
     assert post and post[0].token == "xoxb-test-bot-token" and post[0].args["channel"] == "U0ADA"
 
-    # 5. The same command now runs against the internal application's API with the token.
+    # 5. whoami answers from the binding, at once (it needs no internal API)...
     answer = await app.command("U0ADA", "whoami")
-    assert [m.source for m in answer] == ["response_url"]
+    assert [m.source for m in answer] == ["ack"]
     assert "ada" in answer[0].text
     fields = [b for b in answer[0].blocks if b["type"] == "section" and "fields" in b]
     assert fields and "ada@acme.example" in fields[0]["fields"][1]["text"]
 
-    # and writes there, then reads it back.
+    # ...and the to-do plugin acts in the internal application with the token: it writes
+    # there, then reads it back.
     added = await app.command("U0ADA", "todo add Water the plants")
     assert "Water the plants" in added[-1].text
     listed = await app.command("U0ADA", "todo")
@@ -91,12 +92,12 @@ async def test_the_bound_answer_comes_after_the_acknowledgement(running_app: Run
     page = await browser.get("/bind")
     await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
 
-    outcome = await app.fake.send_slash_command("U0GRACE", "whoami")
+    outcome = await app.fake.send_slash_command("U0GRACE", "todo")
     assert outcome.acked and outcome.ack_payload is None  # an empty ack; the answer follows
     reply = await app.fake.wait_for_message(
         lambda m: m.source == "response_url" and m.user_id == "U0GRACE"
     )
-    assert "grace" in reply.text
+    assert "no to-do items" in reply.text
 
 
 async def test_help_and_unknown_subcommands_answer_in_the_ack(running_app: RunningApp) -> None:
@@ -222,7 +223,7 @@ async def test_an_answer_the_response_url_refuses_is_logged(
     app = running_app
     await app.bind("ada", "U0ADA")
     app.fake.fail("response_url", "expired_url")
-    outcome = await app.fake.send_slash_command("U0ADA", "whoami")
+    outcome = await app.fake.send_slash_command("U0ADA", "todo")
     assert outcome.acked
     for _ in range(100):
         if "response_url refused" in caplog.text:

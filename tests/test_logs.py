@@ -20,6 +20,8 @@ SECRETS = [
     ),
     ("https://hooks.slack.com/commands/T0123ABC/1234567890/AbCdEf123456", "AbCdEf123456"),
     ("Authorization: Bearer some-opaque-token", "some-opaque-token"),
+    ("Authorization: Basic Y29tcGFueS1hcGk6czNjcjN0", "Y29tcGFueS1hcGk6czNjcjN0"),
+    ("token=abt_x&client_id=company-api&client_secret=s3cr3t-value", "s3cr3t-value"),
     ("wss://wss-primary.slack.com/link/?ticket=9f8e7d6c-5b4a&app_id=A1", "9f8e7d6c-5b4a"),
     ('{"token": "verification-token-value"}', "verification-token-value"),
     ("{'response_url': 'https://example.invalid/anything'}", "example.invalid/anything"),

@@ -8,7 +8,15 @@ from collections.abc import Callable
 import pytest
 
 from bolt_app import messages
-from bolt_app.internal_api import Me, TodoItem
+from bolt_app.commands import (
+    Argument,
+    Arguments,
+    CommandContext,
+    CommandPlugin,
+    Subcommand,
+    core,
+)
+from bolt_app.commands.table import CommandTable
 from fake_slack.blocks_html import mrkdwn
 
 HOSTILE = "<!channel> <https://evil.example|click> & co"
@@ -25,9 +33,7 @@ def assert_escaped(reply: messages.Reply) -> None:
 
 def test_text_from_people_is_escaped_in_every_part_of_a_message() -> None:
     for reply in (
-        messages.todo_added_reply(TodoItem(1, HOSTILE, False)),
-        messages.todo_completed_reply(TodoItem(1, HOSTILE, True)),
-        messages.whoami_reply(Me(HOSTILE, HOSTILE), "Acme"),
+        core.whoami_reply(HOSTILE, HOSTILE, "Acme"),
         messages.bound_dm("Acme", HOSTILE),
     ):
         assert_escaped(reply)
@@ -37,38 +43,35 @@ def test_text_from_people_is_escaped_in_every_part_of_a_message() -> None:
 # is removed (SECURITY.md, mrkdwn injection).
 
 
-def test_the_to_do_list_escapes_titles() -> None:
-    reply = messages.todos_reply(
-        [TodoItem(1, HOSTILE, False), TodoItem(2, HOSTILE + " done", True)], "Acme", "/acme"
-    )
-    blocks = str(reply.blocks)
-    assert "<!channel>" not in blocks and "<https://evil" not in blocks and "& co" not in blocks
-    assert blocks.count(ESCAPED) == 2
+async def _noop(ctx: CommandContext, args: Arguments) -> None:
+    return None
 
 
-def test_the_added_to_do_escapes_its_title() -> None:
-    assert_escaped(messages.todo_added_reply(TodoItem(1, HOSTILE, False)))
+WITH_ARGUMENTS = Subcommand(
+    "note add",
+    "adds a note in {app}",
+    _noop,
+    [Argument("title"), Argument("when", optional=True)],
+)
 
 
-def test_the_completed_to_do_escapes_its_title() -> None:
-    assert_escaped(messages.todo_completed_reply(TodoItem(1, HOSTILE, True)))
+TABLE = CommandTable([CommandPlugin("notes", [WITH_ARGUMENTS])], first=core.FIRST, last=core.LAST)
 
 
 def test_the_help_escapes_the_unknown_words() -> None:
-    reply = messages.help_reply("/acme", "Acme", unknown=HOSTILE)
+    reply = messages.help_reply(TABLE, "/acme", "Acme", unknown=HOSTILE)
     assert ESCAPED in reply.blocks[0]["text"]["text"]
     assert "<!channel>" not in str(reply.blocks) and "& co" not in str(reply.blocks)
 
 
 def test_the_help_and_usage_lines_escape_their_placeholders() -> None:
     for reply in (
-        messages.help_reply("/acme", "Acme"),
-        messages.usage_reply("/acme", "todo add", "Acme"),
-        messages.todos_reply([TodoItem(1, "x", False)], "Acme", "/acme"),
-        messages.todos_reply([], "Acme", "/acme"),
+        messages.help_reply(TABLE, "/acme", "Acme"),
+        messages.usage_reply("/acme", WITH_ARGUMENTS, "Acme"),
     ):
         rendered = reply.text + str(reply.blocks)
-        assert "<title>" not in rendered and "<number>" not in rendered, reply
+        assert "<title>" not in rendered and "[when]" in rendered, reply
+        assert "&lt;title&gt;" in rendered, reply
 
 
 def test_the_error_reply_escapes_its_message() -> None:
@@ -78,14 +81,12 @@ def test_the_error_reply_escapes_its_message() -> None:
 @pytest.mark.parametrize(
     "build",
     [
-        lambda name: messages.help_reply("/acme", name),
-        lambda name: messages.usage_reply("/acme", "link", name),
+        lambda name: messages.help_reply(TABLE, "/acme", name),
+        lambda name: messages.usage_reply("/acme", core.LINK, name),
         lambda name: messages.link_reply("https://x.example/bind/n", name, 600),
         lambda name: messages.already_linked_reply(name, "/acme"),
         lambda name: messages.unlinked_reply(name, was_linked=True),
-        lambda name: messages.whoami_reply(Me("ada", "ada@example.com"), name),
-        lambda name: messages.todos_reply([TodoItem(1, "x", False)], name, "/acme"),
-        lambda name: messages.todos_reply([], name, "/acme"),
+        lambda name: core.whoami_reply("ada", "ada@example.com", name),
         lambda name: messages.bound_dm(name, "ada"),
         lambda name: messages.unbound_dm(name),
         lambda name: messages.outside_installation_reply(name, "workspace"),

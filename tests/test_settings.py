@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from account_binding.settings import SettingsError, load_settings
 
 KEY = "x4Jq0r2mT8vLw6bN1cZs9eYh3uKd5fGa7pRt"  # 36 random characters
+CLIENT_SECRET = "Vb7pQ2rT9xKm4LwZ8cN1sYd6fHj3gAe5uRq0"  # 36 random characters
 
 
 def load(tmp_path: Path, **environ: str):  # type: ignore[no-untyped-def]
@@ -217,11 +219,24 @@ def test_settings_hold_secrets_out_of_repr_and_str(tmp_path: Path) -> None:
         SLACK_BOT_TOKEN="xoxb-bot-secret-value",
         SLACK_APP_TOKEN="xapp-app-secret-value",
         SECRET_KEY=KEY,
+        ACT_AS="service",
+        INTERNAL_API_TOKEN="service-secret-value",
+        INTROSPECTION_CLIENT_ID="resource-server",
+        INTROSPECTION_CLIENT_SECRET=CLIENT_SECRET,
     )
     for text in (repr(settings), str(settings)):
         assert "bot-secret-value" not in text and "app-secret-value" not in text
-        assert KEY not in text
+        assert KEY not in text and CLIENT_SECRET not in text
+        assert "service-secret-value" not in text
         assert "database=" in text  # the rest is still there to debug with
+    assert settings.slack_bot_token is not None and settings.slack_app_token is not None
+    assert settings.slack_bot_token.get_secret_value() == "xoxb-bot-secret-value"
+    assert settings.slack_app_token.get_secret_value() == "xapp-app-secret-value"
+    assert settings.internal_api_token is not None
+    assert settings.internal_api_token.get_secret_value() == "service-secret-value"
+    assert settings.introspection_client_secret is not None
+    assert settings.introspection_client_secret.get_secret_value() == CLIENT_SECRET
+    assert settings.secret_key() == KEY
 
 
 KEY_AT = """
@@ -307,3 +322,167 @@ def test_public_url_maps_a_host_name_as_browsers_do(tmp_path: Path) -> None:
     assert settings.public_origin == "http://xn--strae-oqa.test:18441"
     with pytest.raises(SettingsError, match="PUBLIC_URL"):
         load(tmp_path, PUBLIC_URL="http://a\u200fb.test")
+
+
+def test_the_issue_8_settings_have_their_agreed_defaults(tmp_path: Path) -> None:
+    settings = load(tmp_path)
+    assert settings.command_plugins == () and settings.command_timeout == 10.0
+    assert settings.act_as == "token" and settings.api_token_ttl is None
+    assert settings.internal_api_token is None
+    assert (settings.introspection_client_id, settings.introspection_client_secret) == (None, None)
+    assert settings.impersonate_header == "Impersonate-User"
+    assert settings.serves_stand_in
+
+
+def test_the_issue_8_settings_are_read(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        COMMAND_PLUGINS=" acme_oncall.plugin:commands.all, acme-expenses ,, Acme Travel, * ",
+        COMMAND_TIMEOUT="2.5",
+        ACT_AS="Service",
+        INTERNAL_API_TOKEN="c2VydmljZS1jcmVkZW50aWFs==",
+        IMPERSONATE_HEADER="X-Acme-On-Behalf-Of",
+        API_TOKEN_TTL="3600",
+        INTROSPECTION_CLIENT_ID="acme-api",
+        INTROSPECTION_CLIENT_SECRET=CLIENT_SECRET,
+        INTERNAL_API_URL="https://api.intranet.example/v1/",
+    )
+    assert settings.command_plugins == (
+        "acme_oncall.plugin:commands.all",
+        "acme-expenses",
+        "Acme Travel",  # an entry-point name may hold spaces
+        "*",
+    )
+    assert settings.command_timeout == 2.5 and settings.act_as == "service"
+    assert settings.impersonate_header == "X-Acme-On-Behalf-Of"
+    assert settings.api_token_ttl == 3600
+    assert settings.introspection_client_id == "acme-api"
+    assert settings.internal_api_url == "https://api.intranet.example/v1"
+    assert not settings.serves_stand_in
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"ACT_AS": "oauth2"}, "ACT_AS must be token or service, not 'oauth2'"),
+        ({"ACT_AS": "service"}, "ACT_AS=service needs INTERNAL_API_TOKEN"),
+        ({"COMMAND_TIMEOUT": "0.5"}, "COMMAND_TIMEOUT must be between 1.0 and 300.0"),
+        ({"COMMAND_TIMEOUT": "301"}, "COMMAND_TIMEOUT must be between 1.0 and 300.0"),
+        ({"COMMAND_TIMEOUT": "soon"}, "COMMAND_TIMEOUT must be a number, not 'soon'"),
+        ({"API_TOKEN_TTL": "59"}, "API_TOKEN_TTL must be between 60 and 315360000, not 59"),
+        ({"API_TOKEN_TTL": "315360001"}, "API_TOKEN_TTL must be between 60 and 315360000"),
+        ({"API_TOKEN_TTL": "1h"}, "API_TOKEN_TTL must be a whole number, not '1h'"),
+        ({"COMMAND_PLUGINS": "acme:"}, "COMMAND_PLUGINS must be a comma-separated list"),
+        ({"COMMAND_PLUGINS": "*, :commands"}, "not ':commands'"),
+        ({"COMMAND_PLUGINS": "acme-oncall:commands"}, "not 'acme-oncall:commands'"),
+        ({"COMMAND_PLUGINS": "acme.oncall:commands."}, "not 'acme.oncall:commands.'"),
+        ({"COMMAND_PLUGINS": "acme=acme.oncall:commands"}, "not 'acme=acme.oncall:commands'"),
+        ({"IMPERSONATE_HEADER": "Impersonate User"}, "IMPERSONATE_HEADER must be an HTTP field"),
+        ({"IMPERSONATE_HEADER": "X-User:"}, "IMPERSONATE_HEADER must be an HTTP field"),
+        ({"IMPERSONATE_HEADER": "authorization"}, "IMPERSONATE_HEADER must name a header"),
+        ({"IMPERSONATE_HEADER": "Host"}, "IMPERSONATE_HEADER must name a header"),
+        ({"IMPERSONATE_HEADER": "COOKIE"}, "IMPERSONATE_HEADER must name a header"),
+        ({"IMPERSONATE_HEADER": "Content-Length"}, "IMPERSONATE_HEADER must name a header"),
+        ({"IMPERSONATE_HEADER": "content-type"}, "IMPERSONATE_HEADER must name a header"),
+        ({"IMPERSONATE_HEADER": "Transfer-Encoding"}, "IMPERSONATE_HEADER must name a header"),
+        ({"IMPERSONATE_HEADER": "Connection"}, "IMPERSONATE_HEADER must name a header"),
+        (
+            {"INTROSPECTION_CLIENT_ID": "acme-api"},
+            "INTROSPECTION_CLIENT_ID is set but INTROSPECTION_CLIENT_SECRET is not",
+        ),
+        (
+            {"INTROSPECTION_CLIENT_SECRET": CLIENT_SECRET},
+            "INTROSPECTION_CLIENT_SECRET is set but INTROSPECTION_CLIENT_ID is not",
+        ),
+        (
+            {"INTROSPECTION_CLIENT_ID": "acme-api", "INTROSPECTION_CLIENT_SECRET": "a" * 31},
+            "INTROSPECTION_CLIENT_SECRET must be at least 32 random characters",
+        ),
+        (
+            {"INTROSPECTION_CLIENT_ID": "acme-api", "INTROSPECTION_CLIENT_SECRET": "b" * 40},
+            "INTROSPECTION_CLIENT_SECRET must be at least 32 random characters",
+        ),
+        (
+            {"INTROSPECTION_CLIENT_ID": "acme\u00e9", "INTROSPECTION_CLIENT_SECRET": CLIENT_SECRET},
+            "INTROSPECTION_CLIENT_ID must be printable ASCII",
+        ),
+        (
+            {"ACT_AS": "service", "INTERNAL_API_TOKEN": "two words"},
+            "INTERNAL_API_TOKEN must be a bearer token",
+        ),
+        ({"REQUIRE_EMAIL_MATCH": "maybe"}, "REQUIRE_EMAIL_MATCH must be true or false"),
+        ({"TRUSTED_PROXIES": "10.0.0.0/8, proxy"}, "TRUSTED_PROXIES must be a comma-separated"),
+        ({"DATABASE": "."}, "DATABASE must be a file path"),
+    ],
+)
+def test_a_bad_issue_8_setting_is_named_in_one_line(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError) as error:
+        load(tmp_path, SECRET_KEY=KEY, **environ)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("INTERNAL_API_TOKEN", "secret value with spaces"),
+        ("INTROSPECTION_CLIENT_SECRET", "short-secret-value"),
+        ("INTROSPECTION_CLIENT_SECRET", "secret-value-\u00e9" * 4),
+        ("SLACK_BOT_TOKEN", "xoxp-a-user-token-value"),
+        ("SLACK_APP_TOKEN", "xoxb-a-bot-token-value"),
+        ("SECRET_KEY", "short-key-value"),
+    ],
+)
+def test_a_refused_secret_is_not_repeated_in_the_message(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    environ = {"ACT_AS": "service", "INTERNAL_API_TOKEN": "ok", name: value}
+    environ.setdefault("INTROSPECTION_CLIENT_ID", "acme-api")
+    if name.startswith("SLACK_"):
+        environ.setdefault("SLACK_BOT_TOKEN", "xoxb-1")
+        environ.setdefault("SLACK_APP_TOKEN", "xapp-1")
+    with pytest.raises(SettingsError) as error:
+        load(tmp_path, **environ)
+    assert name in str(error.value)
+    assert value not in str(error.value)
+
+
+def test_values_are_stripped_and_an_empty_value_is_unset(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=9000\nINTERNAL_APP_NAME=Intranet\nLOG_LEVEL=debug\n")
+    settings = load_settings(
+        {
+            "DATABASE": f"  {tmp_path / 'd'}  ",
+            "PORT": "",  # empty: unset, also when .env sets it (the environment wins)
+            "INTERNAL_APP_NAME": "  Acme Intranet\t",
+            "SLACK_BOT_TOKEN": "   ",
+            "SLACK_APP_TOKEN": "",
+            "SECRET_KEY": " ",
+            "INTERNAL_API_URL": "",
+            "HOST": " 127.0.0.1 ",
+        },
+        env_file=env_file,
+    )
+    assert settings.port == 8000 and settings.internal_app_name == "Acme Intranet"
+    assert settings.database == tmp_path / "d" and settings.host == "127.0.0.1"
+    assert not settings.has_slack_tokens and settings.configured_secret_key is None
+    assert settings.serves_stand_in and settings.log_level == "DEBUG"
+
+
+def test_the_given_mapping_is_all_that_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORT", "9300")
+    monkeypatch.setenv("DATABASE", str(tmp_path / "from-environment"))
+    assert load(tmp_path).port == 8000  # a test's mapping: the process environment is not read
+    from_environment = load_settings(env_file=None)
+    assert from_environment.port == 9300
+    assert from_environment.database == tmp_path / "from-environment"
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    settings = load(tmp_path)
+    with pytest.raises(ValidationError):
+        settings.port = 9  # type: ignore[misc]

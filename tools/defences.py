@@ -54,6 +54,11 @@ REPRS = "Secrets in representations"
 FLOODING = "Flooding writes"
 SLACK_AT_BIND = "Slack failing when a bind needs it"
 SECOND_ACCOUNT = "A second account with someone's email"
+INTROSPECTION_CLIENTS = "Introspection by a client without the credentials"
+INACTIVE_TOKENS = "A revoked or expired token taken for active"
+BROKEN_PLUGIN = "A plugin that breaks"
+CREDENTIAL_ELSEWHERE = "A credential sent somewhere else"
+SURPRISE_COMMANDS = "Commands added by surprise"
 
 REMOVALS = [
     # Forwarded link
@@ -272,7 +277,7 @@ REMOVALS = [
         DATABASE_COPY,
         "the API token is stored in clear for the Slack side",
         "account_binding/binding.py",
-        "                self._cipher.encrypt(api_token),\n",
+        "                self._cipher.encrypt(api_token) if api_token else None,\n",
         "                api_token,\n",
     ),
     Removal(
@@ -723,8 +728,8 @@ REMOVALS = [
         OLD_TOKEN,
         "a revoked token still works",
         "account_binding/sqlite_store.py",
-        '"WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL",',
-        '"WHERE api_tokens.token_hash = ?",',
+        '"WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL "',
+        '"WHERE api_tokens.token_hash = ? "',
     ),
     Removal(
         OLD_TOKEN,
@@ -788,7 +793,7 @@ REMOVALS = [
     Removal(
         MRKDWN,
         "nothing is escaped",
-        "bolt_app/messages.py",
+        "bolt_app/blocks.py",
         'return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")',
         "return text",
     ),
@@ -826,6 +831,20 @@ REMOVALS = [
         "the Slack app-level token is not redacted in logs",
         "launcher/logs.py",
         '(re.compile(r"\\bxapp-[A-Za-z0-9-]+"), "xapp-[redacted]"),',
+        "",
+    ),
+    Removal(
+        SECRETS_IN_LOGS,
+        "HTTP Basic credentials (the introspection client's) are not redacted in logs",
+        "launcher/logs.py",
+        '(re.compile(r"(Basic\\s+)[A-Za-z0-9+/=]+", re.IGNORECASE), r"\\1[redacted]"),',
+        "",
+    ),
+    Removal(
+        SECRETS_IN_LOGS,
+        "a posted client_secret is not redacted in logs",
+        "launcher/logs.py",
+        '(re.compile(r"(\\bclient_secret=)[^&\\s\'\\"]+"), r"\\1[redacted]"),',
         "",
     ),
     # Identity confusion on Enterprise Grid
@@ -902,8 +921,8 @@ REMOVALS = [
         HUGE_BODIES,
         "MAX_BODY_BYTES is 1 MiB by default",
         "account_binding/settings.py",
-        '"MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 16384,',
-        '"MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 1024 * 1024,',
+        "    max_body_bytes: int = Field(\n        16384,\n",
+        "    max_body_bytes: int = Field(\n        1024 * 1024,\n",
     ),
     # Slack failing while a person presses Connect
     Removal(
@@ -1176,22 +1195,36 @@ REMOVALS = [
         REPRS,
         "the settings show the bot token",
         "account_binding/settings.py",
-        "    slack_bot_token: str | None = field(repr=False)\n",
-        "    slack_bot_token: str | None\n",
+        "    slack_bot_token: SecretStr | None = Field(\n",
+        "    slack_bot_token: str | None = Field(\n",
     ),
     Removal(
         REPRS,
         "the settings show the app-level token",
         "account_binding/settings.py",
-        "    slack_app_token: str | None = field(repr=False)\n",
-        "    slack_app_token: str | None\n",
+        "    slack_app_token: SecretStr | None = Field(\n",
+        "    slack_app_token: str | None = Field(\n",
     ),
     Removal(
         REPRS,
         "the settings show SECRET_KEY",
         "account_binding/settings.py",
-        "    configured_secret_key: str | None = field(repr=False)\n",
-        "    configured_secret_key: str | None\n",
+        "    configured_secret_key: SecretStr | None = Field(\n",
+        "    configured_secret_key: str | None = Field(\n",
+    ),
+    Removal(
+        REPRS,
+        "the settings show INTERNAL_API_TOKEN",
+        "account_binding/settings.py",
+        "    internal_api_token: SecretStr | None = Field(\n",
+        "    internal_api_token: str | None = Field(\n",
+    ),
+    Removal(
+        REPRS,
+        "the settings show INTROSPECTION_CLIENT_SECRET",
+        "account_binding/settings.py",
+        "    introspection_client_secret: SecretStr | None = Field(\n",
+        "    introspection_client_secret: str | None = Field(\n",
     ),
     Removal(
         REPRS,
@@ -1225,15 +1258,15 @@ REMOVALS = [
         REPRS,
         "a bound account shows its API token",
         "account_binding/binding.py",
-        "    api_token: str = field(repr=False)\n",
-        "    api_token: str\n",
+        "    api_token: str | None = field(repr=False)\n",
+        "    api_token: str | None\n",
     ),
     Removal(
         REPRS,
         "a stored binding shows its encrypted token",
         "account_binding/store.py",
-        "    api_token_ciphertext: str = field(repr=False)\n",
-        "    api_token_ciphertext: str\n",
+        "    api_token_ciphertext: str | None = field(repr=False)\n",
+        "    api_token_ciphertext: str | None\n",
     ),
     # Flooding writes
     Removal(
@@ -1412,5 +1445,196 @@ REMOVALS = [
         "account_binding/text.py",
         "            or _DEFAULT_IGNORABLE.match(char)\n",
         "",
+    ),  # Introspection by a client without the credentials
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "introspection takes no client authentication",
+        "web/oauth.py",
+        "        if credentials is None:\n"
+        '            raise _invalid_client("no_credentials")\n'
+        "        if oauth is None or oauth.client is None:\n"
+        '            raise _invalid_client("not_configured")\n'
+        "        if not oauth.client.accepts(credentials.client_id, credentials.client_secret):\n"
+        '            raise _invalid_client("wrong_credentials")\n',
+        "        assert oauth is not None\n",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "introspection with no client configured answers any client",
+        "web/oauth.py",
+        "        if oauth is None or oauth.client is None:\n"
+        '            raise _invalid_client("not_configured")\n'
+        "        if not oauth.client.accepts(",
+        "        assert oauth is not None\n        if oauth.client and not oauth.client.accepts(",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "wrong client credentials are accepted",
+        "web/oauth.py",
+        "        if not oauth.client.accepts(credentials.client_id, credentials.client_secret):\n"
+        '            raise _invalid_client("wrong_credentials")\n',
+        "",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "the client secret is not compared",
+        "account_binding/introspection.py",
+        "        return id_ok and secret_ok\n",
+        "        return id_ok\n",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "the client id is not compared",
+        "account_binding/introspection.py",
+        "        return id_ok and secret_ok\n",
+        "        return secret_ok\n",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "an Authorization scheme other than Basic is read as Basic",
+        "web/oauth.py",
+        '    if scheme.lower() != "basic":\n        raise _invalid_client("not_basic")\n',
+        "",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "failed client authentication is not audited",
+        "web/oauth.py",
+        "        if refusal.audit is not None:\n",
+        "        if False:\n",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "failed client authentication is audited without a cap",
+        "web/oauth.py",
+        "            await services.audit.record_capped(\n",
+        "            await services.audit.record(\n",
+    ),
+    Removal(
+        INTROSPECTION_CLIENTS,
+        "the introspection client's secret may be short",
+        "account_binding/settings.py",
+        '            check_secret_key(value, "INTROSPECTION_CLIENT_SECRET")\n',
+        "            pass\n",
+    ),
+    # A revoked or expired token taken for active
+    Removal(
+        INACTIVE_TOKENS,
+        "an expired token is still found",
+        "account_binding/sqlite_store.py",
+        '"AND (api_tokens.expires_at IS NULL OR api_tokens.expires_at > ?)",',
+        '"AND ? IS NOT NULL",',
+    ),
+    Removal(
+        INACTIVE_TOKENS,
+        "a binding whose token expired is still used",
+        "account_binding/binding.py",
+        "        elif expires_at is not None and expires_at <= self._clock():\n",
+        "        elif False:\n",
+    ),
+    Removal(
+        INACTIVE_TOKENS,
+        "binding under API_TOKEN_TTL issues a token that never expires",
+        "account_binding/binding.py",
+        "api_token_expires_at=now + ttl if api_token and ttl is not None else None,",
+        "api_token_expires_at=None,",
+    ),
+    Removal(
+        INACTIVE_TOKENS,
+        "a tokenless binding is used under ACT_AS=token",
+        "account_binding/binding.py",
+        "        if stored.api_token_ciphertext is None:\n"
+        '            reason, detail = "no_token", "no token for ACT_AS=token"\n'
+        "        elif",
+        "        if",
+    ),
+    Removal(
+        INACTIVE_TOKENS,
+        "introspection answers active for a revoked token",
+        "account_binding/sqlite_store.py",
+        '"WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL "',
+        '"WHERE api_tokens.token_hash = ? "',
+    ),
+    # A plugin that breaks
+    Removal(
+        BROKEN_PLUGIN,
+        "handlers run on the main loop, beside the acknowledgements",
+        "bolt_app/commands/runner.py",
+        "        future = asyncio.run_coroutine_threadsafe(call(), loop)\n"
+        "        waiting = asyncio.wrap_future(future)\n",
+        "        waiting = asyncio.ensure_future(call())\n        future = waiting\n",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
+        "no COMMAND_TIMEOUT",
+        "bolt_app/commands/runner.py",
+        "done, _ = await asyncio.wait({waiting}, timeout=deadline_seconds)",
+        "done, _ = await asyncio.wait({waiting})",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
+        "a handler's exception is not caught",
+        "bolt_app/listeners/commands/handlers.py",
+        "    except Exception as error:\n        return _incident(typed, plugin, request, error)\n"
+        "    if reply",
+        "    if reply",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
+        "a handler's wrong return is passed on",
+        "bolt_app/listeners/commands/handlers.py",
+        "    if reply is not None and not isinstance(reply, Reply):",
+        "    if False:",
+    ),
+    # A credential sent somewhere else
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "a path may name another host",
+        "bolt_app/internal_api.py",
+        'if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):',
+        "if not isinstance(path, str):",
+    ),
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "dot segments pass",
+        "bolt_app/internal_api.py",
+        '        if unquote(segment) in (".", ".."):',
+        "        if False:",
+    ),
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "redirects are followed",
+        "bolt_app/internal_api.py",
+        "trust_env=False, follow_redirects=False",
+        "trust_env=False, follow_redirects=True",
+    ),
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "a streamed answer is read whatever its size",
+        "bolt_app/internal_api.py",
+        "        if len(body) > MAX_ANSWER_BYTES:\n            raise _TooLarge\n",
+        "",
+    ),
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "an answer declaring a huge length is read",
+        "bolt_app/internal_api.py",
+        "    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:\n        raise _TooLarge\n",
+        "",
+    ),
+    # Commands added by surprise
+    Removal(
+        SURPRISE_COMMANDS,
+        "every installed plugin loads",
+        "bolt_app/commands/loading.py",
+        "    for entry in selection:\n",
+        "    for entry in [*selection, '*']:\n",
+    ),
+    Removal(
+        SURPRISE_COMMANDS,
+        "a later plugin silently takes a name",
+        "bolt_app/commands/table.py",
+        "                if taken is not None:\n",
+        "                if False:\n",
     ),
 ]

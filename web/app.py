@@ -14,7 +14,7 @@ from starlette.types import Lifespan
 
 from account_binding.errors import SlackUnavailable, StoreBusy
 
-from . import auth, binding_pages, errors, home, internal_api
+from . import auth, binding_pages, errors, home, internal_api, oauth
 from .body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from .security_headers import SecurityHeaders
 from .services import WebServices
@@ -41,6 +41,7 @@ def build_web_app(
         Route("/bind", binding_pages.confirm, methods=["POST"]),
         Route("/bind/{nonce:str}", binding_pages.open_link, methods=["GET"]),
         *internal_api.routes,
+        *oauth.routes,
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     app = Starlette(

@@ -65,6 +65,13 @@ def _render(
         detail = "This page does not take that kind of request."
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": detail}, status_code=status, headers=headers)
+    if request.url.path.startswith(("/oauth/", "/.well-known/")):
+        # RFC 6749 section 5.2's shape, for machine clients (413 from the body cap, 405).
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": detail},
+            status_code=status,
+            headers=headers,
+        )
     return templates.TemplateResponse(
         request,
         "error.html",

@@ -11,10 +11,23 @@ from account_binding.accounts import AccountService
 from account_binding.api_tokens import ApiTokenAuthenticator
 from account_binding.audit import AuditLog
 from account_binding.binding import BindingService, Notifier
+from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.login import LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
 from account_binding.todos import TodoService
+
+
+@dataclass(frozen=True)
+class OAuthServices:
+    """What web.oauth needs: token introspection (RFC 7662) and its metadata (RFC 8414)."""
+
+    introspector: TokenIntrospector
+    #: The one client allowed to introspect; None when INTROSPECTION_CLIENT_ID and _SECRET
+    #: are unset: then every client is refused.
+    client: IntrospectionClient | None
+    #: The issuer identifier: PUBLIC_URL (scheme, host, port; no path, no trailing slash).
+    issuer: str
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,9 @@ class WebServices:
     require_email_match: bool
     #: Where "Back to Slack" goes for this Slack identity.
     slack_return_url: Callable[[SlackIdentity, SlackProfile], str]
+    #: Token introspection and metadata; None: /oauth/introspect refuses everyone and the
+    #: metadata is not served.
+    oauth: OAuthServices | None = None
 
 
 def services_of(connection: HTTPConnection) -> WebServices:

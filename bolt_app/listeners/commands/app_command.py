@@ -19,30 +19,26 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
 from account_binding.audit import Actor
-from account_binding.errors import DomainError, LinkRateLimited, SlackUnavailable, StoreBusy
+from account_binding.errors import (
+    BindingExpired,
+    DomainError,
+    LinkRateLimited,
+    SlackUnavailable,
+    StoreBusy,
+)
 
 from ... import messages
 from ...command_payload import CommandRequest, MalformedCommand
-from ...command_text import (
-    ACTING,
-    AddTodo,
-    CompleteTodo,
-    Help,
-    Link,
-    ListTodos,
-    Unlink,
-    Usage,
-    WhoAmI,
-    parse,
-)
+from ...commands import core
+from ...commands.table import BadArguments, Unknown
 from ...installation import InstallationLookup, installation_of
-from ...internal_api import InternalApiError, TokenRejected
 from ...messages import Reply
 from ...services import SlackServices, services_of
+from .handlers import run_handler
+from .responding import respond as _respond
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +80,7 @@ async def app_command(
     subcommand = request.text.split(maxsplit=1)[0][:20] if request.text.strip() else ""
     what = f"{request.command} {subcommand!r} from {request.identity.user_id}"
 
-    work = asyncio.ensure_future(_answer(services, installation, request))
+    work = asyncio.ensure_future(_answer(services, installation, request, respond))
     done, _ = await asyncio.wait({work}, timeout=ACK_DEADLINE_SECONDS)
     if work in done:
         answer = _result(work, what)
@@ -138,7 +134,10 @@ def _result(work: asyncio.Future[Answer], what: str) -> Answer:
 
 
 async def _answer(
-    services: SlackServices, installation: InstallationLookup, request: CommandRequest
+    services: SlackServices,
+    installation: InstallationLookup,
+    request: CommandRequest,
+    respond: AsyncRespond,
 ) -> Answer:
     """Everything before the acknowledgement. Raises DomainError (LinkRateLimited,
     SlackUnavailable) for the person to read, or anything the store raises."""
@@ -155,12 +154,15 @@ async def _answer(
         )
         return Answer(messages.outside_installation_reply(name, where.kind))
 
-    subcommand = parse(request.text)
-    if isinstance(subcommand, Help):
-        return Answer(messages.help_reply(slash, name, subcommand.unknown))
-    if isinstance(subcommand, Usage):
-        return Answer(messages.usage_reply(slash, subcommand.form, name))
-    if isinstance(subcommand, Unlink):
+    parsed = services.commands.parse(request.text)
+    if isinstance(parsed, Unknown):
+        return Answer(messages.help_reply(services.commands, slash, name, parsed.words or None))
+    if isinstance(parsed, BadArguments):
+        return Answer(messages.usage_reply(slash, parsed.subcommand, name))
+    subcommand = parsed.subcommand
+    if subcommand is core.HELP:
+        return Answer(messages.help_reply(services.commands, slash, name))
+    if subcommand is core.UNLINK:
         binding = await services.bindings.unbind(
             identity, Actor(client=f"slack:{identity.user_id}")
         )
@@ -172,8 +174,12 @@ async def _answer(
 
         return Answer(messages.unlinked_reply(name, was_linked=True), then=_no_reply(tell))
 
-    account = await services.bindings.bound_account(identity)
-    if isinstance(subcommand, Link) and account is not None:
+    expired = False
+    try:
+        account = await services.bindings.bound_account(identity)
+    except BindingExpired:
+        account, expired = None, True
+    if subcommand is core.LINK and account is not None:
         return Answer(messages.already_linked_reply(name, slash))
     if account is None:
         try:
@@ -181,33 +187,30 @@ async def _answer(
         except LinkRateLimited as error:
             log.warning("%s: no link for %s, who asked for too many", slash, identity.user_id)
             return Answer(messages.error_reply(str(error)))
-        reason = (
-            None
-            if isinstance(subcommand, Link)
-            else (
+        if expired:
+            reason: str | None = (
+                f"Your Slack account's connection to {messages.escape(name)} has expired. "
+                f"Connect it again to use `{messages.escape(slash)}`."
+            )
+        elif subcommand is core.LINK:
+            reason = None
+        else:
+            reason = (
                 f"To use `{messages.escape(slash)}`, first connect your Slack account to your "
                 f"{messages.escape(name)} account."
             )
-        )
         return Answer(
             messages.link_reply(
                 services.association_url(link.nonce), name, services.link_ttl_seconds, reason=reason
             )
         )
+    if subcommand is core.WHOAMI:  # answered from the binding: no internal API needed
+        return Answer(core.whoami_reply(account.user.username, account.user.email, name))
+    bound = account
 
-    assert isinstance(subcommand, ACTING)
-    token = account.api_token
-
-    async def act() -> Reply:
+    async def act() -> Reply | None:
         # After the acknowledgement: the internal application may take longer than Slack waits.
-        try:
-            return await _act(services, subcommand, token, slash)
-        except TokenRejected as error:
-            return messages.error_reply(
-                f"{error} Run `{slash} unlink`, then `{slash} link` to connect again."
-            )
-        except InternalApiError as error:
-            return messages.error_reply(str(error))
+        return await run_handler(services, parsed, bound, request, respond)
 
     return Answer(None, then=act)
 
@@ -220,41 +223,5 @@ def _no_reply(work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[Rep
     return run
 
 
-async def _act(services: SlackServices, subcommand: object, token: str, slash: str) -> Reply:
-    api, name = services.internal_api, services.internal_app_name
-    if isinstance(subcommand, WhoAmI):
-        return messages.whoami_reply(await api.me(token), name)
-    if isinstance(subcommand, ListTodos):
-        return messages.todos_reply(await api.todos(token), name, slash)
-    if isinstance(subcommand, AddTodo):
-        return messages.todo_added_reply(await api.add_todo(token, subcommand.title))
-    if isinstance(subcommand, CompleteTodo):
-        return messages.todo_completed_reply(await api.complete_todo(token, subcommand.todo_id))
-    raise AssertionError(f"not an acting subcommand: {subcommand!r}")
-
-
 async def _ack(ack: AsyncAck, reply: Reply) -> None:
     await ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
-
-
-async def _respond(respond: AsyncRespond | None, reply: Reply) -> bool:
-    """Answer through the command's response_url; a failure is logged, as nobody else sees it.
-    True when the response_url took the answer."""
-    if respond is None or not getattr(respond, "response_url", None):
-        log.error("Could not answer through the response_url: the command came without one")
-        return False
-    try:
-        response = await respond(
-            text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=False
-        )
-    except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as error:
-        log.error("Could not answer through the response_url: %s", type(error).__name__)
-        return False
-    if response.status_code != 200:
-        log.error(
-            "The response_url refused the answer: HTTP %s %s",
-            response.status_code,
-            response.body[:100],
-        )
-        return False
-    return True

@@ -1,0 +1,1 @@
+"""The stand-in internal application (temporary home: its own package is being built)."""

@@ -1,0 +1,238 @@
+"""The Slack side's client for the internal application (`ctx.api` of a plugin) over real
+HTTP: what it sends, what it accepts back, and what each failure says."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+import uvicorn
+from conftest import free_socket
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from bolt_app.commands import (
+    ApiRefused,
+    ApiUnavailable,
+    CredentialRejected,
+    UnreadableAnswer,
+)
+from bolt_app.internal_api import MAX_ANSWER_BYTES, InternalApiConnection, check_path
+
+seen: list[tuple[str, str, dict[str, str], bytes]] = []
+
+
+async def record(request: Request) -> Response:
+    seen.append((request.method, request.url.path, dict(request.headers), await request.body()))
+    return JSONResponse({"ok": True, "path": request.url.path, "query": request.url.query})
+
+
+async def listing(request: Request) -> Response:
+    return JSONResponse([1, 2, 3])
+
+
+async def empty(request: Request) -> Response:
+    return Response(status_code=204)
+
+
+async def html_502(request: Request) -> Response:
+    return Response("<html>Bad gateway</html>", status_code=502)
+
+
+async def not_json(request: Request) -> Response:
+    return Response("<html>login page</html>", status_code=200)
+
+
+async def huge(request: Request) -> Response:
+    return JSONResponse({"x": "y" * (MAX_ANSWER_BYTES + 10)})
+
+
+async def huge_chunked(request: Request) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"x": "'
+        for _ in range(MAX_ANSWER_BYTES // 65536 + 2):
+            yield b"y" * 65536
+        yield b'"}'
+
+    return StreamingResponse(chunks(), media_type="application/json")
+
+
+class DeclaredHuge:
+    """Declares a body over the cap, then takes its time to send any: refused unread."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        length = str(MAX_ANSWER_BYTES + 1).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", length)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await asyncio.sleep(5)
+
+
+async def redirect(request: Request) -> Response:
+    return RedirectResponse("http://elsewhere.example/steal", status_code=302)
+
+
+async def refused(request: Request) -> Response:
+    return JSONResponse({"detail": "no such rotation"}, status_code=404)
+
+
+async def unauthorised(request: Request) -> Response:
+    return JSONResponse({"error": "invalid token"}, status_code=401)
+
+
+async def slow(request: Request) -> Response:
+    await asyncio.sleep(5)
+    return JSONResponse({})
+
+
+@contextlib.asynccontextmanager
+async def serve() -> AsyncIterator[str]:
+    app = Starlette(
+        routes=[
+            Route("/prefix/{rest:path}", record, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Route("/list", listing),
+            Route("/empty", empty),
+            Route("/502", html_502),
+            Route("/not-json", not_json),
+            Route("/huge", huge),
+            Route("/huge-chunked", huge_chunked),
+            Route("/declared-huge", DeclaredHuge()),
+            Route("/redirect", redirect),
+            Route("/refused", refused),
+            Route("/unauthorised", unauthorised),
+            Route("/slow", slow),
+        ]
+    )
+    sock = free_socket()
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()
+
+
+@pytest.fixture
+async def connection() -> AsyncIterator[InternalApiConnection]:
+    async with serve() as url:
+        api = InternalApiConnection(url, "Acme", timeout=1.0)
+        try:
+            yield api
+        finally:
+            await api.close()
+
+
+async def test_every_call_carries_the_credential_under_the_urls_own_path() -> None:
+    async with serve() as url:
+        connection = InternalApiConnection(url + "/prefix/", "Acme")
+        api = connection.as_person({"Authorization": "Bearer abt_x", "Impersonate-User": "ada"})
+        try:
+            got = await api.get("/shifts", params={"who": "a b&c"})
+            assert got == {"ok": True, "path": "/prefix/shifts", "query": "who=a+b%26c"}
+            await api.post("/pages", json={"message": "hi"})
+            await api.put("/x", json=[1])
+            await api.patch("/x", json=None)
+            await api.delete("/x")
+        finally:
+            await connection.close()
+    assert [(m, p) for m, p, _, _ in seen[-5:]] == [
+        ("GET", "/prefix/shifts"),
+        ("POST", "/prefix/pages"),
+        ("PUT", "/prefix/x"),
+        ("PATCH", "/prefix/x"),
+        ("DELETE", "/prefix/x"),
+    ]
+    for _, _, headers, _ in seen[-5:]:
+        assert headers["authorization"] == "Bearer abt_x" and headers["impersonate-user"] == "ada"
+    assert seen[-4][3] == b'{"message": "hi"}'
+    assert seen[-4][2]["content-type"] == "application/json"
+
+
+async def test_any_json_comes_back_parsed_and_an_empty_answer_is_none(
+    connection: InternalApiConnection,
+) -> None:
+    api = connection.as_person({})
+    assert await api.get("/list") == [1, 2, 3]
+    assert await api.get("/empty") is None
+
+
+@pytest.mark.parametrize(
+    ("path", "error", "says"),
+    [
+        ("/502", ApiUnavailable, "Acme could not do it (HTTP 502). Try again in a minute."),
+        ("/not-json", UnreadableAnswer, "Acme gave an answer that could not be read (HTTP 200)."),
+        ("/huge", UnreadableAnswer, "Acme gave an answer too large to read."),
+        ("/huge-chunked", UnreadableAnswer, "Acme gave an answer too large to read."),
+        ("/declared-huge", UnreadableAnswer, "Acme gave an answer too large to read."),
+        ("/redirect", UnreadableAnswer, "(HTTP 302)"),
+        ("/refused", ApiRefused, "Acme refused: no such rotation"),
+        ("/unauthorised", CredentialRejected, "Acme did not accept the app's credential."),
+        ("/slow", ApiUnavailable, "Acme did not answer. Try again in a minute."),
+    ],
+)
+async def test_each_failure_says_what_happened(
+    connection: InternalApiConnection, path: str, error: type[Exception], says: str
+) -> None:
+    with pytest.raises(error) as raised:
+        await connection.as_person({}).get(path)
+    assert says in str(raised.value)
+
+
+async def test_a_refusal_keeps_its_status_and_reason(connection: InternalApiConnection) -> None:
+    with pytest.raises(ApiRefused) as raised:
+        await connection.as_person({}).get("/refused")
+    assert (raised.value.status, raised.value.message) == (404, "no such rotation")
+
+
+async def test_an_unreachable_internal_application_gets_a_clear_message_and_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The person reads "did not answer"; the administrator reads where and why."""
+    connection = InternalApiConnection("http://127.0.0.1:9", "Acme")  # nothing listens there
+    try:
+        with pytest.raises(ApiUnavailable, match="Acme did not answer"):
+            await connection.as_person({}).get("/api/me")
+    finally:
+        await connection.close()
+    [record] = [r for r in caplog.records if r.name == "bolt_app.internal_api"]
+    assert record.levelname == "WARNING"
+    assert "INTERNAL_API_URL http://127.0.0.1:9" in record.getMessage()
+    assert "GET /api/me" in record.getMessage() and "ConnectError" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "http://evil.example/steal",
+        "//evil.example/steal",
+        "relative",
+        "/a/../admin",
+        "/a/%2e%2e/admin",
+        "/a/./b",
+        "/a b",
+        "/a\\b",
+        "/a?q=1",
+        "/a#f",
+        "/a\r\nX-Injected: 1",
+        "",
+    ],
+)
+async def test_a_path_that_could_leave_internal_api_url_is_refused(path: str) -> None:
+    """The credential only ever goes to INTERNAL_API_URL: a plugin cannot send it elsewhere,
+    even with text a person typed in the path."""
+    with pytest.raises(ValueError):
+        check_path(path)
+
+
+def test_an_ordinary_path_is_accepted() -> None:
+    assert check_path("/api/rotations/web%2Fteam/now") == "/api/rotations/web%2Fteam/now"
