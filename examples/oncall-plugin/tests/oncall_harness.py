@@ -1,6 +1,6 @@
 """What the example's tests run the on-call service against: an RFC 7662 introspection
-endpoint of their own (the product's is exercised by tests/test_example_plugin.py), a client
-for `ctx.api` that speaks HTTP as the product's documented interface says, and a context.
+endpoint of their own (the product's is exercised by tests/test_example_plugin.py), and the
+product's own client for `ctx.api` in a context as the product builds one.
 
 (This module's name is unique across the project's test paths on purpose: pytest imports
 test directories without packages by module name.)
@@ -10,30 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bolt_app.commands import (
-    ApiRefused,
-    ApiUnavailable,
-    CommandContext,
-    CredentialRejected,
-    InternalUser,
-    Json,
-    Reply,
-    SlackUser,
-    UnreadableAnswer,
-)
+from bolt_app.commands import CommandContext, InternalApiClient, InternalUser, Reply, SlackUser
+from bolt_app.internal_api import InternalApiConnection
 
 CLIENT_ID = "oncall"
 CLIENT_SECRET = "introspection-client-secret-0123456789abcdef"
@@ -89,54 +80,15 @@ def _client_authenticated(header: str) -> bool:
     )
 
 
-class HttpApiClient:
-    """`ctx.api` for these tests: the product's InternalApiClient interface over httpx, with
-    its documented errors (401 CredentialRejected, other 4xx ApiRefused, 5xx and no answer
-    ApiUnavailable, not JSON UnreadableAnswer)."""
-
-    def __init__(self, base_url: str, headers: Mapping[str, str], app_name: str = "Acme") -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url, headers=dict(headers), timeout=5.0, trust_env=False
-        )
-        self._app_name = app_name
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    async def get(self, path: str, *, params: Mapping[str, str] | None = None) -> Json:
-        return await self._call("GET", path, params=params)
-
-    async def post(self, path: str, *, json: Json = None) -> Json:
-        return await self._call("POST", path, json=json)
-
-    async def put(self, path: str, *, json: Json = None) -> Json:
-        return await self._call("PUT", path, json=json)
-
-    async def patch(self, path: str, *, json: Json = None) -> Json:
-        return await self._call("PATCH", path, json=json)
-
-    async def delete(self, path: str) -> Json:
-        return await self._call("DELETE", path)
-
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Json:
-        name = self._app_name
-        try:
-            response = await self._client.request(method, path, **kwargs)
-        except httpx.HTTPError:
-            raise ApiUnavailable(f"{name} did not answer.") from None
-        if response.status_code == 401:
-            raise CredentialRejected(f"{name} no longer accepts this connection.")
-        if response.status_code >= 500:
-            raise ApiUnavailable(f"{name} did not answer (HTTP {response.status_code}).")
-        try:
-            body = response.json() if response.content else None
-        except ValueError:
-            raise UnreadableAnswer(f"{name} gave an answer that could not be read.") from None
-        if response.status_code >= 400:
-            message = body.get("error") if isinstance(body, dict) else None
-            message = str(message or f"HTTP {response.status_code}")
-            raise ApiRefused(f"{name} refused: {message}", response.status_code, message)
-        return body
+@contextlib.asynccontextmanager
+async def api_for(base_url: str, headers: Mapping[str, str]) -> AsyncIterator[InternalApiClient]:
+    """`ctx.api` as the product makes it: its own client for INTERNAL_API_URL (`base_url`),
+    carrying `headers` (the acting mode's credential) on every call."""
+    connection = InternalApiConnection(base_url, "Acme")
+    try:
+        yield connection.as_person(headers)
+    finally:
+        await connection.close()
 
 
 @dataclass
@@ -147,7 +99,7 @@ class Replies:
     dms: list[Reply] = field(default_factory=list)
 
 
-def context_for(api: HttpApiClient, username: str = "ada") -> tuple[CommandContext, Replies]:
+def context_for(api: InternalApiClient, username: str = "ada") -> tuple[CommandContext, Replies]:
     replies = Replies()
 
     async def respond(reply: Reply) -> bool:

@@ -18,13 +18,18 @@ from acme_oncall.service import (
     demo_roster,
     serve,
 )
-from oncall_harness import NOW, SERVICE_TOKEN, HttpApiClient, context_for, shown
+from oncall_harness import NOW, SERVICE_TOKEN, api_for, context_for, shown
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bolt_app.commands import CommandPlugin, CredentialRejected, UnreadableAnswer
+from bolt_app.commands import (
+    CommandPlugin,
+    CredentialRejected,
+    InternalApiClient,
+    UnreadableAnswer,
+)
 from bolt_app.commands.loading import load_plugins
 from bolt_app.commands.table import BadArguments, CommandTable, Invocation
 
@@ -32,7 +37,7 @@ from bolt_app.commands.table import BadArguments, CommandTable, Invocation
 @contextlib.asynccontextmanager
 async def service(
     roster: Roster | None = None, token: str = SERVICE_TOKEN, as_user: str | None = "ada"
-) -> AsyncIterator[tuple[HttpApiClient, OncallService]]:
+) -> AsyncIterator[tuple[InternalApiClient, OncallService]]:
     """The on-call service in service mode, and `ctx.api` calling it with `token` as
     `as_user` (Impersonate-User; None: no such header)."""
     app = build_service(
@@ -43,11 +48,8 @@ async def service(
         headers = {"Authorization": f"Bearer {token}"}
         if as_user is not None:
             headers["Impersonate-User"] = as_user
-        api = HttpApiClient(url, headers)
-        try:
+        async with api_for(url, headers) as api:
             yield api, app.state.oncall
-        finally:
-            await api.aclose()
 
 
 async def test_oncall_now_lists_every_rotation_with_slack_dates() -> None:
@@ -143,12 +145,13 @@ async def test_an_answer_of_the_wrong_shape_is_unreadable() -> None:
     async def wrong(request: Request) -> JSONResponse:
         return JSONResponse({"rotations": [{"name": "Platform", "username": 7, "until": "x"}]})
 
-    async with serve(Starlette(routes=[Route("/api/oncall", wrong)])) as url:
-        api = HttpApiClient(url, {})
+    async with (
+        serve(Starlette(routes=[Route("/api/oncall", wrong)])) as url,
+        api_for(url, {}) as api,
+    ):
         ctx, _ = context_for(api)
-        with pytest.raises(UnreadableAnswer, match="Acme gave an answer that could not be read"):
+        with pytest.raises(UnreadableAnswer, match="Acme gave an answer that could not be"):
             await commands.now(ctx, {})
-        await api.aclose()
 
 
 def test_the_command_table_reads_the_declarations() -> None:
