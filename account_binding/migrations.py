@@ -165,5 +165,16 @@ def m004_token_expiry_and_tokenless_bindings(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_todos_leave_for_the_stand_in(db: Database) -> None:
+    # The to-do items belong to the stand-in internal application (stand_in/), which keeps
+    # its own migrations and adopts this table. m001 made it in every database: an empty one
+    # is dropped, so a site whose INTERNAL_API_URL points elsewhere has no to-do table; one
+    # holding items is left for the stand-in (people's items are never dropped).
+    todos = _table(db, "todos")
+    if todos.exists() and todos.count == 0:
+        todos.drop()
+
+
 def _table(db: Database, name: str) -> Table:
     return db.table(name)

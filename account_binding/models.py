@@ -93,12 +93,3 @@ class Binding:
     #: The personal API token issued at binding; None when none was (ACT_AS=service).
     api_token_id: int | None
     created_at: int
-
-
-@dataclass(frozen=True)
-class Todo:
-    id: int
-    user_id: int
-    title: str
-    done: bool
-    created_at: int

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
 from .errors import (
     AlreadyBound,
@@ -41,7 +42,7 @@ from .errors import (
     UsernameTaken,
 )
 from .migrations import migrations
-from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, Todo, User
+from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, User
 from .store import (
     AuditFilter,
     AuditRecord,
@@ -64,8 +65,12 @@ BUSY_TIMEOUT_SECONDS = 10
 PRIVATE = 0o600
 
 
-def open_database(path: Path, *, create: bool = True) -> Database:
-    """Open (creating it when `create`) and migrate the database at `path`.
+def open_database(
+    path: Path, *, create: bool = True, also_migrate: Sequence[Migrations] = ()
+) -> Database:
+    """Open (creating it when `create`) and migrate the database at `path`: the domain's
+    migrations, then each set of `also_migrate` (the tables another package keeps in the
+    same file, such as the stand-in internal application's).
 
     Raises NoDatabase when `create` is false and there is no file, and StoreUnavailable with
     one line that names DATABASE and the reason when the file cannot be made, opened,
@@ -93,7 +98,8 @@ def open_database(path: Path, *, create: bool = True) -> Database:
         _enable_wal(conn)
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")
-        _migrate(db)
+        for migration_set in (migrations, *also_migrate):
+            _migrate(db, migration_set)
         # A file made here is private from its first byte (SQLite gives -wal and -shm the
         # database's mode). One found loose is tightened, but only now that SQLite has read it
         # as a database: a file that merely starts like one is refused untouched.
@@ -173,12 +179,12 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
         return
 
 
-def _migrate(db: Database) -> None:
-    """Apply the pending migrations, deciding what is pending under the write lock."""
-    if not migrations.pending(db):
+def _migrate(db: Database, migration_set: Migrations) -> None:
+    """Apply the set's pending migrations, deciding what is pending under the write lock."""
+    if not migration_set.pending(db):
         return  # the usual start: nothing to do, no write lock taken
     with _write(db):
-        migrations.apply(db)  # reads what is pending again, inside this transaction
+        migration_set.apply(db)  # reads what is pending again, inside this transaction
 
 
 def _busy_is(fn: Callable[[Database], T], db: Database) -> T:
@@ -206,18 +212,25 @@ def _reason(error: OSError | sqlite3.Error) -> str:
     return text
 
 
-class SQLiteStore:
+class SQLiteDatabase:
     """Two connections, each owned by one worker thread: every write runs on the writer's,
     every plain read on the reader's. Under WAL a read never waits for a write lock, so a
     write queued behind another process's lock (for up to the busy timeout) holds up no page
     or command that only reads.
 
     A write that cannot take the lock within the busy timeout raises StoreBusy.
+
+    The base of every store over the file: `SQLiteStore` (the domain's) and the stand-in
+    internal application's, which passes its own migrations in `also_migrate`. Subclasses
+    run writes through `_run` (inside `write_transaction`) and reads through `_read`.
     """
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
+    def __init__(
+        self, path: Path, *, create: bool = True, also_migrate: Sequence[Migrations] = ()
+    ) -> None:
         self._path = path
         self._create = create
+        self._also_migrate = tuple(also_migrate)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
         self._db: Database | None = None
@@ -237,7 +250,9 @@ class SQLiteStore:
 
     def _connect(self) -> Database:
         if self._db is None:
-            self._db = open_database(self._path, create=self._create)
+            self._db = open_database(
+                self._path, create=self._create, also_migrate=self._also_migrate
+            )
         return self._db
 
     def _connect_reader(self) -> Database:
@@ -297,6 +312,10 @@ class SQLiteStore:
         await loop.run_in_executor(self._executor, close)
         await asyncio.to_thread(self._reader.shutdown, wait=True)
         await asyncio.to_thread(self._executor.shutdown, wait=True)
+
+
+class SQLiteStore(SQLiteDatabase):
+    """The domain's `Store` on the SQLite file (see `SQLiteDatabase` for its threads)."""
 
     # internal users
 
@@ -772,43 +791,9 @@ class SQLiteStore:
 
         await self._run(purge)
 
-    # to-do items
-
-    async def list_todos(self, user_id: int) -> list[Todo]:
-        rows = await self._read(
-            lambda db: _all(db, "SELECT * FROM todos WHERE user_id = ? ORDER BY id", [user_id])
-        )
-        return [_todo(row) for row in rows]
-
-    async def add_todo(self, user_id: int, title: str, now: int) -> Todo:
-        def add(db: Database) -> Todo:
-            with _write(db):
-                row = _one(
-                    db,
-                    "INSERT INTO todos (user_id, title, done, created_at) VALUES (?, ?, 0, ?) "
-                    "RETURNING *",
-                    [user_id, title, now],
-                )
-            assert row is not None
-            return _todo(row)
-
-        return await self._run(add)
-
-    async def complete_todo(self, user_id: int, todo_id: int) -> Todo | None:
-        def complete(db: Database) -> Todo | None:
-            with _write(db):
-                row = _one(
-                    db,
-                    "UPDATE todos SET done = 1 WHERE id = ? AND user_id = ? RETURNING *",
-                    [todo_id, user_id],
-                )
-            return _todo(row) if row else None
-
-        return await self._run(complete)
-
 
 @contextmanager
-def _write(db: Database) -> Iterator[None]:
+def write_transaction(db: Database) -> Iterator[None]:
     """A write transaction that takes the write lock at its start (BEGIN IMMEDIATE).
 
     Taking it up front means a transaction never has to upgrade a read snapshot that another
@@ -821,6 +806,9 @@ def _write(db: Database) -> Iterator[None]:
         db.conn.rollback()
         raise
     db.conn.commit()
+
+
+_write = write_transaction  # the short name this module's own stores use
 
 
 def _insert_audit(db: Database, record: AuditRecord) -> None:
@@ -897,15 +885,5 @@ def _binding(row: Row) -> Binding:
         identity=_identity(row),
         profile=_profile(row),
         api_token_id=row["api_token_id"],
-        created_at=row["created_at"],
-    )
-
-
-def _todo(row: Row) -> Todo:
-    return Todo(
-        id=row["id"],
-        user_id=row["user_id"],
-        title=row["title"],
-        done=bool(row["done"]),
         created_at=row["created_at"],
     )

@@ -23,7 +23,6 @@ from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
 from account_binding.settings import Settings
 from account_binding.sqlite_store import SQLiteStore
-from account_binding.todos import TodoService
 from bolt_app.acting import ActAsService, ActAsToken, ActingMode
 from bolt_app.app import build_bolt_app, build_socket_mode_handler, build_web_client
 from bolt_app.commands import CommandPlugin, core
@@ -34,6 +33,7 @@ from bolt_app.internal_api import InternalApiConnection
 from bolt_app.notifications import SlackNotifier
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
+from stand_in.app import StandIn
 from web.app import build_web_app
 from web.services import OAuthServices, WebServices
 
@@ -90,9 +90,24 @@ def build_site(
 ) -> Starlette:
     """The ASGI app. Its lifespan opens the database (unless `store` is given opened) and the
     Socket Mode connection, and closes both. `commands` defaults to `command_table(settings)`
-    (which raises PluginLoadError or CommandClash)."""
+    (which raises PluginLoadError or CommandClash).
+
+    When `settings.serves_stand_in` (INTERNAL_API_URL unset), the site also serves the stand-in
+    internal application's API at /api, and the lifespan opens its store (making its tables);
+    otherwise neither exists.
+    """
     commands = commands or command_table(settings)
     store = store or store_for(settings)
+    stand_in = (
+        StandIn(
+            settings.database,
+            store,
+            impersonate_header=settings.impersonate_header,
+            service_token=settings.internal_api_token,
+        )
+        if settings.serves_stand_in
+        else None
+    )
     audit = AuditLog(store)
     client = build_web_client(slack.bot_token, slack.api_url)
     bindings = BindingService(
@@ -150,6 +165,8 @@ def build_site(
         )
         handler = None
         try:
+            if stand_in is not None:
+                await stand_in.open()  # its tables, before the first request or command
             handler = build_socket_mode_handler(
                 build_bolt_app(client, slack_services), slack.app_token, slack.api_url
             )
@@ -163,6 +180,8 @@ def build_site(
             if handler is not None:
                 await _close(handler)
             await runner.stop()
+            if stand_in is not None:
+                await stand_in.close()
             await store.close()
 
     services = WebServices(
@@ -171,7 +190,6 @@ def build_site(
         audit=audit,
         sessions=sessions,
         bindings=bindings,
-        todos=TodoService(store),
         api_tokens=ApiTokenAuthenticator(store),
         notifier=notifier,
         internal_app_name=settings.internal_app_name,
@@ -190,6 +208,7 @@ def build_site(
         lifespan,
         allowed_hosts=settings.allowed_hosts,
         max_body_bytes=settings.max_body_bytes,
+        extra_routes=stand_in.routes if stand_in is not None else (),
     )
 
 

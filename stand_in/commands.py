@@ -1,8 +1,24 @@
-"""The stand-in's to-do commands as a command plugin (temporary until the stand-in package
-lands)."""
+"""The stand-in's to-do subcommands, as a command plugin (`bolt_app.commands`).
+
+    todo                 (or `todo list`) lists your to-do items
+    todo add <title>     adds one
+    todo done <number>   completes the one with that number, as `todo` lists it
+
+The composition root turns it on whenever the stand-in is served (INTERNAL_API_URL unset);
+elsewhere COMMAND_PLUGINS may name it as `stand_in.commands:plugin` for a system that serves
+the same API. Each handler calls the stand-in's JSON API (`stand_in.api`) through `ctx.api`,
+as the bound person, and answers with a Block Kit reply.
+
+Errors: whatever `ctx.api` raises (`InternalApiError` and its subclasses, such as
+`ApiRefused` for "You have no to-do item #7.") passes to the command listener, which shows
+its sentence; an answer of the wrong shape raises `UnreadableAnswer`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from bolt_app.commands import (
@@ -20,65 +36,106 @@ from bolt_app.commands import (
     whole_number,
 )
 
-
-def _item(value: Any) -> tuple[int, str, bool]:
-    if not isinstance(value, dict):
-        raise UnreadableAnswer("The to-do list gave an answer that could not be read.")
-    number, title, done = value.get("id"), value.get("title"), value.get("done")
-    if not isinstance(number, int) or not isinstance(title, str) or not isinstance(done, bool):
-        raise UnreadableAnswer("The to-do list gave an answer that could not be read.")
-    return number, title, done
+#: The largest to-do number typed: a SQLite integer (signed 64-bit).
+MAX_TODO_NUMBER = 2**63 - 1
 
 
-async def _list(ctx: CommandContext, args: Arguments) -> Reply:
+@dataclass(frozen=True)
+class TodoItem:
+    """A to-do item as the API answers it (`stand_in.api`)."""
+
+    id: int
+    title: str
+    done: bool
+
+
+async def list_todos(ctx: CommandContext, args: Arguments) -> Reply:
+    """`todo`: GET /api/todos."""
     body = await ctx.api.get("/api/todos")
-    items = [_item(v) for v in (body.get("todos") if isinstance(body, dict) else None) or []]
-    if not items:
+    with _reading(ctx.app_name):
+        items = [_item(item) for item in body["todos"]]
+    return todos_reply(items, ctx.app_name, ctx.command)
+
+
+async def add_todo(ctx: CommandContext, args: Arguments) -> Reply:
+    """`todo add <title>`: POST /api/todos {"title": ...}."""
+    body = await ctx.api.post("/api/todos", json={"title": args["title"]})
+    with _reading(ctx.app_name):
+        return todo_added_reply(_item(body))
+
+
+async def complete_todo(ctx: CommandContext, args: Arguments) -> Reply:
+    """`todo done <number>`: POST /api/todos/<number>/complete."""
+    number: int = args["number"]
+    body = await ctx.api.post(f"/api/todos/{number}/complete")
+    with _reading(ctx.app_name):
+        return todo_completed_reply(_item(body))
+
+
+def todos_reply(todos: list[TodoItem], app_name: str, command: str) -> Reply:
+    """The list: open items first, then done ones struck through; every title escaped."""
+    open_items = [t for t in todos if not t.done]
+    done_items = [t for t in todos if t.done]
+    if not todos:
         text = escape(
-            f"You have no to-do items in {ctx.app_name}. Add one with {ctx.command} todo add <title>."
+            f"You have no to-do items in {app_name}. Add one with {command} todo add <title>."
         )
         return Reply(text=text, blocks=[section(text)])
-    open_items = [i for i in items if not i[2]]
-    done_items = [i for i in items if i[2]]
-    lines = [f"☐ *#{n}* {escape(t)}" for n, t, _ in open_items]
-    lines += [f"☑ ~#{n} {escape(t)}~" for n, t, _ in done_items]
+    lines = [f"☐ *#{t.id}* {escape(t.title)}" for t in open_items]
+    lines += [f"☑ ~#{t.id} {escape(t.title)}~" for t in done_items]
     summary = f"{len(open_items)} open, {len(done_items)} done"
     return Reply(
-        text=f"Your to-do items in {escape(ctx.app_name)}: {summary}",
+        text=f"Your to-do items in {escape(app_name)}: {summary}",
         blocks=[
             header(f"Your to-do items ({summary})"),
-            section("\n".join(lines)[:3000]),
-            context(f"Complete one with `{escape(ctx.command)} todo done &lt;number&gt;`."),
+            section("\n".join(lines)),
+            context(f"Complete one with `{escape(command)} todo done &lt;number&gt;`."),
         ],
     )
 
 
-async def _add(ctx: CommandContext, args: Arguments) -> Reply:
-    number, title, _ = _item(await ctx.api.post("/api/todos", json={"title": args["title"]}))
+def todo_added_reply(todo: TodoItem) -> Reply:
     return Reply(
-        text=f"Added #{number}: {escape(title)}",
-        blocks=[section(f":white_check_mark: Added *#{number}* {escape(title)}")],
+        text=f"Added #{todo.id}: {escape(todo.title)}",
+        blocks=[section(f":white_check_mark: Added *#{todo.id}* {escape(todo.title)}")],
     )
 
 
-async def _done(ctx: CommandContext, args: Arguments) -> Reply:
-    number, title, _ = _item(await ctx.api.post(f"/api/todos/{args['number']}/complete"))
+def todo_completed_reply(todo: TodoItem) -> Reply:
     return Reply(
-        text=f"Completed #{number}: {escape(title)}",
-        blocks=[section(f":tada: Completed *#{number}* ~{escape(title)}~")],
+        text=f"Completed #{todo.id}: {escape(todo.title)}",
+        blocks=[section(f":tada: Completed *#{todo.id}* ~{escape(todo.title)}~")],
     )
 
 
 plugin = CommandPlugin(
     name="todo",
     subcommands=[
-        Subcommand("todo", "lists your to-do items", _list, aliases=["todo list"]),
-        Subcommand("todo add", "adds one", _add, [Argument("title", rest=True)]),
+        Subcommand("todo", "lists your to-do items", list_todos, aliases=["todo list"]),
+        Subcommand("todo add", "adds one", add_todo, arguments=[Argument("title", rest=True)]),
         Subcommand(
             "todo done",
             "completes the one with that number, as `todo` lists it",
-            _done,
-            [Argument("number", whole_number())],
+            complete_todo,
+            arguments=[Argument("number", convert=whole_number(1, MAX_TODO_NUMBER))],
         ),
     ],
 )
+
+
+@contextmanager
+def _reading(app_name: str) -> Iterator[None]:
+    """An answer of the wrong shape is the internal application's fault; say so."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError):
+        raise UnreadableAnswer(f"{app_name} gave an answer that could not be read.") from None
+
+
+def _item(value: Any) -> TodoItem:
+    if not isinstance(value, dict):
+        raise TypeError("not an object")
+    id_, title, done = value["id"], value["title"], value["done"]
+    if type(id_) is not int or not isinstance(title, str) or not isinstance(done, bool):
+        raise TypeError("not a to-do item")
+    return TodoItem(id=id_, title=title, done=done)

@@ -4,6 +4,7 @@ behaves in one way a real plugin may, good or bad."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 
 from bolt_app.commands import (
@@ -51,6 +52,10 @@ async def _later(ctx: CommandContext, args: Arguments) -> None:
     await ctx.send_dm(reply(f"a DM with number {args['number']}"))
 
 
+async def _exits(ctx: CommandContext, args: Arguments) -> Reply:
+    sys.exit(3)
+
+
 async def _wrong_type(ctx: CommandContext, args: Arguments) -> Reply:
     return "not a reply"  # type: ignore[return-value]
 
@@ -67,6 +72,7 @@ sample = CommandPlugin(
             "later", "answers later and by DM", _later, [Argument("number", whole_number())]
         ),
         Subcommand("wrong", "returns something that is not a reply", _wrong_type),
+        Subcommand("exits", "calls sys.exit", _exits),
     ],
 )
 

@@ -128,6 +128,15 @@ async def test_a_handler_answers_later_and_by_dm(app: RunningApp) -> None:
     assert dm.user_id == "U0ADA"
 
 
+async def test_a_handler_that_calls_sys_exit_stops_neither_the_app_nor_the_handlers(
+    app: RunningApp,
+) -> None:
+    await app.bind("ada", "U0ADA")
+    answer = await app.command("U0ADA", "exits")
+    assert "something went wrong in /acme exits" in answer[-1].text
+    assert (await app.command("U0ADA", "remote"))[-1].text == "Acme said hello to ada"
+
+
 async def test_a_handler_returning_something_else_is_an_incident(app: RunningApp) -> None:
     await app.bind("ada", "U0ADA")
     answer = await app.command("U0ADA", "wrong")

@@ -36,6 +36,7 @@ STOLEN_HASHES = "Stolen password hashes"
 TYPED_NAMES = "Passwords typed into the user name field"
 OLD_TOKEN = "Stolen or old API token"  # noqa: S105 - a row of SECURITY.md
 OTHERS_DATA = "Reading another user's data"
+BEYOND_REACH = "The service credential or a person's token acting beyond its reach"
 HOSTILE_INPUT = "Hostile input"
 MRKDWN = "Mrkdwn injection"
 SECRETS_IN_LOGS = "Secrets in logs or error pages"
@@ -349,12 +350,13 @@ REMOVALS = [
     Removal(
         CSRF,
         "the API accepts a session cookie",
-        "web/internal_api.py",
-        '    if scheme.lower() != "bearer" or not token:\n        return None\n',
-        '    if scheme.lower() != "bearer" or not token:\n'
-        "        from .auth import logged_in\n\n"
+        "stand_in/api.py",
+        "        return await self._auth.user_for(request.headers)\n",
+        "        from web.auth import logged_in\n\n"
         "        current = await logged_in(request)\n"
-        "        return current.user if current else None\n",
+        "        if current is not None:\n"
+        "            return current.user\n"
+        "        return await self._auth.user_for(request.headers)\n",
     ),
     Removal(
         THEFT,
@@ -734,9 +736,9 @@ REMOVALS = [
     Removal(
         OLD_TOKEN,
         "a token under another scheme than Bearer is accepted",
-        "web/internal_api.py",
-        'if scheme.lower() != "bearer" or not token:',
-        "if not token:",
+        "stand_in/auth.py",
+        'if scheme.lower() != "bearer" or not credential:',
+        "if not credential:",
     ),
     Removal(
         OLD_TOKEN,
@@ -749,16 +751,52 @@ REMOVALS = [
     Removal(
         OTHERS_DATA,
         "completing a to-do item is not scoped to the token's user",
-        "account_binding/sqlite_store.py",
+        "stand_in/store.py",
         '"UPDATE todos SET done = 1 WHERE id = ? AND user_id = ? RETURNING *",',
         '"UPDATE todos SET done = 1 WHERE id = ? AND ? > 0 RETURNING *",',
     ),
     Removal(
         OTHERS_DATA,
         "listing to-do items is not scoped to the token's user",
-        "account_binding/sqlite_store.py",
+        "stand_in/store.py",
         '"SELECT * FROM todos WHERE user_id = ? ORDER BY id"',
         '"SELECT * FROM todos WHERE ? > 0 ORDER BY id"',
+    ),
+    # The service credential or a person's token acting beyond its reach
+    Removal(
+        BEYOND_REACH,
+        "a personal token may be sent with the impersonation header",
+        "stand_in/auth.py",
+        "        if named:\n            raise Refused(\n                403,",
+        "        if False:\n            raise Refused(\n                403,",
+    ),
+    Removal(
+        BEYOND_REACH,
+        "the service credential is taken without a user named",
+        "stand_in/auth.py",
+        "        if not named:\n",
+        "        if False:\n",
+    ),
+    Removal(
+        BEYOND_REACH,
+        "the service credential is taken with two users named",
+        "stand_in/auth.py",
+        "        if len(named) > 1:\n",
+        "        if False:\n",
+    ),
+    Removal(
+        BEYOND_REACH,
+        "the service credential naming an unknown user is not refused",
+        "stand_in/auth.py",
+        "        if user is None:\n            shown",
+        "        if False:\n            shown",
+    ),
+    Removal(
+        BEYOND_REACH,
+        "a credential that starts like the service credential is taken for it",
+        "stand_in/auth.py",
+        "return hmac.compare_digest(credential.encode(), self._service_token)",
+        "return self._service_token.startswith(credential.encode()[:16])",
     ),
     # Hostile input
     Removal(
@@ -778,14 +816,14 @@ REMOVALS = [
     Removal(
         HOSTILE_INPUT,
         "deeply nested JSON is not caught",
-        "web/internal_api.py",
+        "stand_in/api.py",
         "except (ValueError, RecursionError):",
         "except ValueError:",
     ),
     Removal(
         HOSTILE_INPUT,
         "a to-do ID of thousands of digits reaches int()",
-        "web/internal_api.py",
+        "stand_in/api.py",
         "or len(text) > MAX_ID_DIGITS:",
         ":",
     ),
@@ -800,9 +838,23 @@ REMOVALS = [
     Removal(
         MRKDWN,
         "to-do titles in the list are not escaped",
-        "bolt_app/messages.py",
+        "stand_in/commands.py",
         'lines = [f"☐ *#{t.id}* {escape(t.title)}" for t in open_items]',
         'lines = [f"☐ *#{t.id}* {t.title}" for t in open_items]',
+    ),
+    Removal(
+        MRKDWN,
+        "the added to-do's title is not escaped",
+        "stand_in/commands.py",
+        'blocks=[section(f":white_check_mark: Added *#{todo.id}* {escape(todo.title)}")],',
+        'blocks=[section(f":white_check_mark: Added *#{todo.id}* {todo.title}")],',
+    ),
+    Removal(
+        MRKDWN,
+        "the completed to-do's title is not escaped",
+        "stand_in/commands.py",
+        'blocks=[section(f":tada: Completed *#{todo.id}* ~{escape(todo.title)}~")],',
+        'blocks=[section(f":tada: Completed *#{todo.id}* ~{todo.title}~")],',
     ),
     Removal(
         MRKDWN,
@@ -1578,6 +1630,13 @@ REMOVALS = [
         "    except Exception as error:\n        return _incident(typed, plugin, request, error)\n"
         "    if reply",
         "    if reply",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
+        "a handler's sys.exit() stops the loop",
+        "bolt_app/commands/runner.py",
+        "            except (SystemExit, KeyboardInterrupt) as error:",
+        "            except ZeroDivisionError as error:",
     ),
     Removal(
         BROKEN_PLUGIN,

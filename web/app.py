@@ -1,20 +1,22 @@
-"""Builds the Starlette site: pages, the JSON API, static files, headers and error pages."""
+"""Builds the Starlette site: pages, static files, headers and error pages, and the routes
+the composition root adds (the stand-in internal application's API, when it is served)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Lifespan
 
 from account_binding.errors import SlackUnavailable, StoreBusy
 
-from . import auth, binding_pages, errors, home, internal_api, oauth
+from . import auth, binding_pages, errors, home, oauth
 from .body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from .security_headers import SecurityHeaders
 from .services import WebServices
@@ -26,10 +28,13 @@ def build_web_app(
     *,
     allowed_hosts: list[str] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The site. `max_body_bytes` caps every request body (MAX_BODY_BYTES; see web.body_limit).
 
     `allowed_hosts` are the Host headers it answers (400 otherwise); None answers any.
+    `extra_routes` are served beside the pages, behind the same middleware and error
+    handlers (JSON under /api/); the site knows nothing else of them.
     """
     routes = [
         Route("/", home.home, methods=["GET"]),
@@ -40,8 +45,8 @@ def build_web_app(
         Route("/bind", binding_pages.confirm_page, methods=["GET"]),
         Route("/bind", binding_pages.confirm, methods=["POST"]),
         Route("/bind/{nonce:str}", binding_pages.open_link, methods=["GET"]),
-        *internal_api.routes,
         *oauth.routes,
+        *extra_routes,
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     app = Starlette(

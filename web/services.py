@@ -15,7 +15,6 @@ from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.login import LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
-from account_binding.todos import TodoService
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,6 @@ class WebServices:
     audit: AuditLog
     sessions: SessionService
     bindings: BindingService
-    todos: TodoService
     api_tokens: ApiTokenAuthenticator
     notifier: Notifier
     internal_app_name: str

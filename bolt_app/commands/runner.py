@@ -27,6 +27,10 @@ class HandlerTimeout(Exception):
     """The handler did not finish within its deadline; it was cancelled."""
 
 
+class HandlerExit(Exception):
+    """The handler raised SystemExit or KeyboardInterrupt (sys.exit() in a plugin)."""
+
+
 class PluginRunner:
     """Runs coroutines on the handlers' loop. `start()` before use (the thread is a daemon, so
     a handler stuck in a blocking call cannot keep the process from exiting); `stop()` at
@@ -76,7 +80,12 @@ class PluginRunner:
             raise RuntimeError("the plugin runner is not started")
 
         async def call() -> T:
-            return await work()
+            try:
+                return await work()
+            except (SystemExit, KeyboardInterrupt) as error:
+                # Left alone, these would stop the handlers' loop, and on the main loop the
+                # whole app: a handler's exit is its failure, like any exception.
+                raise HandlerExit(f"the handler raised {type(error).__name__}") from error
 
         future = asyncio.run_coroutine_threadsafe(call(), loop)
         waiting = asyncio.wrap_future(future)

@@ -1,0 +1,140 @@
+"""Who a request to the stand-in acts for, in each acting mode it is configured for.
+
+- A personal API token (`ACT_AS=token`): `Authorization: Bearer <token>` (RFC 6750, 2.1),
+  checked in process by the domain's `ApiTokenAuthenticator`; the request acts for the
+  token's user. Always accepted.
+- The service credential (`ACT_AS=service`), when INTERNAL_API_TOKEN is set: the same
+  header carrying that credential, together with the impersonation header
+  (IMPERSONATE_HEADER, `Impersonate-User` by default, as Kubernetes names it) naming the
+  user to act for by username, the identifier that never changes for a local account.
+
+Refusals, each `Refused` with a status and a message for the JSON body:
+
+- 401 (with `WWW-Authenticate: Bearer`, RFC 6750, 3): no credential, another scheme, or a
+  credential that is neither a live personal token nor the service credential.
+- 400: the service credential without the impersonation header, or with it more than once.
+- 403: the service credential naming no existing user. Only a holder of the service
+  credential gets this far, and that holder may act for every user, so saying "no such
+  user" tells them nothing they could not learn anyway; a plain 401 would instead send an
+  administrator chasing a credential that is right. Everyone else is answered 401 before
+  the header is read, so the answer reveals no user name to them.
+- 403: a personal token together with the impersonation header: a person's token acts for
+  that person only, never as someone else.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from typing import Protocol
+
+from pydantic import SecretStr
+from starlette.datastructures import Headers
+
+from account_binding.api_tokens import ApiTokenAuthenticator
+from account_binding.models import User
+from account_binding.store import Store
+
+#: The longest user name looked up; longer ones name no user (usernames have at most 64).
+MAX_USERNAME_LENGTH = 64
+
+
+class Refused(Exception):
+    """A request the stand-in will not act on: `status` (400, 401 or 403), a message safe to
+    show, and headers for the answer."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+class Users(Protocol):
+    """The internal application's accounts, by username."""
+
+    async def user_named(self, username: str) -> User | None: ...
+
+
+class BuiltInUsers:
+    """`Users` over the domain's built-in accounts."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def user_named(self, username: str) -> User | None:
+        found = await self._store.find_credentials(username)
+        return found[0] if found else None
+
+
+class RequestAuthenticator:
+    """Decides whom a request acts for (see the module's docstring)."""
+
+    def __init__(
+        self,
+        api_tokens: ApiTokenAuthenticator,
+        users: Users,
+        *,
+        impersonate_header: str = "Impersonate-User",
+        service_token: SecretStr | None = None,
+    ) -> None:
+        self._api_tokens = api_tokens
+        self._users = users
+        self._header = impersonate_header
+        self._service_token = (
+            service_token.get_secret_value().encode() if service_token is not None else None
+        )
+
+    async def user_for(self, headers: Headers) -> User:
+        """The user the request acts for. Raises Refused."""
+        scheme, _, credential = headers.get("authorization", "").partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise self._unauthorised()
+        named = headers.getlist(self._header)
+        if self._is_service_credential(credential):
+            return await self._impersonated(named)
+        user = await self._api_tokens.user_for(credential)
+        if user is None:
+            raise self._unauthorised()
+        if named:
+            raise Refused(
+                403,
+                f"A personal API token acts only for its own user: it cannot be sent with "
+                f"the {self._header} header.",
+            )
+        return user
+
+    def _is_service_credential(self, credential: str) -> bool:
+        if self._service_token is None:
+            return False
+        return hmac.compare_digest(credential.encode(), self._service_token)
+
+    async def _impersonated(self, named: list[str]) -> User:
+        if not named:
+            raise Refused(
+                400,
+                f"The service credential acts for a user: name them in the {self._header} header.",
+            )
+        if len(named) > 1:
+            raise Refused(400, f"Name one user in one {self._header} header.")
+        username = named[0].strip()
+        user = None
+        if 0 < len(username) <= MAX_USERNAME_LENGTH:
+            user = await self._users.user_named(username)
+        if user is None:
+            shown = username[:MAX_USERNAME_LENGTH]
+            raise Refused(403, f"There is no user {shown!r} to act for.")
+        return user
+
+    def _unauthorised(self) -> Refused:
+        wanted = (
+            "A valid personal API token or the service credential"
+            if self._service_token is not None
+            else "A valid personal API token"
+        )
+        return Refused(
+            401,
+            f"{wanted} is required (Authorization: Bearer <token>).",
+            {"WWW-Authenticate": 'Bearer realm="api"'},
+        )
