@@ -45,16 +45,17 @@ def help_reply(
     return Reply(text=escape(f"{command} help: {names}"), blocks=blocks[:50])
 
 
-def usage_reply(command: str, subcommand: Subcommand, app_name: str) -> Reply:
-    """A known subcommand typed the wrong way: its own usage line, not the whole help."""
+def usage_reply(
+    command: str, subcommand: Subcommand, app_name: str, reason: str | None = None
+) -> Reply:
+    """A known subcommand typed the wrong way: its own usage line, not the whole help, and
+    what was wrong with an argument when its converter said (`reason`, plain text)."""
     line = _form_line(command, subcommand, app_name)
-    return Reply(
-        text=f"Usage: {escape(command)} {escape(subcommand.usage)}",
-        blocks=[
-            _section(f"Usage: {line}"),
-            _context(f"`{escape(command)} help` lists everything I can do."),
-        ],
-    )
+    blocks = [_section(f"Usage: {line}")]
+    if reason:
+        blocks.append(_section(escape(reason)))
+    blocks.append(_context(f"`{escape(command)} help` lists everything I can do."))
+    return Reply(text=f"Usage: {escape(command)} {escape(subcommand.usage)}", blocks=blocks)
 
 
 def one_moment_reply() -> Reply:

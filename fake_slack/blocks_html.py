@@ -10,6 +10,9 @@ from markupsafe import Markup
 
 # Slack's links: <https://…|label> with real angle brackets; escaped text has &lt; instead.
 _LINK = re.compile(r"<((?:https?://|mailto:)[^|>\s]+)(?:\|([^>]*))?>")
+# Slack's dates, <!date^1392734382^{date_short} {time}|fallback>: the sandbox shows the
+# fallback text, as Slack's clients do where they cannot format the date.
+_DATE = re.compile(r"<!date\^[0-9]+\^[^|>]*\|([^>]*)>")
 _BOLD = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
 _ITALIC = re.compile(r"(?<![\w_])_(?!\s)([^_\n]+?)(?<!\s)_(?![\w_])")
 _STRIKE = re.compile(r"(?<![\w~])~(?!\s)([^~\n]+?)(?<!\s)~(?![\w~])")
@@ -35,6 +38,7 @@ def _format(text: str) -> str:
 
 
 def mrkdwn(text: str) -> Markup:
+    text = _DATE.sub(lambda date: date[1], text)
     parts, position = [], 0
     for link in _LINK.finditer(text):
         parts.append(_format(text[position : link.start()]))

@@ -215,13 +215,16 @@ def build_site(
 def command_table(settings: Settings) -> CommandTable:
     """The product's own subcommands, the stand-in's to-do plugin when the stand-in is served,
     and the plugins COMMAND_PLUGINS selects. Raises PluginLoadError or CommandClash."""
-    plugins: list[CommandPlugin] = []
+    built_in: list[CommandPlugin] = []
     if settings.serves_stand_in:
         from stand_in.commands import plugin as todo_plugin
 
-        plugins.append(todo_plugin)
-    plugins += load_plugins(settings.command_plugins)
-    return CommandTable(plugins, first=core.FIRST, last=core.LAST)
+        built_in.append(todo_plugin)
+    plugins = load_plugins(settings.command_plugins)
+    table = CommandTable(plugins, first=core.FIRST, last=core.LAST, built_in=built_in)
+    if plugins:
+        log.info("Loaded command plugins: %s", ", ".join(p.name for p in plugins))
+    return table
 
 
 def acting_mode(settings: Settings) -> ActingMode:

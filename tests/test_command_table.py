@@ -174,6 +174,7 @@ def test_a_plugin_declaring_a_name_twice_is_refused() -> None:
         lambda: Subcommand("x", "x", _noop, [Argument("a"), Argument("a")]),
         lambda: Argument("Has Space"),
         lambda: CommandPlugin("empty", []),
+        lambda: Subcommand("sync", "not async", lambda ctx, args: None),
     ],
 )
 def test_a_malformed_declaration_is_refused_when_loaded(declare: Any) -> None:
@@ -193,3 +194,28 @@ def test_a_malformed_declaration_is_refused_when_loaded(declare: Any) -> None:
 )
 def test_slack_escaping_is_undone_once(delivered: str, typed: str) -> None:
     assert slack_unescape(delivered) == typed
+
+
+def test_a_plugin_claiming_a_name_of_the_stand_ins_plugin_is_told_how_to_resolve_it() -> None:
+    mine = CommandPlugin("todo", [Subcommand("todo", "mine", _noop)])
+    with pytest.raises(CommandClash) as raised:
+        CommandTable([mine], first=core.FIRST, last=core.LAST, built_in=[todo_plugin])
+    assert str(raised.value) == (
+        "Plugin 'todo' declares the subcommand 'todo', which the stand-in's plugin 'todo' has "
+        "while INTERNAL_API_URL is unset: rename it in your plugin, or set INTERNAL_API_URL to "
+        "your application"
+    )
+
+
+def test_a_converters_reason_comes_with_the_bad_arguments() -> None:
+    result = TABLE.parse("todo done 0")
+    assert isinstance(result, BadArguments)
+    assert result.reason == "number: not between 1 and 9223372036854775807: 0"
+
+
+def test_an_object_with_an_async_call_is_a_handler() -> None:
+    class Handler:
+        async def __call__(self, ctx: CommandContext, args: Arguments) -> None:
+            return None
+
+    assert Subcommand("x", "x", Handler()).name == "x"

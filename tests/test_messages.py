@@ -141,3 +141,8 @@ def test_the_context_helper_keeps_within_slacks_limit() -> None:
     """LOW: a mrkdwn text object holds at most 3000 characters; context() cuts nothing."""
     block = context("y" * 3500)
     assert all(len(element["text"]) <= 3000 for element in block["elements"])
+
+
+def test_the_sandbox_shows_a_slack_date_by_its_fallback_text() -> None:
+    html = str(mrkdwn("until <!date^1796029200^{date_short_pretty} {time}|Mon 30 Nov 09:00 UTC>"))
+    assert html == "until Mon 30 Nov 09:00 UTC"

@@ -94,11 +94,15 @@ async def test_a_handler_that_raises_gets_an_incident_id_the_log_has_without_its
     assert (await app.command("U0ADA", "remote"))[-1].text == "Acme said hello to ada"
 
 
-async def test_a_handler_that_hangs_is_stopped_at_command_timeout(app: RunningApp) -> None:
+async def test_a_handler_that_hangs_is_stopped_at_command_timeout(
+    app: RunningApp, caplog: pytest.LogCaptureFixture
+) -> None:
     await app.bind("ada", "U0ADA")
     answer = await app.command("U0ADA", "hangs")
     assert "did not finish within 1 second" in answer[-1].text
     assert (await app.command("U0ADA", "remote"))[-1].text == "Acme said hello to ada"
+    # The abandoned handler's cancellation is not reported as a second failure.
+    assert "never retrieved" not in caplog.text and "CancelledError" not in caplog.text
 
 
 async def test_a_handler_that_blocks_its_thread_does_not_delay_anyones_acknowledgement(
@@ -141,6 +145,13 @@ async def test_a_handler_returning_something_else_is_an_incident(app: RunningApp
     await app.bind("ada", "U0ADA")
     answer = await app.command("U0ADA", "wrong")
     assert "something went wrong in /acme wrong" in answer[-1].text
+
+
+async def test_a_rejected_argument_says_why_under_the_usage_line(app: RunningApp) -> None:
+    await app.bind("ada", "U0ADA")
+    (answer,) = await app.command("U0ADA", "later 0")
+    assert answer.text == "Usage: /acme later &lt;number&gt;"
+    assert "number: not between 1 and 9223372036854775807: 0" in str(answer.blocks)
 
 
 @pytest.mark.parametrize(
@@ -214,7 +225,9 @@ def _with_tests_on_path() -> str:
     [
         (
             "sample_plugins:clashing",
-            "Plugins 'todo' and 'clashing' both declare the subcommand 'todo'",
+            "Plugin 'clashing' declares the subcommand 'todo', which the stand-in's plugin "
+            "'todo' has while INTERNAL_API_URL is unset: rename it in your plugin, or set "
+            "INTERNAL_API_URL to your application",
         ),
         ("sample_plugins:not_a_plugin", "is a dict, not a bolt_app.commands.CommandPlugin"),
         ("sample_plugins:missing", "AttributeError"),

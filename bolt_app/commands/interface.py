@@ -17,6 +17,7 @@ and writes `help`, so the help always says what runs.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +80,11 @@ class Subcommand:
     def __post_init__(self) -> None:
         object.__setattr__(self, "arguments", tuple(self.arguments))
         object.__setattr__(self, "aliases", tuple(self.aliases))
+        if not _is_async(self.handler):
+            raise ValueError(
+                f"subcommand {self.name!r}: the handler must be an async function "
+                f"(async def), not {type(self.handler).__name__}"
+            )
         for name in (self.name, *self.aliases):
             words = name.split(" ")
             if not all(_WORD.fullmatch(word) for word in words) or len(words) > 3:
@@ -176,6 +182,14 @@ class CommandContext:
 
     def __repr__(self) -> str:
         return f"CommandContext(user={self.user!r}, slack={self.slack!r}, command={self.command!r})"
+
+
+def _is_async(handler: object) -> bool:
+    """Whether calling `handler` gives an awaitable: an async function, a partial of one, or
+    an object whose __call__ is one."""
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        getattr(handler, "__call__", None)  # noqa: B004 - the method itself is what counts
+    )
 
 
 def whole_number(low: int = 1, high: int = 2**63 - 1) -> Callable[[str], int]:

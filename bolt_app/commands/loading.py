@@ -54,8 +54,6 @@ def load_plugins(selection: Sequence[str]) -> list[CommandPlugin]:
                 f"installed plugin (installed: {', '.join(sorted(available)) or 'none'})"
             )
         plugins += [p for p in loaded if all(p is not q for q in plugins)]
-    if plugins:
-        log.info("Loaded command plugins: %s", ", ".join(p.name for p in plugins))
     return plugins
 
 

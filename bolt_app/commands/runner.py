@@ -113,7 +113,7 @@ class PluginRunner:
         def settle(result: T | None, error: BaseException | None) -> None:
             slots.release()
             self._runs.discard(run)
-            if finished.done():
+            if finished.done():  # abandoned at its deadline: its end is nobody's news
                 return
             if error is not None:
                 finished.set_exception(error)
@@ -131,6 +131,7 @@ class PluginRunner:
         run.thread.start()
         done, _ = await asyncio.wait({finished}, timeout=max(0.0, deadline - main.time()))
         if not done:
+            finished.cancel()  # so a late result or error is dropped, not left unretrieved
             run.cancel()  # reaches the handler as CancelledError when its loop is free
             raise HandlerTimeout
         return finished.result()

@@ -33,9 +33,11 @@ class Invocation:
 
 @dataclass(frozen=True)
 class BadArguments:
-    """A known subcommand typed the wrong way: answer with its usage line."""
+    """A known subcommand typed the wrong way: answer with its usage line, and `reason` when
+    an argument's converter said what was wrong ("sides: not between 2 and 100: 1")."""
 
     subcommand: Subcommand
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ Parsed = Invocation | BadArguments | Unknown
 class Entry:
     subcommand: Subcommand
     owner: str  # the plugin's name, or CORE
+    plugin: CommandPlugin | None = None  # None for the product's own subcommands
+    built_in: bool = False  # a plugin the product adds itself (the stand-in's)
 
 
 class CommandTable:
@@ -68,9 +72,15 @@ class CommandTable:
         *,
         first: Sequence[Subcommand] = (),
         last: Sequence[Subcommand] = (),
+        built_in: Sequence[CommandPlugin] = (),
     ) -> None:
         entries = [Entry(s, CORE) for s in first]
-        entries += [Entry(s, plugin.name) for plugin in plugins for s in plugin.subcommands]
+        entries += [
+            Entry(s, plugin.name, plugin, built_in=True)
+            for plugin in built_in
+            for s in plugin.subcommands
+        ]
+        entries += [Entry(s, plugin.name, plugin) for plugin in plugins for s in plugin.subcommands]
         entries += [Entry(s, CORE) for s in last]
         self.entries: tuple[Entry, ...] = tuple(entries)
         self._by_name: dict[str, Entry] = {}
@@ -78,7 +88,7 @@ class CommandTable:
             for name in (entry.subcommand.name, *entry.subcommand.aliases):
                 taken = self._by_name.get(name)
                 if taken is not None:
-                    raise CommandClash(_clash(name, taken.owner, entry.owner))
+                    raise CommandClash(_clash(name, taken, entry))
                 self._by_name[name] = entry
         self._longest = max((len(name.split(" ")) for name in self._by_name), default=1)
 
@@ -114,8 +124,9 @@ def _bind(subcommand: Subcommand, words: list[str]) -> Invocation | BadArguments
         rest = [] if argument.rest else rest[1:]
         try:
             arguments[argument.name] = argument.convert(typed)
-        except ValueError:
-            return BadArguments(subcommand)
+        except ValueError as error:
+            said = " ".join(str(error).split())[:200]
+            return BadArguments(subcommand, f"{argument.name}: {said}" if said else None)
         except Exception:  # a converter's own fault: the person still gets the usage line
             log.exception(
                 "The converter of argument %r of %r failed", argument.name, subcommand.name
@@ -126,16 +137,23 @@ def _bind(subcommand: Subcommand, words: list[str]) -> Invocation | BadArguments
     return Invocation(subcommand, arguments)
 
 
-def _clash(name: str, first: str, second: str) -> str:
-    if first == second:
-        return f"Plugin {first!r} declares the subcommand {name!r} twice: fix the plugin"
-    if CORE in (first, second):
-        plugin = second if first == CORE else first
+def _clash(name: str, first: Entry, second: Entry) -> str:
+    if first.plugin is not None and first.plugin is second.plugin:
+        return f"Plugin {first.owner!r} declares the subcommand {name!r} twice: fix the plugin"
+    if CORE in (first.owner, second.owner):
+        plugin = second.owner if first.owner == CORE else first.owner
         return (
             f"Plugin {plugin!r} declares the subcommand {name!r}, which is one of the "
             f"product's own: rename it in the plugin"
         )
+    if first.built_in or second.built_in:
+        stand_in, yours = (first, second) if first.built_in else (second, first)
+        return (
+            f"Plugin {yours.owner!r} declares the subcommand {name!r}, which the stand-in's "
+            f"plugin {stand_in.owner!r} has while INTERNAL_API_URL is unset: rename it in "
+            f"your plugin, or set INTERNAL_API_URL to your application"
+        )
     return (
-        f"Plugins {first!r} and {second!r} both declare the subcommand {name!r}: "
+        f"Plugins {first.owner!r} and {second.owner!r} both declare the subcommand {name!r}: "
         f"load only one of them (COMMAND_PLUGINS)"
     )

@@ -158,7 +158,7 @@ async def _answer(
     if isinstance(parsed, Unknown):
         return Answer(messages.help_reply(services.commands, slash, name, parsed.words or None))
     if isinstance(parsed, BadArguments):
-        return Answer(messages.usage_reply(slash, parsed.subcommand, name))
+        return Answer(messages.usage_reply(slash, parsed.subcommand, name, parsed.reason))
     subcommand = parsed.subcommand
     if subcommand is core.HELP:
         return Answer(messages.help_reply(services.commands, slash, name))

@@ -168,7 +168,7 @@ async def test_a_slow_or_absent_introspection_endpoint_gives_503_at_the_deadline
             answer = await http.get("/api/me", timeout=10.0)
         oncall.auth.hold.set()
         assert answer.status_code == 503
-        assert answer.json() == {"error": "The credential cannot be checked now; try again."}
+        assert answer.json() == {"error": "the credential cannot be checked now"}
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}/oauth/introspect"

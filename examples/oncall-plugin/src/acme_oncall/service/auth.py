@@ -128,7 +128,7 @@ class CredentialsBackend(AuthenticationBackend):
             raise Refused(401, "This token is not active.", "invalid_token") from None
         except IntrospectionUnavailable as error:
             log.error("Cannot check a bearer token: %s", error)
-            raise Refused(503, "The credential cannot be checked now; try again.") from None
+            raise Refused(503, "the credential cannot be checked now") from None
         if not USERNAME.fullmatch(active.username):
             raise Refused(401, "This token names a user the service cannot serve.", "invalid_token")
         return AuthCredentials(["oncall"]), Caller(active.username, "token")
