@@ -25,8 +25,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
+# The dev install adds the example plugin package (examples/oncall-plugin), so that its tests
+# and the end-to-end test through the app find it installed with its entry point.
+$(DEV_STAMP): pyproject.toml examples/oncall-plugin/pyproject.toml | $(BIN)/python
 	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e examples/oncall-plugin
 	touch $(STAMP) $(DEV_STAMP)
 
 run: $(STAMP)

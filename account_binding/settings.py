@@ -12,6 +12,7 @@ prints and exits on without a traceback. Secrets are `SecretStr`: `repr`, `str` 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -19,7 +20,7 @@ import re
 import secrets
 import stat
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import SplitResult, urlsplit
@@ -46,18 +47,39 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MIN_SECRET_KEY_LENGTH = 32
 MAKE_A_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
-#: Request fields IMPERSONATE_HEADER may not be: the HTTP client or the server owns them.
+#: Request fields IMPERSONATE_HEADER may not be: the HTTP client or the server owns them
+#: (framing, representation, credentials, cookies), or a proxy on the way drops or rewrites
+#: them: connection-specific fields (RFC 9110 section 7.6.1: Connection, Proxy-Connection,
+#: Keep-Alive, TE, Transfer-Encoding, Upgrade; also HTTP2-Settings, RFC 9113 section 8.2.2),
+#: Trailer (section 6.6.2), Expect (section 10.1.1), Max-Forwards (7.6.2), Via (7.6.3), the
+#: forwarding fields (Forwarded, RFC 7239; X-Real-IP) and Set-Cookie (RFC 6265).
 RESERVED_HEADERS = frozenset(
     {
         "authorization",
         "host",
         "cookie",
+        "set-cookie",
         "content-length",
         "content-type",
         "transfer-encoding",
         "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "http2-settings",
+        "expect",
+        "max-forwards",
+        "via",
+        "forwarded",
+        "x-real-ip",
     }
 )
+#: Prefixes of reserved request fields: Proxy-* (Proxy-Authorization, Proxy-Authenticate,
+#: Proxy-Connection, Proxy-Status: a proxy's own, RFC 9110 section 11.7), Content-* (the
+#: representation the client describes, section 8) and X-Forwarded-* (set or overwritten by
+#: reverse proxies: -For, -Host, -Proto, -Port, -Prefix, -User...).
+RESERVED_HEADER_PREFIXES = ("proxy-", "content-", "x-forwarded-")
 #: An HTTP field name: a token (RFC 9110 section 5.1 and 5.6.2).
 FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: A bearer token's characters (RFC 6750 section 2.1, b64token).
@@ -148,7 +170,7 @@ class Settings(BaseSettings):
     )
     host: str = Field(
         "127.0.0.1",
-        description="The address the site listens on. Use `0.0.0.0` (or `::`) to serve the intranet, with `PUBLIC_URL` set.",
+        description="The address the site listens on: an IP address (IPv6 without brackets) or a host name, with no port. Use `0.0.0.0` (or `::`) to serve the intranet, with `PUBLIC_URL` set.",
     )
     port: int = Field(8000, ge=1, le=65535, description="The site's port (1 to 65535).")
     database: Path = Field(
@@ -187,7 +209,7 @@ class Settings(BaseSettings):
     )
     impersonate_header: str = Field(
         "Impersonate-User",
-        description="With `ACT_AS=service`, the request header naming the bound person by their username, which never changes (Kubernetes' convention). An HTTP field name, not `Authorization`, `Host`, `Cookie`, `Content-Length`, `Content-Type`, `Transfer-Encoding` or `Connection`.",
+        description="With `ACT_AS=service`, the request header naming the bound person by their username, which never changes (Kubernetes' convention). An HTTP field name of its own: not one the HTTP client or server owns (`Authorization`, `Host`, `Cookie`, `Set-Cookie`, `Content-*`), nor one a proxy drops or rewrites (`Connection`, `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`, `Expect`, `Max-Forwards`, `Via`, `Forwarded`, `X-Forwarded-*`, `X-Real-IP`, `Proxy-*`).",
     )
     api_token_ttl: int | None = Field(
         None,
@@ -345,10 +367,30 @@ class Settings(BaseSettings):
     def _internal_api_url(cls, value: object) -> object:
         return _url("INTERNAL_API_URL", value) if isinstance(value, str) else value
 
+    @field_validator("host", mode="after")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not _is_ip_address(value) and not _is_host_name(value, underscore=False):
+            raise SettingsError(
+                "HOST must be an IP address (IPv6 without brackets) or a host name (RFC 1123 "
+                "section 2.1: dot-separated labels of letters, digits and hyphens, the last "
+                f"not a number), with no port (set PORT), path or spaces, not {value!r}"
+            )
+        return value
+
     @field_validator("database", mode="after")
     @classmethod
     def _database(cls, value: Path) -> Path:
-        if value.is_dir():
+        try:
+            info = value.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return value  # made at start, or refused then by the store with its reason
+        except (OSError, ValueError) as error:  # too long, a loop of links, no permission...
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            raise SettingsError(
+                f"DATABASE cannot be used: {reason or error}: {str(value)!r}"
+            ) from None
+        if stat.S_ISDIR(info.st_mode):
             raise SettingsError(f"DATABASE must be a file path, but {value} is a directory")
         return value
 
@@ -377,10 +419,10 @@ class Settings(BaseSettings):
                 f"IMPERSONATE_HEADER must be an HTTP field name (RFC 9110 section 5.1: letters, "
                 f"digits and !#$%&'*+-.^_`|~), not {value!r}"
             )
-        if value.lower() in RESERVED_HEADERS:
+        if value.lower() in RESERVED_HEADERS or value.lower().startswith(RESERVED_HEADER_PREFIXES):
             raise SettingsError(
                 f"IMPERSONATE_HEADER must name a header of its own, not {value}, which the "
-                "HTTP client or the internal application's server already uses"
+                "HTTP client, a proxy or the internal application's server owns, drops or rewrites"
             )
         return value
 
@@ -433,6 +475,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _across(self) -> Settings:
+        """The checks across settings. pydantic reports an error here with no setting named
+        and, as its input, every setting given (secrets included): any ValueError that is not
+        already a SettingsError becomes one naming the settings involved, never the input."""
+        try:
+            self._check_across()
+        except SettingsError:
+            raise
+        except ValueError as error:
+            raise SettingsError(
+                "The settings do not fit together: a check across them failed "
+                f"({type(error).__name__})"
+            ) from None
+        return self
+
+    def _check_across(self) -> None:
         given = self.model_fields_set
         if (self.slack_bot_token is None) != (self.slack_app_token is None):
             present, missing = (
@@ -451,13 +508,13 @@ class Settings(BaseSettings):
                 "https://slack-binding.intranet.example"
             )
         if "public_url" not in given:
-            self._derive("public_url", _public_url(f"http://localhost:{self.port}"))
+            with _naming("PORT", "PUBLIC_URL"):
+                self._derive("public_url", _public_url(f"http://localhost:{self.port}"))
         if "internal_api_url" not in given:
             loopback = "127.0.0.1" if wildcard else self.host
-            self._derive(
-                "internal_api_url",
-                _url("INTERNAL_API_URL", f"http://{_host_in_url(loopback)}:{self.port}"),
-            )
+            with _naming("HOST", "INTERNAL_API_URL"):
+                url = f"http://{_host_in_url(loopback)}:{self.port}"
+                self._derive("internal_api_url", _url("INTERNAL_API_URL", url))
         if "sandbox_port" not in given:
             self._derive("sandbox_port", self.port + 1 if self.port < 65535 else self.port - 1)
         if self.sandbox_port == self.port:
@@ -474,7 +531,6 @@ class Settings(BaseSettings):
                 else ("INTROSPECTION_CLIENT_SECRET", "INTROSPECTION_CLIENT_ID")
             )
             raise SettingsError(f"{present} is set but {missing} is not: set both, or neither")
-        return self
 
     def _derive(self, name: str, value: object) -> None:
         """Set a default another setting decides (the model is frozen once validated)."""
@@ -522,7 +578,7 @@ def load_settings(
     SettingsError with one line naming the first setting refused.
     """
     values: dict[str, str] = {}
-    if env_file is not None and env_file.is_file():
+    if env_file is not None and _is_file(env_file):
         try:
             with env_file.open(encoding="utf-8") as stream:
                 read = dotenv_values(stream=stream)
@@ -537,6 +593,15 @@ def load_settings(
         return Settings(**given)
     except ValidationError as error:
         raise SettingsError(_message(error.errors()[0])) from None
+
+
+def _is_file(path: Path) -> bool:
+    """Whether `path` is a regular file (no such file: False); SettingsError when it cannot be
+    checked (a name too long, a directory this user may not search)."""
+    try:
+        return path.is_file()
+    except OSError as error:
+        raise SettingsError(f"Cannot read {path}: {error.strerror or error}") from None
 
 
 def env_name(name: str, info: FieldInfo) -> str:
@@ -645,16 +710,38 @@ def _public_url(value: str) -> str:
     return public_url
 
 
-def _is_wildcard(host: str) -> bool:
-    """Whether HOST listens on every address (0.0.0.0, ::, and their other spellings)."""
+@contextlib.contextmanager
+def _naming(setting: str, derived: str) -> Iterator[None]:
+    """Turn a ValueError (SettingsError included) in deriving the default of `derived` from
+    `setting` into a SettingsError that starts with `setting`, the one the person set."""
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+        yield
+    except ValueError as error:
+        raise SettingsError(
+            f"{setting} gives no valid default for {derived} ({error}): change {setting}, "
+            f"or set {derived}"
+        ) from None
+
+
+def _is_wildcard(host: str) -> bool:
+    """Whether HOST listens on every address (0.0.0.0, ::, ::ffff:0.0.0.0, and their other
+    spellings)."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:0.0.0.0 takes every IPv4 address
+    return address.is_unspecified
 
 
 def _url(name: str, value: str, *, slash: bool = False) -> str:
-    parts = urlsplit(value)
+    """`value`, an http(s) URL, with its origin normalised (`_normalised_origin`); `slash`
+    ends it with "/". Raises SettingsError naming `name`."""
+    try:
+        parts = urlsplit(value)  # raises ValueError for brackets that hold no IPv6 address
+    except ValueError:
+        raise SettingsError(f"{name} must be an http:// or https:// URL, not {value!r}") from None
     try:
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:
@@ -677,7 +764,10 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 def _normalised_origin(name: str, parts: SplitResult) -> str:
     """scheme://host[:port] as a browser serialises an origin (RFC 6454 section 6.1): scheme
     and host in lower case, a non-ASCII host name in its IDNA (punycode) form, no default
-    port. A browser's `Origin` and `Host` headers then equal what the site compares them to."""
+    port. A browser's `Origin` and `Host` headers then equal what the site compares them to.
+    The host must be an IP address (IPv6 in brackets) or a host name (`_is_host_name`, with
+    underscores): not a name a browser reads as an IPv4 address in another spelling, nor one
+    holding spaces or other characters no resolver takes."""
     scheme = parts.scheme.lower()
     host = parts.hostname or ""  # urlsplit gives it in lower case
     if not host.isascii():
@@ -685,6 +775,14 @@ def _normalised_origin(name: str, parts: SplitResult) -> str:
             host = idna.encode(host, uts46=True).decode("ascii")
         except idna.IDNAError:
             raise SettingsError(f"{name} has a host name that is not valid: {host!r}") from None
+    if "[" in parts.netloc.rpartition("@")[2]:
+        valid = ":" in host and _is_ip_address(host)  # [IPv6], RFC 3986 section 3.2.2
+    else:
+        valid = ":" not in host and (_is_ip_address(host) or _is_host_name(host, underscore=True))
+    if not valid:
+        raise SettingsError(
+            f"{name} has a host that is neither an IP address nor a host name: {host!r}"
+        )
     if ":" in host:
         host = f"[{host}]"
     port = parts.port
@@ -693,6 +791,46 @@ def _normalised_origin(name: str, parts: SplitResult) -> str:
 
 def _host_in_url(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+#: One label of a host name (RFC 1123 section 2.1), and the same with underscores, which
+#: names in DNS (RFC 2181 section 11) and in container networks may hold.
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+HOST_LABEL_UNDERSCORE = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+#: An IPv6 zone: an interface's name or index.
+ZONE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+#: A last label that URL parsers (WHATWG URL's "ends in a number") and inet_aton read as a
+#: number, so that the name is an IPv4 address in a legacy spelling: "0", "127.1", "0x7f.1".
+NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")
+
+
+def _is_ip_address(host: str) -> bool:
+    """Whether `host` is an IPv4 address in dotted-quad form or an IPv6 address, unbracketed,
+    with at most a zone (RFC 4007 section 11: `fe80::1%eth0`) that names an interface by
+    letters, digits, `_.-` (Python's ipaddress takes any text there, "/" and spaces too)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    zone = getattr(address, "scope_id", None)
+    return zone is None or ZONE.fullmatch(zone) is not None
+
+
+def _is_host_name(host: str, *, underscore: bool) -> bool:
+    """Whether `host` (ASCII, as given) is a host name.
+
+    A host name is at most 253 characters of dot-separated labels of 1 to 63 letters, digits
+    and hyphens (and underscores when `underscore`), none starting or ending with a hyphen
+    (RFC 1123 section 2.1), and its last label is not a number, which resolvers and browsers
+    read as an IPv4 address in a legacy spelling ("0" is 0.0.0.0, every address).
+    """
+    label = HOST_LABEL_UNDERSCORE if underscore else HOST_LABEL
+    labels = host.split(".")
+    return (
+        0 < len(host) <= 253
+        and all(label.fullmatch(part) for part in labels)
+        and not NUMERIC_LABEL.fullmatch(labels[-1])
+    )
 
 
 def _stored_secret_key(database: Path) -> str:

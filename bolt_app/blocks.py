@@ -13,9 +13,11 @@ from typing import Any
 
 Block = dict[str, Any]
 
-#: Slack's limits on one section's text and a header's plain text, in characters.
+#: Slack's limits in characters: a section's or a context element's text, a header's plain
+#: text, and one field of a section.
 SECTION_TEXT_LIMIT = 3000
 HEADER_TEXT_LIMIT = 150
+FIELD_TEXT_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,11 @@ def section(markdown: str) -> Block:
 
 
 def context(markdown: str) -> Block:
-    """A context block: one line of small print in mrkdwn (already escaped)."""
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": markdown}]}
+    """A context block: one line of small print in mrkdwn (already escaped), cut to 3000."""
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": markdown[:SECTION_TEXT_LIMIT]}],
+    }
 
 
 def header(text: str) -> Block:
@@ -48,11 +53,11 @@ def header(text: str) -> Block:
 
 def fields(pairs: list[tuple[str, str]]) -> Block:
     """A section of up to 10 label/value fields, each shown as a bold label over its value;
-    both are plain text and escaped here."""
+    both are plain text and escaped here; each field is cut to Slack's 2000 characters."""
     return {
         "type": "section",
         "fields": [
-            {"type": "mrkdwn", "text": f"*{escape(label)}*\n{escape(value)}"}
+            {"type": "mrkdwn", "text": f"*{escape(label)}*\n{escape(value)}"[:FIELD_TEXT_LIMIT]}
             for label, value in pairs[:10]
         ],
     }

@@ -1,8 +1,8 @@
 """The Slack side's HTTP client for the internal application, behind the plugin interface
 (`bolt_app.commands.InternalApiClient`).
 
-One connection pool to INTERNAL_API_URL; each command gets a view of it that carries the
-acting mode's credential headers. Redirects are never followed, answers are read up to
+Each command gets a client that carries the acting mode's credential headers; its HTTP
+connections are made on first use in the handler's own event loop and closed with it. Redirects are never followed, answers are read up to
 MAX_ANSWER_BYTES, and a path can only name something under INTERNAL_API_URL: a credential is
 never sent anywhere else.
 """
@@ -40,8 +40,8 @@ _UNSAFE_PATH = re.compile(r"[\x00-\x20\x7f\\#]")
 
 
 class InternalApiConnection:
-    """The connection pool to INTERNAL_API_URL (`base_url`: scheme, host and an optional
-    path prefix); `app_name` (INTERNAL_APP_NAME) is how errors name the application."""
+    """INTERNAL_API_URL (`base_url`: scheme, host and an optional path prefix) and how to
+    reach it; `app_name` (INTERNAL_APP_NAME) is how errors name the application."""
 
     def __init__(
         self,
@@ -53,19 +53,36 @@ class InternalApiConnection:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.app_name = app_name
-        self._client = httpx.AsyncClient(
-            timeout=timeout, transport=transport, trust_env=False, follow_redirects=False
-        )
+        self._timeout = timeout
+        self._transport = transport
+        self._people: set[PersonApi] = set()  # until closed
 
     def as_person(self, headers: Mapping[str, str]) -> PersonApi:
-        """A client whose every call carries `headers` (the acting mode's credential)."""
-        return PersonApi(self, dict(headers))
+        """A client whose every call carries `headers` (the acting mode's credential). Its
+        connections live in the event loop that first uses it: close it there (`aclose`)."""
+        person = PersonApi(self, dict(headers))
+        self._people.add(person)
+        return person
+
+    def forget(self, person: PersonApi) -> None:
+        self._people.discard(person)
+
+    def new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=self._timeout,
+            transport=self._transport,
+            trust_env=False,
+            follow_redirects=False,
+        )
 
     async def close(self) -> None:
-        await self._client.aclose()
+        """Close the clients made here that are still open (those used in this loop)."""
+        for person in list(self._people):
+            await person.aclose()
 
     async def call(
         self,
+        client: httpx.AsyncClient,
         method: str,
         path: str,
         headers: dict[str, str],
@@ -82,7 +99,7 @@ class InternalApiConnection:
             content = jsonlib.dumps(json).encode()
             request_headers["Content-Type"] = "application/json"
         try:
-            async with self._client.stream(
+            async with client.stream(
                 method, url, params=params, content=content, headers=request_headers
             ) as response:
                 body = await _read(response)
@@ -112,7 +129,7 @@ class InternalApiConnection:
             )
             raise UnreadableAnswer(f"{name} gave an answer the app cannot use (HTTP {status}).")
         if status >= 400:
-            message = _reason(parsed) or f"HTTP {status}"
+            message = _without(_reason(parsed) or f"HTTP {status}", headers)
             if status >= 500:
                 log.warning(
                     "The internal application answered %s %s with HTTP %s", method, path, status
@@ -136,24 +153,36 @@ class PersonApi:
     def __init__(self, connection: InternalApiConnection, headers: dict[str, str]) -> None:
         self._connection = connection
         self._headers = headers
+        self._client: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:  # the headers hold a credential
         return f"PersonApi({self._connection.base_url!r})"
 
+    async def aclose(self) -> None:
+        self._connection.forget(self)
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Json:
+        if self._client is None:
+            self._client = self._connection.new_client()
+        return await self._connection.call(self._client, method, path, self._headers, **kwargs)
+
     async def get(self, path: str, *, params: Mapping[str, str] | None = None) -> Json:
-        return await self._connection.call("GET", path, self._headers, params=params)
+        return await self._call("GET", path, params=params)
 
     async def post(self, path: str, *, json: Json = None) -> Json:
-        return await self._connection.call("POST", path, self._headers, json=json, has_body=True)
+        return await self._call("POST", path, json=json, has_body=True)
 
     async def put(self, path: str, *, json: Json = None) -> Json:
-        return await self._connection.call("PUT", path, self._headers, json=json, has_body=True)
+        return await self._call("PUT", path, json=json, has_body=True)
 
     async def patch(self, path: str, *, json: Json = None) -> Json:
-        return await self._connection.call("PATCH", path, self._headers, json=json, has_body=True)
+        return await self._call("PATCH", path, json=json, has_body=True)
 
     async def delete(self, path: str) -> Json:
-        return await self._connection.call("DELETE", path, self._headers)
+        return await self._call("DELETE", path)
 
 
 def check_path(path: str) -> str:
@@ -168,8 +197,11 @@ def check_path(path: str) -> str:
             f"(give a query as params=): {path!r}"
         )
     for segment in path.split("/"):
-        if unquote(segment) in (".", ".."):
-            raise ValueError(f"an internal API path cannot hold '.' or '..' segments: {path!r}")
+        # A server or proxy may decode %2F and %5C before it resolves dot segments, so a
+        # segment that decodes to "../x" walks up as surely as "..": judge the decoded parts.
+        for part in re.split(r"[/\\]", unquote(segment)):
+            if part in (".", ".."):
+                raise ValueError(f"an internal API path cannot hold '.' or '..' segments: {path!r}")
     return path
 
 
@@ -197,6 +229,16 @@ def _parse(body: bytes) -> tuple[Json, bool]:
         return jsonlib.loads(body), True
     except (ValueError, RecursionError):
         return None, False
+
+
+def _without(message: str, headers: Mapping[str, str]) -> str:
+    """`message` with the values of the credential headers sent taken out: an application
+    that echoes `Authorization` in its error must not show the credential to the person."""
+    for value in headers.values():
+        for secret in (value, value.partition(" ")[2]):
+            if len(secret) >= 8:
+                message = message.replace(secret, "[redacted]")
+    return message
 
 
 def _reason(body: Any) -> str | None:

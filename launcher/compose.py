@@ -143,7 +143,7 @@ def build_site(
     )
     notifier = SlackNotifier(client, settings.internal_app_name)
     internal_api = InternalApiConnection(settings.internal_api_url, settings.internal_app_name)
-    runner = PluginRunner(on_stop=internal_api.close)
+    runner = PluginRunner()
     sessions = SessionService(
         store, idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
     )

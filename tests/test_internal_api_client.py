@@ -236,3 +236,86 @@ async def test_a_path_that_could_leave_internal_api_url_is_refused(path: str) ->
 
 def test_an_ordinary_path_is_accepted() -> None:
     assert check_path("/api/rotations/web%2Fteam/now") == "/api/rotations/web%2Fteam/now"
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Starlette) -> AsyncIterator[str]:
+    """`app` on loopback; its base URL."""
+    sock = free_socket()
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/items/..%2F..%2Fadmin",  # quote("../../admin", safe="") as the docs advise
+        "/items/%2e%2e%2fadmin",
+        "/items/..%5Cadmin",  # a backslash, a separator for IIS and some proxies
+        "/items/.%2e%2F",
+    ],
+)
+def test_an_encoded_dot_segment_inside_a_segment_is_refused(path: str) -> None:
+    """MEDIUM: check_path unquotes each '/'-separated segment and compares it to '.'/'..',
+    but '..%2F..%2Fadmin' unquotes to '../../admin', which is neither. uvicorn, nginx and
+    most gateways decode %2F before they route (nginx also resolves the dots), so typed text
+    quoted as InternalApiClient's docstring advises reaches paths outside INTERNAL_API_URL's
+    prefix on that host, with the credential."""
+    with pytest.raises(ValueError):
+        check_path(path)
+
+
+async def test_a_quoted_typed_word_cannot_walk_out_of_the_prefix() -> None:
+    """The same through real HTTP: the server sees a path outside /acme-api/."""
+    seen: list[str] = []
+
+    async def anything(request: Request) -> Response:
+        seen.append(request.url.path)
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/{rest:path}", anything)])
+    async with serving(app) as url:
+        connection = InternalApiConnection(url + "/acme-api", "Acme")
+        try:
+            with contextlib.suppress(ValueError):
+                await connection.as_person({}).get("/items/..%2F..%2Fadmin")
+        finally:
+            await connection.close()
+    assert all("/../" not in path for path in seen), seen
+
+
+async def test_a_refusal_that_echoes_the_credential_does_not_show_it_to_the_person() -> None:
+    """LOW-MEDIUM (a misbehaving company API): a 4xx reason is shown to the Slack person
+    verbatim (ApiRefused's sentence). An API that echoes the Authorization header in its
+    error ('token X may not impersonate') shows the service credential, which acts as
+    anyone, to whoever typed the command."""
+    service_token = "SERVICEtoken4d8f2a9c7e1b"
+
+    async def echo_auth(request: Request) -> Response:
+        return JSONResponse(
+            {"error": f"credential {request.headers['authorization']} may not do this"}, 403
+        )
+
+    app = Starlette(routes=[Route("/x", echo_auth)])
+    async with serving(app) as url:
+        connection = InternalApiConnection(url, "Acme")
+        try:
+            api = connection.as_person(
+                {"Authorization": f"Bearer {service_token}", "Impersonate-User": "ada"}
+            )
+            with pytest.raises(ApiRefused) as raised:
+                await api.get("/x")
+        finally:
+            await connection.close()
+    assert service_token not in str(raised.value)
+    assert service_token not in raised.value.message

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from bolt_app import messages
+from bolt_app.blocks import context, fields
 from bolt_app.commands import (
     Argument,
     Arguments,
@@ -126,3 +127,17 @@ def test_the_link_reply_says_the_links_real_lifetime(ttl: int, words: str) -> No
     """BINDING_TTL=30 was announced as "1 minute" and 604800 as "10080 minutes"."""
     reply = messages.link_reply("http://localhost:8000/bind/x", "Acme", ttl)
     assert words in json.dumps(reply.blocks)
+
+
+def test_the_fields_helper_keeps_within_slacks_limit() -> None:
+    """LOW: Slack refuses a section field over 2000 characters (invalid_blocks); fields()
+    cuts nothing, so a plugin showing a long description through the project's own helper
+    gets its reply refused by the response_url, and the person sees nothing."""
+    block = fields([("Description", "x" * 2500)])
+    assert all(len(field["text"]) <= 2000 for field in block["fields"])
+
+
+def test_the_context_helper_keeps_within_slacks_limit() -> None:
+    """LOW: a mrkdwn text object holds at most 3000 characters; context() cuts nothing."""
+    block = context("y" * 3500)
+    assert all(len(element["text"]) <= 3000 for element in block["elements"])

@@ -283,3 +283,23 @@ async def test_an_installed_plugin_adds_no_command_unless_named(
         async with run_app(tmp_path / selection.strip("*") / "x", COMMAND_PLUGINS=selection) as app:
             (help_message,) = await app.command("U0ALAN", "help")
             assert "`/acme remote` asks Acme" in str(help_message.blocks)
+
+
+async def test_one_plugins_blocking_call_does_not_fail_other_peoples_commands(
+    tmp_path: Path, api: RecordingApi
+) -> None:
+    """Each handler has a loop and thread of its own: one blocked in a synchronous call (as
+    plugin authors often write) does not make another person's command time out."""
+    async with run_app(
+        tmp_path,
+        COMMAND_PLUGINS="sample_plugins:sample",
+        INTERNAL_API_URL=api.url,
+        COMMAND_TIMEOUT="2",
+    ) as app:
+        await app.bind("ada", "U0ADA")
+        await app.bind("grace", "U0GRACE")
+        blocked = asyncio.create_task(app.command("U0ADA", "blocks"))
+        await asyncio.sleep(0.5)  # ada's handler is in time.sleep(4)
+        answer = await app.command("U0GRACE", "remote")
+        assert answer[-1].text == "Acme said hello to grace", answer[-1].text
+        await blocked

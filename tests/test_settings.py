@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
-from account_binding.settings import SettingsError, load_settings
+from account_binding.settings import Settings, SettingsError, load_settings
 
 KEY = "x4Jq0r2mT8vLw6bN1cZs9eYh3uKd5fGa7pRt"  # 36 random characters
 CLIENT_SECRET = "Vb7pQ2rT9xKm4LwZ8cN1sYd6fHj3gAe5uRq0"  # 36 random characters
@@ -486,3 +486,161 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = load(tmp_path)
     with pytest.raises(ValidationError):
         settings.port = 9  # type: ignore[misc]
+
+
+# --- Findings of the attack review of issue 8 (moved from test_attack_i8.py) ---------------
+
+
+@pytest.mark.parametrize(
+    "host", ["1.2.3.4:80", "[::1]", "[", "a:b:c", "0", "127.1", "0x7f.1", "010.0.0.1", "ex_ample"]
+)
+def test_a_bad_host_is_refused_naming_host(tmp_path: Path, host: str) -> None:
+    """A port, brackets, a name that is not RFC 1123's, or a legacy spelling of an IPv4
+    address ("0" binds 0.0.0.0, every address, without asking for PUBLIC_URL)."""
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"DATABASE": str(tmp_path / "db"), "HOST": host}, env_file=None)
+    assert str(raised.value).startswith("HOST"), str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "host", ["a/b", "exa mple", "a?b", "-a.example", "a..b", "a.", "münchen.example", "x" * 64]
+)
+def test_a_host_that_is_not_a_host_name_is_refused(tmp_path: Path, host: str) -> None:
+    with pytest.raises(SettingsError, match="HOST"):
+        load_settings({"DATABASE": str(tmp_path / "db"), "HOST": host}, env_file=None)
+
+
+@pytest.mark.parametrize("host", ["fe80::1%a/b", "fe80::1%a b"])
+def test_a_host_address_with_a_zone_that_is_no_interface_is_refused(
+    tmp_path: Path, host: str
+) -> None:
+    """Python's ipaddress takes any text after %; in a URL it is a path or breaks it."""
+    with pytest.raises(SettingsError, match=r"^HOST must be"):
+        load(tmp_path, HOST=host)
+
+
+@pytest.mark.parametrize(
+    ("host", "internal_api_url"),
+    [
+        ("localhost", "http://localhost:8000"),
+        ("bind-1.intranet.example", "http://bind-1.intranet.example:8000"),
+        ("10.0.0.7", "http://10.0.0.7:8000"),
+        ("::1", "http://[::1]:8000"),
+        ("fe80::1%eth0", "http://[fe80::1%eth0]:8000"),
+    ],
+)
+def test_a_host_name_or_ip_address_is_taken(
+    tmp_path: Path, host: str, internal_api_url: str
+) -> None:
+    settings = load(tmp_path, HOST=host)
+    assert (settings.host, settings.internal_api_url) == (host, internal_api_url)
+
+
+def test_an_ipv4_mapped_wildcard_host_needs_a_public_url(tmp_path: Path) -> None:
+    """::ffff:0.0.0.0 takes connections to every IPv4 address, like 0.0.0.0."""
+    with pytest.raises(SettingsError, match="listens on every address"):
+        load(tmp_path, HOST="::ffff:0.0.0.0")
+
+
+def test_an_error_across_settings_names_the_setting_not_the_input(tmp_path: Path) -> None:
+    """The check across settings, given a HOST its own check would refuse (as any value a
+    field check lets through): one line naming HOST, never pydantic's ValueError, whose
+    input is every setting given."""
+    settings = Settings.model_construct(
+        _fields_set={"host", "database", "configured_secret_key"},
+        host="[",
+        database=tmp_path / "db",
+        configured_secret_key=SecretStr(KEY),
+    )
+    with pytest.raises(SettingsError) as raised:
+        settings._across()
+    assert str(raised.value).startswith("HOST gives no valid default for INTERNAL_API_URL")
+    assert KEY not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("PUBLIC_URL", "http://["),
+        ("PUBLIC_URL", "http://[::1"),
+        ("PUBLIC_URL", "http://[v1.x]/"),
+        ("PUBLIC_URL", "http://exa mple"),
+        ("PUBLIC_URL", "http://0:8000"),
+        ("PUBLIC_URL", "http://0x7f.1"),
+        ("INTERNAL_API_URL", "http://a%20b/api"),
+        ("INTERNAL_API_URL", "http://a<b/api"),
+        ("SLACK_API_URL", "https://slack com/api/"),
+    ],
+)
+def test_a_url_whose_host_is_not_a_host_is_refused(tmp_path: Path, name: str, url: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load(tmp_path, **{name: url})
+    assert str(raised.value).startswith(name), str(raised.value)
+
+
+def test_a_url_may_name_a_host_with_an_underscore(tmp_path: Path) -> None:
+    """Names in DNS and in container networks may hold underscores (RFC 2181 section 11)."""
+    assert load(tmp_path, INTERNAL_API_URL="http://acme_api:8080").internal_api_url == (
+        "http://acme_api:8080"
+    )
+
+
+def test_an_overlong_database_path_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="DATABASE"):
+        load_settings({"DATABASE": str(tmp_path / ("x" * 300))}, env_file=None)
+
+
+def test_a_database_path_that_cannot_be_checked_is_one_line(tmp_path: Path) -> None:
+    """An OSError from checking DATABASE, whatever its kind (a path too long, a loop of
+    links; with no permission to search a directory too, which root cannot show)."""
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for database, reason in [
+        (tmp_path / "loop" / "db", "Too many levels of symbolic links"),
+        (Path("/" + "a/" * 3000 + "db"), "File name too long"),
+    ]:
+        with pytest.raises(SettingsError) as raised:
+            load_settings({"DATABASE": str(database)}, env_file=None)
+        assert str(raised.value).startswith(f"DATABASE cannot be used: {reason}")
+        assert "\n" not in str(raised.value)
+
+
+def test_an_env_file_that_cannot_be_checked_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"^Cannot read .*File name too long"):
+        load_settings({"DATABASE": str(tmp_path / "d")}, env_file=tmp_path / ("x" * 300))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Proxy-Authorization",
+        "Keep-Alive",
+        "TE",
+        "Upgrade",
+        "Expect",
+        "Forwarded",
+        "proxy-connection",
+        "Proxy-Authenticate",
+        "Trailer",
+        "HTTP2-Settings",
+        "Max-Forwards",
+        "Via",
+        "X-Forwarded-For",
+        "X-Forwarded-User",
+        "X-Real-IP",
+        "Set-Cookie",
+        "Content-Encoding",
+    ],
+)
+def test_impersonate_header_refuses_headers_proxies_drop_or_rewrite(
+    tmp_path: Path, header: str
+) -> None:
+    """Hop-by-hop fields (RFC 9110 section 7.6.1) and those a proxy owns or rewrites: the
+    impersonated name would not arrive intact, or could be set by someone else."""
+    with pytest.raises(SettingsError, match="IMPERSONATE_HEADER must name a header of its own"):
+        load(tmp_path, IMPERSONATE_HEADER=header)
+
+
+@pytest.mark.parametrize("header", ["Impersonate-User", "X-Remote-User", "Acme-Acting-For"])
+def test_impersonate_header_takes_a_header_of_its_own(tmp_path: Path, header: str) -> None:
+    assert load(tmp_path, IMPERSONATE_HEADER=header).impersonate_header == header

@@ -1420,6 +1420,14 @@ REMOVALS = [
         '            host = idna.encode(host, uts46=True).decode("ascii")',
         '            host = host.encode("idna").decode("ascii")',
     ),
+    # Added with the settings fixes of the attack review of issue 8
+    Removal(
+        LOGIN_CSRF,
+        "a URL's host that a browser reads as another address, or no resolver takes, is kept",
+        "account_binding/settings.py",
+        '    if not valid:\n        raise SettingsError(\n            f"{name} has a host that',
+        '    if False:\n        raise SettingsError(\n            f"{name} has a host that',
+    ),
     Removal(
         SLOW,
         "reads queue behind writes on the writer's connection",
@@ -1652,18 +1660,17 @@ REMOVALS = [
     # A plugin that breaks
     Removal(
         BROKEN_PLUGIN,
-        "handlers run on the main loop, beside the acknowledgements",
+        "one handler at a time (all share one thread)",
         "bolt_app/commands/runner.py",
-        "        future = asyncio.run_coroutine_threadsafe(call(), loop)\n"
-        "        waiting = asyncio.wrap_future(future)\n",
-        "        waiting = asyncio.ensure_future(call())\n        future = waiting\n",
+        "MAX_RUNNING_HANDLERS = 32",
+        "MAX_RUNNING_HANDLERS = 1",
     ),
     Removal(
         BROKEN_PLUGIN,
         "no COMMAND_TIMEOUT",
         "bolt_app/commands/runner.py",
-        "done, _ = await asyncio.wait({waiting}, timeout=deadline_seconds)",
-        "done, _ = await asyncio.wait({waiting})",
+        "done, _ = await asyncio.wait({finished}, timeout=max(0.0, deadline - main.time()))",
+        "done, _ = await asyncio.wait({finished})",
     ),
     Removal(
         BROKEN_PLUGIN,
@@ -1677,8 +1684,8 @@ REMOVALS = [
         BROKEN_PLUGIN,
         "a handler's sys.exit() stops the loop",
         "bolt_app/commands/runner.py",
-        "            except (SystemExit, KeyboardInterrupt) as error:",
-        "            except ZeroDivisionError as error:",
+        "        except (SystemExit, KeyboardInterrupt) as error:",
+        "        except ZeroDivisionError as error:",
     ),
     Removal(
         BROKEN_PLUGIN,
@@ -1699,15 +1706,29 @@ REMOVALS = [
         CREDENTIAL_ELSEWHERE,
         "dot segments pass",
         "bolt_app/internal_api.py",
-        '        if unquote(segment) in (".", ".."):',
-        "        if False:",
+        '            if part in (".", ".."):',
+        "            if False:",
+    ),
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "a segment decoding to ../x passes",
+        "bolt_app/internal_api.py",
+        'for part in re.split(r"[/\\\\]", unquote(segment)):',
+        "for part in [unquote(segment)]:",
+    ),
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "a refusal's reason is shown with the credential it echoes",
+        "bolt_app/internal_api.py",
+        '            if len(secret) >= 8:\n                message = message.replace(secret, "[redacted]")\n',
+        "            pass\n",
     ),
     Removal(
         CREDENTIAL_ELSEWHERE,
         "redirects are followed",
         "bolt_app/internal_api.py",
-        "trust_env=False, follow_redirects=False",
-        "trust_env=False, follow_redirects=True",
+        "            follow_redirects=False,",
+        "            follow_redirects=True,",
     ),
     Removal(
         CREDENTIAL_ELSEWHERE,

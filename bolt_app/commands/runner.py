@@ -1,25 +1,30 @@
-"""Where plugin handlers run: an event loop of their own, in a thread of its own.
+"""Where plugin handlers run: each on an event loop of its own, in a thread of its own.
 
 The slash command's acknowledgement and every other listener run on the main event loop. A
-handler runs here, after the acknowledgement, so one that blocks (a synchronous call, a long
-computation) stalls only other handlers, never an acknowledgement; one that never returns is
-abandoned at its deadline (COMMAND_TIMEOUT) and cancelled.
+handler runs elsewhere, after the acknowledgement, so one that blocks (a synchronous HTTP
+call, a long computation) stalls only itself: never an acknowledgement, never another
+person's command. One that does not finish within its deadline (COMMAND_TIMEOUT) is
+abandoned and cancelled; its thread is a daemon, so a handler stuck in a blocking call cannot
+keep the process from exiting. At most MAX_RUNNING_HANDLERS run at once; waiting for a slot
+counts toward the deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-#: Seconds `stop` waits for the handlers' loop to finish its clean-up.
+#: Handlers running at once (each holds a thread until it returns, even when abandoned).
+MAX_RUNNING_HANDLERS = 32
+#: Seconds `stop` waits for cancelled handlers to finish.
 STOP_TIMEOUT_SECONDS = 5.0
 
 
@@ -31,95 +36,133 @@ class HandlerExit(Exception):
     """The handler raised SystemExit or KeyboardInterrupt (sys.exit() in a plugin)."""
 
 
-class PluginRunner:
-    """Runs coroutines on the handlers' loop. `start()` before use (the thread is a daemon, so
-    a handler stuck in a blocking call cannot keep the process from exiting); `stop()` at
-    shutdown. `on_start`/`on_stop` run on the handlers' loop (they open and close what
-    handlers share, such as the HTTP connection pool)."""
+class _Run(Generic[T]):
+    """One handler's run on its own loop and thread."""
 
-    def __init__(
-        self,
-        on_start: Callable[[], Awaitable[None]] | None = None,
-        on_stop: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        self._on_start = on_start
-        self._on_stop = on_stop
+    def __init__(self, work: Callable[[], Awaitable[T]]) -> None:
+        self._work = work
+        self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._task: asyncio.Task[T] | None = None
+        self._cancelled = False
+        self.thread: threading.Thread | None = None
+
+    async def _call(self) -> T:
+        try:
+            return await self._work()
+        except (SystemExit, KeyboardInterrupt) as error:
+            # Left alone, these would end the handler's thread unreported, and on the main
+            # loop the whole app: a handler's exit is its failure, like any exception.
+            raise HandlerExit(f"the handler raised {type(error).__name__}") from error
+
+    def serve(self, report: Callable[[T | None, BaseException | None], None]) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        result: T | None = None
+        error: BaseException | None = None
+        try:
+            with self._lock:
+                self._loop = loop
+                self._task = loop.create_task(self._call())
+                if self._cancelled:
+                    self._task.cancel()
+            result = loop.run_until_complete(self._task)
+        except BaseException as raised:  # reported to the caller, CancelledError included
+            error = raised
+        finally:
+            with self._lock:
+                self._loop = None
+            _close(loop)
+            report(result, error)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self._loop is not None and self._task is not None:
+                self._loop.call_soon_threadsafe(self._task.cancel)
+
+
+class PluginRunner:
+    """Runs handlers, each on a loop and thread of its own. `start()` on the main loop before
+    use; `stop()` at shutdown cancels what still runs."""
+
+    def __init__(self, max_running: int = MAX_RUNNING_HANDLERS) -> None:
+        self._max_running = max_running
+        self._slots: asyncio.Semaphore | None = None
+        self._runs: set[_Run[object]] = set()
 
     async def start(self) -> None:
-        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._thread = threading.Thread(
-            target=self._serve, args=(ready,), name="command-handlers", daemon=True
-        )
-        self._thread.start()
-        await asyncio.wrap_future(ready)
-
-    def _serve(self, ready: concurrent.futures.Future[None]) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            if self._on_start is not None:
-                loop.run_until_complete(self._on_start())
-        except BaseException as error:
-            ready.set_exception(error)
-            loop.close()
-            return
-        ready.set_result(None)
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
+        self._slots = asyncio.Semaphore(self._max_running)
 
     async def run(self, work: Callable[[], Awaitable[T]], deadline_seconds: float) -> T:
-        """`work()` run on the handlers' loop, its result or exception; HandlerTimeout (the
-        work cancelled) when it takes longer than `deadline_seconds`."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
+        """`work()` run on a loop and thread of its own, its result or exception; HandlerTimeout
+        (the work cancelled) when it takes longer than `deadline_seconds`, waiting for a slot
+        included. A SystemExit or KeyboardInterrupt in `work` is HandlerExit."""
+        slots = self._slots
+        if slots is None:
             raise RuntimeError("the plugin runner is not started")
+        main = asyncio.get_running_loop()
+        deadline = main.time() + deadline_seconds
+        try:
+            await asyncio.wait_for(slots.acquire(), deadline_seconds)
+        except TimeoutError:
+            raise HandlerTimeout from None
+        finished: asyncio.Future[T] = main.create_future()
+        run: _Run[T] = _Run(work)
 
-        async def call() -> T:
-            try:
-                return await work()
-            except (SystemExit, KeyboardInterrupt) as error:
-                # Left alone, these would stop the handlers' loop, and on the main loop the
-                # whole app: a handler's exit is its failure, like any exception.
-                raise HandlerExit(f"the handler raised {type(error).__name__}") from error
+        def settle(result: T | None, error: BaseException | None) -> None:
+            slots.release()
+            self._runs.discard(run)
+            if finished.done():
+                return
+            if error is not None:
+                finished.set_exception(error)
+            else:
+                finished.set_result(result)  # type: ignore[arg-type]
 
-        future = asyncio.run_coroutine_threadsafe(call(), loop)
-        waiting = asyncio.wrap_future(future)
-        done, _ = await asyncio.wait({waiting}, timeout=deadline_seconds)
+        def report(result: T | None, error: BaseException | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the main loop closed: the app stopped
+                main.call_soon_threadsafe(settle, result, error)
+
+        run.thread = threading.Thread(
+            target=run.serve, args=(report,), name="command-handler", daemon=True
+        )
+        self._runs.add(run)  # type: ignore[arg-type]
+        run.thread.start()
+        done, _ = await asyncio.wait({finished}, timeout=max(0.0, deadline - main.time()))
         if not done:
-            future.cancel()  # reaches the handler as CancelledError when its loop is free
-            waiting.cancel()
+            run.cancel()  # reaches the handler as CancelledError when its loop is free
             raise HandlerTimeout
-        return waiting.result()
+        return finished.result()
 
     async def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None or loop.is_closed():
-            return
+        runs = list(self._runs)
+        for run in runs:
+            run.cancel()
+        threads = [run.thread for run in runs if run.thread is not None]
 
-        async def wind_down() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if self._on_stop is not None:
-                await self._on_stop()
+        def join() -> bool:
+            for thread in threads:
+                thread.join(STOP_TIMEOUT_SECONDS)
+            return all(not thread.is_alive() for thread in threads)
 
-        try:
-            await asyncio.wait_for(
-                asyncio.wrap_future(asyncio.run_coroutine_threadsafe(wind_down(), loop)),
-                STOP_TIMEOUT_SECONDS,
-            )
-        except TimeoutError:
+        if threads and not await asyncio.to_thread(join):
             log.warning(
-                "Command handlers did not stop within %ss (one is blocking its thread)",
+                "Some command handlers did not stop within %ss (one is blocking its thread)",
                 STOP_TIMEOUT_SECONDS,
             )
-        except Exception:
-            log.exception("Stopping the command handlers failed")
-        loop.call_soon_threadsafe(loop.stop)
-        await asyncio.to_thread(thread.join, STOP_TIMEOUT_SECONDS)
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what the handler left running on its loop, then close the loop."""
+    try:
+        left = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    except Exception:
+        log.exception("Closing a command handler's loop failed")
+    finally:
+        loop.close()

@@ -25,6 +25,9 @@ from .responding import respond
 
 log = logging.getLogger(__name__)
 
+#: Slack's limit on the blocks of one message.
+MAX_BLOCKS = 50
+
 
 async def run_handler(
     services: SlackServices,
@@ -63,7 +66,10 @@ async def run_handler(
     )
 
     async def handle() -> Reply | None:
-        return await subcommand.handler(context, invocation.arguments)
+        try:
+            return await subcommand.handler(context, invocation.arguments)
+        finally:
+            await api.aclose()  # its connections belong to this handler's loop
 
     try:
         reply = await services.runner.run(handle, services.command_timeout)
@@ -100,6 +106,15 @@ async def run_handler(
         return _incident(
             typed, plugin, request, TypeError(f"the handler returned a {type(reply).__name__}")
         )
+    if reply is not None and len(reply.blocks) > MAX_BLOCKS:
+        log.warning(
+            "%s (plugin %s) replied with %d blocks; Slack takes %d, so the rest were dropped",
+            typed,
+            plugin,
+            len(reply.blocks),
+            MAX_BLOCKS,
+        )
+        reply = Reply(text=reply.text, blocks=reply.blocks[:MAX_BLOCKS])
     return reply
 
 
