@@ -5,18 +5,29 @@ from __future__ import annotations
 from .clock import Clock, system_clock
 from .models import User
 from .store import Store
+from .token_validity import TokenValidity
 from .tokens import API_TOKEN_PREFIX, digest
 
 MAX_TOKEN_LENGTH = 128
 
 
 class ApiTokenAuthenticator:
-    def __init__(self, store: Store, clock: Clock = system_clock) -> None:
+    """Finds a personal API token's user, judging the token by `validity` (the current
+    settings: API_TOKEN_TTL, and whether personal tokens are in use at all)."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock = system_clock,
+        validity: TokenValidity | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self.validity = validity or TokenValidity()
 
     async def user_for(self, token: str) -> User | None:
-        """The token's user, or None for an unknown, malformed or revoked token."""
+        """The token's user, or None for an unknown, malformed, revoked or expired token, and
+        for every token while personal tokens are not in use (ACT_AS=service)."""
         if not token.startswith(API_TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
             return None
-        return await self._store.find_token_user(digest(token), self._clock())
+        return await self._store.find_token_user(digest(token), self._clock(), self.validity)

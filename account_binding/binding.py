@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from .audit import Actor, AuditEvent, AuditLog
@@ -24,6 +25,7 @@ from .errors import (
 )
 from .models import Binding, BindingRequest, SlackIdentity, SlackPerson, SlackProfile, User
 from .store import LinkLimit, Store
+from .token_validity import TokenValidity
 from .tokens import digest, new_api_token, new_secret
 
 log = logging.getLogger(__name__)
@@ -106,7 +108,14 @@ class BindingPolicy:
     #: where the Slack side acts with one service credential and no binding has a token.
     issue_api_tokens: bool = True
     #: Seconds a personal API token works after binding (API_TOKEN_TTL); None: no expiry.
+    #: It bounds every token by its issue time, also tokens issued before it was set.
     api_token_ttl: int | None = None
+
+    @cached_property
+    def tokens(self) -> TokenValidity:
+        """The rule personal tokens are judged by, here and everywhere else (introspection,
+        the stand-in's API): the composition root shares this one object."""
+        return TokenValidity(personal_tokens=self.issue_api_tokens, ttl=self.api_token_ttl)
 
 
 class BindingService:
@@ -241,8 +250,10 @@ class BindingService:
     async def bound_account(self, identity: SlackIdentity) -> BoundAccount | None:
         """The identity's binding and what the Slack side acts with; None when not bound.
 
-        When tokens are issued (ACT_AS=token) and the binding's token has expired
-        (API_TOKEN_TTL) or it has none (made under ACT_AS=service), the binding is removed,
+        When tokens are issued (ACT_AS=token) and the binding's token has expired (at the
+        earlier of its stamped expiry and its issue time plus the current API_TOKEN_TTL, as
+        `BindingPolicy.tokens` judges) or it has none (made under ACT_AS=service), the
+        binding is removed,
         its token revoked, the removal audited as `unbound` with the reason, and
         BindingExpired raised; later calls return None. A token that cannot be decrypted
         (SECRET_KEY changed) removes the binding the same way but returns None. When tokens
@@ -252,12 +263,15 @@ class BindingService:
         stored = await self._store.find_binding(identity)
         if stored is None:
             return None
-        if not self._policy.issue_api_tokens:
+        validity = self._policy.tokens
+        if not validity.personal_tokens:
             return BoundAccount(binding=stored.binding, user=stored.user, api_token=None)
-        expires_at = stored.api_token_expires_at
+        issued_at = stored.api_token_issued_at
+        if issued_at is None:  # a token always has one; the binding was made with it
+            issued_at = stored.binding.created_at
         if stored.api_token_ciphertext is None:
             reason, detail = "no_token", "no token for ACT_AS=token"
-        elif expires_at is not None and expires_at <= self._clock():
+        elif not validity.honours(issued_at, stored.api_token_expires_at, self._clock()):
             reason, detail = "expired", "token expired"
         else:
             reason = detail = ""

@@ -15,6 +15,7 @@ from .api_tokens import MAX_TOKEN_LENGTH
 from .clock import Clock, system_clock
 from .models import User
 from .store import Store
+from .token_validity import TokenValidity
 from .tokens import API_TOKEN_PREFIX, digest
 
 #: The one scope a personal API token has: the internal application's API, as its user.
@@ -53,19 +54,30 @@ class ActiveToken:
 
 
 class TokenIntrospector:
-    def __init__(self, store: Store, clock: Clock = system_clock) -> None:
+    """Judges personal API tokens by `validity` (the current settings: API_TOKEN_TTL, and
+    whether personal tokens are in use at all)."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock = system_clock,
+        validity: TokenValidity | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._validity = validity or TokenValidity()
 
     async def introspect(self, token: str) -> ActiveToken | None:
-        """The token's state, or None for an unknown, malformed, revoked or expired token.
+        """The token's state, or None for an unknown, malformed, revoked or expired token, and
+        for every token while personal tokens are not in use (ACT_AS=service). `expires_at`
+        is when it stops working under the current API_TOKEN_TTL.
 
         A string that cannot be a personal API token (another prefix, or over
         MAX_TOKEN_LENGTH characters) is never looked up.
         """
         if not token.startswith(API_TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
             return None
-        found = await self._store.find_token(digest(token), self._clock())
+        found = await self._store.find_token(digest(token), self._clock(), self._validity)
         if found is None:
             return None
         return ActiveToken(user=found.user, issued_at=found.issued_at, expires_at=found.expires_at)

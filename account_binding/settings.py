@@ -201,7 +201,7 @@ class Settings(BaseSettings):
     )
     act_as: Annotated[Literal["token", "service"], BeforeValidator(_lower)] = Field(
         "token",
-        description="How the Slack side acts in the internal application for a bound person. `token`: with the personal API token binding issued them (your API checks it at the introspection endpoint). `service`: binding issues no token; every call carries the one service credential `INTERNAL_API_TOKEN` and names the person in `IMPERSONATE_HEADER`.",
+        description="How the Slack side acts in the internal application for a bound person. `token`: with the personal API token binding issued them (your API checks it at the introspection endpoint). `service`: binding issues no token; every call carries the one service credential `INTERNAL_API_TOKEN` and names the person in `IMPERSONATE_HEADER`. Tokens issued before a switch to `service` are not revoked but honoured nowhere while it lasts (introspection answers inactive, the stand-in refuses them); switching back to `token` makes them work again within `API_TOKEN_TTL`, so nobody has to link again.",
     )
     internal_api_token: SecretStr | None = Field(
         None,

@@ -54,6 +54,7 @@ from .store import (
     StoredBinding,
     StoreUnavailable,
 )
+from .token_validity import TokenValidity
 
 log = logging.getLogger(__name__)
 
@@ -531,7 +532,8 @@ class SQLiteStore(SQLiteDatabase):
             lambda db: _one(
                 db,
                 "SELECT bindings.*, users.username AS u_username, users.email AS u_email, "
-                "users.created_at AS u_created_at, api_tokens.expires_at AS token_expires_at "
+                "users.created_at AS u_created_at, api_tokens.expires_at AS token_expires_at, "
+                "api_tokens.created_at AS token_issued_at "
                 "FROM bindings JOIN users ON users.id = bindings.user_id "
                 "LEFT JOIN api_tokens ON api_tokens.id = bindings.api_token_id "
                 "WHERE bindings.scope_id = ? AND bindings.slack_user_id = ?",
@@ -547,7 +549,11 @@ class SQLiteStore(SQLiteDatabase):
             created_at=row["u_created_at"],
         )
         return StoredBinding(
-            _binding(row), row["api_token_ciphertext"], user, row["token_expires_at"]
+            _binding(row),
+            row["api_token_ciphertext"],
+            user,
+            row["token_expires_at"],
+            api_token_issued_at=row["token_issued_at"],
         )
 
     async def bindings_of(self, user_id: int) -> list[Binding]:
@@ -576,25 +582,33 @@ class SQLiteStore(SQLiteDatabase):
 
     # personal API tokens
 
-    async def find_token_user(self, api_token_hash: str, now: int) -> User | None:
-        token = await self.find_token(api_token_hash, now)
+    async def find_token_user(
+        self, api_token_hash: str, now: int, validity: TokenValidity
+    ) -> User | None:
+        token = await self.find_token(api_token_hash, now, validity)
         return token.user if token else None
 
-    async def find_token(self, api_token_hash: str, now: int) -> IssuedToken | None:
+    async def find_token(
+        self, api_token_hash: str, now: int, validity: TokenValidity
+    ) -> IssuedToken | None:
         row = await self._read(
             lambda db: _one(
                 db,
                 "SELECT users.*, api_tokens.created_at AS issued_at, api_tokens.expires_at "
                 "FROM api_tokens JOIN users ON users.id = api_tokens.user_id "
-                "WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL "
-                "AND (api_tokens.expires_at IS NULL OR api_tokens.expires_at > ?)",
-                [api_token_hash, now],
+                "WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL",
+                [api_token_hash],
             )
         )
         if row is None:
             return None
+        issued_at, stored_expires_at = row["issued_at"], row["expires_at"]
+        if not validity.honours(issued_at, stored_expires_at, now):
+            return None
         return IssuedToken(
-            user=_user(row), issued_at=row["issued_at"], expires_at=row["expires_at"]
+            user=_user(row),
+            issued_at=issued_at,
+            expires_at=validity.expires_at(issued_at, stored_expires_at),
         )
 
     # sessions

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, User
+from .token_validity import TokenValidity
 
 
 class StoreUnavailable(Exception):
@@ -95,21 +96,25 @@ class StoredBinding:
     """A binding as stored, with its user and its personal API token's state.
 
     `api_token_ciphertext` is None for a binding made without a token (ACT_AS=service);
-    `api_token_expires_at` (Unix seconds) is None when the token does not expire or there is
-    none.
+    `api_token_expires_at` (Unix seconds) is the expiry stamped at issue, None when it was
+    issued without one or there is no token; `api_token_issued_at` (Unix seconds) is when the
+    token was issued, None when there is none. Whether the token works now is
+    `TokenValidity`'s to say (API_TOKEN_TTL bounds it by its issue time too).
     """
 
     binding: Binding
     api_token_ciphertext: str | None = field(repr=False)
     user: User
     api_token_expires_at: int | None = None
+    api_token_issued_at: int | None = None
 
 
 @dataclass(frozen=True)
 class IssuedToken:
     """A personal API token that works now: not revoked, not expired.
 
-    Times are Unix seconds; `expires_at` is None when the token does not expire.
+    Times are Unix seconds; `expires_at` is when it stops working under the current
+    settings, None when it does not expire.
     """
 
     user: User
@@ -178,14 +183,20 @@ class Store(Protocol):
         ...
 
     # personal API tokens
-    async def find_token_user(self, api_token_hash: str, now: int) -> User | None:
-        """The user of the token with this hash, or None when it is unknown, revoked or
-        expired at `now` (Unix seconds)."""
+    async def find_token_user(
+        self, api_token_hash: str, now: int, validity: TokenValidity
+    ) -> User | None:
+        """The user of the token with this hash, or None when it is unknown, revoked, or not
+        honoured at `now` (Unix seconds) by `validity` (expired, or personal tokens not in
+        use)."""
         ...
 
-    async def find_token(self, api_token_hash: str, now: int) -> IssuedToken | None:
-        """The token with this hash, or None when it is unknown, revoked or expired at
-        `now` (Unix seconds)."""
+    async def find_token(
+        self, api_token_hash: str, now: int, validity: TokenValidity
+    ) -> IssuedToken | None:
+        """The token with this hash, or None when it is unknown, revoked, or not honoured at
+        `now` (Unix seconds) by `validity`. Its `expires_at` is `validity.expires_at(...)`:
+        the earlier of the stored expiry and the issue time plus the current TTL."""
         ...
 
     # sessions of the web site

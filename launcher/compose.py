@@ -98,12 +98,24 @@ def build_site(
     """
     commands = commands or command_table(settings)
     store = store or store_for(settings)
+    policy = BindingPolicy(
+        ttl_seconds=settings.binding_ttl,
+        require_email_match=settings.require_email_match,
+        internal_app_name=settings.internal_app_name,
+        links_per_hour=settings.links_per_hour,
+        issue_api_tokens=settings.act_as == "token",
+        api_token_ttl=settings.api_token_ttl,
+    )
+    # The one rule personal tokens are judged by: by the Slack side, introspection and the
+    # stand-in alike (API_TOKEN_TTL; under ACT_AS=service none is honoured).
+    tokens = policy.tokens
     stand_in = (
         StandIn(
             settings.database,
             store,
             impersonate_header=settings.impersonate_header,
             service_token=settings.internal_api_token,
+            token_validity=tokens,
         )
         if settings.serves_stand_in
         else None
@@ -115,14 +127,7 @@ def build_site(
         TokenCipher(settings.secret_key()),
         audit,
         SlackUsersDirectory(client, deadline_seconds=settings.slack_page_timeout),
-        BindingPolicy(
-            ttl_seconds=settings.binding_ttl,
-            require_email_match=settings.require_email_match,
-            internal_app_name=settings.internal_app_name,
-            links_per_hour=settings.links_per_hour,
-            issue_api_tokens=settings.act_as == "token",
-            api_token_ttl=settings.api_token_ttl,
-        ),
+        policy,
     )
     accounts = AccountService(store, audit=audit)
     login = LoginService(
@@ -190,7 +195,7 @@ def build_site(
         audit=audit,
         sessions=sessions,
         bindings=bindings,
-        api_tokens=ApiTokenAuthenticator(store),
+        api_tokens=ApiTokenAuthenticator(store, validity=tokens),
         notifier=notifier,
         internal_app_name=settings.internal_app_name,
         secure_cookies=settings.secure_cookies,
@@ -198,7 +203,7 @@ def build_site(
         require_email_match=settings.require_email_match,
         slack_return_url=slack_return_url,
         oauth=OAuthServices(
-            introspector=TokenIntrospector(store),
+            introspector=TokenIntrospector(store, validity=tokens),
             client=_introspection_client(settings),
             issuer=settings.public_url,
         ),

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute
 from account_binding.api_tokens import ApiTokenAuthenticator
 from account_binding.clock import Clock, system_clock
 from account_binding.store import Store
+from account_binding.token_validity import TokenValidity
 
 from .api import StandInApi
 from .auth import BuiltInUsers, RequestAuthenticator
@@ -21,7 +22,9 @@ from .todos import TodoService
 class StandIn:
     """The stand-in over the SQLite file `database`, whose accounts are the domain's built-in
     ones (`domain_store`). With `service_token` (INTERNAL_API_TOKEN) it also accepts that
-    credential with the header `impersonate_header` naming the user (see `stand_in.auth`)."""
+    credential with the header `impersonate_header` naming the user (see `stand_in.auth`).
+    Personal API tokens are judged by `token_validity` (API_TOKEN_TTL; under ACT_AS=service
+    none is honoured); by default, by each token's stored expiry alone."""
 
     def __init__(
         self,
@@ -31,11 +34,12 @@ class StandIn:
         impersonate_header: str = "Impersonate-User",
         service_token: SecretStr | None = None,
         clock: Clock = system_clock,
+        token_validity: TokenValidity | None = None,
     ) -> None:
         self.store = SQLiteTodoStore(database)
         self.todos = TodoService(self.store, clock)
         self.auth = RequestAuthenticator(
-            ApiTokenAuthenticator(domain_store, clock),
+            ApiTokenAuthenticator(domain_store, clock, token_validity),
             BuiltInUsers(domain_store),
             impersonate_header=impersonate_header,
             service_token=service_token,

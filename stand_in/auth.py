@@ -2,7 +2,9 @@
 
 - A personal API token (`ACT_AS=token`): `Authorization: Bearer <token>` (RFC 6750, 2.1),
   checked in process by the domain's `ApiTokenAuthenticator`; the request acts for the
-  token's user. Always accepted.
+  token's user. Accepted while personal tokens are in use (ACT_AS=token) and the token is
+  live under the current API_TOKEN_TTL; under ACT_AS=service none is, as the Slack side
+  presents none.
 - The service credential (`ACT_AS=service`), when INTERNAL_API_TOKEN is set: the same
   header carrying that credential, together with the impersonation header
   (IMPERSONATE_HEADER, `Impersonate-User` by default, as Kubernetes names it) naming the
@@ -128,11 +130,13 @@ class RequestAuthenticator:
         return user
 
     def _unauthorised(self) -> Refused:
-        wanted = (
-            "A valid personal API token or the service credential"
-            if self._service_token is not None
-            else "A valid personal API token"
-        )
+        accepted = []
+        if self._api_tokens.validity.personal_tokens:
+            accepted.append("a valid personal API token")
+        if self._service_token is not None:
+            accepted.append("the service credential")
+        wanted = " or ".join(accepted) or "a credential"
+        wanted = wanted[0].upper() + wanted[1:]
         return Refused(
             401,
             f"{wanted} is required (Authorization: Bearer <token>).",

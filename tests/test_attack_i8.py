@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
-from conftest import free_socket, run_app
+from conftest import free_socket
 from recording_api import RecordingApi, recording_api
 from starlette.applications import Starlette
 
@@ -80,55 +78,3 @@ async def api() -> AsyncIterator[RecordingApi]:
 
 
 # --- Block Kit helpers plugins are told to use ---------------------------------------------
-
-
-# --- API_TOKEN_TTL set (or lowered) after tokens were issued ---------------------------------
-
-
-async def test_api_token_ttl_also_bounds_tokens_issued_before_it_was_set(tmp_path: Path) -> None:
-    """MEDIUM: expiry is stamped into api_tokens.expires_at at binding, so setting
-    API_TOKEN_TTL later (or lowering it) never bounds the tokens already out: a token bound
-    a year ago under "no expiry" stays active at /oauth/introspect, at the stand-in's API and
-    on the Slack side forever, although the setting reads "Seconds a personal API token stays
-    valid after binding"."""
-    introspection = {
-        "INTROSPECTION_CLIENT_ID": "company-api",
-        "INTROSPECTION_CLIENT_SECRET": "Zq8vN3kT1rW6yB0mC5xL7pD2sH9gF4jA",
-    }
-    async with run_app(tmp_path, **introspection) as app:  # no API_TOKEN_TTL yet
-        token = await app.bind("ada", "U0ADA")
-        year_ago = int(time.time()) - 365 * 86400
-        app.query("UPDATE api_tokens SET created_at = ?", (year_ago,))
-        app.query("UPDATE bindings SET created_at = ?", (year_ago,))
-    async with run_app(tmp_path, API_TOKEN_TTL="3600", **introspection) as app:
-        async with httpx.AsyncClient(base_url=app.base_url, trust_env=False) as machine:
-            answer = await machine.post(
-                "/oauth/introspect",
-                data={"token": token},
-                auth=("company-api", introspection["INTROSPECTION_CLIENT_SECRET"]),
-            )
-            me = await machine.get("/api/me", headers={"Authorization": f"Bearer {token}"})
-        assert answer.json() == {"active": False}, answer.json()
-        assert me.status_code == 401
-
-
-async def test_switching_to_act_as_service_retires_the_personal_tokens(tmp_path: Path) -> None:
-    """LOW: after ACT_AS=token -> service the Slack side never presents a personal token
-    again, yet every token issued before stays active (at /oauth/introspect and at the
-    stand-in's API) until its owner unlinks, and its ciphertext stays in the database."""
-    secret = "Zq8vN3kT1rW6yB0mC5xL7pD2sH9gF4jA"
-    introspection = {
-        "INTROSPECTION_CLIENT_ID": "company-api",
-        "INTROSPECTION_CLIENT_SECRET": secret,
-    }
-    async with run_app(tmp_path, **introspection) as app:
-        token = await app.bind("ada", "U0ADA")
-    async with run_app(
-        tmp_path, ACT_AS="service", INTERNAL_API_TOKEN="SERVICEtoken4d8f2a9c7e1b", **introspection
-    ) as app:
-        assert (await app.command("U0ADA", "whoami"))[-1].text  # still bound, in service mode
-        async with httpx.AsyncClient(base_url=app.base_url, trust_env=False) as machine:
-            answer = await machine.post(
-                "/oauth/introspect", data={"token": token}, auth=("company-api", secret)
-            )
-        assert answer.json() == {"active": False}, answer.json()

@@ -355,3 +355,66 @@ def test_introspection_settings_come_in_pairs_with_a_strong_secret(tmp_path: Pat
     settings = load_settings({**base, **INTROSPECTION, "API_TOKEN_TTL": "3600"}, env_file=None)
     assert (settings.introspection_client_id, settings.api_token_ttl) == (CLIENT_ID, 3600)
     assert CLIENT_SECRET not in repr(settings)
+
+
+async def test_api_token_ttl_also_bounds_tokens_issued_before_it_was_set(tmp_path: Path) -> None:
+    """Expiry was stamped into api_tokens.expires_at at binding, so setting API_TOKEN_TTL
+    later (or lowering it) never bounded the tokens already out. A token is expired at the
+    earlier of its stamped expiry and its issue time plus the current API_TOKEN_TTL: at
+    introspection, at the stand-in's API and on the Slack side."""
+    async with run_app(tmp_path, **INTROSPECTION) as app:  # no API_TOKEN_TTL yet
+        token = await app.bind("ada", ADA)
+        year_ago = int(time.time()) - 365 * 86400
+        app.query("UPDATE api_tokens SET created_at = ?", (year_ago,))
+        app.query("UPDATE bindings SET created_at = ?", (year_ago,))
+    async with run_app(tmp_path, API_TOKEN_TTL="3600", **INTROSPECTION) as app:
+        assert (await introspect(app, token)).json() == {"active": False}
+        me = await machine(app).get("/api/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 401
+        answer = await app.command(ADA, "whoami")  # a new link, saying why
+        assert "has expired" in str(answer[-1]) and "/bind/" in answer[-1].text, answer
+        assert app.query("SELECT count(*) FROM bindings") == [(0,)]
+        [(revoked_at,)] = app.query("SELECT revoked_at FROM api_tokens")
+        assert revoked_at is not None
+
+
+async def test_a_lowered_api_token_ttl_shortens_the_exp_of_tokens_already_issued(
+    tmp_path: Path,
+) -> None:
+    """A token stamped to expire in a day, after API_TOKEN_TTL is lowered to an hour, expires
+    an hour after its issue, and introspection says so in `exp`."""
+    async with run_app(tmp_path, API_TOKEN_TTL="86400", **INTROSPECTION) as app:
+        token = await app.bind("ada", ADA)
+        issued_at, expires_at = token_row(app)
+        assert expires_at == issued_at + 86400
+    async with run_app(tmp_path, API_TOKEN_TTL="3600", **INTROSPECTION) as app:
+        claims = (await introspect(app, token)).json()
+        assert claims["active"] is True and claims["exp"] == issued_at + 3600, claims
+
+
+async def test_switching_to_act_as_service_retires_the_personal_tokens(tmp_path: Path) -> None:
+    """Under ACT_AS=service the Slack side presents no personal token, so none is honoured:
+    introspection answers inactive and the stand-in refuses them. They are treated as
+    inactive, not revoked: switching back to ACT_AS=token makes them work again (within
+    API_TOKEN_TTL), so nobody has to link again after trying service mode."""
+    service = {"ACT_AS": "service", "INTERNAL_API_TOKEN": "SERVICEtoken4d8f2a9c7e1b"}
+    async with run_app(tmp_path, **INTROSPECTION) as app:
+        token = await app.bind("ada", ADA)
+    async with run_app(tmp_path, **service, **INTROSPECTION) as app:
+        assert "ada" in (await app.command(ADA, "whoami"))[-1].text  # bound, in service mode
+        assert (await introspect(app, token)).json() == {"active": False}
+        me = await machine(app).get("/api/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 401, me.text
+        assert "personal API token" not in me.json()["error"]  # only the service credential
+        as_ada = await machine(app).get(
+            "/api/me",
+            headers={
+                "Authorization": f"Bearer {service['INTERNAL_API_TOKEN']}",
+                "Impersonate-User": "ada",
+            },
+        )
+        assert as_ada.status_code == 200 and as_ada.json()["username"] == "ada"
+    async with run_app(tmp_path, **INTROSPECTION) as app:  # back to ACT_AS=token
+        assert (await introspect(app, token)).json()["active"] is True
+        me = await machine(app).get("/api/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200 and me.json()["username"] == "ada"

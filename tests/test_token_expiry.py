@@ -21,6 +21,7 @@ from account_binding.migrations import migrations
 from account_binding.models import SlackIdentity, SlackPerson, SlackProfile, User
 from account_binding.sqlite_store import SQLiteStore, open_database
 from account_binding.store import AuditFilter
+from account_binding.token_validity import TokenValidity
 from account_binding.tokens import digest
 
 ADA = SlackIdentity.from_ids(team_id="T1", user_id="U1", enterprise_id=None)
@@ -96,8 +97,74 @@ async def test_a_token_with_a_ttl_works_until_it_expires_then_is_unknown_everywh
     clock.now += 1  # expires_at is the first second it no longer works
     assert await introspector.introspect(token) is None
     assert await authenticator.user_for(token) is None
-    assert await store.find_token_user(digest(token), clock()) is None
-    assert await store.find_token(digest(token), clock()) is None
+    assert await store.find_token_user(digest(token), clock(), TokenValidity()) is None
+    assert await store.find_token(digest(token), clock(), TokenValidity()) is None
+
+
+async def test_the_current_ttl_bounds_a_token_issued_without_one_everywhere(
+    store: SQLiteStore,
+) -> None:
+    """API_TOKEN_TTL set after binding: the token expires at its issue time plus the TTL, for
+    the store, introspection, the stand-in's authenticator and the Slack side alike."""
+    clock = Clock()
+    ada = await store.create_user("ada", "ada@example.com", "hash", 1)
+    token = await bind(service_for(store, clock), ada)  # no TTL when it was issued
+    assert token
+    now_bounded = TokenValidity(ttl=HOUR)
+    introspector = TokenIntrospector(store, clock, now_bounded)
+    authenticator = ApiTokenAuthenticator(store, clock, now_bounded)
+
+    clock.now += HOUR - 1
+    active = await introspector.introspect(token)
+    assert active is not None and active.expires_at == 1_000_000 + HOUR
+    assert await authenticator.user_for(token) == ada
+
+    clock.now += 1
+    assert await store.find_token(digest(token), clock(), now_bounded) is None
+    assert await store.find_token_user(digest(token), clock(), now_bounded) is None
+    assert await introspector.introspect(token) is None
+    assert await authenticator.user_for(token) is None
+    assert await store.find_token(digest(token), clock(), TokenValidity()) is not None
+    with pytest.raises(BindingExpired):
+        await service_for(store, clock, ttl=HOUR).bound_account(ADA)
+    assert await unbound_rows(store) == [("ada", "token expired")]
+
+
+async def test_a_stamped_expiry_earlier_than_the_current_ttl_still_holds(
+    store: SQLiteStore,
+) -> None:
+    """Raising API_TOKEN_TTL does not lengthen a token: the earlier bound wins."""
+    clock = Clock()
+    ada = await store.create_user("ada", "ada@example.com", "hash", 1)
+    token = await bind(service_for(store, clock, ttl=HOUR), ada)
+    assert token
+    clock.now += HOUR
+    assert (
+        await TokenIntrospector(store, clock, TokenValidity(ttl=24 * HOUR)).introspect(token)
+        is None
+    )
+    with pytest.raises(BindingExpired):
+        await service_for(store, clock, ttl=24 * HOUR).bound_account(ADA)
+
+
+async def test_under_act_as_service_no_personal_token_is_honoured_until_switched_back(
+    store: SQLiteStore,
+) -> None:
+    """ACT_AS=service: the Slack side presents no personal token, so none works anywhere;
+    they are not revoked, so ACT_AS=token makes them work again."""
+    clock = Clock()
+    ada = await store.create_user("ada", "ada@example.com", "hash", 1)
+    token = await bind(service_for(store, clock), ada)
+    assert token
+    service_mode = TokenValidity(personal_tokens=False)
+    assert await store.find_token(digest(token), clock(), service_mode) is None
+    assert await TokenIntrospector(store, clock, service_mode).introspect(token) is None
+    assert await ApiTokenAuthenticator(store, clock, service_mode).user_for(token) is None
+    account = await service_for(store, clock, tokens=False).bound_account(ADA)
+    assert account is not None and account.api_token is None  # the binding is still used
+
+    assert await TokenIntrospector(store, clock, TokenValidity()).introspect(token) is not None
+    assert await ApiTokenAuthenticator(store, clock).user_for(token) == ada
 
 
 async def test_without_a_ttl_a_token_never_expires(store: SQLiteStore) -> None:
