@@ -644,3 +644,26 @@ def test_impersonate_header_refuses_headers_proxies_drop_or_rewrite(
 @pytest.mark.parametrize("header", ["Impersonate-User", "X-Remote-User", "Acme-Acting-For"])
 def test_impersonate_header_takes_a_header_of_its_own(tmp_path: Path, header: str) -> None:
     assert load(tmp_path, IMPERSONATE_HEADER=header).impersonate_header == header
+
+
+ALL_SECRETS = {
+    "SLACK_BOT_TOKEN": "xoxb-1111-SECRETBOTTOKEN",
+    "SLACK_APP_TOKEN": "xapp-1-SECRETAPPTOKEN",
+    "SECRET_KEY": "Kq8vX2mP9rT4wY7zB3nF6hJ1cL5dG0sA",
+    "ACT_AS": "service",
+    "INTERNAL_API_TOKEN": "SERVICEtoken4d8f2a9c7e1b",
+    "INTROSPECTION_CLIENT_ID": "company-api",
+    "INTROSPECTION_CLIENT_SECRET": "Zp4Qw8Er2Ty6Ui0Op3As7Df1Gh5Jk9Lz",
+}
+
+
+@pytest.mark.parametrize("host", ["1.2.3.4:80", "[::1]", "[", "a:b:c"])
+def test_a_start_error_across_settings_echoes_no_secret(tmp_path: Path, host: str) -> None:
+    """A bad HOST once failed inside the check across settings, whose error carried every
+    setting given: the one line printed at start held every secret in clear."""
+    environ = {**ALL_SECRETS, "DATABASE": str(tmp_path / "db"), "HOST": host}
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environ, env_file=None)
+    message = str(raised.value)
+    secrets = [v for k, v in ALL_SECRETS.items() if k not in ("ACT_AS", "INTROSPECTION_CLIENT_ID")]
+    assert not [secret for secret in secrets if secret in message], message
