@@ -215,7 +215,7 @@ class Settings(BaseSettings):
         None,
         ge=60,
         le=315360000,
-        description="Seconds a personal API token stays valid after binding (60 to 315360000, ten years); then the Slack side asks the person to link again. Unset: a token lasts until unlink.",
+        description="Seconds a personal API token stays valid after binding (60 to 315360000, ten years); then the Slack side asks the person to link again. It bounds every token by its issue time, also those issued before it was set or lowered. Unset: a token lasts until unlink.",
         json_schema_extra=_shown("unset (no expiry)"),
     )
     introspection_client_id: str | None = Field(
