@@ -9,8 +9,9 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
 CHROMIUM ?= /usr/bin/chromium
+OIDC_PROVIDER := tools/oidc-provider
 
-.PHONY: run test lint pytest chromium screenshots defence-check settings-table clean
+.PHONY: run test lint pytest chromium oidc-provider screenshots defence-check settings-table clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,12 +52,30 @@ chromium:
 	  fi; \
 	fi
 
+# The single sign-on tests run a real OpenID provider on loopback: the npm package
+# oidc-provider (tools/oidc-provider, pinned by its package-lock.json) under Node.js 18 or later.
+# Node.js and npm are installed with apt when missing (as root); `npm ci` runs when the lock
+# file is newer than the installed tree (npm ci writes node_modules/.package-lock.json).
+oidc-provider: $(OIDC_PROVIDER)/node_modules/.package-lock.json
+
+$(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package-lock.json $(OIDC_PROVIDER)/package.json
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; \
+	  else \
+	    echo "Node.js or npm is missing: install them (Debian: apt-get install nodejs npm) for the single sign-on tests"; \
+	  fi; \
+	fi
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --loglevel=error; \
+	fi
+
 # pytest's exit code 5 means it collected no tests: a failure, said as such.
 pytest: $(DEV_STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$code
 
-test: lint chromium pytest
+test: lint chromium oidc-provider pytest
 
 # Refresh the screenshots in docs/ that the README shows.
 screenshots: $(DEV_STAMP) chromium
@@ -73,4 +92,4 @@ settings-table: $(STAMP)
 	$(BIN)/python -m tools.settings_table
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(OIDC_PROVIDER)/node_modules
