@@ -12,13 +12,20 @@ import hashlib
 import secrets
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
 
-from tests.oidc_provider import ACCOUNTS, REDIRECT_URI, RunningProvider, oidc_provider
+from tests.oidc_provider import (
+    ACCOUNTS,
+    REDIRECT_URI,
+    RunningProvider,
+    oidc_provider,
+    running_provider,
+)
 
 __all__ = ["oidc_provider"]  # the fixture, imported for the tests here
 
@@ -304,3 +311,9 @@ def test_the_sign_in_form_logs_in_the_account_typed(oidc_provider: RunningProvid
 def test_an_unknown_account_cannot_log_in(oidc_provider: RunningProvider) -> None:
     with pytest.raises(AssertionError, match="400"):
         authorize(oidc_provider, account="nobody")
+
+
+def test_token_lifetimes_are_set_per_provider(tmp_path: Path) -> None:
+    with running_provider(tmp_path, ttl={"AccessToken": 7}) as provider:
+        tokens = tokens_for(provider, authorize(provider))
+    assert tokens["expires_in"] == 7
