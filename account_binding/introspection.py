@@ -11,12 +11,11 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
-from .api_tokens import MAX_TOKEN_LENGTH
+from .api_tokens import ApiTokenAuthenticator
 from .clock import Clock, system_clock
 from .models import User
 from .store import Store
 from .token_validity import TokenValidity
-from .tokens import API_TOKEN_PREFIX, digest
 
 #: The one scope a personal API token has: the internal application's API, as its user.
 API_TOKEN_SCOPE = "api"  # noqa: S105 - a scope name, not a secret
@@ -63,9 +62,7 @@ class TokenIntrospector:
         clock: Clock = system_clock,
         validity: TokenValidity | None = None,
     ) -> None:
-        self._store = store
-        self._clock = clock
-        self._validity = validity or TokenValidity()
+        self._tokens = ApiTokenAuthenticator(store, clock, validity)
 
     async def introspect(self, token: str) -> ActiveToken | None:
         """The token's state, or None for an unknown, malformed, revoked or expired token, and
@@ -75,9 +72,7 @@ class TokenIntrospector:
         A string that cannot be a personal API token (another prefix, or over
         MAX_TOKEN_LENGTH characters) is never looked up.
         """
-        if not token.startswith(API_TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
-            return None
-        found = await self._store.find_token(digest(token), self._clock(), self._validity)
+        found = await self._tokens.issued(token)
         if found is None:
             return None
         return ActiveToken(user=found.user, issued_at=found.issued_at, expires_at=found.expires_at)

@@ -582,12 +582,6 @@ class SQLiteStore(SQLiteDatabase):
 
     # personal API tokens
 
-    async def find_token_user(
-        self, api_token_hash: str, now: int, validity: TokenValidity
-    ) -> User | None:
-        token = await self.find_token(api_token_hash, now, validity)
-        return token.user if token else None
-
     async def find_token(
         self, api_token_hash: str, now: int, validity: TokenValidity
     ) -> IssuedToken | None:

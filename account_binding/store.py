@@ -183,14 +183,6 @@ class Store(Protocol):
         ...
 
     # personal API tokens
-    async def find_token_user(
-        self, api_token_hash: str, now: int, validity: TokenValidity
-    ) -> User | None:
-        """The user of the token with this hash, or None when it is unknown, revoked, or not
-        honoured at `now` (Unix seconds) by `validity` (expired, or personal tokens not in
-        use)."""
-        ...
-
     async def find_token(
         self, api_token_hash: str, now: int, validity: TokenValidity
     ) -> IssuedToken | None:

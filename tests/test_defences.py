@@ -25,6 +25,7 @@ from account_binding.errors import SlackUnavailable
 from account_binding.models import SlackIdentity, User
 from account_binding.sessions import SessionService
 from account_binding.sqlite_store import SQLiteStore
+from account_binding.store import IssuedToken
 from account_binding.text import DISPLAY_NAME_LIMIT, display_name
 from account_binding.token_validity import TokenValidity
 from account_binding.tokens import digest, new_api_token
@@ -172,11 +173,11 @@ class CountingStore(SQLiteStore):
 
     lookups = 0
 
-    async def find_token_user(
+    async def find_token(
         self, api_token_hash: str, now: int, validity: TokenValidity
-    ) -> User | None:
+    ) -> IssuedToken | None:
         self.lookups += 1
-        return await super().find_token_user(api_token_hash, now, validity)
+        return await super().find_token(api_token_hash, now, validity)
 
 
 async def test_an_overlong_api_token_is_refused_without_a_lookup(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ async def test_a_token_with_a_ttl_works_until_it_expires_then_is_unknown_everywh
     clock.now += 1  # expires_at is the first second it no longer works
     assert await introspector.introspect(token) is None
     assert await authenticator.user_for(token) is None
-    assert await store.find_token_user(digest(token), clock(), TokenValidity()) is None
+    assert await store.find_token(digest(token), clock(), TokenValidity()) is None
     assert await store.find_token(digest(token), clock(), TokenValidity()) is None
 
 
@@ -121,7 +121,7 @@ async def test_the_current_ttl_bounds_a_token_issued_without_one_everywhere(
 
     clock.now += 1
     assert await store.find_token(digest(token), clock(), now_bounded) is None
-    assert await store.find_token_user(digest(token), clock(), now_bounded) is None
+    assert await store.find_token(digest(token), clock(), now_bounded) is None
     assert await introspector.introspect(token) is None
     assert await authenticator.user_for(token) is None
     assert await store.find_token(digest(token), clock(), TokenValidity()) is not None
