@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -24,10 +23,8 @@ from acme_oncall.service import (
     demo_roster,
     serve,
 )
-from conftest import RunningApp, find_link, free_socket, hidden_fields, login, run_app
+from conftest import RunningApp, find_link, free_socket, run_app
 from starlette.types import ASGIApp, Receive, Scope, Send
-
-from account_binding.crypto import TokenCipher
 
 CLIENT_ID = "acme-oncall"
 CLIENT_SECRET = "introspection-client-secret-for-the-oncall-api"
@@ -83,26 +80,6 @@ async def app_and_oncall(
         sock.close()
 
 
-async def bind(app: RunningApp, username: str, slack_user: str) -> None:
-    """`username` binds `slack_user` in a browser (no personal token needed: service mode)."""
-    await app.add_user(username)
-    url = await app.link_for(slack_user)
-    browser = app.browser()
-    await browser.get(urlsplit(url).path)
-    await login(browser, username, next_path="/bind")
-    page = await browser.get("/bind")
-    done = await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
-    assert done.status_code == 200, done.text
-
-
-def personal_token(app: RunningApp, slack_user: str) -> str:
-    [(ciphertext,)] = app.query(
-        "SELECT api_token_ciphertext FROM bindings WHERE slack_user_id = ?", (slack_user,)
-    )
-    assert isinstance(ciphertext, str)
-    return TokenCipher(app.settings.secret_key()).decrypt(ciphertext)
-
-
 async def test_the_service_checks_a_personal_token_at_the_apps_introspection_endpoint(
     tmp_path: Path,
 ) -> None:
@@ -145,8 +122,7 @@ async def test_token_mode_the_service_introspects_the_persons_token(
         help_text = (await app.command("U0ADA", "help"))[0].text
         assert "oncall page" in help_text and "todo" not in help_text
 
-        await bind(app, "ada", "U0ADA")
-        token = personal_token(app, "U0ADA")
+        token = await app.bind("ada", "U0ADA")
 
         now = await app.command("U0ADA", "oncall now")
         assert now[-1].source == "response_url"
@@ -181,7 +157,7 @@ async def test_service_mode_the_service_token_names_the_bound_user(
         INTERNAL_API_TOKEN=SERVICE_TOKEN,
         IMPERSONATE_HEADER=header,
     ) as (app, oncall):
-        await bind(app, "grace", "U0GRACE")
+        await app.bind("grace", "U0GRACE")
         assert app.query("SELECT api_token_ciphertext FROM bindings") == [(None,)]
 
         now = await app.command("U0GRACE", "oncall now")
@@ -205,7 +181,7 @@ async def test_an_unknown_rotation_and_a_bad_argument_in_slack(tmp_path: Path) -
     async with app_and_oncall(
         tmp_path, token_mode=False, ACT_AS="service", INTERNAL_API_TOKEN=SERVICE_TOKEN
     ) as (app, _):
-        await bind(app, "ada", "U0ADA")
+        await app.bind("ada", "U0ADA")
         unknown = await app.command("U0ADA", "oncall now nope")
         assert "Acme has no rotation called `nope`" in unknown[-1].text
         usage = await app.command("U0ADA", "oncall page")
