@@ -16,8 +16,6 @@ its sentence; an answer of the wrong shape raises `UnreadableAnswer`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +26,10 @@ from bolt_app.commands import (
     CommandPlugin,
     Reply,
     Subcommand,
-    UnreadableAnswer,
     context,
     escape,
     header,
+    reading,
     section,
     whole_number,
 )
@@ -52,7 +50,7 @@ class TodoItem:
 async def list_todos(ctx: CommandContext, args: Arguments) -> Reply:
     """`todo`: GET /api/todos."""
     body = await ctx.api.get("/api/todos")
-    with _reading(ctx.app_name):
+    with reading(ctx.app_name):
         items = [_item(item) for item in body["todos"]]
     return todos_reply(items, ctx.app_name, ctx.command)
 
@@ -60,7 +58,7 @@ async def list_todos(ctx: CommandContext, args: Arguments) -> Reply:
 async def add_todo(ctx: CommandContext, args: Arguments) -> Reply:
     """`todo add <title>`: POST /api/todos {"title": ...}."""
     body = await ctx.api.post("/api/todos", json={"title": args["title"]})
-    with _reading(ctx.app_name):
+    with reading(ctx.app_name):
         return todo_added_reply(_item(body))
 
 
@@ -68,7 +66,7 @@ async def complete_todo(ctx: CommandContext, args: Arguments) -> Reply:
     """`todo done <number>`: POST /api/todos/<number>/complete."""
     number: int = args["number"]
     body = await ctx.api.post(f"/api/todos/{number}/complete")
-    with _reading(ctx.app_name):
+    with reading(ctx.app_name):
         return todo_completed_reply(_item(body))
 
 
@@ -121,15 +119,6 @@ plugin = CommandPlugin(
         ),
     ],
 )
-
-
-@contextmanager
-def _reading(app_name: str) -> Iterator[None]:
-    """An answer of the wrong shape is the internal application's fault; say so."""
-    try:
-        yield
-    except (KeyError, TypeError, ValueError):
-        raise UnreadableAnswer(f"{app_name} gave an answer that could not be read.") from None
 
 
 def _item(value: Any) -> TodoItem:

@@ -12,6 +12,7 @@ from .api import (
     InternalApiError,
     Json,
     UnreadableAnswer,
+    reading,
 )
 from .interface import (
     Argument,
@@ -47,6 +48,7 @@ __all__ = [
     "escape",
     "fields",
     "header",
+    "reading",
     "reply",
     "section",
     "whole_number",

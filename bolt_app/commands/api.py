@@ -7,7 +7,8 @@ HTTP library underneath can change without breaking plugins.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 #: Parsed JSON (RFC 8259): dict, list, str, int, float, bool or None.
@@ -40,6 +41,17 @@ class CredentialRejected(InternalApiError):
 
 class UnreadableAnswer(InternalApiError):
     """The answer was not JSON, was too large, or (raised by a plugin) had the wrong shape."""
+
+
+@contextmanager
+def reading(app_name: str) -> Iterator[None]:
+    """Read an answer's fields inside this block: a KeyError, TypeError or ValueError there
+    (an answer of the wrong shape, the application's fault) becomes UnreadableAnswer saying
+    so. `app_name`: INTERNAL_APP_NAME (`ctx.app_name`)."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError):
+        raise UnreadableAnswer(f"{app_name} gave an answer that could not be read.") from None
 
 
 class InternalApiClient(Protocol):

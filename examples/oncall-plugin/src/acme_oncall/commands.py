@@ -13,9 +13,7 @@ returns is escaped before it goes into mrkdwn.
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -28,10 +26,10 @@ from bolt_app.commands import (
     CommandPlugin,
     Reply,
     Subcommand,
-    UnreadableAnswer,
     context,
     escape,
     header,
+    reading,
     reply,
     section,
 )
@@ -62,7 +60,7 @@ async def now(ctx: CommandContext, args: Arguments) -> Reply:
                 f"`{ctx.command} oncall now` lists them all."
             )
         body = {"rotations": [body]}
-    with _reading(ctx):
+    with reading(ctx.app_name):
         on_call = [
             (_text(item["name"]), _text(item["username"]), _when(_text(item["until"])))
             for item in body["rotations"]
@@ -78,7 +76,7 @@ async def shifts(ctx: CommandContext, args: Arguments) -> Reply:
     """GET /api/me/shifts: the service knows the caller from the credential."""
     body = await ctx.api.get("/api/me/shifts")
     current = datetime.now(UTC)
-    with _reading(ctx):
+    with reading(ctx.app_name):
         lines = [
             f"• *{escape(_text(item['name']))}*: {_when(_text(item['starts']))} to "
             f"{_when(_text(item['ends']))}"
@@ -98,7 +96,7 @@ async def page(ctx: CommandContext, args: Arguments) -> Reply:
     """POST /api/pages: the service pages as the caller; a message it refuses (too long)
     comes back as ApiRefused, whose text the product shows."""
     body = await ctx.api.post("/api/pages", json={"message": args["message"]})
-    with _reading(ctx):
+    with reading(ctx.app_name):
         paged, name, message, number = (
             _text(body["paged"]),
             _text(body["name"]),
@@ -133,15 +131,6 @@ plugin = CommandPlugin(
         ),
     ],
 )
-
-
-@contextlib.contextmanager
-def _reading(ctx: CommandContext) -> Iterator[None]:
-    """An answer of the wrong shape is the service's fault: say so, as the product would."""
-    try:
-        yield
-    except (KeyError, TypeError, ValueError):
-        raise UnreadableAnswer(f"{ctx.app_name} gave an answer that could not be read.") from None
 
 
 def _text(value: Any) -> str:
