@@ -32,6 +32,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -86,6 +87,10 @@ FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 #: A client identifier or secret's characters (RFC 6749 appendix A.1 and A.2, VSCHAR).
 VSCHARS = re.compile(r"[\x20-\x7e]+")
+#: One scope name (RFC 6749 section 3.3, scope-token).
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+#: A claim name in an ID token or userinfo answer.
+CLAIM_NAME = re.compile(r"[A-Za-z0-9_.:/-]{1,128}")
 #: One COMMAND_PLUGINS entry: `*`; `module:object`, a dotted module path and a dotted
 #: attribute path (the object reference of the entry points specification); or an entry-point
 #: name, which may hold any character but `=` (and, here, `:`, which marks a reference).
@@ -199,9 +204,28 @@ class Settings(BaseSettings):
         description="Where the Slack side calls the internal application's API. Point it at your own system if it serves the same API. Unset, the site serves the stand-in internal application at `/api` and its `todo` commands are on; set, both are off.",
         json_schema_extra=_shown("`http://HOST:PORT` (loopback when `HOST` is a wildcard)"),
     )
-    act_as: Annotated[Literal["token", "service"], BeforeValidator(_lower)] = Field(
+    act_as: Annotated[Literal["token", "service", "oauth2"], BeforeValidator(_lower)] = Field(
         "token",
-        description="How the Slack side acts in the internal application for a bound person. `token`: with the personal API token binding issued them (your API checks it at the introspection endpoint). `service`: binding issues no token; every call carries the one service credential `INTERNAL_API_TOKEN` and names the person in `IMPERSONATE_HEADER`. Tokens issued before a switch to `service` are not revoked but honoured nowhere while it lasts (introspection answers inactive, the stand-in refuses them); switching back to `token` makes them work again within `API_TOKEN_TTL`, so nobody has to link again.",
+        description="How the Slack side acts in the internal application for a bound person. `token`: with the personal API token binding issued them (your API checks it at the introspection endpoint). `service`: binding issues no token; every call carries the one service credential `INTERNAL_API_TOKEN` and names the person in `IMPERSONATE_HEADER`. `oauth2`: with the person's own OAuth 2.0 access token from your authorization server (`OAUTH2_ISSUER`), granted while binding, refreshed before it expires and revoked at unlink. Tokens issued before a switch to `service` are not revoked but honoured nowhere while it lasts (introspection answers inactive, the stand-in refuses them); switching back to `token` makes them work again within `API_TOKEN_TTL`, so nobody has to link again.",
+    )
+    oauth2_issuer: str = Field(
+        "",
+        description="With `ACT_AS=oauth2`, the authorization server that issues the people's tokens (its metadata is read from `/.well-known/openid-configuration`, else `/.well-known/oauth-authorization-server`). `https://` except on a loopback address.",
+        json_schema_extra=_shown("`OIDC_ISSUER`"),
+    )
+    oauth2_client_id: str | None = Field(
+        None,
+        description="With `ACT_AS=oauth2`, this app's client ID at `OAUTH2_ISSUER`.",
+        json_schema_extra=_shown("`OIDC_CLIENT_ID`"),
+    )
+    oauth2_client_secret: SecretStr | None = Field(
+        None,
+        description="That client's secret.",
+        json_schema_extra=_shown("`OIDC_CLIENT_SECRET`"),
+    )
+    oauth2_scopes: str = Field(
+        "openid offline_access",
+        description="Space-separated scopes asked for at binding with `ACT_AS=oauth2`: `openid` (the ID token says whose tokens they are) and what your server needs to issue a refresh token (`offline_access` for most) plus those your API wants.",
     )
     internal_api_token: SecretStr | None = Field(
         None,
@@ -226,6 +250,66 @@ class Settings(BaseSettings):
         None,
         description=f"That client's secret: at least 32 random characters; make one with `{MAKE_A_KEY}`.",
     )
+    auth: Annotated[Literal["local", "oidc", "proxy"], BeforeValidator(_lower)] = Field(
+        "local",
+        description="How people log in to the site. `local`: the built-in accounts (`account-binding add-user`). `oidc`: single sign-on with OpenID Connect at `OIDC_ISSUER`; accounts are made from the provider's claims at first login. `proxy`: an authenticating reverse proxy in front (oauth2-proxy and the like) names the person in `PROXY_USER_HEADER`, believed only from `TRUSTED_PROXIES`.",
+    )
+    oidc_issuer: str = Field(
+        "",
+        description="With `AUTH=oidc`, the OpenID provider's issuer identifier, such as `https://keycloak.example/realms/acme`; its discovery document is read from `/.well-known/openid-configuration`. `https://` except on a loopback address. Unset in the sandbox, `run` starts a local provider.",
+    )
+    oidc_client_id: str | None = Field(
+        None, description="This site's client ID at the OpenID provider."
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        None,
+        description="That client's secret (the client authenticates with HTTP Basic, `client_secret_basic`).",
+    )
+    oidc_scopes: str = Field(
+        "openid email profile",
+        description="Space-separated scopes asked for at login; must include `openid`.",
+    )
+    oidc_username_claim: str = Field(
+        "preferred_username",
+        description="The ID token or userinfo claim that becomes the internal user name at first login (lower-cased; letters, digits, `.`, `_`, `-`). Accounts are keyed by issuer and subject (`sub`), so a changed claim renames nobody into somebody else.",
+    )
+    oidc_allowed_domains: CommaSeparated = Field(
+        (),
+        description="Comma-separated email domains whose people may log in, such as `acme.example`; only an email the provider marks verified (`email_verified`) counts. Unset: anyone the provider logs in.",
+    )
+    oidc_provider_name: str = Field(
+        "",
+        description='The provider\'s name on the login button ("Sign in with …").',
+        json_schema_extra=_shown("`OIDC_ISSUER`'s host name"),
+    )
+    proxy_user_header: str = Field(
+        "X-Forwarded-User",
+        description="With `AUTH=proxy`, the request header in which the proxy names the person (their user name).",
+    )
+    proxy_email_header: str = Field(
+        "X-Forwarded-Email",
+        description="With `AUTH=proxy`, the request header carrying the person's email address.",
+    )
+    provider_timeout: float = Field(
+        10.0,
+        ge=1.0,
+        le=60.0,
+        description="Seconds (1 to 60) any one call to an OpenID provider or authorization server (discovery, keys, token, refresh, revocation, userinfo) may take.",
+    )
+    verify_slack_identity: Flag = Field(
+        False,
+        description="When `true`, Connect works only after the person also signs in with Slack (Sign in with Slack, OpenID Connect) as the very Slack user and workspace (or Enterprise Grid organisation) the link was issued to. Needs `SLACK_CLIENT_ID`, `SLACK_CLIENT_SECRET`, an `https://` `PUBLIC_URL` and the redirect URL `PUBLIC_URL/slack-identity/callback` in the manifest's `oauth_config.redirect_urls`.",
+    )
+    slack_client_id: str | None = Field(
+        None, description="The Slack app's client ID (Basic Information → App Credentials)."
+    )
+    slack_client_secret: SecretStr | None = Field(
+        None, description="The Slack app's client secret (Basic Information → App Credentials)."
+    )
+    slack_openid_issuer: str = Field(
+        "https://slack.com",
+        description="Where Sign in with Slack's discovery document is read (`/.well-known/openid-configuration`). Tests point it at a provider on loopback.",
+    )
     command_plugins: CommaSeparated = Field(
         (),
         description="Comma-separated command plugins to load: `module:object`, the name of an installed plugin (entry-point group `account_binding.commands`; the start lists those installed), or `*` for every installed one. Installing a package adds no command until it is named here.",
@@ -242,6 +326,13 @@ class Settings(BaseSettings):
         le=65535,
         description="The sandbox's fake Slack port (loopback only), not `PORT`.",
         json_schema_extra=_shown("`PORT + 1` (`PORT - 1` when `PORT` is 65535)"),
+    )
+    sandbox_oidc_port: int = Field(
+        0,
+        ge=1,
+        le=65535,
+        description="With `AUTH=oidc` (or `ACT_AS=oauth2`) and no `OIDC_ISSUER`, the port (loopback only) of the OpenID provider the sandbox starts.",
+        json_schema_extra=_shown("`PORT + 2` (`PORT - 2` past 65533)"),
     )
     require_email_match: Flag = Field(
         False,
@@ -285,7 +376,7 @@ class Settings(BaseSettings):
     )
     trusted_proxies: CommaSeparated = Field(
         (),
-        description="Comma-separated addresses or networks of reverse proxies whose `X-Forwarded-For` names the client (for the per-address limit and the audit log). Unset: the connecting address is the client.",
+        description="Comma-separated addresses or networks of reverse proxies whose `X-Forwarded-For` names the client (for the per-address limit and the audit log) and, with `AUTH=proxy`, whose `PROXY_USER_HEADER` names the person. Only the connecting address (the socket's peer) is checked against it. Unset: the connecting address is the client.",
     )
     #: Largest request body the site reads, in bytes.
     max_body_bytes: int = Field(
@@ -447,6 +538,98 @@ class Settings(BaseSettings):
             check_secret_key(value, "INTROSPECTION_CLIENT_SECRET")
         return value
 
+    @field_validator("oidc_issuer", "oauth2_issuer", "slack_openid_issuer", mode="before")
+    @classmethod
+    def _issuers(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str) and value:
+            name = str(info.field_name).upper()
+            # Checked, but kept as given: an issuer identifier is compared with the provider's
+            # `iss` character for character (OpenID Connect Discovery 1.0 section 4.3), and
+            # some end with "/".
+            if _url(name, value).startswith("http://") and not _is_loopback_url(value):
+                raise SettingsError(
+                    f"{name} must be an https:// URL (an http:// one only on a loopback "
+                    f"address, for tests), not {value!r}"
+                )
+        return value
+
+    @field_validator("oidc_client_id", "oauth2_client_id", "slack_client_id", mode="after")
+    @classmethod
+    def _client_ids(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not VSCHARS.fullmatch(value):
+            raise SettingsError(
+                f"{str(info.field_name).upper()} must be printable ASCII characters "
+                "(RFC 6749 appendix A.1)"
+            )
+        return value
+
+    @field_validator(
+        "oidc_client_secret", "oauth2_client_secret", "slack_client_secret", mode="before"
+    )
+    @classmethod
+    def _client_secrets(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str) and not VSCHARS.fullmatch(value):
+            raise SettingsError(
+                f"{str(info.field_name).upper()} must be printable ASCII characters "
+                "(RFC 6749 appendix A.2)"
+            )
+        return value
+
+    @field_validator("oidc_scopes", "oauth2_scopes", mode="after")
+    @classmethod
+    def _scopes(cls, value: str, info: ValidationInfo) -> str:
+        scopes = value.split()
+        name = str(info.field_name).upper()
+        if not all(SCOPE_TOKEN.fullmatch(scope) for scope in scopes):
+            raise SettingsError(
+                f"{name} must be space-separated scope names (RFC 6749 section 3.3), not {value!r}"
+            )
+        if "openid" not in scopes:
+            raise SettingsError(f"{name} must include openid, not {value!r}")
+        return " ".join(dict.fromkeys(scopes))
+
+    @field_validator("oidc_username_claim", mode="after")
+    @classmethod
+    def _username_claim(cls, value: str) -> str:
+        if not CLAIM_NAME.fullmatch(value):
+            raise SettingsError(f"OIDC_USERNAME_CLAIM must be a claim name, not {value!r}")
+        return value
+
+    @field_validator("oidc_allowed_domains", mode="after")
+    @classmethod
+    def _allowed_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        domains = []
+        for domain in value:
+            domain = domain.lower().lstrip("@")
+            if not _is_host_name(domain, underscore=False) or "." not in domain:
+                raise SettingsError(
+                    "OIDC_ALLOWED_DOMAINS must be comma-separated email domains such as "
+                    f"acme.example, not {domain!r}"
+                )
+            domains.append(domain)
+        return tuple(domains)
+
+    @field_validator("oidc_provider_name", mode="after")
+    @classmethod
+    def _provider_name(cls, value: str) -> str:
+        if len(value) > 64 or any(not c.isprintable() for c in value):
+            raise SettingsError("OIDC_PROVIDER_NAME must be at most 64 printable characters")
+        return value
+
+    @field_validator("proxy_user_header", "proxy_email_header", mode="after")
+    @classmethod
+    def _proxy_headers(cls, value: str, info: ValidationInfo) -> str:
+        if not FIELD_NAME.fullmatch(value):
+            raise SettingsError(
+                f"{str(info.field_name).upper()} must be an HTTP field name (RFC 9110 section "
+                f"5.1: letters, digits and !#$%&'*+-.^_`|~), not {value!r}"
+            )
+        if value.lower() in RESERVED_HEADERS - {"x-real-ip"}:
+            raise SettingsError(
+                f"{str(info.field_name).upper()} must name a header of its own, not {value}"
+            )
+        return value
+
     @field_validator("command_plugins", mode="after")
     @classmethod
     def _command_plugins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -524,6 +707,7 @@ class Settings(BaseSettings):
                 "ACT_AS=service needs INTERNAL_API_TOKEN, the service credential the Slack "
                 "side sends to the internal application"
             )
+        self._check_single_sign_on(given)
         if (self.introspection_client_id is None) != (self.introspection_client_secret is None):
             present, missing = (
                 ("INTROSPECTION_CLIENT_ID", "INTROSPECTION_CLIENT_SECRET")
@@ -531,6 +715,83 @@ class Settings(BaseSettings):
                 else ("INTROSPECTION_CLIENT_SECRET", "INTROSPECTION_CLIENT_ID")
             )
             raise SettingsError(f"{present} is set but {missing} is not: set both, or neither")
+
+    def _check_single_sign_on(self, given: set[str]) -> None:
+        """AUTH, ACT_AS=oauth2 and VERIFY_SLACK_IDENTITY: what each needs, and the defaults
+        one setting takes from another."""
+        if "sandbox_oidc_port" not in given:
+            port = self.port + 2 if self.port <= 65533 else self.port - 2
+            self._derive("sandbox_oidc_port", port)
+        if self.sandbox_oidc_port in (self.port, self.sandbox_port):
+            raise SettingsError("SANDBOX_OIDC_PORT must differ from PORT and SANDBOX_PORT")
+        if self.uses_sandbox_provider:
+            # run --sandbox starts a provider on loopback and fills these in.
+            return
+        if self.auth == "oidc":
+            for name in ("oidc_issuer", "oidc_client_id", "oidc_client_secret"):
+                if not getattr(self, name):
+                    raise SettingsError(
+                        f"AUTH=oidc needs {name.upper()} (OIDC_ISSUER, OIDC_CLIENT_ID and "
+                        "OIDC_CLIENT_SECRET name the provider and this site's client there)"
+                    )
+        if self.auth == "proxy" and not self.trusted_proxies:
+            raise SettingsError(
+                "AUTH=proxy needs TRUSTED_PROXIES, the addresses of the proxies whose "
+                f"{self.proxy_user_header} header is believed"
+            )
+        if self.act_as == "oauth2":
+            for name, fallback in (
+                ("oauth2_issuer", "oidc_issuer"),
+                ("oauth2_client_id", "oidc_client_id"),
+                ("oauth2_client_secret", "oidc_client_secret"),
+            ):
+                if not getattr(self, name):
+                    self._derive(name, getattr(self, fallback))
+                if not getattr(self, name):
+                    raise SettingsError(
+                        f"ACT_AS=oauth2 needs {name.upper()} (or {fallback.upper()}, its default)"
+                    )
+        if self.verify_slack_identity:
+            if not self.slack_client_id or not self.slack_client_secret:
+                raise SettingsError(
+                    "VERIFY_SLACK_IDENTITY=true needs SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, "
+                    "the Slack app's credentials for Sign in with Slack"
+                )
+            if not self.public_url.startswith("https://") and not _is_loopback_url(
+                self.slack_openid_issuer
+            ):
+                raise SettingsError(
+                    "VERIFY_SLACK_IDENTITY=true needs an https:// PUBLIC_URL: Slack accepts "
+                    f"only https redirect URLs, and {self.public_url} is not one"
+                )
+
+    @property
+    def uses_sandbox_provider(self) -> bool:
+        """True in the sandbox (no Slack tokens) when AUTH=oidc or ACT_AS=oauth2 has no issuer:
+        `run` then starts an OpenID provider on loopback (SANDBOX_OIDC_PORT)."""
+        needs = self.auth == "oidc" or self.act_as == "oauth2"
+        return needs and not self.has_slack_tokens and not (self.oidc_issuer or self.oauth2_issuer)
+
+    @property
+    def provider_name(self) -> str:
+        """OIDC_PROVIDER_NAME, or OIDC_ISSUER's host name."""
+        return self.oidc_provider_name or urlsplit(self.oidc_issuer).hostname or "single sign-on"
+
+    def with_sandbox_provider(self, issuer: str, client_id: str, client_secret: str) -> Settings:
+        """These settings with the sandbox's provider as OIDC_ISSUER (and as OAUTH2_ISSUER
+        under ACT_AS=oauth2), its client's ID and secret."""
+        values: dict[str, Any] = {
+            "oidc_issuer": issuer,
+            "oidc_client_id": client_id,
+            "oidc_client_secret": SecretStr(client_secret),
+        }
+        if self.act_as == "oauth2":
+            values |= {
+                "oauth2_issuer": issuer,
+                "oauth2_client_id": client_id,
+                "oauth2_client_secret": SecretStr(client_secret),
+            }
+        return self.model_copy(update=values)
 
     def _derive(self, name: str, value: object) -> None:
         """Set a default another setting decides (the model is frozen once validated)."""
@@ -756,6 +1017,17 @@ def _url(name: str, value: str, *, slash: bool = False) -> str:
         raise SettingsError(f"{name} must not carry a user name or password")
     value = _normalised_origin(name, parts) + parts.path.rstrip("/")
     return value + "/" if slash else value
+
+
+def _is_loopback_url(url: str) -> bool:
+    """True when `url`'s host is a loopback address or `localhost`."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}

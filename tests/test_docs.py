@@ -14,7 +14,7 @@ def test_every_setting_is_in_the_readme_configuration_table(project_root: Path) 
     assert {"SLACK_BOT_TOKEN", "PUBLIC_URL", "BINDING_TTL", "SECRET_KEY", "ACT_AS"} <= settings
     readme = (project_root / "README.md").read_text()
     table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", table, re.MULTILINE))
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", table, re.MULTILINE))
     assert settings == documented
 
 

@@ -364,7 +364,7 @@ def test_the_issue_8_settings_are_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"ACT_AS": "oauth2"}, "ACT_AS must be token or service, not 'oauth2'"),
+        ({"ACT_AS": "saml"}, "ACT_AS must be token, service or oauth2, not 'saml'"),
         ({"ACT_AS": "service"}, "ACT_AS=service needs INTERNAL_API_TOKEN"),
         ({"COMMAND_TIMEOUT": "0.5"}, "COMMAND_TIMEOUT must be between 1.0 and 300.0"),
         ({"COMMAND_TIMEOUT": "301"}, "COMMAND_TIMEOUT must be between 1.0 and 300.0"),
