@@ -176,5 +176,72 @@ def m005_todos_leave_for_the_stand_in(db: Database) -> None:
         todos.drop()
 
 
+@migrations()
+def m006_single_sign_on_and_oauth_grants(db: Database) -> None:
+    # Who a user is at an OpenID provider or authenticating proxy: (issuer, subject) is the
+    # key (OpenID Connect Core 1.0 section 5.7: sub is unique only within its issuer), never
+    # the email address. AUTH=proxy uses the issuer "proxy:" + PROXY_USER_HEADER.
+    _table(db, "user_identities").create(
+        {"id": int, "user_id": int, "issuer": str, "subject": str, "created_at": int},
+        pk="id",
+        not_null={"user_id", "issuer", "subject", "created_at"},
+        foreign_keys=[("user_id", "users", "id")],
+    )
+    _table(db, "user_identities").create_index(["issuer", "subject"], unique=True)
+    _table(db, "user_identities").create_index(["user_id"])
+    # Authorization requests under way (OIDC login, the OAuth grant at binding, Sign in with
+    # Slack), kept on the server: the state's SHA-256 is the key; `browser_hash` is the
+    # SHA-256 of the flow cookie of the browser that began it; single use (`used_at`).
+    _table(db, "authorization_flows").create(
+        {
+            "state_hash": str,
+            "purpose": str,
+            "browser_hash": str,
+            "nonce": str,
+            "code_verifier": str,
+            "next_path": str,
+            "link_hash": str,
+            "session_hash": str,
+            "created_at": int,
+            "expires_at": int,
+            "used_at": int,
+        },
+        pk="state_hash",
+        not_null={
+            "purpose",
+            "browser_hash",
+            "nonce",
+            "code_verifier",
+            "next_path",
+            "created_at",
+            "expires_at",
+        },
+    )
+    _table(db, "authorization_flows").create_index(["expires_at"])
+    # ACT_AS=oauth2: a binding's OAuth tokens (encrypted under SECRET_KEY) and the lease that
+    # serialises their refresh (`refreshing_until`); removed with the binding.
+    _table(db, "oauth_grants").create(
+        {
+            "binding_id": int,
+            "issuer": str,
+            "subject": str,
+            "access_token_ciphertext": str,
+            "refresh_token_ciphertext": str,
+            "expires_at": int,
+            "scope": str,
+            "refreshing_until": int,
+            "updated_at": int,
+        },
+        pk="binding_id",
+        not_null={"issuer", "subject", "access_token_ciphertext", "updated_at"},
+        foreign_keys=[("binding_id", "bindings", "id")],
+    )
+    # A login made for a link under ACT_AS=oauth2 with the login's provider keeps that
+    # consent's tokens here (encrypted) until Connect moves them to oauth_grants; and the link
+    # whose Slack identity this session proved (VERIFY_SLACK_IDENTITY), as its SHA-256.
+    _table(db, "sessions").add_column("grant_ciphertext", str)
+    _table(db, "sessions").add_column("slack_verified_link_hash", str)
+
+
 def _table(db: Database, name: str) -> Table:
     return db.table(name)
