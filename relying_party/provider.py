@@ -100,9 +100,9 @@ class Provider:
     async def _key_set(self, *, refresh: bool = False) -> KeySet:
         cached = self._keys
         now = time.monotonic()
-        if cached is not None and now - cached[0] < METADATA_MAX_AGE:
-            if not refresh or now - cached[0] < KEYS_REFETCH_INTERVAL:
-                return cached[1]
+        fresh_enough = KEYS_REFETCH_INTERVAL if refresh else METADATA_MAX_AGE
+        if cached is not None and now - cached[0] < fresh_enough:
+            return cached[1]
         metadata = await self.metadata()
         if metadata.jwks_uri is None:
             raise ProviderUnavailable(f"the metadata of {self.issuer} has no jwks_uri")
@@ -182,7 +182,7 @@ class Provider:
             )
         return grant
 
-    async def revoke(self, token: str, *, token_type_hint: str = "refresh_token") -> bool:
+    async def revoke(self, token: str, *, token_type_hint: str = "refresh_token") -> bool:  # noqa: S107
         """Revoke `token` (RFC 7009). False when the server offers no revocation endpoint.
         An unknown or already revoked token counts as revoked (section 2.2)."""
         metadata = await self.metadata()
@@ -275,7 +275,7 @@ class Provider:
         return AsyncOAuth2Client(
             client_id=self.client_id,
             client_secret=self._client_secret,
-            token_endpoint_auth_method="client_secret_basic",
+            token_endpoint_auth_method="client_secret_basic",  # noqa: S106
             code_challenge_method="S256",
             timeout=self._timeout,
             follow_redirects=False,
@@ -306,7 +306,7 @@ class Provider:
         self, answer: dict[str, Any], *, nonce: str | None, id_token_required: bool
     ) -> TokenGrant:
         token_type = str(answer.get("token_type", "")).lower()
-        if token_type != "bearer":
+        if token_type != "bearer":  # noqa: S105
             raise ProviderUnavailable(f"{self.issuer} issued a {token_type or 'typeless'} token")
         claims = None
         id_token = answer.get("id_token")
@@ -330,16 +330,16 @@ class Provider:
 
     async def _get(self, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as http:
-                async with http.stream("GET", url, headers=headers) as response:
-                    body = b""
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > MAX_ANSWER_BYTES:
-                            raise ProviderUnavailable(f"{self.issuer} answered over 1 MiB")
-                    return httpx.Response(
-                        response.status_code, headers=response.headers, content=body
-                    )
+            async with (
+                httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as http,
+                http.stream("GET", url, headers=headers) as response,
+            ):
+                body = b""
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:
+                        raise ProviderUnavailable(f"{self.issuer} answered over 1 MiB")
+                return httpx.Response(response.status_code, headers=response.headers, content=body)
         except httpx.HTTPError as error:
             raise ProviderUnavailable(
                 f"{self.issuer} could not be reached: {type(error).__name__}"

@@ -9,6 +9,8 @@ keyed with the client secret."""
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -216,10 +218,7 @@ async def test_an_id_token_signed_by_another_key_or_none_or_the_secret_is_refuse
     hmac_token = id_token(provider_process, key=secret, alg="HS256")
     with pytest.raises(InvalidIdToken):
         await provider.validate_id_token(hmac_token, nonce="n")
-    header, payload, _ = id_token(provider_process).split(".")
-    import base64
-    import json
-
+    _header, payload, _ = id_token(provider_process).split(".")
     none_header = base64.urlsafe_b64encode(json.dumps({"alg": "none"}).encode()).rstrip(b"=")
     with pytest.raises(InvalidIdToken):
         await provider.validate_id_token(f"{none_header.decode()}.{payload}.", nonce="n")
