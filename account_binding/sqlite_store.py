@@ -52,6 +52,7 @@ from .store import (
     NoDatabase,
     Session,
     StoredBinding,
+    StoredFlow,
     StoreUnavailable,
 )
 from .token_validity import TokenValidity
@@ -798,6 +799,70 @@ class SQLiteStore(SQLiteDatabase):
                 )
 
         await self._run(purge)
+
+    # Authorization flows under way (account_binding.authorization_flows)
+
+    async def add_authorization_flow(self, flow: StoredFlow) -> None:
+        def add(db: Database) -> None:
+            with _write(db):
+                db.execute(
+                    "INSERT INTO authorization_flows (state_hash, purpose, browser_hash, nonce, "
+                    "code_verifier, next_path, link_hash, session_hash, created_at, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        flow.state_hash,
+                        flow.purpose,
+                        flow.browser_hash,
+                        flow.nonce,
+                        flow.code_verifier,
+                        flow.next_path,
+                        flow.link_hash,
+                        flow.session_hash,
+                        flow.created_at,
+                        flow.expires_at,
+                    ],
+                )
+
+        await self._run(add)
+
+    async def take_authorization_flow(self, state_hash: str, now: int) -> StoredFlow | None:
+        def take(db: Database) -> StoredFlow | None:
+            with _write(db):
+                row = _one(
+                    db,
+                    "SELECT * FROM authorization_flows WHERE state_hash = ? AND used_at IS NULL",
+                    [state_hash],
+                )
+                if row is None:
+                    return None
+                db.execute(
+                    "UPDATE authorization_flows SET used_at = ? WHERE state_hash = ?",
+                    [now, state_hash],
+                )
+            return StoredFlow(
+                state_hash=row["state_hash"],
+                purpose=row["purpose"],
+                browser_hash=row["browser_hash"],
+                nonce=row["nonce"],
+                code_verifier=row["code_verifier"],
+                next_path=row["next_path"],
+                link_hash=row["link_hash"],
+                session_hash=row["session_hash"],
+                created_at=row["created_at"],
+                expires_at=row["expires_at"],
+            )
+
+        return await self._run(take)
+
+    async def purge_authorization_flows(self, expired_before: int) -> int:
+        def purge(db: Database) -> int:
+            with _write(db):
+                cursor = db.execute(
+                    "DELETE FROM authorization_flows WHERE expires_at < ?", [expired_before]
+                )
+            return int(cursor.rowcount)
+
+        return await self._run(purge)
 
 
 @contextmanager

@@ -122,6 +122,22 @@ class IssuedToken:
     expires_at: int | None
 
 
+@dataclass(frozen=True)
+class StoredFlow:
+    """An authorization request under way, as stored (hashes of its state and browser key)."""
+
+    state_hash: str
+    purpose: str
+    browser_hash: str
+    nonce: str = field(repr=False)
+    code_verifier: str = field(repr=False)
+    next_path: str
+    link_hash: str | None
+    session_hash: str | None
+    created_at: int
+    expires_at: int
+
+
 class Store(Protocol):
     # internal users
     async def create_user(self, username: str, email: str, password_hash: str, now: int) -> User:
@@ -243,5 +259,15 @@ class Store(Protocol):
 
     async def delete_sessions_of(self, user_id: int) -> None: ...
     async def purge_sessions(self, idle_before: int, created_before: int) -> None: ...
+
+    # Authorization flows under way (account_binding.authorization_flows)
+
+    async def add_authorization_flow(self, flow: StoredFlow) -> None: ...
+    async def take_authorization_flow(self, state_hash: str, now: int) -> StoredFlow | None:
+        """The flow whose state has SHA-256 `state_hash`, marked used in the same write; None
+        when there is none or it was already used."""
+        ...
+
+    async def purge_authorization_flows(self, expired_before: int) -> int: ...
 
     async def close(self) -> None: ...

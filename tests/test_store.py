@@ -551,6 +551,7 @@ async def test_old_audit_entries_are_purged_after_the_retention(store: SQLiteSto
 async def test_the_hourly_purger_purges_the_audit_log(store: SQLiteStore) -> None:
     """The purger `run` starts removes audit entries older than AUDIT_RETENTION_DAYS."""
     from account_binding.accounts import AccountService
+    from account_binding.authorization_flows import AuthorizationFlows
     from account_binding.login import LoginLimits, LoginService
     from account_binding.sessions import SessionService
     from launcher.compose import _purge_forever
@@ -563,6 +564,7 @@ async def test_the_hourly_purger_purges_the_audit_log(store: SQLiteStore) -> Non
             service_for(store),
             LoginService(AccountService(store), store, AuditLog(store), LoginLimits()),
             SessionService(store, idle_timeout=60, max_age=60),
+            AuthorizationFlows(store),
             AuditLog(store),
             audit_retention_days=2,
             every_seconds=0.05,
