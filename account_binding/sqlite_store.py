@@ -34,6 +34,7 @@ from sqlite_utils.migrations import Migrations
 from .errors import (
     AlreadyBound,
     EmailTaken,
+    IdentityTaken,
     LinkExpired,
     LinkNotFound,
     LinkRateLimited,
@@ -43,6 +44,7 @@ from .errors import (
 )
 from .migrations import migrations
 from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, User
+from .passwords import NO_PASSWORD
 from .store import (
     AuditFilter,
     AuditRecord,
@@ -799,6 +801,85 @@ class SQLiteStore(SQLiteDatabase):
                 )
 
         await self._run(purge)
+
+    # Who users are at OpenID providers and proxies (user_identities)
+
+    async def find_user_by_identity(self, issuer: str, subject: str) -> User | None:
+        row = await self._read(
+            lambda db: _one(
+                db,
+                "SELECT users.* FROM user_identities JOIN users ON users.id = "
+                "user_identities.user_id WHERE issuer = ? AND subject = ?",
+                [issuer, subject],
+            )
+        )
+        return _user(row) if row else None
+
+    async def create_external_user(
+        self, username: str, email: str, issuer: str, subject: str, now: int
+    ) -> User:
+        def create(db: Database) -> User:
+            try:
+                with _write(db):
+                    if _one(db, "SELECT id FROM users WHERE username = ?", [username]):
+                        raise UsernameTaken(username)
+                    if _one(db, "SELECT id FROM users WHERE email = ? COLLATE NOCASE", [email]):
+                        raise EmailTaken(email)
+                    if _one(
+                        db,
+                        "SELECT id FROM user_identities WHERE issuer = ? AND subject = ?",
+                        [issuer, subject],
+                    ):
+                        raise IdentityTaken()
+                    cursor = db.execute(
+                        "INSERT INTO users (username, email, password_hash, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        [username, email, NO_PASSWORD, now],
+                    )
+                    assert cursor.lastrowid is not None
+                    db.execute(
+                        "INSERT INTO user_identities (user_id, issuer, subject, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        [cursor.lastrowid, issuer, subject, now],
+                    )
+            except sqlite3.IntegrityError:
+                raise UsernameTaken(username) from None
+            return User(id=cursor.lastrowid, username=username, email=email, created_at=now)
+
+        return await self._run(create)
+
+    async def add_user_identity(self, user_id: int, issuer: str, subject: str, now: int) -> None:
+        def add(db: Database) -> None:
+            with _write(db):
+                row = _one(
+                    db,
+                    "SELECT user_id FROM user_identities WHERE issuer = ? AND subject = ?",
+                    [issuer, subject],
+                )
+                if row is not None:
+                    if row["user_id"] != user_id:
+                        raise IdentityTaken()
+                    return
+                db.execute(
+                    "INSERT INTO user_identities (user_id, issuer, subject, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [user_id, issuer, subject, now],
+                )
+
+        await self._run(add)
+
+    async def set_user_email(self, user_id: int, email: str) -> None:
+        def update(db: Database) -> None:
+            with _write(db):
+                if _one(
+                    db,
+                    "SELECT id FROM users WHERE email = ? COLLATE NOCASE AND id != ?",
+                    [email, user_id],
+                ):
+                    raise EmailTaken(email)
+                db.execute("UPDATE users SET email = ? WHERE id = ?", [email, user_id])
+
+        await self._run(update)
 
     # Authorization flows under way (account_binding.authorization_flows)
 

@@ -260,6 +260,25 @@ class Store(Protocol):
     async def delete_sessions_of(self, user_id: int) -> None: ...
     async def purge_sessions(self, idle_before: int, created_before: int) -> None: ...
 
+    # Who users are at OpenID providers and proxies (user_identities)
+
+    async def find_user_by_identity(self, issuer: str, subject: str) -> User | None: ...
+    async def create_external_user(
+        self, username: str, email: str, issuer: str, subject: str, now: int
+    ) -> User:
+        """A user without a password (hash "!"), known as `subject` at `issuer`, in one write.
+        Raises UsernameTaken, EmailTaken (case aside) or IdentityTaken."""
+        ...
+
+    async def add_user_identity(self, user_id: int, issuer: str, subject: str, now: int) -> None:
+        """Record that `user_id` is `subject` at `issuer`; nothing when already so. Raises
+        IdentityTaken when that identity belongs to another user."""
+        ...
+
+    async def set_user_email(self, user_id: int, email: str) -> None:
+        """Raises EmailTaken when another account has it, case aside."""
+        ...
+
     # Authorization flows under way (account_binding.authorization_flows)
 
     async def add_authorization_flow(self, flow: StoredFlow) -> None: ...
