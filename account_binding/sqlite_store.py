@@ -648,6 +648,7 @@ class SQLiteStore(SQLiteDatabase):
             created_at=row["created_at"],
             last_seen_at=row["last_seen_at"],
             link_hash=row["link_hash"],
+            slack_verified_link_hash=row["slack_verified_link_hash"],
         )
 
     async def touch_session(self, token_hash: str, now: int) -> None:
@@ -944,6 +945,19 @@ class SQLiteStore(SQLiteDatabase):
             return int(cursor.rowcount)
 
         return await self._run(purge)
+
+    # Sign in with Slack (VERIFY_SLACK_IDENTITY): the session's proof of the link's Slack
+    # identity (account_binding.slack_proof)
+
+    async def set_session_slack_verified(self, token_hash: str, link_hash: str) -> None:
+        def record(db: Database) -> None:
+            with _write(db):
+                db.execute(
+                    "UPDATE sessions SET slack_verified_link_hash = ? WHERE token_hash = ?",
+                    [link_hash, token_hash],
+                )
+
+        await self._run(record)
 
 
 @contextmanager
