@@ -16,7 +16,7 @@ from starlette.types import Lifespan
 
 from account_binding.errors import SlackUnavailable, StoreBusy
 
-from . import auth, binding_pages, errors, home, oauth
+from . import auth, binding_pages, errors, home, oauth, slack_identity
 from .body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from .security_headers import SecurityHeaders
 from .services import WebServices
@@ -46,6 +46,7 @@ def build_web_app(
         Route("/bind", binding_pages.confirm, methods=["POST"]),
         Route("/bind/{nonce:str}", binding_pages.open_link, methods=["GET"]),
         *oauth.routes,
+        *slack_identity.routes,
         *extra_routes,
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]

@@ -24,6 +24,7 @@ from .services import services_of
 SESSION = "session"
 LOGIN_CSRF = "login_csrf"
 LINK = "binding_link"
+FLOW = "sso_flow"
 
 HOST_PREFIX = "__Host-"
 

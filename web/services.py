@@ -16,6 +16,8 @@ from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.login import LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
+from account_binding.slack_proof import SlackProofs
+from relying_party import Provider
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,18 @@ class OAuthServices:
     client: IntrospectionClient | None
     #: The issuer identifier: PUBLIC_URL (scheme, host, port; no path, no trailing slash).
     issuer: str
+
+
+@dataclass(frozen=True)
+class SlackSignIn:
+    """What Sign in with Slack needs (VERIFY_SLACK_IDENTITY; see web.slack_identity)."""
+
+    #: Slack's OpenID provider (SLACK_OPENID_ISSUER) and the app's client there
+    #: (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET).
+    provider: Provider
+    #: PUBLIC_URL/slack-identity/callback, as registered in the manifest's redirect_urls.
+    redirect_uri: str
+    proofs: SlackProofs
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,8 @@ class WebServices:
     #: Token introspection and metadata; None: /oauth/introspect refuses everyone and the
     #: metadata is not served.
     oauth: OAuthServices | None = None
+    #: Sign in with Slack before Connect; None unless VERIFY_SLACK_IDENTITY=true.
+    slack_sign_in: SlackSignIn | None = None
 
 
 def services_of(connection: HTTPConnection) -> WebServices:
