@@ -23,6 +23,7 @@ from account_binding.login import LoginLimits, LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
 from account_binding.settings import Settings
+from account_binding.slack_proof import SlackProofs
 from account_binding.sqlite_store import SQLiteStore
 from bolt_app.acting import ActAsService, ActAsToken, ActingMode
 from bolt_app.app import build_bolt_app, build_socket_mode_handler, build_web_client
@@ -34,9 +35,11 @@ from bolt_app.internal_api import InternalApiConnection
 from bolt_app.notifications import SlackNotifier
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
+from relying_party import Provider
 from stand_in.app import StandIn
 from web.app import build_web_app
-from web.services import OAuthServices, WebServices
+from web.services import OAuthServices, SlackSignIn, WebServices
+from web.slack_identity import redirect_uri as slack_identity_redirect_uri
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +213,7 @@ def build_site(
             client=_introspection_client(settings),
             issuer=settings.public_url,
         ),
+        slack_sign_in=slack_sign_in(settings, store, audit),
     )
     return build_web_app(
         services,
@@ -217,6 +221,29 @@ def build_site(
         allowed_hosts=settings.allowed_hosts,
         max_body_bytes=settings.max_body_bytes,
         extra_routes=stand_in.routes if stand_in is not None else (),
+    )
+
+
+def slack_sign_in(settings: Settings, store: SQLiteStore, audit: AuditLog) -> SlackSignIn | None:
+    """Sign in with Slack before Connect (VERIFY_SLACK_IDENTITY); None when it is off.
+
+    Slack's OpenID provider is SLACK_OPENID_ISSUER (discovery at
+    /.well-known/openid-configuration), the client SLACK_CLIENT_ID and SLACK_CLIENT_SECRET
+    (settings refuse VERIFY_SLACK_IDENTITY without them), every call bounded by
+    PROVIDER_TIMEOUT; the redirect URL is PUBLIC_URL/slack-identity/callback.
+    """
+    if not settings.verify_slack_identity:
+        return None
+    assert settings.slack_client_id and settings.slack_client_secret  # settings check both
+    return SlackSignIn(
+        provider=Provider(
+            settings.slack_openid_issuer,
+            settings.slack_client_id,
+            _secret(settings.slack_client_secret),
+            timeout=settings.provider_timeout,
+        ),
+        redirect_uri=slack_identity_redirect_uri(settings.public_url),
+        proofs=SlackProofs(store, audit),
     )
 
 
