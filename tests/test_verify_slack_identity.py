@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import yaml
 
 from account_binding.models import SlackIdentity
 from account_binding.settings import SettingsError
@@ -347,6 +348,12 @@ def test_the_setting_needs_an_https_public_url_unless_slack_is_on_loopback(
             VERIFY_SLACK_IDENTITY="true",
             PUBLIC_URL="https://slack-binding.intranet.example",
         )
+
+
+def test_the_manifest_lists_the_callback_as_a_redirect_url(project_root: Path) -> None:
+    manifest = yaml.safe_load((project_root / "manifest.yml").read_text())
+    (url,) = manifest["oauth_config"]["redirect_urls"]
+    assert url.startswith("https://") and url.endswith("/slack-identity/callback")
 
 
 def grid(team_id: str, user_id: str, enterprise_id: str | None) -> SlackIdentity:
