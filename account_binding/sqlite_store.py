@@ -799,6 +799,68 @@ class SQLiteStore(SQLiteDatabase):
 
         await self._run(purge)
 
+    # -- Single sign-on (issue 9, the login backends): accounts keyed by (issuer, subject) --
+
+    async def find_external_user(self, issuer: str, subject: str) -> User | None:
+        row = await self._read(
+            lambda db: _one(db, _EXTERNAL_USER_SQL, [issuer, subject]),
+        )
+        return _user(row) if row else None
+
+    async def create_external_user(
+        self, issuer: str, subject: str, username: str, email: str, password_hash: str, now: int
+    ) -> tuple[User, bool]:
+        def create(db: Database) -> tuple[User, bool]:
+            try:
+                with _write(db):
+                    # Under the write lock: a concurrent first login of the same person made
+                    # the account already, and the name and email checks cannot race.
+                    existing = _one(db, _EXTERNAL_USER_SQL, [issuer, subject])
+                    if existing:
+                        return _user(existing), False
+                    if _one(db, "SELECT id FROM users WHERE username = ?", [username]):
+                        raise UsernameTaken(username)
+                    if email and _one(
+                        db, "SELECT 1 AS taken FROM users WHERE email = ? COLLATE NOCASE", [email]
+                    ):
+                        raise EmailTaken(email)
+                    cursor = db.execute(
+                        "INSERT INTO users (username, email, password_hash, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        [username, email, password_hash, now],
+                    )
+                    user_id = cursor.lastrowid
+                    assert user_id is not None
+                    db.execute(
+                        "INSERT INTO user_identities (user_id, issuer, subject, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        [user_id, issuer, subject, now],
+                    )
+            except sqlite3.IntegrityError:
+                raise UsernameTaken(username) from None
+            return User(id=user_id, username=username, email=email, created_at=now), True
+
+        return await self._run(create)
+
+    async def set_user_email(self, user_id: int, email: str) -> None:
+        def update(db: Database) -> None:
+            with _write(db):
+                if _one(
+                    db,
+                    "SELECT 1 AS taken FROM users WHERE email = ? COLLATE NOCASE AND id != ?",
+                    [email, user_id],
+                ):
+                    raise EmailTaken(email)
+                db.execute("UPDATE users SET email = ? WHERE id = ?", [email, user_id])
+
+        await self._run(update)
+
+
+_EXTERNAL_USER_SQL = (
+    "SELECT users.* FROM users JOIN user_identities ON user_identities.user_id = users.id "
+    "WHERE user_identities.issuer = ? AND user_identities.subject = ?"
+)
+
 
 @contextmanager
 def write_transaction(db: Database) -> Iterator[None]:

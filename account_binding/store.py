@@ -244,4 +244,30 @@ class Store(Protocol):
     async def delete_sessions_of(self, user_id: int) -> None: ...
     async def purge_sessions(self, idle_before: int, created_before: int) -> None: ...
 
+    # -- Single sign-on (issue 9, the login backends): accounts keyed by (issuer, subject) --
+    # `issuer` is an OpenID provider's issuer identifier, or "proxy:" + PROXY_USER_HEADER;
+    # `subject` is its `sub` claim (OpenID Connect Core 1.0 section 5.7: unique only within
+    # its issuer), or the user name the proxy sent.
+
+    async def find_external_user(self, issuer: str, subject: str) -> User | None:
+        """The account linked to (issuer, subject) in `user_identities`, or None."""
+        ...
+
+    async def create_external_user(
+        self, issuer: str, subject: str, username: str, email: str, password_hash: str, now: int
+    ) -> tuple[User, bool]:
+        """Make an account linked to (issuer, subject) (atomic), or find the one already
+        linked to it (two first logins at once make one account); the account, and whether
+        it was made now.
+
+        `email` may be "" (none known): then it clashes with nothing. Raises UsernameTaken,
+        or EmailTaken when another account has `email`, case aside; nothing is written then.
+        """
+        ...
+
+    async def set_user_email(self, user_id: int, email: str) -> None:
+        """Change the account's email address. Raises EmailTaken, changing nothing, when
+        another account has it, case aside (checked in the same transaction)."""
+        ...
+
     async def close(self) -> None: ...
