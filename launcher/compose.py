@@ -214,6 +214,7 @@ def build_site(
         allowed_hosts=settings.allowed_hosts,
         max_body_bytes=settings.max_body_bytes,
         extra_routes=stand_in.routes if stand_in is not None else (),
+        trusted_proxies=settings.trusted_proxies,
     )
 
 

@@ -224,7 +224,11 @@ async def run_app(tmp_path: Path, **extra_settings: str) -> AsyncIterator[Runnin
     app = build_site(
         settings, SlackConnection("xoxb-test-bot-token", "xapp-test-app-token", fake.api_url)
     )
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    # As `run` serves it: the site itself believes X-Forwarded-For (TRUSTED_PROXIES) after
+    # noting the socket's peer; uvicorn's own proxy-header handling would hide the peer.
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_config=None, lifespan="on", proxy_headers=False)
+    )
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     store = SQLiteStore(settings.database)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
@@ -15,6 +16,9 @@ from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.login import LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
+
+if TYPE_CHECKING:
+    from .authentication import LoginBackend
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class WebServices:
     #: Token introspection and metadata; None: /oauth/introspect refuses everyone and the
     #: metadata is not served.
     oauth: OAuthServices | None = None
+    #: How people log in (AUTH): `web.auth.LocalLogin` (the default, also when None),
+    #: `web.oidc_login.OidcLogin` or `web.proxy_identity.ProxyLogin`.
+    login_backend: LoginBackend | None = None
 
 
 def services_of(connection: HTTPConnection) -> WebServices:
