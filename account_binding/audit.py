@@ -25,6 +25,9 @@ class AuditEvent(StrEnum):
     # A client failed to authenticate at /oauth/introspect. Detail: no_credentials,
     # not_basic, malformed_credentials, wrong_credentials, not_configured.
     INTROSPECTION_REFUSED = "introspection_refused"
+    # AUTH=proxy: a request carried PROXY_USER_HEADER or PROXY_EMAIL_HEADER from a peer not
+    # in TRUSTED_PROXIES, and was refused (403). Detail: the header name(s). Capped.
+    PROXY_HEADER_REFUSED = "proxy_header_refused"
 
 
 @dataclass(frozen=True)

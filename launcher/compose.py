@@ -35,6 +35,9 @@ from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
 from stand_in.app import StandIn
 from web.app import build_web_app
+from web.auth import LocalLogin
+from web.authentication import LoginBackend
+from web.proxy_identity import ProxyLogin
 from web.services import OAuthServices, WebServices
 
 log = logging.getLogger(__name__)
@@ -207,6 +210,7 @@ def build_site(
             client=_introspection_client(settings),
             issuer=settings.public_url,
         ),
+        login_backend=login_backend(settings),
     )
     return build_web_app(
         services,
@@ -231,6 +235,15 @@ def command_table(settings: Settings) -> CommandTable:
     if plugins:
         log.info("Loaded command plugins: %s", ", ".join(p.name for p in plugins))
     return table
+
+
+def login_backend(settings: Settings) -> LoginBackend:
+    """AUTH: how people log in to the site (web.authentication)."""
+    if settings.auth == "proxy":
+        return ProxyLogin(
+            settings.proxy_user_header, settings.proxy_email_header, settings.trusted_proxies
+        )
+    return LocalLogin()
 
 
 def acting_mode(settings: Settings) -> ActingMode:
