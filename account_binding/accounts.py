@@ -17,7 +17,13 @@ import anyio.to_thread
 
 from .audit import Actor, AuditEvent, AuditLog
 from .clock import Clock, system_clock
-from .errors import DomainError, EmailTaken, InvalidAccountDetails, UsernameTaken
+from .errors import (
+    DomainError,
+    EmailTaken,
+    IdentityTaken,
+    InvalidAccountDetails,
+    UsernameTaken,
+)
 from .models import User
 from .passwords import MIN_PASSWORD_LENGTH, hash_password, needs_rehash, verify_password
 from .store import Store
@@ -34,11 +40,6 @@ MAX_PASSWORD_LENGTH = 1024
 #: argon2id takes 64 MiB and tens of milliseconds a hash: at most this many run at once, so
 #: a flood of logins queues up instead of exhausting memory.
 _HASHING = anyio.CapacityLimiter(2)
-
-
-#: The password hash of an account single sign-on made: not an argon2 hash, so
-#: `verify_password` refuses every password for it (such accounts never log in locally).
-NO_PASSWORD = "!"  # noqa: S105 - a marker, not a password
 
 
 class PasswordAuthenticator(Protocol):
@@ -130,12 +131,13 @@ class AccountService:
         local or not, is never taken over by a person whose claims match it. `username`
         (normalised like local names: trimmed, lower case) is only the new account's name;
         `email` is "" when none is known (or not verified). Made accounts have no password
-        (`NO_PASSWORD`) and are audited as `user_added` with the issuer as detail.
+        (`passwords.NO_PASSWORD`, which no password matches) and are audited as
+        `user_added` with the issuer as detail.
 
         Raises ExternalAccountRefused when the name or the email belongs to another account,
         or the name is not allowed; nothing is written then.
         """
-        user = await self._store.find_external_user(issuer, subject)
+        user = await self._store.find_user_by_identity(issuer, subject)
         email = email.strip()
         if email and not EMAIL.fullmatch(email):
             email = ""
@@ -156,19 +158,23 @@ class AccountService:
                 "so no account was made. Ask your administrator.",
             )
         try:
-            user, made = await self._store.create_external_user(
-                issuer, subject, name, email, NO_PASSWORD, self._clock()
+            user = await self._store.create_external_user(
+                name, email, issuer, subject, self._clock()
             )
-        except UsernameTaken:
+        except (UsernameTaken, EmailTaken, IdentityTaken) as error:
+            # A first login of the same person at the same moment made the account: use it.
+            made = await self._store.find_user_by_identity(issuer, subject)
+            if made is not None:
+                return made
+            if isinstance(error, EmailTaken):
+                raise _email_taken(email) from None
             raise ExternalAccountRefused(
                 "username_taken",
                 f"There is already an account named {name!r} here, and it is not linked to "
                 "the sign-in you used, so it was not opened for you and no account was made. "
                 "Ask your administrator.",
             ) from None
-        except EmailTaken:
-            raise _email_taken(email) from None
-        if made and self._audit is not None:
+        if self._audit is not None:  # as `add_user`: an account made at its first sign-in
             await self._audit.record(AuditEvent.USER_ADDED, Actor(user=user), detail=issuer)
         return user
 

@@ -112,5 +112,12 @@ class EmailTaken(DomainError):
         super().__init__(f"Another account already has the email address {email!r}.")
 
 
+class IdentityTaken(DomainError):
+    """An identity at an OpenID provider or proxy already belongs to another account."""
+
+    def __init__(self) -> None:
+        super().__init__("That sign-in already belongs to another account.")
+
+
 class InvalidAccountDetails(DomainError):
     """A user name, email or password does not meet the rules."""

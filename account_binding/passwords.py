@@ -11,6 +11,8 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 _DUMMY_HASH = _hasher.hash("not a real password")
 
 MIN_PASSWORD_LENGTH = 8
+#: The password hash of an account made by single sign-on: it matches no password.
+NO_PASSWORD = "!"  # noqa: S105 - a marker, not a password
 
 
 def hash_password(password: str) -> str:

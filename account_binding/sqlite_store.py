@@ -34,6 +34,7 @@ from sqlite_utils.migrations import Migrations
 from .errors import (
     AlreadyBound,
     EmailTaken,
+    IdentityTaken,
     LinkExpired,
     LinkNotFound,
     LinkRateLimited,
@@ -43,6 +44,7 @@ from .errors import (
 )
 from .migrations import migrations
 from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, User
+from .passwords import NO_PASSWORD
 from .store import (
     AuditFilter,
     AuditRecord,
@@ -52,6 +54,7 @@ from .store import (
     NoDatabase,
     Session,
     StoredBinding,
+    StoredFlow,
     StoreUnavailable,
 )
 from .token_validity import TokenValidity
@@ -799,55 +802,82 @@ class SQLiteStore(SQLiteDatabase):
 
         await self._run(purge)
 
-    # -- Single sign-on (issue 9, the login backends): accounts keyed by (issuer, subject) --
+    # Who users are at OpenID providers and proxies (user_identities)
 
-    async def find_external_user(self, issuer: str, subject: str) -> User | None:
+    async def find_user_by_identity(self, issuer: str, subject: str) -> User | None:
         row = await self._read(
-            lambda db: _one(db, _EXTERNAL_USER_SQL, [issuer, subject]),
+            lambda db: _one(
+                db,
+                "SELECT users.* FROM user_identities JOIN users ON users.id = "
+                "user_identities.user_id WHERE issuer = ? AND subject = ?",
+                [issuer, subject],
+            )
         )
         return _user(row) if row else None
 
     async def create_external_user(
-        self, issuer: str, subject: str, username: str, email: str, password_hash: str, now: int
-    ) -> tuple[User, bool]:
-        def create(db: Database) -> tuple[User, bool]:
+        self, username: str, email: str, issuer: str, subject: str, now: int
+    ) -> User:
+        def create(db: Database) -> User:
             try:
                 with _write(db):
-                    # Under the write lock: a concurrent first login of the same person made
-                    # the account already, and the name and email checks cannot race.
-                    existing = _one(db, _EXTERNAL_USER_SQL, [issuer, subject])
-                    if existing:
-                        return _user(existing), False
                     if _one(db, "SELECT id FROM users WHERE username = ?", [username]):
                         raise UsernameTaken(username)
+                    # "" is no address (a provider or proxy that gave none): it clashes with
+                    # nothing, or a second such person could never sign in.
                     if email and _one(
                         db, "SELECT 1 AS taken FROM users WHERE email = ? COLLATE NOCASE", [email]
                     ):
                         raise EmailTaken(email)
+                    if _one(
+                        db,
+                        "SELECT id FROM user_identities WHERE issuer = ? AND subject = ?",
+                        [issuer, subject],
+                    ):
+                        raise IdentityTaken()
                     cursor = db.execute(
                         "INSERT INTO users (username, email, password_hash, created_at) "
                         "VALUES (?, ?, ?, ?)",
-                        [username, email, password_hash, now],
+                        [username, email, NO_PASSWORD, now],
                     )
-                    user_id = cursor.lastrowid
-                    assert user_id is not None
+                    assert cursor.lastrowid is not None
                     db.execute(
                         "INSERT INTO user_identities (user_id, issuer, subject, created_at) "
                         "VALUES (?, ?, ?, ?)",
-                        [user_id, issuer, subject, now],
+                        [cursor.lastrowid, issuer, subject, now],
                     )
             except sqlite3.IntegrityError:
                 raise UsernameTaken(username) from None
-            return User(id=user_id, username=username, email=email, created_at=now), True
+            return User(id=cursor.lastrowid, username=username, email=email, created_at=now)
 
         return await self._run(create)
+
+    async def add_user_identity(self, user_id: int, issuer: str, subject: str, now: int) -> None:
+        def add(db: Database) -> None:
+            with _write(db):
+                row = _one(
+                    db,
+                    "SELECT user_id FROM user_identities WHERE issuer = ? AND subject = ?",
+                    [issuer, subject],
+                )
+                if row is not None:
+                    if row["user_id"] != user_id:
+                        raise IdentityTaken()
+                    return
+                db.execute(
+                    "INSERT INTO user_identities (user_id, issuer, subject, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [user_id, issuer, subject, now],
+                )
+
+        await self._run(add)
 
     async def set_user_email(self, user_id: int, email: str) -> None:
         def update(db: Database) -> None:
             with _write(db):
                 if _one(
                     db,
-                    "SELECT 1 AS taken FROM users WHERE email = ? COLLATE NOCASE AND id != ?",
+                    "SELECT id FROM users WHERE email = ? COLLATE NOCASE AND id != ?",
                     [email, user_id],
                 ):
                     raise EmailTaken(email)
@@ -855,11 +885,69 @@ class SQLiteStore(SQLiteDatabase):
 
         await self._run(update)
 
+    # Authorization flows under way (account_binding.authorization_flows)
 
-_EXTERNAL_USER_SQL = (
-    "SELECT users.* FROM users JOIN user_identities ON user_identities.user_id = users.id "
-    "WHERE user_identities.issuer = ? AND user_identities.subject = ?"
-)
+    async def add_authorization_flow(self, flow: StoredFlow) -> None:
+        def add(db: Database) -> None:
+            with _write(db):
+                db.execute(
+                    "INSERT INTO authorization_flows (state_hash, purpose, browser_hash, nonce, "
+                    "code_verifier, next_path, link_hash, session_hash, created_at, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        flow.state_hash,
+                        flow.purpose,
+                        flow.browser_hash,
+                        flow.nonce,
+                        flow.code_verifier,
+                        flow.next_path,
+                        flow.link_hash,
+                        flow.session_hash,
+                        flow.created_at,
+                        flow.expires_at,
+                    ],
+                )
+
+        await self._run(add)
+
+    async def take_authorization_flow(self, state_hash: str, now: int) -> StoredFlow | None:
+        def take(db: Database) -> StoredFlow | None:
+            with _write(db):
+                row = _one(
+                    db,
+                    "SELECT * FROM authorization_flows WHERE state_hash = ? AND used_at IS NULL",
+                    [state_hash],
+                )
+                if row is None:
+                    return None
+                db.execute(
+                    "UPDATE authorization_flows SET used_at = ? WHERE state_hash = ?",
+                    [now, state_hash],
+                )
+            return StoredFlow(
+                state_hash=row["state_hash"],
+                purpose=row["purpose"],
+                browser_hash=row["browser_hash"],
+                nonce=row["nonce"],
+                code_verifier=row["code_verifier"],
+                next_path=row["next_path"],
+                link_hash=row["link_hash"],
+                session_hash=row["session_hash"],
+                created_at=row["created_at"],
+                expires_at=row["expires_at"],
+            )
+
+        return await self._run(take)
+
+    async def purge_authorization_flows(self, expired_before: int) -> int:
+        def purge(db: Database) -> int:
+            with _write(db):
+                cursor = db.execute(
+                    "DELETE FROM authorization_flows WHERE expires_at < ?", [expired_before]
+                )
+            return int(cursor.rowcount)
+
+        return await self._run(purge)
 
 
 @contextmanager

@@ -122,6 +122,22 @@ class IssuedToken:
     expires_at: int | None
 
 
+@dataclass(frozen=True)
+class StoredFlow:
+    """An authorization request under way, as stored (hashes of its state and browser key)."""
+
+    state_hash: str
+    purpose: str
+    browser_hash: str
+    nonce: str = field(repr=False)
+    code_verifier: str = field(repr=False)
+    next_path: str
+    link_hash: str | None
+    session_hash: str | None
+    created_at: int
+    expires_at: int
+
+
 class Store(Protocol):
     # internal users
     async def create_user(self, username: str, email: str, password_hash: str, now: int) -> User:
@@ -244,30 +260,34 @@ class Store(Protocol):
     async def delete_sessions_of(self, user_id: int) -> None: ...
     async def purge_sessions(self, idle_before: int, created_before: int) -> None: ...
 
-    # -- Single sign-on (issue 9, the login backends): accounts keyed by (issuer, subject) --
-    # `issuer` is an OpenID provider's issuer identifier, or "proxy:" + PROXY_USER_HEADER;
-    # `subject` is its `sub` claim (OpenID Connect Core 1.0 section 5.7: unique only within
-    # its issuer), or the user name the proxy sent.
+    # Who users are at OpenID providers and proxies (user_identities)
 
-    async def find_external_user(self, issuer: str, subject: str) -> User | None:
-        """The account linked to (issuer, subject) in `user_identities`, or None."""
+    async def find_user_by_identity(self, issuer: str, subject: str) -> User | None: ...
+    async def create_external_user(
+        self, username: str, email: str, issuer: str, subject: str, now: int
+    ) -> User:
+        """A user without a password (hash "!"), known as `subject` at `issuer`, in one write.
+        Raises UsernameTaken, EmailTaken (case aside; an `email` of "" clashes with nothing)
+        or IdentityTaken."""
         ...
 
-    async def create_external_user(
-        self, issuer: str, subject: str, username: str, email: str, password_hash: str, now: int
-    ) -> tuple[User, bool]:
-        """Make an account linked to (issuer, subject) (atomic), or find the one already
-        linked to it (two first logins at once make one account); the account, and whether
-        it was made now.
-
-        `email` may be "" (none known): then it clashes with nothing. Raises UsernameTaken,
-        or EmailTaken when another account has `email`, case aside; nothing is written then.
-        """
+    async def add_user_identity(self, user_id: int, issuer: str, subject: str, now: int) -> None:
+        """Record that `user_id` is `subject` at `issuer`; nothing when already so. Raises
+        IdentityTaken when that identity belongs to another user."""
         ...
 
     async def set_user_email(self, user_id: int, email: str) -> None:
-        """Change the account's email address. Raises EmailTaken, changing nothing, when
-        another account has it, case aside (checked in the same transaction)."""
+        """Raises EmailTaken when another account has it, case aside."""
         ...
+
+    # Authorization flows under way (account_binding.authorization_flows)
+
+    async def add_authorization_flow(self, flow: StoredFlow) -> None: ...
+    async def take_authorization_flow(self, state_hash: str, now: int) -> StoredFlow | None:
+        """The flow whose state has SHA-256 `state_hash`, marked used in the same write; None
+        when there is none or it was already used."""
+        ...
+
+    async def purge_authorization_flows(self, expired_before: int) -> int: ...
 
     async def close(self) -> None: ...

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from account_binding.accounts import AccountService
 from account_binding.api_tokens import ApiTokenAuthenticator
 from account_binding.audit import AuditLog
+from account_binding.authorization_flows import AuthorizationFlows
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
 from account_binding.introspection import IntrospectionClient, TokenIntrospector
@@ -150,6 +151,7 @@ def build_site(
     sessions = SessionService(
         store, idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
     )
+    flows = AuthorizationFlows(store)
     slack_services = SlackServices(
         bindings=bindings,
         notifier=notifier,
@@ -169,7 +171,7 @@ def build_site(
         await store.open()
         await runner.start()
         purger = asyncio.create_task(
-            _purge_forever(bindings, login, sessions, audit, settings.audit_retention_days)
+            _purge_forever(bindings, login, sessions, flows, audit, settings.audit_retention_days)
         )
         handler = None
         try:
@@ -205,6 +207,7 @@ def build_site(
         site_origin=settings.public_origin,
         require_email_match=settings.require_email_match,
         slack_return_url=slack_return_url,
+        flows=flows,
         oauth=OAuthServices(
             introspector=TokenIntrospector(store, validity=tokens),
             client=_introspection_client(settings),
@@ -290,11 +293,12 @@ async def _purge_forever(
     bindings: BindingService,
     login: LoginService,
     sessions: SessionService,
+    flows: AuthorizationFlows,
     audit: AuditLog,
     audit_retention_days: int,
     every_seconds: float = PURGE_EVERY_SECONDS,
 ) -> None:
-    """Remove expired links, login failures, sessions and audit entries older than
+    """Remove expired links, login failures, sessions, authorization flows and audit entries older than
     AUDIT_RETENTION_DAYS, now and then every `every_seconds`."""
     while True:
         try:
@@ -303,6 +307,7 @@ async def _purge_forever(
                 log.info("Purged %d expired binding links", purged)
             await login.purge()
             await sessions.purge()
+            await flows.purge()
             purged = await audit.purge(audit_retention_days)
             if purged:
                 log.info("Purged %d audit entries older than %d days", purged, audit_retention_days)

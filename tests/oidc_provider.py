@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -101,10 +102,15 @@ def running_provider(
     post_logout_redirect_uris: list[str] | tuple[str, ...] = (),
     accounts: dict[str, dict[str, Any]] | None = None,
     ttl: dict[str, int] | None = None,
+    signing_key: dict[str, Any] | None = None,
+    claims: dict[str, list[str]] | None = None,
+    extra_clients: list[dict[str, Any]] | None = None,
 ) -> Iterator[RunningProvider]:
     """Run the provider until the block ends. `ttl` sets lifetimes in seconds per kind
-    (`AccessToken`, `RefreshToken`, `IdToken`, ...). Raises AssertionError when it does not
-    answer within 20 s or exits early."""
+    (`AccessToken`, `RefreshToken`, `IdToken`, ...); `signing_key` is the private JWK it signs
+    with (so a test can sign tokens as it); `claims` maps scopes to claim names (replacing
+    openid/email/profile's); `extra_clients` are more clients' metadata. Raises AssertionError
+    when it does not answer within 20 s or exits early."""
     node = node_command()
     port = free_port()
     client_id = "test-client"
@@ -119,11 +125,16 @@ def running_provider(
                 "grant_types": ["authorization_code", "refresh_token"],
                 "response_types": ["code"],
                 "token_endpoint_auth_method": "client_secret_basic",
-            }
+            },
+            *(extra_clients or []),
         ],
         "accounts": ACCOUNTS if accounts is None else accounts,
         "ttl": ttl or {},
     }
+    if signing_key is not None:
+        config["signing_key"] = signing_key
+    if claims is not None:
+        config["claims"] = claims
     config_file = tmp_path / f"oidc-provider-{port}.json"
     config_file.write_text(json.dumps(config))
     log = tmp_path / f"oidc-provider-{port}.log"
@@ -173,3 +184,25 @@ def oidc_provider(tmp_path: Path) -> Iterator[RunningProvider]:
     """A running provider whose client has the redirect URI `REDIRECT_URI`."""
     with running_provider(tmp_path) as provider:
         yield provider
+
+
+def sign_in_at_provider(
+    browser: httpx.Client, authorization_url: str, redirect_uri: str, *, account: str = "alice"
+) -> dict[str, str]:
+    """Follow `authorization_url` through the provider's sign-in (its one-field form, as a
+    person fills it, when the request has no `login_hint`) up to the redirect to
+    `redirect_uri`, with `browser` (its cookies are the provider's session); returns that
+    redirect's query parameters (`code` and `state`, or `error`). The redirect itself is not
+    followed."""
+    response = browser.get(authorization_url, follow_redirects=False)
+    for _ in range(10):
+        if response.status_code == 200 and "<form" in response.text:
+            response = browser.post(
+                str(response.url), data={"account": account}, follow_redirects=False
+            )
+        assert response.is_redirect, (response.status_code, response.text[:500])
+        location = urljoin(str(response.url), response.headers["location"])
+        if location.startswith(redirect_uri):
+            return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        response = browser.get(location, follow_redirects=False)
+    raise AssertionError("the provider never redirected back to the client")

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from conftest import PASSWORD, browser_headers, login, run_app
 
-from account_binding.accounts import NO_PASSWORD, AccountService, ExternalAccountRefused
+from account_binding.accounts import AccountService, ExternalAccountRefused
 from account_binding.audit import AuditEvent, AuditLog
-from account_binding.passwords import verify_password
+from account_binding.passwords import NO_PASSWORD, verify_password
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.store import AuditFilter
 
@@ -85,6 +85,13 @@ async def test_an_existing_local_account_is_never_taken_over_by_name_or_email(
     assert identities(store) == []
     assert [u.username for u in await accounts.users()] == ["alice"]
     assert await accounts.authenticate("alice", PASSWORD) == alice
+
+
+async def test_people_with_no_known_email_address_do_not_clash(store: SQLiteStore) -> None:
+    accounts = AccountService(store)
+    first = await accounts.sign_in_external(ISSUER, "sub-1", "alice", "")
+    second = await accounts.sign_in_external(ISSUER, "sub-2", "bob", "")
+    assert first.id != second.id and first.email == second.email == ""
 
 
 async def test_the_same_name_from_another_issuer_is_another_person(store: SQLiteStore) -> None:

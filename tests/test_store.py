@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from account_binding.crypto import TokenCipher
 from account_binding.errors import (
     AlreadyBound,
     EmailTaken,
+    IdentityTaken,
     LinkExpired,
     LinkNotFound,
     LinkRateLimited,
@@ -551,6 +553,7 @@ async def test_old_audit_entries_are_purged_after_the_retention(store: SQLiteSto
 async def test_the_hourly_purger_purges_the_audit_log(store: SQLiteStore) -> None:
     """The purger `run` starts removes audit entries older than AUDIT_RETENTION_DAYS."""
     from account_binding.accounts import AccountService
+    from account_binding.authorization_flows import AuthorizationFlows
     from account_binding.login import LoginLimits, LoginService
     from account_binding.sessions import SessionService
     from launcher.compose import _purge_forever
@@ -563,6 +566,7 @@ async def test_the_hourly_purger_purges_the_audit_log(store: SQLiteStore) -> Non
             service_for(store),
             LoginService(AccountService(store), store, AuditLog(store), LoginLimits()),
             SessionService(store, idle_timeout=60, max_age=60),
+            AuthorizationFlows(store),
             AuditLog(store),
             audit_retention_days=2,
             every_seconds=0.05,
@@ -659,3 +663,46 @@ async def test_domain_records_hold_secrets_out_of_repr_and_str(store: SQLiteStor
         (stored, stored.api_token_ciphertext),
     ):
         assert secret not in repr(holder) and secret not in str(holder), holder
+
+
+# Who users are at OpenID providers and proxies
+
+
+async def test_an_external_user_is_found_by_issuer_and_subject_only(store: SQLiteStore) -> None:
+    made = await store.create_external_user("ada", "ada@example.com", "https://idp", "s-1", 1)
+    assert await store.find_user_by_identity("https://idp", "s-1") == made
+    assert await store.find_user_by_identity("https://other-idp", "s-1") is None
+    assert await store.find_user_by_identity("https://idp", "ada") is None
+    with pytest.raises(IdentityTaken):
+        await store.create_external_user("ada2", "ada2@example.com", "https://idp", "s-1", 1)
+    with pytest.raises(IdentityTaken):
+        local = await store.create_user("bob", "bob@example.com", "hash", 1)
+        await store.add_user_identity(local.id, "https://idp", "s-1", 1)
+    await store.add_user_identity(made.id, "https://idp", "s-1", 2)  # already so: nothing
+
+
+async def test_an_external_user_has_no_password_that_matches(store: SQLiteStore) -> None:
+    from account_binding.accounts import AccountService
+
+    await store.create_external_user("ada", "ada@example.com", "https://idp", "s-1", 1)
+    accounts = AccountService(store)
+    for guess in ("!", "", "ada", "a long password"):
+        assert await accounts.authenticate("ada", guess) is None
+
+
+async def test_an_external_user_cannot_take_a_local_accounts_name_or_email(
+    store: SQLiteStore,
+) -> None:
+    await store.create_user("ada", "ada@example.com", "hash", 1)
+    with pytest.raises(UsernameTaken):
+        await store.create_external_user("ada", "other@example.com", "https://idp", "s-1", 1)
+    with pytest.raises(EmailTaken):
+        await store.create_external_user("ada2", "ADA@example.com", "https://idp", "s-1", 1)
+    assert await store.find_user_by_identity("https://idp", "s-1") is None
+    bob = await store.create_external_user("bob", "bob@example.com", "https://idp", "s-2", 1)
+    with pytest.raises(EmailTaken):
+        await store.set_user_email(bob.id, "Ada@example.com")
+    await store.set_user_email(bob.id, "robert@example.com")
+    assert (await store.find_user_by_identity("https://idp", "s-2")) == replace(
+        bob, email="robert@example.com"
+    )

@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from account_binding.accounts import AccountService
 from account_binding.api_tokens import ApiTokenAuthenticator
 from account_binding.audit import AuditLog
+from account_binding.authorization_flows import AuthorizationFlows
 from account_binding.binding import BindingService, Notifier
 from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.login import LoginService
@@ -49,6 +50,8 @@ class WebServices:
     require_email_match: bool
     #: Where "Back to Slack" goes for this Slack identity.
     slack_return_url: Callable[[SlackIdentity, SlackProfile], str]
+    #: Authorization requests under way (OIDC login, the OAuth grant, Sign in with Slack).
+    flows: AuthorizationFlows
     #: Token introspection and metadata; None: /oauth/introspect refuses everyone and the
     #: metadata is not served.
     oauth: OAuthServices | None = None

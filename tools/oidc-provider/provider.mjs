@@ -37,8 +37,10 @@ const config = JSON.parse(readFileSync(args.config, 'utf8'));
 const accounts = config.accounts ?? {};
 const issuer = `http://127.0.0.1:${port}`;
 
+// The signing key: `signing_key` of the config (a private JWK, so that tests can also sign
+// tokens "from" this provider), else a new RSA key.
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'test-key', use: 'sig', alg: 'RS256' };
+const signingKey = config.signing_key ?? { ...privateKey.export({ format: 'jwk' }), kid: 'test-key', use: 'sig', alg: 'RS256' };
 
 const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -47,7 +49,9 @@ const provider = new Provider(issuer, {
   jwks: { keys: [signingKey] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   scopes: ['openid', 'email', 'profile', 'offline_access'],
-  claims: {
+  // `claims` of the config replaces these (a provider posing as Slack adds its
+  // https://slack.com/... claims to openid).
+  claims: config.claims ?? {
     openid: ['sub'],
     email: ['email', 'email_verified'],
     profile: ['preferred_username', 'name'],
