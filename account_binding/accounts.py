@@ -155,7 +155,10 @@ class AccountService:
                 "invalid_username",
                 f"Your sign-in names you {username[:80]!r}, which cannot be a user name here "
                 "(letters, digits, '.', '_' or '-', optionally followed by '@' and a domain), "
-                "so no account was made. Ask your administrator.",
+                "so no account was made. Ask your administrator."
+                if name
+                else "Your sign-in did not give a user name, so no account could be made for "
+                "you. Ask your administrator.",
             )
         try:
             user = await self._store.create_external_user(

@@ -34,10 +34,12 @@ from bolt_app.internal_api import InternalApiConnection
 from bolt_app.notifications import SlackNotifier
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
+from relying_party import Provider
 from stand_in.app import StandIn
 from web.app import build_web_app
 from web.auth import LocalLogin
 from web.authentication import LoginBackend
+from web.oidc_login import CALLBACK_PATH, OidcLogin
 from web.proxy_identity import ProxyLogin
 from web.services import OAuthServices, WebServices
 
@@ -241,10 +243,29 @@ def command_table(settings: Settings) -> CommandTable:
 
 
 def login_backend(settings: Settings) -> LoginBackend:
-    """AUTH: how people log in to the site (web.authentication)."""
+    """AUTH: how people log in to the site (web.authentication). AUTH=oidc's provider is
+    OIDC_ISSUER with this site's client, its redirect URI PUBLIC_URL/login/callback."""
     if settings.auth == "proxy":
         return ProxyLogin(
             settings.proxy_user_header, settings.proxy_email_header, settings.trusted_proxies
+        )
+    if settings.auth == "oidc":
+        # The settings refuse AUTH=oidc without these (the sandbox fills them in first).
+        assert settings.oidc_client_id and settings.oidc_client_secret
+        provider = Provider(
+            settings.oidc_issuer,
+            settings.oidc_client_id,
+            _secret(settings.oidc_client_secret),
+            timeout=settings.provider_timeout,
+        )
+        return OidcLogin(
+            provider,
+            redirect_uri=settings.public_url + CALLBACK_PATH,
+            scopes=settings.oidc_scopes,
+            username_claim=settings.oidc_username_claim,
+            allowed_domains=settings.oidc_allowed_domains,
+            provider_name=settings.provider_name,
+            post_logout_redirect_uri=settings.public_url + "/",
         )
     return LocalLogin()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -139,7 +139,7 @@ async def login(request: Request) -> Response:
         if nonce is None or not hmac.compare_digest(
             digest(nonce).encode(), str(link_id).encode("utf-8", "replace")
         ):
-            return _link_changed(request)
+            return link_changed(request)
     username, password = form.get("username"), form.get("password")
     username = username if isinstance(username, str) else ""
     services = services_of(request)
@@ -179,10 +179,16 @@ async def login(request: Request) -> Response:
 
 
 async def begin_session(
-    request: Request, user: User, link_hash: str | None, next_path: str
+    request: Request,
+    user: User,
+    link_hash: str | None,
+    next_path: str,
+    *,
+    started: Callable[[str], Awaitable[None]] | None = None,
 ) -> RedirectResponse:
     """Log `user` in, in every AUTH mode: a new session made for the link `link_hash` (None:
     for no link), its cookie set, and a 303 to `next_path` (already checked by `safe_next`).
+    `started`, when given, is awaited with the new session's cookie value first.
 
     Returns the response, to which a caller may add cookies. Any session the request's
     cookie names is ended first, so a planted cookie is never promoted (no fixation).
@@ -193,6 +199,8 @@ async def begin_session(
     if old and len(old) <= MAX_COOKIE_LENGTH:
         await services.sessions.end(old)
     token = await services.sessions.start(user.id, link_hash)
+    if started is not None:
+        await started(token)
     response = RedirectResponse(next_path, status_code=303)
     cookies.set_cookie(request, response, cookies.SESSION, token, samesite="lax")
     cookies.forget(request, response, cookies.LOGIN_CSRF)
@@ -221,7 +229,8 @@ async def logout(request: Request) -> Response:
     return response
 
 
-def _link_changed(request: Request) -> Response:
+def link_changed(request: Request) -> Response:
+    """409: a login made for a link that is no longer the one open in this browser."""
     return templates.TemplateResponse(
         request,
         "error.html",
