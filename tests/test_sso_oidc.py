@@ -161,6 +161,17 @@ async def test_a_callback_with_a_wrong_state_is_refused(sso: SSO) -> None:
     assert (await browser.get(CALLBACK, params=back)).status_code == 303
 
 
+async def test_an_answer_naming_another_issuer_is_refused(sso: SSO) -> None:
+    """RFC 9207: the provider names itself in `iss` on the redirect back; an answer naming
+    another issuer (a mix-up) logs nobody in."""
+    browser = sso.app.browser()
+    back = await at_provider(sso, await start_sign_in(browser))
+    assert back["iss"] == sso.provider.issuer
+    mixed_up = await browser.get(CALLBACK, params={**back, "iss": "https://evil.example"})
+    assert mixed_up.status_code == 400 and not mixed_up.cookies.get("session")
+    assert failures(sso.app) == ["oidc:iss"]
+
+
 async def test_a_replayed_callback_is_refused(sso: SSO) -> None:
     browser = sso.app.browser()
     back = await at_provider(sso, await start_sign_in(browser))

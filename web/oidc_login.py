@@ -6,7 +6,8 @@ token (double submit, `web.csrf`), `next` and, for a login made for a binding li
 SHA-256, exactly as the built-in login form does. `POST /login` begins a flow
 (`AuthorizationFlows`: state, nonce and code verifier kept on the server, a browser key in the
 cookie `cookies.FLOW`) and sends the browser to the provider. `GET /login/callback` takes the
-flow back (only in the browser that began it, once, within 10 minutes), trades the code for
+flow back (only in the browser that began it, once, within 10 minutes; an `iss` naming another
+issuer is refused, RFC 9207), trades the code for
 tokens (`relying_party.Provider.exchange_code`: the ID token's signature, issuer, audience,
 expiry and nonce are checked there), applies OIDC_ALLOWED_DOMAINS, finds or makes the account
 by issuer and subject (`LoginService.log_in_external`) and starts a session, made for the
