@@ -315,3 +315,47 @@ async def test_logout_ends_the_session_and_offers_the_providers_sign_out(sso: SS
     assert sso.app.query("SELECT count(*) FROM sessions") == [(0,)]
     async with httpx.AsyncClient(timeout=10, trust_env=False) as provider_browser:
         assert (await provider_browser.get(link)).status_code == 200  # its sign-out page
+
+
+async def test_a_login_for_a_link_can_ask_more_scopes_and_hand_on_its_grant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The extension point ACT_AS=oauth2 uses (one consent does both): a login made for a link
+    asks `link_scopes` too, with prompt=consent, and `on_link_grant` gets the new session's
+    cookie value and the grant; a login for no link asks only OIDC_SCOPES."""
+    from launcher import compose
+    from relying_party import TokenGrant
+    from web.oidc_login import OidcLogin
+
+    handed: list[tuple[str, TokenGrant]] = []
+
+    async def keep(session_token: str, grant: TokenGrant) -> None:
+        handed.append((session_token, grant))
+
+    plain = compose.login_backend
+
+    def with_hook(settings: Any) -> Any:
+        backend = plain(settings)
+        assert isinstance(backend, OidcLogin)
+        backend.link_scopes = "offline_access"
+        backend.on_link_grant = keep
+        return backend
+
+    monkeypatch.setattr(compose, "login_backend", with_hook)
+    async with sso_app(tmp_path) as sso:
+        plain_url = await start_sign_in(sso.app.browser())
+        assert parse_qs(urlsplit(plain_url).query)["scope"] == ["openid email profile"]
+        assert "prompt" not in parse_qs(urlsplit(plain_url).query)
+
+        browser = sso.app.browser()
+        await browser.get(urlsplit(await sso.app.link_for("U0ALICE")).path)
+        url = await start_sign_in(browser, "/bind")
+        request = parse_qs(urlsplit(url).query)
+        assert request["scope"] == ["openid email profile offline_access"]
+        assert request["prompt"] == ["consent"]
+        done = await browser.get(CALLBACK, params=await at_provider(sso, url))
+        assert done.status_code == 303
+        [(session_token, grant)] = handed
+        assert session_token == browser.cookies["session"]
+        assert grant.refresh_token and grant.id_token_claims
+        assert grant.id_token_claims["sub"] == "alice"
