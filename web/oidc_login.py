@@ -284,6 +284,16 @@ class OidcLogin:
     async def _complete(self, request: Request, flow: Flow) -> Response:
         params = request.query_params
         services = services_of(request)
+        issuer = params.get("iss")
+        if issuer is not None and issuer != self.provider.issuer:
+            # RFC 9207 section 2.4: an answer naming another issuer is not this provider's
+            # (a mix-up attack); a provider that sends `iss` always sends its own.
+            raise SignInRefused(
+                400,
+                "Sign-in failed",
+                f"This answer did not come from {self.provider_name}; start again.",
+                "iss",
+            )
         error = params.get("error")
         if error is not None:
             raise self._provider_error(error)
