@@ -824,7 +824,11 @@ class SQLiteStore(SQLiteDatabase):
                 with _write(db):
                     if _one(db, "SELECT id FROM users WHERE username = ?", [username]):
                         raise UsernameTaken(username)
-                    if _one(db, "SELECT id FROM users WHERE email = ? COLLATE NOCASE", [email]):
+                    # "" is no address (a provider or proxy that gave none): it clashes with
+                    # nothing, or a second such person could never sign in.
+                    if email and _one(
+                        db, "SELECT 1 AS taken FROM users WHERE email = ? COLLATE NOCASE", [email]
+                    ):
                         raise EmailTaken(email)
                     if _one(
                         db,

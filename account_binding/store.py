@@ -270,7 +270,8 @@ class Store(Protocol):
         self, username: str, email: str, issuer: str, subject: str, now: int
     ) -> User:
         """A user without a password (hash "!"), known as `subject` at `issuer`, in one write.
-        Raises UsernameTaken, EmailTaken (case aside) or IdentityTaken."""
+        Raises UsernameTaken, EmailTaken (case aside; an `email` of "" clashes with nothing)
+        or IdentityTaken."""
         ...
 
     async def add_user_identity(self, user_id: int, issuer: str, subject: str, now: int) -> None:

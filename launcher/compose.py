@@ -38,6 +38,10 @@ from bolt_app.slack_directory import SlackUsersDirectory
 from relying_party import Provider
 from stand_in.app import StandIn
 from web.app import build_web_app
+from web.auth import LocalLogin
+from web.authentication import LoginBackend
+from web.oidc_login import CALLBACK_PATH, OidcLogin
+from web.proxy_identity import ProxyLogin
 from web.services import OAuthServices, SlackSignIn, WebServices
 from web.slack_identity import redirect_uri as slack_identity_redirect_uri
 
@@ -214,6 +218,7 @@ def build_site(
             issuer=settings.public_url,
         ),
         slack_sign_in=slack_sign_in(settings, store, audit),
+        login_backend=login_backend(settings),
     )
     return build_web_app(
         services,
@@ -221,6 +226,7 @@ def build_site(
         allowed_hosts=settings.allowed_hosts,
         max_body_bytes=settings.max_body_bytes,
         extra_routes=stand_in.routes if stand_in is not None else (),
+        trusted_proxies=settings.trusted_proxies,
     )
 
 
@@ -260,6 +266,34 @@ def command_table(settings: Settings) -> CommandTable:
     if plugins:
         log.info("Loaded command plugins: %s", ", ".join(p.name for p in plugins))
     return table
+
+
+def login_backend(settings: Settings) -> LoginBackend:
+    """AUTH: how people log in to the site (web.authentication). AUTH=oidc's provider is
+    OIDC_ISSUER with this site's client, its redirect URI PUBLIC_URL/login/callback."""
+    if settings.auth == "proxy":
+        return ProxyLogin(
+            settings.proxy_user_header, settings.proxy_email_header, settings.trusted_proxies
+        )
+    if settings.auth == "oidc":
+        # The settings refuse AUTH=oidc without these (the sandbox fills them in first).
+        assert settings.oidc_client_id and settings.oidc_client_secret
+        provider = Provider(
+            settings.oidc_issuer,
+            settings.oidc_client_id,
+            _secret(settings.oidc_client_secret),
+            timeout=settings.provider_timeout,
+        )
+        return OidcLogin(
+            provider,
+            redirect_uri=settings.public_url + CALLBACK_PATH,
+            scopes=settings.oidc_scopes,
+            username_claim=settings.oidc_username_claim,
+            allowed_domains=settings.oidc_allowed_domains,
+            provider_name=settings.provider_name,
+            post_logout_redirect_uri=settings.public_url + "/",
+        )
+    return LocalLogin()
 
 
 def acting_mode(settings: Settings) -> ActingMode:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
@@ -18,6 +19,9 @@ from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
 from account_binding.slack_proof import SlackProofs
 from relying_party import Provider
+
+if TYPE_CHECKING:
+    from .authentication import LoginBackend
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ class WebServices:
     oauth: OAuthServices | None = None
     #: Sign in with Slack before Connect; None unless VERIFY_SLACK_IDENTITY=true.
     slack_sign_in: SlackSignIn | None = None
+    #: How people log in (AUTH): `web.auth.LocalLogin` (the default, also when None),
+    #: `web.oidc_login.OidcLogin` or `web.proxy_identity.ProxyLogin`.
+    login_backend: LoginBackend | None = None
 
 
 def services_of(connection: HTTPConnection) -> WebServices:
