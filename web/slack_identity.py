@@ -39,7 +39,7 @@ import hmac
 import logging
 import re
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -67,7 +67,7 @@ from .auth import (
 )
 from .errors import SLACK_UNAVAILABLE
 from .forms import read_form
-from .security_headers import content_security_policy
+from .security_headers import allow_forms_to
 from .services import SlackSignIn, services_of
 from .templating import templates
 
@@ -278,17 +278,7 @@ async def allow_sign_in_form(request: Request, response: Response) -> None:
         endpoint = (await sign_in.provider.metadata()).authorization_endpoint
     except ProviderUnavailable as error:
         log.warning("Sign in with Slack: Slack did not answer: %s", error)
-    response.headers["Content-Security-Policy"] = content_security_policy((_origin(endpoint),))
-
-
-def _origin(url: str) -> str:
-    """`scheme://host[:port]` of an http(s) URL, as a CSP source expression."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
+    allow_forms_to(response, endpoint)
 
 
 def slack_identity_of(claims: dict[str, Any]) -> SlackIdentity | None:
