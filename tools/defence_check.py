@@ -96,6 +96,10 @@ def load_catalog(path: Path) -> list[Removal]:
     return removals
 
 
+#: Directories the tests need that git does not track, linked into the copy.
+INSTALLED_DIRECTORIES = ("tools/oidc-provider/node_modules",)
+
+
 def copy_tracked_files(repo: Path, destination: Path) -> None:
     """The working-tree content of every file git tracks in `repo` (uncommitted edits
     included, deleted files left out), copied under `destination`."""
@@ -108,6 +112,11 @@ def copy_tracked_files(repo: Path, destination: Path) -> None:
         target = destination / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
+    # Installed, not tracked: the loopback OpenID provider's npm packages, which the single
+    # sign-on tests run (without them they skip, and a removal would look uncaught).
+    for installed in INSTALLED_DIRECTORIES:
+        if (repo / installed).is_dir():
+            (destination / installed).symlink_to(repo / installed, target_is_directory=True)
 
 
 @dataclass(frozen=True)
