@@ -40,7 +40,7 @@ from .audit import Actor, AuditEvent, AuditLog
 from .clock import Clock, system_clock
 from .crypto import TokenCipher
 from .errors import DomainError
-from .models import Binding
+from .models import Binding, User
 from .store import NewGrant, RefreshedTokens, Store, StoredGrant
 from .tokens import digest
 
@@ -177,6 +177,14 @@ class OAuthGrants:
             expires_at=tokens.expires_at,
             scope=tokens.scope,
         )
+
+    async def claim(self, user: User, tokens: GrantedTokens) -> NewGrant:
+        """The grant sealed for binding to `user`, once the ID token's subject at this issuer
+        is recorded as `user`'s identity (user_identities). Raises IdentityTaken when that
+        identity is another user's (nothing is recorded), ValueError as `seal`."""
+        sealed = self.seal(tokens)
+        await self._store.add_user_identity(user.id, sealed.issuer, sealed.subject, self._clock())
+        return sealed
 
     async def is_usable(self, binding: Binding) -> bool | None:
         """True when the binding has a grant this key can read; False when it has none (made

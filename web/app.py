@@ -16,7 +16,7 @@ from starlette.types import Lifespan
 
 from account_binding.errors import SlackUnavailable, StoreBusy
 
-from . import auth, binding_pages, errors, home, oauth
+from . import auth, binding_pages, errors, grant_pages, home, oauth
 from .body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from .security_headers import SecurityHeaders
 from .services import WebServices
@@ -45,6 +45,7 @@ def build_web_app(
         Route("/bind", binding_pages.confirm_page, methods=["GET"]),
         Route("/bind", binding_pages.confirm, methods=["POST"]),
         Route("/bind/{nonce:str}", binding_pages.open_link, methods=["GET"]),
+        Route(grant_pages.CALLBACK_PATH, grant_pages.callback, methods=["GET"]),
         *oauth.routes,
         *extra_routes,
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),

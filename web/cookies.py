@@ -24,6 +24,8 @@ from .services import services_of
 SESSION = "session"
 LOGIN_CSRF = "login_csrf"
 LINK = "binding_link"
+#: An authorization request under way at a provider (account_binding.authorization_flows).
+FLOW = "sso_flow"
 
 HOST_PREFIX = "__Host-"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
@@ -16,6 +17,9 @@ from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.login import LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
+
+if TYPE_CHECKING:
+    from .grant_pages import GrantServices
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class WebServices:
     #: Token introspection and metadata; None: /oauth/introspect refuses everyone and the
     #: metadata is not served.
     oauth: OAuthServices | None = None
+    #: ACT_AS=oauth2: binding with the person's grant (web.grant_pages); None otherwise.
+    grants: GrantServices | None = None
 
 
 def services_of(connection: HTTPConnection) -> WebServices:
