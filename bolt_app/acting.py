@@ -140,13 +140,13 @@ class ActAsOAuth2:
 class _OAuth2Credential:
     """`Authorization: Bearer <access token>` of one binding. The token is asked of
     OAuthGrants before each call (it refreshes the token when due) and once more after a 401
-    (it refreshes it, unless another command already has)."""
+    (it refreshes it, unless another command already has); the call is then made again once
+    (`PersonApi`), so a 401 to the renewed token stands."""
 
     def __init__(self, grants: OAuthGrants, account: BoundAccount) -> None:
         self._grants = grants
         self._account = account
         self._last: str | None = None
-        self._renewed = False
 
     def __repr__(self) -> str:
         return f"OAuth2Credential(binding={self._account.binding.id})"
@@ -157,9 +157,8 @@ class _OAuth2Credential:
         return _bearer(self._last)
 
     async def renewed(self) -> dict[str, str] | None:
-        if self._last is None or self._renewed:
-            return None  # once per command: a second 401 is the application's last word
-        self._renewed = True
+        if self._last is None:
+            return None
         with _as_api_errors():
             self._last = await self._grants.access_token_after_rejection(
                 self._account.binding, self._last

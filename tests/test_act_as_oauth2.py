@@ -420,7 +420,11 @@ async def test_a_replayed_grant_callback_is_refused(tmp_path: Path) -> None:
     async with oauth2_app(tmp_path) as setup:
         browser, pressed = await press_connect(setup.app, "ada", "U0ADA")
         query = await grant_at_provider(pressed.headers["location"])
+        flow_cookie = browser.cookies.get("sso_flow")
+        assert flow_cookie
         assert (await browser.get("/grant/callback", params=query)).status_code == 200
+        assert browser.cookies.get("sso_flow") is None  # forgotten once used
+        browser.cookies.set("sso_flow", flow_cookie)  # the whole request replayed
         replayed = await browser.get("/grant/callback", params=query)
         assert replayed.status_code == 400
         assert "already used" in replayed.text
@@ -584,3 +588,17 @@ async def tokens_for_account(provider: RunningProvider, account: str) -> str:
     query = await grant_at_provider(url, account)
     grant = await client.exchange_code(CALLBACK, query["code"], code_verifier=verifier, nonce=nonce)
     return grant.access_token
+
+
+async def test_a_binding_made_without_a_grant_is_removed_and_linked_again(tmp_path: Path) -> None:
+    """Switched from ACT_AS=token to oauth2: a binding holding no grant cannot act; it is
+    removed and the person gets a new link, which binds with a grant."""
+    async with run_app(tmp_path) as app:
+        await app.bind("ada", "U0ADA")
+    async with oauth2_app(tmp_path) as setup:
+        said = await answer(setup.app, "U0ADA", "todo")
+        assert "/bind/" in said and "Connect" in said, said
+        assert not setup.app.query("SELECT * FROM bindings")
+        setup.app.users["ada"] = next(u for u in await setup.app.store.list_users())
+        assert (await bind(setup, "ada", "U0ADA"))[1].status_code == 200
+        assert "You have no to-do items" in await answer(setup.app, "U0ADA", "todo")
