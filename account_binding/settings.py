@@ -784,6 +784,7 @@ class Settings(BaseSettings):
             "oidc_issuer": issuer,
             "oidc_client_id": client_id,
             "oidc_client_secret": SecretStr(client_secret),
+            "oidc_provider_name": self.oidc_provider_name or "the test provider",
         }
         if self.act_as == "oauth2":
             values |= {

@@ -49,9 +49,14 @@ def from_this_page(request: web.Request) -> bool:
 
 
 def install_sandbox_page(
-    fake: FakeSlack, *, site_url: str, demo_login: tuple[str, str] | None
+    fake: FakeSlack,
+    *,
+    site_url: str,
+    demo_login: tuple[str, str] | None,
+    sign_in_hint: str | None = None,
 ) -> None:
-    """Add the page to `fake`'s server; call before `fake.start()`."""
+    """Add the page to `fake`'s server; call before `fake.start()`. The page tells how to log
+    in to the binding site: `demo_login` (user name, password), else `sign_in_hint`."""
 
     async def page(request: web.Request) -> web.Response:
         ws = fake.workspace
@@ -63,6 +68,7 @@ def install_sandbox_page(
             connected=fake.open_connections > 0,
             site_url=site_url,
             demo_login=demo_login,
+            sign_in_hint=sign_in_hint,
         )
         return web.Response(text=html, content_type="text/html")
 

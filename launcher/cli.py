@@ -39,6 +39,7 @@ from .compose import (
 )
 from .logs import configure_logging
 from .sandbox import DEMO_USERNAME, start_sandbox
+from .sandbox_provider import SANDBOX_PERSON, SandboxProvider, start_sandbox_provider
 from .slack_check import StartError, check_slack
 
 log = logging.getLogger("account_binding")
@@ -221,6 +222,7 @@ async def _serve_with(
     sandbox: bool,
 ) -> None:
     settings.secret_key()  # a missing key is made, a bad key file stops the start, now
+    provider: SandboxProvider | None = None
     commands = command_table(settings)  # so does a plugin that cannot load
     if sandbox or not settings.has_slack_tokens:
         try:
@@ -231,12 +233,24 @@ async def _serve_with(
                 f"{error.strerror or error}; set SANDBOX_PORT"
             ) from None
         slack, return_url = box.slack, box.return_url
+        if settings.uses_sandbox_provider:
+            try:
+                provider = await start_sandbox_provider(settings)
+            except BaseException:
+                await box.fake.stop()
+                raise
+            settings = settings.with_sandbox_provider(
+                provider.issuer, provider.client_id, provider.client_secret
+            )
+        login = f"{DEMO_USERNAME} / {box.demo_password}"
+        if settings.auth == "oidc" and provider is not None:
+            login = f"sign in with the test provider ({provider.issuer}) as {SANDBOX_PERSON}"
         print(
             f"\nSandbox mode ({'--sandbox' if sandbox else 'no Slack tokens'}): "
             f"a fake Slack runs on this machine.\n"
             f"  Try the app as a Slack user:  {box.fake.base_url}/\n"
             f"  Binding site:                 {settings.public_url}/\n"
-            f"  Demo login:                   {DEMO_USERNAME} / {box.demo_password}\n",
+            f"  Demo login:                   {login}\n",
             flush=True,
         )
     else:
@@ -270,6 +284,8 @@ async def _serve_with(
     finally:
         if box is not None:
             await box.fake.stop()
+        if provider is not None:
+            await provider.stop()
 
 
 def _read_password() -> str:

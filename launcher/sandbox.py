@@ -14,6 +14,7 @@ from fake_slack import FakeSlack
 from fake_slack.sandbox_page import install_sandbox_page
 
 from .compose import SlackConnection
+from .sandbox_provider import SANDBOX_PERSON
 
 DEMO_USERNAME = "demo"
 DEMO_EMAIL = "demo@example.com"
@@ -43,6 +44,17 @@ async def start_sandbox(settings: Settings, store: Store) -> Sandbox:
     else:
         await accounts.set_password(user, password)
     fake = FakeSlack(port=settings.sandbox_port)
-    install_sandbox_page(fake, site_url=settings.public_url, demo_login=(DEMO_USERNAME, password))
+    if settings.auth == "oidc":
+        # The site's login is the sandbox's OpenID provider (launcher.sandbox_provider).
+        install_sandbox_page(
+            fake,
+            site_url=settings.public_url,
+            demo_login=None,
+            sign_in_hint=f"On the binding site, sign in with the test provider as {SANDBOX_PERSON}.",
+        )
+    else:
+        install_sandbox_page(
+            fake, site_url=settings.public_url, demo_login=(DEMO_USERNAME, password)
+        )
     await fake.start()
     return Sandbox(fake=fake, demo_password=password)
