@@ -352,8 +352,8 @@ class BindingService:
             return
         if self._grants is None:
             log.warning(
-                "Binding %s had OAuth tokens, but ACT_AS is not oauth2 now, so they were not "
-                "revoked at their provider (%s)",
+                "Binding %s had OAuth tokens, but no ACT_AS=oauth2 provider is configured now, "
+                "so they were not revoked at their provider (%s)",
                 removed.binding.id,
                 removed.grant.issuer,
             )

@@ -271,9 +271,11 @@ class OAuth2Grants:
 
 def oauth2_grants(settings: Settings, store: Store, cipher: TokenCipher) -> OAuth2Grants | None:
     """Under ACT_AS=oauth2, its parts at OAUTH2_ISSUER (every provider call within
-    PROVIDER_TIMEOUT); None under another ACT_AS. A login at the same provider (AUTH=oidc,
-    OIDC_ISSUER == OAUTH2_ISSUER) hands its grant to `pending`, and Connect binds with it."""
-    if settings.act_as != "oauth2":
+    PROVIDER_TIMEOUT); None under another ACT_AS, and in the sandbox before `run` has started
+    its provider (`account-binding unbind` then has nothing to revoke at: that provider's
+    tokens ended with it). A login at the same provider (AUTH=oidc, OIDC_ISSUER ==
+    OAUTH2_ISSUER) hands its grant to `pending`, and Connect binds with it."""
+    if settings.act_as != "oauth2" or settings.uses_sandbox_provider:
         return None
     issuer, client_id = settings.oauth2_issuer, settings.oauth2_client_id
     assert issuer and client_id and settings.oauth2_client_secret  # settings require them
