@@ -241,7 +241,9 @@ async def test_an_expired_access_token_is_refreshed(
         assert "Water the plants" in await answer(setup.app, "U0ADA", "todo add Water the plants")
         new_access, new_refresh = setup.tokens("U0ADA")
         assert new_access != old_access and new_refresh != old_refresh  # rotated
-        assert refreshes(caplog) == 1
+        # (A machine slow enough to spend the new token's 2 s between the handler's two
+        # looks at it refreshes it twice.)
+        assert refreshes(caplog) >= 1
 
 
 async def test_a_token_is_refreshed_before_it_expires(
@@ -274,10 +276,13 @@ async def test_two_commands_at_once_after_expiry_make_one_refresh(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The provider rotates refresh tokens and ends the grant when one is used twice: both
-    commands succeeding, the binding kept, is only possible with one refresh."""
-    async with oauth2_app(tmp_path, ttl={"AccessToken": 2}) as setup:
+    commands succeeding, the binding kept, is only possible with one refresh. (Expired as
+    far as the app knows: a token that lived 2 s could expire again between the commands.)"""
+    async with oauth2_app(tmp_path) as setup:
         await bind(setup, "ada", "U0ADA")
-        await asyncio.sleep(3)
+        now = int(time.time())
+        with sqlite3.connect(setup.app.settings.database) as db:
+            db.execute("UPDATE oauth_grants SET updated_at = ?, expires_at = ?", [now - 60, now])
         answers = await run_commands(setup.app, "U0ADA", "todo add First", "todo add Second")
         assert any("First" in a for a in answers) and any("Second" in a for a in answers), answers
         assert refreshes(caplog) == 1
