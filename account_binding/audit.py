@@ -25,6 +25,13 @@ class AuditEvent(StrEnum):
     # A client failed to authenticate at /oauth/introspect. Detail: no_credentials,
     # not_basic, malformed_credentials, wrong_credentials, not_configured.
     INTROSPECTION_REFUSED = "introspection_refused"
+    # VERIFY_SLACK_IDENTITY: the person signed in with Slack as someone other than the Slack
+    # user the link was issued to (a forwarded link); the link was voided. The entry's Slack
+    # identity is the link's; detail: "signed in to Slack as TEAM/USER" (and " of ENTERPRISE").
+    SLACK_IDENTITY_MISMATCH = "slack_identity_mismatch"
+    # AUTH=proxy: a request carried PROXY_USER_HEADER or PROXY_EMAIL_HEADER from a peer not
+    # in TRUSTED_PROXIES, and was refused (403). Detail: the header name(s). Capped.
+    PROXY_HEADER_REFUSED = "proxy_header_refused"
 
 
 @dataclass(frozen=True)

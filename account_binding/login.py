@@ -1,4 +1,5 @@
-"""Logging in: an Authenticator behind brute-force throttling and the audit log.
+"""Logging in: the built-in accounts' PasswordAuthenticator behind brute-force throttling and
+the audit log (`log_in`), and logins single sign-on vouches for (`log_in_external`).
 
 Failures are counted per account name (whether or not the account exists, so a lockout says
 nothing about which accounts exist) and per client address. Each attempt is recorded as a
@@ -9,6 +10,9 @@ until the lockout ends.
 
 Typed user names are kept only as hashes in the throttle, and in the audit log only when
 they name an account: people sometimes type a password into the user name field.
+
+A login through an OpenID provider or an authenticating proxy has no password to guess, so it
+is not throttled; its successes are capped in the audit log like local ones.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from .accounts import AccountService, normalise_username
+from .accounts import AccountService, ExternalAccountRefused, normalise_username
 from .audit import Actor, AuditEvent, AuditLog
 from .clock import Clock, system_clock
 from .errors import DomainError
@@ -60,7 +64,7 @@ class LoginService:
         limits: LoginLimits,
         clock: Clock = system_clock,
     ) -> None:
-        self._accounts = accounts  # the Authenticator of the built-in accounts
+        self._accounts = accounts  # the PasswordAuthenticator of the built-in accounts
         self._store = store
         self._audit = audit
         self._limits = limits
@@ -102,6 +106,36 @@ class LoginService:
             await self._audit.record(AuditEvent.LOCKED_OUT, actor, detail="limit reached")
         await asyncio.sleep(min(self._limits.slowdown_seconds * failures, MAX_SLOWDOWN_SECONDS))
         raise LoginFailed()
+
+    async def log_in_external(
+        self,
+        issuer: str,
+        subject: str,
+        username: str,
+        email: str,
+        client: str | None,
+        *,
+        via: str,
+    ) -> User:
+        """A login `issuer` vouches for (AUTH=oidc or proxy; `via` names which, as the audit
+        detail): the account from `AccountService.sign_in_external`, recorded as `login`,
+        capped per hour and client like local successes.
+
+        Raises ExternalAccountRefused (recorded as `login_failed`, detail `<via>:<reason>`,
+        capped too: the same person retrying cannot fill the log).
+        """
+        try:
+            user = await self._accounts.sign_in_external(issuer, subject, username, email)
+        except ExternalAccountRefused as error:
+            actor = Actor(client=client, username=normalise_username(username)[:64])
+            await self._audit.record_capped(
+                AuditEvent.LOGIN_FAILED, actor, detail=f"{via}:{error.reason}"
+            )
+            raise
+        await self._audit.record_capped(
+            AuditEvent.LOGIN, Actor(user=user, client=client), detail=via
+        )
+        return user
 
     async def purge(self) -> None:
         await self._store.purge_login_failures(self._clock() - self._limits.lockout_seconds)

@@ -20,6 +20,9 @@ class ActiveSession:
     csrf_token: str = field(repr=False)
     #: SHA-256 of the binding link this session's login was made for, if any.
     link_hash: str | None = None
+    #: SHA-256 of the binding link whose Slack identity this session proved (Sign in with
+    #: Slack, VERIFY_SLACK_IDENTITY), if any.
+    slack_verified_link_hash: str | None = None
 
 
 class SessionService:
@@ -63,7 +66,10 @@ class SessionService:
         if now - session.last_seen_at > TOUCH_EVERY_SECONDS:
             await self._store.touch_session(token_hash, now)
         return ActiveSession(
-            user_id=session.user_id, csrf_token=session.csrf_token, link_hash=session.link_hash
+            user_id=session.user_id,
+            csrf_token=session.csrf_token,
+            link_hash=session.link_hash,
+            slack_verified_link_hash=session.slack_verified_link_hash,
         )
 
     async def purge(self) -> None:

@@ -641,6 +641,7 @@ class SQLiteStore(SQLiteDatabase):
             created_at=row["created_at"],
             last_seen_at=row["last_seen_at"],
             link_hash=row["link_hash"],
+            slack_verified_link_hash=row["slack_verified_link_hash"],
         )
 
     async def touch_session(self, token_hash: str, now: int) -> None:
@@ -816,7 +817,11 @@ class SQLiteStore(SQLiteDatabase):
                 with _write(db):
                     if _one(db, "SELECT id FROM users WHERE username = ?", [username]):
                         raise UsernameTaken(username)
-                    if _one(db, "SELECT id FROM users WHERE email = ? COLLATE NOCASE", [email]):
+                    # "" is no address (a provider or proxy that gave none): it clashes with
+                    # nothing, or a second such person could never sign in.
+                    if email and _one(
+                        db, "SELECT 1 AS taken FROM users WHERE email = ? COLLATE NOCASE", [email]
+                    ):
                         raise EmailTaken(email)
                     if _one(
                         db,
@@ -937,6 +942,19 @@ class SQLiteStore(SQLiteDatabase):
             return int(cursor.rowcount)
 
         return await self._run(purge)
+
+    # Sign in with Slack (VERIFY_SLACK_IDENTITY): the session's proof of the link's Slack
+    # identity (account_binding.slack_proof)
+
+    async def set_session_slack_verified(self, token_hash: str, link_hash: str) -> None:
+        def record(db: Database) -> None:
+            with _write(db):
+                db.execute(
+                    "UPDATE sessions SET slack_verified_link_hash = ? WHERE token_hash = ?",
+                    [link_hash, token_hash],
+                )
+
+        await self._run(record)
 
     # ACT_AS=oauth2: the bindings' OAuth grants and the sessions' pending grants
     # (account_binding.oauth_grants)

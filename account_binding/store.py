@@ -65,6 +65,9 @@ class Session:
     last_seen_at: int
     #: SHA-256 of the binding link this session's login was made for, if any.
     link_hash: str | None = None
+    #: SHA-256 of the binding link whose Slack identity this session proved by signing in
+    #: with Slack (VERIFY_SLACK_IDENTITY), if any.
+    slack_verified_link_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -269,7 +272,8 @@ class Store(Protocol):
         self, username: str, email: str, issuer: str, subject: str, now: int
     ) -> User:
         """A user without a password (hash "!"), known as `subject` at `issuer`, in one write.
-        Raises UsernameTaken, EmailTaken (case aside) or IdentityTaken."""
+        Raises UsernameTaken, EmailTaken (case aside; an `email` of "" clashes with nothing)
+        or IdentityTaken."""
         ...
 
     async def add_user_identity(self, user_id: int, issuer: str, subject: str, now: int) -> None:
@@ -329,6 +333,14 @@ class Store(Protocol):
 
     async def take_session_grant(self, token_hash: str) -> str | None:
         """The session's encrypted grant, cleared in the same write; None when none."""
+        ...
+
+    # Sign in with Slack (VERIFY_SLACK_IDENTITY): the session's proof of the link's Slack
+    # identity (account_binding.slack_proof)
+
+    async def set_session_slack_verified(self, token_hash: str, link_hash: str) -> None:
+        """Record that the session `token_hash` proved the Slack identity of the link whose
+        SHA-256 is `link_hash`; nothing when there is no such session."""
         ...
 
     async def close(self) -> None: ...

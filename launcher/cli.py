@@ -275,8 +275,10 @@ async def _serve_with(
         port=settings.port,
         log_config=None,
         server_header=False,
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=list(settings.trusted_proxies) or None,
+        # The site believes X-Forwarded-For from TRUSTED_PROXIES itself (web.app), after
+        # noting the socket's peer, which AUTH=proxy checks: uvicorn's own handling would
+        # rewrite the peer first.
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
     try:

@@ -24,6 +24,7 @@ from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.oauth_grants import GrantTimings, OAuthGrants, PendingGrants
 from account_binding.sessions import SessionService
 from account_binding.settings import Settings
+from account_binding.slack_proof import SlackProofs
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.store import Store
 from bolt_app.acting import ActAsOAuth2, ActAsService, ActAsToken, ActingMode
@@ -40,8 +41,14 @@ from relying_party import Provider
 from stand_in.app import StandIn
 from stand_in.auth import ProviderTokenUsers
 from web.app import build_web_app
-from web.grant_pages import CALLBACK_PATH, GrantServices
-from web.services import OAuthServices, WebServices
+from web.auth import LocalLogin
+from web.authentication import LoginBackend
+from web.grant_pages import CALLBACK_PATH as GRANT_CALLBACK_PATH
+from web.grant_pages import GrantServices
+from web.oidc_login import CALLBACK_PATH, OidcLogin
+from web.proxy_identity import ProxyLogin
+from web.services import OAuthServices, SlackSignIn, WebServices
+from web.slack_identity import redirect_uri as slack_identity_redirect_uri
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +226,8 @@ def build_site(
             client=_introspection_client(settings),
             issuer=settings.public_url,
         ),
+        slack_sign_in=slack_sign_in(settings, store, audit),
+        login_backend=one_consent(login_backend(settings), settings, oauth2),
         grants=oauth2.web if oauth2 else None,
     )
     return build_web_app(
@@ -227,6 +236,30 @@ def build_site(
         allowed_hosts=settings.allowed_hosts,
         max_body_bytes=settings.max_body_bytes,
         extra_routes=stand_in.routes if stand_in is not None else (),
+        trusted_proxies=settings.trusted_proxies,
+    )
+
+
+def slack_sign_in(settings: Settings, store: SQLiteStore, audit: AuditLog) -> SlackSignIn | None:
+    """Sign in with Slack before Connect (VERIFY_SLACK_IDENTITY); None when it is off.
+
+    Slack's OpenID provider is SLACK_OPENID_ISSUER (discovery at
+    /.well-known/openid-configuration), the client SLACK_CLIENT_ID and SLACK_CLIENT_SECRET
+    (settings refuse VERIFY_SLACK_IDENTITY without them), every call bounded by
+    PROVIDER_TIMEOUT; the redirect URL is PUBLIC_URL/slack-identity/callback.
+    """
+    if not settings.verify_slack_identity:
+        return None
+    assert settings.slack_client_id and settings.slack_client_secret  # settings check both
+    return SlackSignIn(
+        provider=Provider(
+            settings.slack_openid_issuer,
+            settings.slack_client_id,
+            _secret(settings.slack_client_secret),
+            timeout=settings.provider_timeout,
+        ),
+        redirect_uri=slack_identity_redirect_uri(settings.public_url),
+        proofs=SlackProofs(store, audit),
     )
 
 
@@ -243,6 +276,34 @@ def command_table(settings: Settings) -> CommandTable:
     if plugins:
         log.info("Loaded command plugins: %s", ", ".join(p.name for p in plugins))
     return table
+
+
+def login_backend(settings: Settings) -> LoginBackend:
+    """AUTH: how people log in to the site (web.authentication). AUTH=oidc's provider is
+    OIDC_ISSUER with this site's client, its redirect URI PUBLIC_URL/login/callback."""
+    if settings.auth == "proxy":
+        return ProxyLogin(
+            settings.proxy_user_header, settings.proxy_email_header, settings.trusted_proxies
+        )
+    if settings.auth == "oidc":
+        # The settings refuse AUTH=oidc without these (the sandbox fills them in first).
+        assert settings.oidc_client_id and settings.oidc_client_secret
+        provider = Provider(
+            settings.oidc_issuer,
+            settings.oidc_client_id,
+            _secret(settings.oidc_client_secret),
+            timeout=settings.provider_timeout,
+        )
+        return OidcLogin(
+            provider,
+            redirect_uri=settings.public_url + CALLBACK_PATH,
+            scopes=settings.oidc_scopes,
+            username_claim=settings.oidc_username_claim,
+            allowed_domains=settings.oidc_allowed_domains,
+            provider_name=settings.provider_name,
+            post_logout_redirect_uri=settings.public_url + "/",
+        )
+    return LocalLogin()
 
 
 def acting_mode(settings: Settings, grants: OAuthGrants | None = None) -> ActingMode:
@@ -306,11 +367,23 @@ def oauth2_grants(settings: Settings, store: Store, cipher: TokenCipher) -> OAut
             provider=provider,
             grants=grants,
             scopes=settings.oauth2_scopes,
-            redirect_uri=settings.public_url + CALLBACK_PATH,
+            redirect_uri=settings.public_url + GRANT_CALLBACK_PATH,
             pending=pending if same_as_login else None,
         ),
         stand_in_tokens=ProviderTokenUsers(provider, store, issuer, name),
     )
+
+
+def one_consent(
+    backend: LoginBackend, settings: Settings, oauth2: OAuth2Grants | None
+) -> LoginBackend:
+    """`backend`, which under AUTH=oidc at OAUTH2_ISSUER also asks OAUTH2_SCOPES when the
+    login is made for a link and leaves the grant with the new session, where Connect binds
+    with it: one consent logs in and grants."""
+    if oauth2 is not None and oauth2.web.pending is not None and isinstance(backend, OidcLogin):
+        backend.link_scopes = settings.oauth2_scopes
+        backend.on_link_grant = oauth2.web.pending.keep
+    return backend
 
 
 def _secret(value: object) -> str:

@@ -1,7 +1,7 @@
 """Logging for the whole process, with secrets taken out of every record.
 
 Slack tokens, personal API tokens, live binding links, `response_url`s, bearer and basic
-authorization headers and posted client secrets are replaced in each record's message and traceback when the record is made, so no handler
+authorization headers, posted client secrets, and OAuth codes, states and tokens are replaced in each record's message and traceback when the record is made, so no handler
 (console, file, a test's capture) ever sees them, whatever the library that logged them.
 """
 
@@ -26,6 +26,19 @@ _SECRETS = [
     # the Socket Mode URL's one-time ticket, and the deprecated verification token
     (re.compile(r"([?&]ticket=)[^&\s'\"]+"), r"\1[redacted]"),
     (re.compile(r"(['\"]token['\"]\s*:\s*['\"])[^'\"]+"), r"\1[redacted]"),
+    # OAuth 2.0 and OpenID Connect: an authorization code and state in a callback's address
+    # (uvicorn's access log), PKCE verifiers, and tokens in a form or a JSON answer
+    (
+        re.compile(
+            r"([?&](?:code|state|nonce|code_verifier|code_challenge|refresh_token|access_token"
+            r"|id_token|token)=)[^&\s'\"]+"
+        ),
+        r"\1[redacted]",
+    ),
+    (
+        re.compile(r"(['\"](?:access_token|refresh_token|id_token)['\"]\s*:\s*['\"])[^'\"]+"),
+        r"\1[redacted]",
+    ),
 ]
 
 

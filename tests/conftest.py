@@ -209,11 +209,15 @@ def csrf_of(page: httpx.Response) -> str:
 
 
 @contextlib.asynccontextmanager
-async def run_app(tmp_path: Path, **extra_settings: str) -> AsyncIterator[RunningApp]:
-    """The app served on loopback with these settings, connected to a fresh fake Slack."""
+async def run_app(
+    tmp_path: Path, *, sock: socket.socket | None = None, **extra_settings: str
+) -> AsyncIterator[RunningApp]:
+    """The app served on loopback with these settings, connected to a fresh fake Slack.
+    `sock` is the listening socket to serve on (`free_socket()`), when a test must know the
+    port first (to register PUBLIC_URL's redirect URIs at a provider); it is closed after."""
     fake = FakeSlack(bot_token="xoxb-test-bot-token", app_token="xapp-test-app-token")
     await fake.start()
-    sock = free_socket()
+    sock = sock or free_socket()
     port = sock.getsockname()[1]
     try:
         settings = make_settings(tmp_path, port, fake.api_url, **extra_settings)
@@ -224,7 +228,11 @@ async def run_app(tmp_path: Path, **extra_settings: str) -> AsyncIterator[Runnin
     app = build_site(
         settings, SlackConnection("xoxb-test-bot-token", "xapp-test-app-token", fake.api_url)
     )
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    # As `run` serves it: the site itself believes X-Forwarded-For (TRUSTED_PROXIES) after
+    # noting the socket's peer; uvicorn's own proxy-header handling would hide the peer.
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_config=None, lifespan="on", proxy_headers=False)
+    )
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     store = SQLiteStore(settings.database)
     try:

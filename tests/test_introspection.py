@@ -347,7 +347,7 @@ def test_introspection_settings_come_in_pairs_with_a_strong_secret(tmp_path: Pat
             "INTROSPECTION_CLIENT_SECRET must be at least 32",
         ),
         ({"API_TOKEN_TTL": "59"}, "API_TOKEN_TTL must be between 60"),
-        ({"ACT_AS": "oauth2"}, "ACT_AS must be token or service"),
+        ({"ACT_AS": "saml"}, "ACT_AS must be token, service or oauth2"),
     ):
         with pytest.raises(SettingsError) as raised:
             load_settings({**base, **extra}, env_file=None)

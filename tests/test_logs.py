@@ -25,6 +25,15 @@ SECRETS = [
     ("wss://wss-primary.slack.com/link/?ticket=9f8e7d6c-5b4a&app_id=A1", "9f8e7d6c-5b4a"),
     ('{"token": "verification-token-value"}', "verification-token-value"),
     ("{'response_url': 'https://example.invalid/anything'}", "example.invalid/anything"),
+    (
+        '"GET /login/callback?code=AuthCode-123_x&state=State-456_y HTTP/1.1" 303',
+        "AuthCode-123_x",
+    ),
+    ("GET /grant/callback?state=State-456_y&code=c0de&iss=http%3A%2F%2Fidp", "State-456_y"),
+    ("grant_type=refresh_token&refresh_token=rT-9aB_cD", "rT-9aB_cD"),
+    ("code=abc&code_verifier=V3rif1er-value", "V3rif1er-value"),
+    ('{"access_token": "at-123", "token_type": "Bearer"}', "at-123"),
+    ('{"id_token": "eyJhbGciOi.eyJzdWIi.sig", "expires_in": 3600}', "eyJhbGciOi.eyJzdWIi.sig"),
 ]
 
 

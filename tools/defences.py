@@ -60,6 +60,12 @@ INACTIVE_TOKENS = "A revoked or expired token taken for active"
 BROKEN_PLUGIN = "A plugin that breaks"
 CREDENTIAL_ELSEWHERE = "A credential sent somewhere else"
 SURPRISE_COMMANDS = "Commands added by surprise"
+SIGN_IN_CALLBACK = "A forged, replayed or misdirected sign-in answer"
+ID_TOKEN = "A forged or stale ID token"
+OUTSIDERS = "People from outside the company signing in"
+TAKEOVER = "An account taken over through single sign-on"
+AROUND_PROXY = "Identity headers sent around the proxy"
+FORWARDED_FOR_GOOD = "Forwarded link, closed for good"
 
 REMOVALS = [
     # Forwarded link
@@ -1758,5 +1764,134 @@ REMOVALS = [
         "bolt_app/commands/table.py",
         "                if taken is not None:\n",
         "                if False:\n",
+    ),
+    # A forged, replayed or misdirected sign-in answer
+    Removal(
+        SIGN_IN_CALLBACK,
+        "a callback is taken in any browser",
+        "account_binding/authorization_flows.py",
+        '            raise FlowRefused("another browser")',
+        "            pass",
+    ),
+    Removal(
+        SIGN_IN_CALLBACK,
+        "a flow can be taken back twice",
+        "account_binding/sqlite_store.py",
+        '"SELECT * FROM authorization_flows WHERE state_hash = ? AND used_at IS NULL",',
+        '"SELECT * FROM authorization_flows WHERE state_hash = ?",',
+    ),
+    Removal(
+        SIGN_IN_CALLBACK,
+        "an answer naming another issuer is taken (RFC 9207)",
+        "web/oidc_login.py",
+        "        if issuer is not None and issuer != self.provider.issuer:",
+        "        if False:",
+    ),
+    # A forged or stale ID token
+    Removal(
+        ID_TOKEN,
+        "the ID token's issuer is not checked",
+        "relying_party/provider.py",
+        '            "iss": {"essential": True, "value": self.issuer},',
+        "",
+    ),
+    Removal(
+        ID_TOKEN,
+        "the ID token's audience is not checked",
+        "relying_party/provider.py",
+        '            "aud": {"essential": True, "value": self.client_id},',
+        "",
+    ),
+    Removal(
+        ID_TOKEN,
+        "the ID token's nonce is not checked",
+        "relying_party/provider.py",
+        '            checks["nonce"] = {"essential": True, "value": nonce}',
+        "            pass",
+    ),
+    Removal(
+        ID_TOKEN,
+        "several audiences are taken without azp",
+        "relying_party/provider.py",
+        '        if len(audiences) > 1 and claims.get("azp") != self.client_id:',
+        "        if False:",
+    ),
+    Removal(
+        ID_TOKEN,
+        "metadata naming another issuer is taken",
+        "relying_party/metadata.py",
+        '        if document.get("issuer") != issuer:',
+        "        if False:",
+    ),
+    # People from outside the company signing in
+    Removal(
+        OUTSIDERS,
+        "an email address counts whether or not the provider verified it",
+        "web/oidc_login.py",
+        '        address = email.strip() if isinstance(email, str) and verified else ""',
+        '        address = email.strip() if isinstance(email, str) else ""',
+    ),
+    Removal(
+        OUTSIDERS,
+        "any domain is allowed",
+        "web/oidc_login.py",
+        "        if domain not in self.allowed_domains:",
+        "        if False:",
+    ),
+    # An account taken over through single sign-on
+    Removal(
+        TAKEOVER,
+        "a sign-in's user name may be an existing account's",
+        "account_binding/sqlite_store.py",
+        '                    if _one(db, "SELECT id FROM users WHERE username = ?", [username]):\n'
+        "                        raise UsernameTaken(username)\n"
+        '                    # "" is no address',
+        '                    # "" is no address',
+    ),
+    # Identity headers sent around the proxy
+    Removal(
+        AROUND_PROXY,
+        "the proxy's headers are believed from any address",
+        "web/proxy_identity.py",
+        "        if (names or emails) and not is_within(peer_address(conn), self.trusted):",
+        "        if False:",
+    ),
+    Removal(
+        AROUND_PROXY,
+        "a header sent twice is believed",
+        "web/proxy_identity.py",
+        "        if len(names) > 1 or len(emails) > 1:",
+        "        if False:",
+    ),
+    Removal(
+        AROUND_PROXY,
+        "another person's session stays when the proxy names someone else",
+        "web/proxy_identity.py",
+        "        if found is not None and found.user.id != user.id:",
+        "        if False:",
+    ),
+    # Forwarded link, closed for good
+    Removal(
+        FORWARDED_FOR_GOOD,
+        "any Slack user who signs in is taken as the link's",
+        "account_binding/slack_proof.py",
+        "    if signed_in.user_id != expected.user_id:\n        return False\n",
+        "",
+    ),
+    Removal(
+        FORWARDED_FOR_GOOD,
+        "Connect works without signing in with Slack",
+        "web/binding_pages.py",
+        '    if action == "connect" and _needs_slack_sign_in(request, current, nonce):',
+        "    if False:",
+    ),
+    Removal(
+        FORWARDED_FOR_GOOD,
+        "a mismatched Slack sign-in leaves the link usable",
+        "account_binding/slack_proof.py",
+        "        await self._store.void_binding_request(digest(nonce), self._clock())\n"
+        "        await self._audit.record(\n"
+        "            AuditEvent.SLACK_IDENTITY_MISMATCH,",
+        "        await self._audit.record(\n            AuditEvent.SLACK_IDENTITY_MISMATCH,",
     ),
 ]

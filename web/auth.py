@@ -1,21 +1,29 @@
-"""Logging in and out with the built-in accounts, and who is logged in.
+"""Logging in and out, who is logged in, and the built-in accounts' login (AUTH=local).
 
 A login started from the binding page is made for that link: its form carries the SHA-256 of
 the link (never the link itself, which stays in its HttpOnly cookie and out of every URL), the
 post checks it against the link cookie, and the session records it. Only such a session can
 confirm that link (`web.binding_pages`): a session planted by a neighbour, or an older login,
-is asked to log in again first.
+is asked to log in again first. The same rule holds under every AUTH mode: each mode's login
+ends in `begin_session` with the link it was made for.
+
+Who is logged in comes from the authentication middleware (`web.authentication`), which puts
+a `SiteUser` in `request.user`; `logged_in(request)` reads it.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from starlette.authentication import AuthenticationBackend
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from account_binding.audit import Actor, AuditEvent
 from account_binding.login import LoginFailed, LoginLocked
@@ -24,6 +32,7 @@ from account_binding.sessions import ActiveSession
 from account_binding.tokens import digest
 
 from . import cookies, csrf
+from .authentication import SessionBackend, SiteUser
 from .forms import read_form
 from .services import services_of
 from .templating import templates
@@ -33,7 +42,7 @@ log = logging.getLogger(__name__)
 #: Where the binding page lives; a login whose return address is this is made for the link.
 BIND_PATH = "/bind"
 #: Longer cookie values are not this site's and are ignored.
-MAX_COOKIE_LENGTH = 100
+MAX_COOKIE_LENGTH = cookies.MAX_VALUE_LENGTH
 #: The hidden field of the login form carrying the SHA-256 of the link it was made for.
 LINK_FIELD = "link_id"
 
@@ -45,16 +54,13 @@ class LoggedIn:
 
 
 async def logged_in(request: Request) -> LoggedIn | None:
-    """Who this request's session cookie logs in, or None (no cookie, two, unknown, expired)."""
-    token = cookies.read(request, cookies.SESSION)
-    if not token or len(token) > MAX_COOKIE_LENGTH:
-        return None
-    services = services_of(request)
-    session = await services.sessions.resolve(token)
-    if session is None:
-        return None
-    user = await services.accounts.user(session.user_id)
-    return LoggedIn(user, session) if user else None
+    """Who this request's session logs in, as the authentication middleware found it
+    (`request.user`), or None: no session cookie, two, unknown, expired, or (AUTH=proxy) a
+    person the proxy names who has no session of this site yet."""
+    user = request.scope.get("user")
+    if isinstance(user, SiteUser) and user.session is not None:
+        return LoggedIn(user.user, user.session)
+    return None
 
 
 def link_nonce(request: Request) -> str | None:
@@ -91,6 +97,24 @@ def _link_for_login(request: Request, next_path: str) -> str | None:
     return link_nonce(request) if urlsplit(next_path).path == BIND_PATH else None
 
 
+def link_hash_for_login(request: Request, next_path: str) -> str | None:
+    """The SHA-256 of the link a login returning to `next_path` is made for (the link open in
+    this browser, for /bind), or None: what the session `begin_session` starts records."""
+    nonce = _link_for_login(request, next_path)
+    return digest(nonce) if nonce else None
+
+
+def link_still_open(request: Request, link_hash: str | None) -> bool:
+    """True when a login made for the link `link_hash` may go on: it was made for no link, or
+    that link is still the one open in this browser (its cookie)."""
+    if link_hash is None:
+        return True
+    nonce = link_nonce(request)
+    return nonce is not None and hmac.compare_digest(
+        digest(nonce).encode(), link_hash.encode("utf-8", "replace")
+    )
+
+
 async def login_page(request: Request) -> Response:
     next_path = safe_next(request.query_params.get("next"))
     nonce = _link_for_login(request, next_path)
@@ -115,7 +139,7 @@ async def login(request: Request) -> Response:
         if nonce is None or not hmac.compare_digest(
             digest(nonce).encode(), str(link_id).encode("utf-8", "replace")
         ):
-            return _link_changed(request)
+            return link_changed(request)
     username, password = form.get("username"), form.get("password")
     username = username if isinstance(username, str) else ""
     services = services_of(request)
@@ -151,11 +175,32 @@ async def login(request: Request) -> Response:
             username=username,
             status_code=400,
         )
+    return await begin_session(request, user, link_field, next_path)
+
+
+async def begin_session(
+    request: Request,
+    user: User,
+    link_hash: str | None,
+    next_path: str,
+    *,
+    started: Callable[[str], Awaitable[None]] | None = None,
+) -> RedirectResponse:
+    """Log `user` in, in every AUTH mode: a new session made for the link `link_hash` (None:
+    for no link), its cookie set, and a 303 to `next_path` (already checked by `safe_next`).
+    `started`, when given, is awaited with the new session's cookie value first.
+
+    Returns the response, to which a caller may add cookies. Any session the request's
+    cookie names is ended first, so a planted cookie is never promoted (no fixation).
+    """
+    services = services_of(request)
     # A fresh session ID at every login, so a planted cookie is never promoted (no fixation).
     old = cookies.read(request, cookies.SESSION)
     if old and len(old) <= MAX_COOKIE_LENGTH:
         await services.sessions.end(old)
-    token = await services.sessions.start(user.id, link_field)
+    token = await services.sessions.start(user.id, link_hash)
+    if started is not None:
+        await started(token)
     response = RedirectResponse(next_path, status_code=303)
     cookies.set_cookie(request, response, cookies.SESSION, token, samesite="lax")
     cookies.forget(request, response, cookies.LOGIN_CSRF)
@@ -173,8 +218,10 @@ async def logout(request: Request) -> Response:
         await services_of(request).audit.record(
             AuditEvent.LOGOUT, Actor(user=current.user, client=client_address(request))
         )
+    services = services_of(request)
+    more = await services.login_backend.logged_out(request) if services.login_backend else {}
     response = templates.TemplateResponse(
-        request, "logged_out.html", {"app_name": services_of(request).internal_app_name}
+        request, "logged_out.html", {"app_name": services.internal_app_name, **more}
     )
     cookies.forget(request, response, cookies.SESSION)
     # A pending link belongs to whoever opened it, not to the next person at this browser.
@@ -182,7 +229,8 @@ async def logout(request: Request) -> Response:
     return response
 
 
-def _link_changed(request: Request) -> Response:
+def link_changed(request: Request) -> Response:
+    """409: a login made for a link that is no longer the one open in this browser."""
     return templates.TemplateResponse(
         request,
         "error.html",
@@ -224,3 +272,21 @@ def _login_form(
     )
     cookies.set_cookie(request, response, cookies.LOGIN_CSRF, token, samesite="strict")
     return response
+
+
+class LocalLogin:
+    """AUTH=local, the default: the built-in accounts' login form (GET and POST /login),
+    behind the login throttle (`LoginService`)."""
+
+    @property
+    def authentication(self) -> AuthenticationBackend:
+        return SessionBackend()
+
+    def routes(self) -> Sequence[BaseRoute]:
+        return [
+            Route("/login", login_page, methods=["GET"]),
+            Route("/login", login, methods=["POST"]),
+        ]
+
+    async def logged_out(self, request: Request) -> dict[str, Any]:
+        return {}

@@ -33,9 +33,10 @@ from account_binding.errors import (
     SlackUnavailable,
 )
 from account_binding.models import BindingRequest, SlackIdentity, SlackProfile, User
+from account_binding.slack_proof import proven
 from account_binding.tokens import digest
 
-from . import cookies, csrf, errors
+from . import cookies, csrf, errors, slack_identity
 from .auth import (
     BIND_PATH,
     MAX_COOKIE_LENGTH,
@@ -106,7 +107,8 @@ async def confirm_page(request: Request) -> Response:
     if await services.bindings.is_bound(link.request.identity):
         return await _already_bound(request, link.request, current)
     person = link.person
-    return _page(
+    needs_slack_sign_in = _needs_slack_sign_in(request, current, nonce)
+    response = _page(
         request,
         "confirm.html",
         {
@@ -118,8 +120,13 @@ async def confirm_page(request: Request) -> Response:
             "csrf_token": current.session.csrf_token,
             "link_id": digest(nonce),
             "require_email_match": services.require_email_match,
+            # VERIFY_SLACK_IDENTITY: Sign in with Slack first, unless this session did.
+            "needs_slack_sign_in": needs_slack_sign_in,
         },
     )
+    if needs_slack_sign_in:
+        await slack_identity.allow_sign_in_form(request, response)
+    return response
 
 
 async def confirm(request: Request) -> Response:
@@ -157,6 +164,18 @@ async def confirm(request: Request) -> Response:
             {"title": "Unknown choice", "message": "Choose Connect or Cancel on the binding page."},
             status_code=400,
         )
+    if action == "connect" and _needs_slack_sign_in(request, current, nonce):
+        # VERIFY_SLACK_IDENTITY: only a session that proved the link's Slack identity binds.
+        return _page(
+            request,
+            "error.html",
+            {
+                "title": "Sign in with Slack first",
+                "message": "Before connecting, sign in with Slack as the person this link was "
+                "made for. Go back to the binding page and press Sign in with Slack.",
+            },
+            status_code=403,
+        )
     try:
         if action == "cancel":
             pending = await services.bindings.pending(nonce, actor)  # a used link is not undone
@@ -191,6 +210,12 @@ async def confirm(request: Request) -> Response:
         },
         background=BackgroundTask(services.notifier.binding_created, binding, current.user),
     )
+
+
+def _needs_slack_sign_in(request: Request, current: LoggedIn, nonce: str) -> bool:
+    """With VERIFY_SLACK_IDENTITY, True until this session signed in with Slack as the
+    link's Slack user (web.slack_identity)."""
+    return services_of(request).slack_sign_in is not None and not proven(current.session, nonce)
 
 
 def command_of(profile: SlackProfile | None) -> str | None:

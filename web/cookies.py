@@ -24,10 +24,13 @@ from .services import services_of
 SESSION = "session"
 LOGIN_CSRF = "login_csrf"
 LINK = "binding_link"
-#: An authorization request under way at a provider (account_binding.authorization_flows).
+#: The browser's key to an authorization request under way (single sign-on, the OAuth grant
+#: at binding, Sign in with Slack): `AuthorizationFlows` ties the request's state to it.
 FLOW = "sso_flow"
 
 HOST_PREFIX = "__Host-"
+#: Longer values are not this site's (its values are at most 43 characters) and are ignored.
+MAX_VALUE_LENGTH = 100
 
 #: Paths these cookies had before they all moved to "/": a copy left at the old path would
 #: be sent beside the new one and make both unreadable, so setting one expires the old copy.

@@ -51,6 +51,19 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return _render(request, 500, "Something went wrong on our side. Try again in a minute.", None)
 
 
+def error_page(
+    request: Request,
+    status: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    title: str | None = None,
+) -> Response:
+    """The error page (JSON under /api/, /oauth/ and /.well-known/) with `status`: for code
+    that cannot raise HTTPException, such as the authentication middleware's refusals."""
+    return _render(request, status, detail, headers, title=title)
+
+
 def _render(
     request: Request,
     status: int,

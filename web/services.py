@@ -17,8 +17,11 @@ from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.login import LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.sessions import SessionService
+from account_binding.slack_proof import SlackProofs
+from relying_party import Provider
 
 if TYPE_CHECKING:
+    from .authentication import LoginBackend
     from .grant_pages import GrantServices
 
 
@@ -32,6 +35,18 @@ class OAuthServices:
     client: IntrospectionClient | None
     #: The issuer identifier: PUBLIC_URL (scheme, host, port; no path, no trailing slash).
     issuer: str
+
+
+@dataclass(frozen=True)
+class SlackSignIn:
+    """What Sign in with Slack needs (VERIFY_SLACK_IDENTITY; see web.slack_identity)."""
+
+    #: Slack's OpenID provider (SLACK_OPENID_ISSUER) and the app's client there
+    #: (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET).
+    provider: Provider
+    #: PUBLIC_URL/slack-identity/callback, as registered in the manifest's redirect_urls.
+    redirect_uri: str
+    proofs: SlackProofs
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,11 @@ class WebServices:
     #: Token introspection and metadata; None: /oauth/introspect refuses everyone and the
     #: metadata is not served.
     oauth: OAuthServices | None = None
+    #: Sign in with Slack before Connect; None unless VERIFY_SLACK_IDENTITY=true.
+    slack_sign_in: SlackSignIn | None = None
+    #: How people log in (AUTH): `web.auth.LocalLogin` (the default, also when None),
+    #: `web.oidc_login.OidcLogin` or `web.proxy_identity.ProxyLogin`.
+    login_backend: LoginBackend | None = None
     #: ACT_AS=oauth2: binding with the person's grant (web.grant_pages); None otherwise.
     grants: GrantServices | None = None
 

@@ -1,0 +1,169 @@
+"""Single sign-on journeys in a real browser (Debian's Chromium driven by Playwright), through
+the sandbox page and the real app running as `account-binding run`, with axe-core on every
+page of this site a journey visits.
+
+- `AUTH=oidc`: the sandbox starts the loopback OpenID provider (tools/oidc-provider); the
+  person signs in there by its one-field form, as a person would, and comes back.
+- `AUTH=proxy`: Chromium's requests carry the header an authenticating proxy on loopback
+  (in TRUSTED_PROXIES) would add.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+from processes import AppProcess, free_port
+from test_browser_journeys import (
+    DESKTOP,
+    SITE_HOST,
+    accessible,
+    browser,
+    open_link,
+    run_command,
+)
+
+from tests.oidc_provider import node_command
+
+__all__ = ["browser"]  # the fixture, imported for the tests here
+
+
+async def start_sandbox(tmp_path: Path, **settings: str) -> tuple[AppProcess, str, str]:
+    """The sandbox with `settings`; returns it, the sandbox page's URL and the site's."""
+    port = free_port()
+    site_url = f"http://{SITE_HOST}:{port}"
+    app = AppProcess(
+        tmp_path,
+        PORT=str(port),
+        PUBLIC_URL=site_url,
+        SANDBOX_PORT=str(free_port()),
+        SANDBOX_OIDC_PORT=str(free_port()),
+        **settings,
+    )
+    await app.start()
+    slack = re.search(r"Try the app as a Slack user:\s+(\S+)", app.output)
+    assert slack, app.output
+    return app, slack.group(1).rstrip("/"), site_url
+
+
+@pytest.fixture
+async def oidc_sandbox(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+    node_command()  # fails in CI, skips elsewhere, when the provider is not installed
+    app, slack_url, site_url = await start_sandbox(tmp_path, AUTH="oidc")
+    try:
+        assert "sign in with the test provider" in app.output
+        yield slack_url, site_url
+    finally:
+        await app.stop()
+    assert "Traceback" not in app.output, app.output
+
+
+async def sign_in_at_the_test_provider(page: Page, account: str) -> None:
+    """The provider's own page (not this site's: no axe here): type the account, submit."""
+    await expect(page.get_by_role("heading", name="Sign in to the test provider")).to_be_visible()
+    await page.get_by_label("Account").fill(account)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_load_state()
+
+
+async def test_sign_in_with_the_provider_then_bind_and_log_out(
+    browser: Browser, oidc_sandbox: tuple[str, str]
+) -> None:
+    slack_url, site_url = oidc_sandbox
+    context = await browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    try:
+        slack = await context.new_page()
+        await slack.goto(f"{slack_url}/?user=U0ADA")
+        await expect(slack.get_by_text("sign in with the test provider as ada")).to_be_visible()
+        await run_command(slack, "whoami")
+        site = await open_link(context, slack)
+
+        # The login page is one button that goes to the provider.
+        await expect(site.get_by_role("heading", name="Log in to Acme")).to_be_visible()
+        await accessible(site)
+        await site.get_by_role("button", name="Sign in with the test provider").click()
+        await site.wait_for_load_state()
+        await sign_in_at_the_test_provider(site, "ada")
+
+        # Back on this site, the link survived the round trip: the confirm page.
+        await expect(
+            site.get_by_role("heading", name="Connect a Slack account to Acme?")
+        ).to_be_visible()
+        assert site.url.startswith(site_url)
+        await expect(site.locator("dd").filter(has_text="ada@example.com")).to_be_visible()
+        await accessible(site)
+        await site.get_by_role("button", name="Connect").click()
+        await site.wait_for_load_state()
+        await expect(site.get_by_role("heading", name="Connected")).to_be_visible()
+        await expect(site.get_by_role("status")).to_contain_text(
+            "now connected to your Acme account ada"
+        )
+        await accessible(site)
+
+        # The command acts as the account single sign-on made.
+        await run_command(slack, "whoami")
+        await expect(slack.get_by_text("You are connected to Acme as ada")).to_be_visible()
+
+        # Log out: the session ends here, and the provider's sign-out is offered.
+        await site.goto(f"{site_url}/")
+        await site.get_by_role("button", name="Log out").click()
+        await site.wait_for_load_state()
+        await expect(site.get_by_role("heading", name="You are logged out")).to_be_visible()
+        sign_out = site.get_by_role("link", name="Sign out of the test provider too")
+        await expect(sign_out).to_be_visible()
+        assert "/session/end" in (await sign_out.get_attribute("href") or "")
+        await accessible(site)
+    finally:
+        await context.close()
+
+
+@pytest.fixture
+async def proxy_sandbox(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+    app, slack_url, site_url = await start_sandbox(
+        tmp_path, AUTH="proxy", TRUSTED_PROXIES="127.0.0.1"
+    )
+    try:
+        yield slack_url, site_url
+    finally:
+        await app.stop()
+    assert "Traceback" not in app.output, app.output
+
+
+async def test_behind_an_authenticating_proxy_the_login_step_is_automatic(
+    browser: Browser, proxy_sandbox: tuple[str, str]
+) -> None:
+    slack_url, site_url = proxy_sandbox
+    # What an authenticating proxy on loopback adds to every request it forwards.
+    context: BrowserContext = await browser.new_context(
+        viewport=DESKTOP,
+        extra_http_headers={"X-Forwarded-User": "grace", "X-Forwarded-Email": "grace@example.com"},
+    )
+    context.set_default_timeout(15_000)
+    try:
+        slack = await context.new_page()
+        await slack.goto(f"{slack_url}/?user=U0GRACE")
+        await run_command(slack, "whoami")
+        site = await open_link(context, slack)
+        # No login page: the proxy said who this is.
+        await expect(
+            site.get_by_role("heading", name="Connect a Slack account to Acme?")
+        ).to_be_visible()
+        await expect(site.locator("dd").filter(has_text="grace@example.com")).to_be_visible()
+        await accessible(site)
+        await site.get_by_role("button", name="Connect").click()
+        await site.wait_for_load_state()
+        await expect(site.get_by_role("status")).to_contain_text(
+            "now connected to your Acme account grace"
+        )
+        await accessible(site)
+        await site.goto(f"{site_url}/")
+        await site.get_by_role("button", name="Log out").click()
+        await site.wait_for_load_state()
+        await expect(site.get_by_text("still knows you")).to_be_visible()
+        await accessible(site)
+    finally:
+        await context.close()
