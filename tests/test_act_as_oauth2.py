@@ -27,7 +27,6 @@ import httpx
 import pytest
 
 from account_binding.crypto import TokenCipher
-from account_binding.oauth_grants import PendingGrants
 from relying_party import Provider, new_code_verifier, new_secret_value
 from tests.conftest import RunningApp, find_link, hidden_fields, login, run_app
 from tests.oidc_provider import RunningProvider, running_provider, sign_in_at_provider
@@ -504,10 +503,12 @@ async def bind_again(setup: OAuth2Setup, browser: httpx.AsyncClient) -> httpx.Re
 # One consent for login and binding (AUTH=oidc at the same provider)
 
 
-async def test_connect_binds_with_the_grant_the_login_left_in_the_session(
-    tmp_path: Path,
-) -> None:
-    with running_provider(tmp_path, redirect_uris=[CALLBACK]) as provider:
+async def test_one_consent_at_the_login_also_grants_the_tokens(tmp_path: Path) -> None:
+    """AUTH=oidc at OAUTH2_ISSUER: the login made for the link asks OAUTH2_SCOPES too (with
+    prompt=consent) and leaves its grant with the session, encrypted (PendingGrants); Connect
+    binds with it at once, with no second trip to the provider, and uses it once."""
+    login_callback = PUBLIC_URL + "/login/callback"
+    with running_provider(tmp_path, redirect_uris=[login_callback, CALLBACK]) as provider:
         async with run_app(
             tmp_path,
             PUBLIC_URL=PUBLIC_URL,
@@ -516,44 +517,39 @@ async def test_connect_binds_with_the_grant_the_login_left_in_the_session(
             OIDC_ISSUER=provider.issuer,
             OIDC_CLIENT_ID=provider.client_id,
             OIDC_CLIENT_SECRET=provider.client_secret,
+            OIDC_PROVIDER_NAME="Test ID",
         ) as app:
             setup = OAuth2Setup(app, provider, contextlib.ExitStack())
-            await app.add_user("ada")
-            browser, page = await app.open_link_as("ada", await app.link_for("U0ADA"))
-            # What the login at the provider leaves with the session (on_link_grant).
-            grant = await tokens_at(provider)
-            session = browser.cookies.get("session")
-            assert session
-            await PendingGrants(app.store, TokenCipher(app.settings.secret_key())).keep(
-                session, grant
-            )
-            stored = app.query(
+            browser = app.browser()
+            await browser.get(urlsplit(await app.link_for("U0ALICE")).path)
+            login_page = await browser.get("/login", params={"next": "/bind"})
+            started = await browser.post("/login", data=hidden_fields(login_page))
+            assert started.status_code == 303, started.text
+            request = parse_qs(urlsplit(started.headers["location"]).query)
+            assert "offline_access" in request["scope"][0] and request["prompt"] == ["consent"]
+
+            def sign_in() -> dict[str, str]:
+                with httpx.Client(timeout=10) as provider_browser:
+                    return sign_in_at_provider(
+                        provider_browser, started.headers["location"], login_callback
+                    )
+
+            back = await asyncio.to_thread(sign_in)
+            logged_in = await browser.get("/login/callback", params=back)
+            assert logged_in.status_code == 303 and logged_in.headers["location"] == "/bind"
+            [(kept,)] = app.query(
                 "SELECT grant_ciphertext FROM sessions WHERE grant_ciphertext IS NOT NULL"
             )
-            assert stored and grant.access_token not in str(stored)
+            page = await browser.get("/bind")
+            assert page.status_code == 200, page.text
             done = await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
             assert done.status_code == 200, done.text  # bound at once: no trip to the provider
-            assert setup.tokens("U0ADA")[0] == grant.access_token
+            access, refresh = setup.tokens("U0ALICE")
+            assert access not in str(kept) and refresh not in str(kept)
             assert not app.query("SELECT * FROM sessions WHERE grant_ciphertext IS NOT NULL"), (
                 "the session's grant is used once"
             )
-            assert "You have no to-do items" in await answer(app, "U0ADA", "todo")
-
-
-async def tokens_at(provider: RunningProvider) -> Any:
-    """A grant for alice, as the login's code exchange gets it."""
-    client = Provider(provider.issuer, provider.client_id, provider.client_secret, timeout=10)
-    state, nonce, verifier = new_secret_value(), new_secret_value(), new_code_verifier()
-    url = await client.authorization_url(
-        CALLBACK,
-        "openid offline_access",
-        state=state,
-        nonce=nonce,
-        code_verifier=verifier,
-        prompt="consent",
-    )
-    query = await grant_at_provider(url)
-    return await client.exchange_code(CALLBACK, query["code"], code_verifier=verifier, nonce=nonce)
+            assert "You have no to-do items" in await answer(app, "U0ALICE", "todo")
 
 
 # The stand-in under ACT_AS=oauth2
