@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .audit import Actor, AuditEvent, AuditLog
 from .clock import Clock, system_clock
@@ -24,9 +24,12 @@ from .errors import (
     SlackUnavailable,
 )
 from .models import Binding, BindingRequest, SlackIdentity, SlackPerson, SlackProfile, User
-from .store import LinkLimit, Store
+from .store import LinkLimit, NewGrant, RemovedBinding, Store
 from .token_validity import TokenValidity
 from .tokens import digest, new_api_token, new_secret
+
+if TYPE_CHECKING:
+    from .oauth_grants import OAuthGrants
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +67,9 @@ class PendingLink:
 class BoundAccount:
     """A binding, its internal user, and the personal API token the Slack side acts with.
 
-    `api_token` is None when tokens are not issued (ACT_AS=service): the Slack side then acts
-    with its service credential and names `subject`.
+    `api_token` is None when tokens are not issued: under ACT_AS=service the Slack side then
+    acts with its service credential and names `subject`; under ACT_AS=oauth2, with the
+    binding's OAuth grant (`OAuthGrants`).
     """
 
     binding: Binding
@@ -127,13 +131,18 @@ class BindingService:
         directory: SlackDirectory,
         policy: BindingPolicy,
         clock: Clock = system_clock,
+        *,
+        grants: OAuthGrants | None = None,
     ) -> None:
+        """`grants`: under ACT_AS=oauth2, the bindings' OAuth grants; every binding must then
+        have one, and each removal revokes it at the provider."""
         self._store = store
         self._cipher = cipher
         self._audit = audit
         self._directory = directory
         self._policy = policy
         self._clock = clock
+        self._grants = grants
 
     async def issue_link(self, identity: SlackIdentity, profile: SlackProfile) -> IssuedLink:
         """A new one-time link for `identity`; older unused links of theirs stop working.
@@ -190,8 +199,12 @@ class BindingService:
     def seconds_left(self, request: BindingRequest) -> int:
         return max(1, request.expires_at - self._clock())
 
-    async def confirm(self, nonce: str, user: User, actor: Actor) -> Binding:
-        """Bind the link's Slack identity to `user`, consuming the link, in one transaction.
+    async def confirm(
+        self, nonce: str, user: User, actor: Actor, grant: NewGrant | None = None
+    ) -> Binding:
+        """Bind the link's Slack identity to `user`, consuming the link, in one transaction;
+        with `grant` (ACT_AS=oauth2: the tokens the person granted, sealed by
+        `OAuthGrants.seal`), the binding holds it, written in the same transaction.
 
         The Slack person is looked up (users.info) so that the binding keeps their real name.
         Raises LinkError (LinkNotFound, LinkUsed, LinkExpired, EmailMismatch) or AlreadyBound.
@@ -230,6 +243,7 @@ class BindingService:
                 self._cipher.encrypt(api_token) if api_token else None,
                 real_name=(person.real_name or None) if person else None,
                 api_token_expires_at=now + ttl if api_token and ttl is not None else None,
+                grant=grant,
             )
         except (LinkError, AlreadyBound) as error:
             await self._refused(error, actor, request.identity)
@@ -263,6 +277,8 @@ class BindingService:
         stored = await self._store.find_binding(identity)
         if stored is None:
             return None
+        if self._grants is not None:
+            return await self._with_grant(identity, stored.binding, stored.user)
         validity = self._policy.tokens
         if not validity.personal_tokens:
             return BoundAccount(binding=stored.binding, user=stored.user, api_token=None)
@@ -293,16 +309,56 @@ class BindingService:
             return None
         return BoundAccount(binding=stored.binding, user=stored.user, api_token=api_token)
 
+    async def _with_grant(
+        self, identity: SlackIdentity, binding: Binding, user: User
+    ) -> BoundAccount | None:
+        """Under ACT_AS=oauth2: the binding, when it has an OAuth grant this key can read.
+        One made without a grant (under another ACT_AS) is removed and BindingExpired raised;
+        one whose grant cannot be decrypted (SECRET_KEY changed) is removed, returning None."""
+        assert self._grants is not None
+        usable = await self._grants.is_usable(binding)
+        if usable:
+            return BoundAccount(binding=binding, user=user, api_token=None)
+        if usable is None:
+            log.error(
+                "The OAuth tokens of binding %s cannot be decrypted (SECRET_KEY has changed); "
+                "removed the binding so that the person can link again",
+                binding.id,
+            )
+            await self._remove(identity, "grant unreadable: SECRET_KEY changed")
+            return None
+        if await self._remove(identity, "no OAuth grant for ACT_AS=oauth2"):
+            raise BindingExpired("no_grant")
+        return None
+
     async def _remove(self, identity: SlackIdentity, detail: str) -> bool:
         """Remove the binding the app can no longer use (revoking its token) and audit it as
         `unbound` with `detail`; False when another call removed it first."""
-        removed = await self._store.remove_binding(identity, self._clock())
+        removed = await self._store.remove_binding_and_grant(identity, self._clock())
         if removed is None:
             return False
         await self._audit.record(
-            AuditEvent.UNBOUND, await self._owner_as_actor(removed, Actor()), identity, detail
+            AuditEvent.UNBOUND,
+            await self._owner_as_actor(removed.binding, Actor()),
+            identity,
+            detail,
         )
+        await self._revoke_grant(removed)
         return True
+
+    async def _revoke_grant(self, removed: RemovedBinding) -> None:
+        """After a removal: revoke the binding's OAuth grant at the provider, if it had one."""
+        if removed.grant is None:
+            return
+        if self._grants is None:
+            log.warning(
+                "Binding %s had OAuth tokens, but no ACT_AS=oauth2 provider is configured now, "
+                "so they were not revoked at their provider (%s)",
+                removed.binding.id,
+                removed.grant.issuer,
+            )
+            return
+        await self._grants.revoke(removed.grant)
 
     async def bindings_of(self, user: User) -> list[Binding]:
         """The Slack accounts bound to `user`, oldest first."""
@@ -312,12 +368,17 @@ class BindingService:
         return await self._store.find_binding(identity) is not None
 
     async def unbind(self, identity: SlackIdentity, actor: Actor) -> Binding | None:
-        """Remove the binding and revoke its API token; None when there was none."""
-        binding = await self._store.remove_binding(identity, self._clock())
-        if binding is not None:
-            await self._audit.record(
-                AuditEvent.UNBOUND, await self._owner_as_actor(binding, actor), identity
-            )
+        """Remove the binding and revoke its API token; None when there was none. Its OAuth
+        grant (ACT_AS=oauth2) is revoked at the provider after the binding is gone (RFC 7009,
+        within the provider's deadline); a failure there is logged and undoes nothing."""
+        removed = await self._store.remove_binding_and_grant(identity, self._clock())
+        if removed is None:
+            return None
+        binding = removed.binding
+        await self._audit.record(
+            AuditEvent.UNBOUND, await self._owner_as_actor(binding, actor), identity
+        )
+        await self._revoke_grant(removed)
         return binding
 
     async def _owner_as_actor(self, binding: Binding, actor: Actor) -> Actor:

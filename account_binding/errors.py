@@ -55,7 +55,8 @@ class BindingExpired(DomainError):
     """A binding's personal API token expired (API_TOKEN_TTL) or it has none while tokens are
     issued (ACT_AS=token): the binding was removed and the person must link again.
 
-    `reason` is "expired" or "no_token".
+    `reason` is "expired", "no_token", or "no_grant" (a binding without an OAuth grant under
+    ACT_AS=oauth2).
     """
 
     def __init__(self, reason: str = "expired") -> None:
@@ -66,6 +67,9 @@ class BindingExpired(DomainError):
             if reason == "expired"
             else "Your connection has no API token to act with, so it was removed. Run the "
             "link command to connect your account again."
+            if reason == "no_token"
+            else "Your connection was made before the app acted with your own sign-in, so it "
+            "was removed. Run the link command to connect your account again."
         )
 
 

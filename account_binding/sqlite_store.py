@@ -51,10 +51,14 @@ from .store import (
     IssuedToken,
     LinkLimit,
     LoginAttempt,
+    NewGrant,
     NoDatabase,
+    RefreshedTokens,
+    RemovedBinding,
     Session,
     StoredBinding,
     StoredFlow,
+    StoredGrant,
     StoreUnavailable,
 )
 from .token_validity import TokenValidity
@@ -431,6 +435,7 @@ class SQLiteStore(SQLiteDatabase):
         api_token_ciphertext: str | None,
         real_name: str | None = None,
         api_token_expires_at: int | None = None,
+        grant: NewGrant | None = None,
     ) -> Binding:
         if (api_token_hash is None) != (api_token_ciphertext is None):
             raise ValueError("a token's hash and ciphertext come together, or neither")
@@ -498,6 +503,8 @@ class SQLiteStore(SQLiteDatabase):
                     ],
                 )
                 assert binding.lastrowid is not None
+                if grant is not None:
+                    _insert_grant(db, binding.lastrowid, grant, now)
                 return Binding(
                     id=binding.lastrowid,
                     user_id=user_id,
@@ -566,22 +573,8 @@ class SQLiteStore(SQLiteDatabase):
         return [_binding(row) for row in rows]
 
     async def remove_binding(self, identity: SlackIdentity, now: int) -> Binding | None:
-        def remove(db: Database) -> Binding | None:
-            with _write(db):
-                row = _one(
-                    db,
-                    "DELETE FROM bindings WHERE scope_id = ? AND slack_user_id = ? RETURNING *",
-                    [identity.scope_id, identity.user_id],
-                )
-                if row is None:
-                    return None
-                db.execute(
-                    "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                    [now, row["api_token_id"]],
-                )
-                return _binding(row)
-
-        return await self._run(remove)
+        removed = await self.remove_binding_and_grant(identity, now)
+        return removed.binding if removed is not None else None
 
     # personal API tokens
 
@@ -962,6 +955,151 @@ class SQLiteStore(SQLiteDatabase):
                 )
 
         await self._run(record)
+
+    # ACT_AS=oauth2: the bindings' OAuth grants and the sessions' pending grants
+    # (account_binding.oauth_grants)
+
+    async def get_oauth_grant(self, binding_id: int) -> StoredGrant | None:
+        row = await self._read(
+            lambda db: _one(db, "SELECT * FROM oauth_grants WHERE binding_id = ?", [binding_id])
+        )
+        return _grant(row) if row else None
+
+    async def lease_oauth_grant_refresh(
+        self, binding_id: int, now: int, until: int
+    ) -> StoredGrant | None:
+        def lease(db: Database) -> StoredGrant | None:
+            with _write(db):
+                # One conditional write: of two processes asking at once, one takes the lease.
+                row = _one(
+                    db,
+                    "UPDATE oauth_grants SET refreshing_until = ? WHERE binding_id = ? "
+                    "AND (refreshing_until IS NULL OR refreshing_until <= ?) RETURNING *",
+                    [until, binding_id, now],
+                )
+            return _grant(row) if row else None
+
+        return await self._run(lease)
+
+    async def store_refreshed_oauth_grant(
+        self, binding_id: int, lease: int, tokens: RefreshedTokens, now: int
+    ) -> bool:
+        def store(db: Database) -> bool:
+            with _write(db):
+                cursor = db.execute(
+                    "UPDATE oauth_grants SET access_token_ciphertext = ?, "
+                    "refresh_token_ciphertext = ?, expires_at = ?, scope = ?, updated_at = ?, "
+                    "refreshing_until = NULL WHERE binding_id = ? AND refreshing_until = ?",
+                    [
+                        tokens.access_token_ciphertext,
+                        tokens.refresh_token_ciphertext,
+                        tokens.expires_at,
+                        tokens.scope,
+                        now,
+                        binding_id,
+                        lease,
+                    ],
+                )
+            return bool(cursor.rowcount)
+
+        return await self._run(store)
+
+    async def release_oauth_grant_refresh(self, binding_id: int, lease: int) -> None:
+        def release(db: Database) -> None:
+            with _write(db):
+                db.execute(
+                    "UPDATE oauth_grants SET refreshing_until = NULL "
+                    "WHERE binding_id = ? AND refreshing_until = ?",
+                    [binding_id, lease],
+                )
+
+        await self._run(release)
+
+    async def remove_binding_and_grant(
+        self, identity: SlackIdentity, now: int
+    ) -> RemovedBinding | None:
+        def remove(db: Database) -> RemovedBinding | None:
+            with _write(db):
+                # The grant first: it refers to the binding (foreign keys are on).
+                grant = _one(
+                    db,
+                    "DELETE FROM oauth_grants WHERE binding_id IN (SELECT id FROM bindings "
+                    "WHERE scope_id = ? AND slack_user_id = ?) RETURNING *",
+                    [identity.scope_id, identity.user_id],
+                )
+                row = _one(
+                    db,
+                    "DELETE FROM bindings WHERE scope_id = ? AND slack_user_id = ? RETURNING *",
+                    [identity.scope_id, identity.user_id],
+                )
+                if row is None:
+                    return None
+                db.execute(
+                    "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    [now, row["api_token_id"]],
+                )
+                return RemovedBinding(_binding(row), _grant(grant) if grant else None)
+
+        return await self._run(remove)
+
+    async def keep_session_grant(self, token_hash: str, grant_ciphertext: str) -> bool:
+        def keep(db: Database) -> bool:
+            with _write(db):
+                cursor = db.execute(
+                    "UPDATE sessions SET grant_ciphertext = ? WHERE token_hash = ?",
+                    [grant_ciphertext, token_hash],
+                )
+            return bool(cursor.rowcount)
+
+        return await self._run(keep)
+
+    async def take_session_grant(self, token_hash: str) -> str | None:
+        def take(db: Database) -> str | None:
+            with _write(db):
+                row = _one(
+                    db, "SELECT grant_ciphertext FROM sessions WHERE token_hash = ?", [token_hash]
+                )
+                if row is None or row["grant_ciphertext"] is None:
+                    return None
+                db.execute(
+                    "UPDATE sessions SET grant_ciphertext = NULL WHERE token_hash = ?",
+                    [token_hash],
+                )
+            return str(row["grant_ciphertext"])
+
+        return await self._run(take)
+
+
+def _insert_grant(db: Database, binding_id: int, grant: NewGrant, now: int) -> None:
+    db.execute(
+        "INSERT INTO oauth_grants (binding_id, issuer, subject, access_token_ciphertext, "
+        "refresh_token_ciphertext, expires_at, scope, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            binding_id,
+            grant.issuer,
+            grant.subject,
+            grant.access_token_ciphertext,
+            grant.refresh_token_ciphertext,
+            grant.expires_at,
+            grant.scope,
+            now,
+        ],
+    )
+
+
+def _grant(row: Row) -> StoredGrant:
+    return StoredGrant(
+        binding_id=row["binding_id"],
+        issuer=row["issuer"],
+        subject=row["subject"],
+        access_token_ciphertext=row["access_token_ciphertext"],
+        refresh_token_ciphertext=row["refresh_token_ciphertext"],
+        expires_at=row["expires_at"],
+        scope=row["scope"],
+        refreshing_until=row["refreshing_until"],
+        updated_at=row["updated_at"],
+    )
 
 
 @contextmanager

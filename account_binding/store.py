@@ -181,8 +181,10 @@ class Store(Protocol):
         api_token_ciphertext: str | None,
         real_name: str | None = None,
         api_token_expires_at: int | None = None,
+        grant: NewGrant | None = None,
     ) -> Binding:
-        """Consume the link, issue the API token and write the binding (atomic).
+        """Consume the link, issue the API token and write the binding (atomic); with
+        `grant` (ACT_AS=oauth2), store it as the binding's OAuth grant in the same write.
 
         With `api_token_hash` and `api_token_ciphertext` None, no token is issued and the
         binding has none (ACT_AS=service). `api_token_expires_at` is when the token stops
@@ -293,6 +295,46 @@ class Store(Protocol):
 
     async def purge_authorization_flows(self, expired_before: int) -> int: ...
 
+    # ACT_AS=oauth2: the bindings' OAuth grants and the sessions' pending grants
+    # (account_binding.oauth_grants)
+
+    async def get_oauth_grant(self, binding_id: int) -> StoredGrant | None: ...
+
+    async def lease_oauth_grant_refresh(
+        self, binding_id: int, now: int, until: int
+    ) -> StoredGrant | None:
+        """Take the refresh lease of the binding's grant until `until` (Unix seconds), in one
+        conditional write: only when nobody holds it (`refreshing_until` unset or past at
+        `now`). The grant as it is under the lease; None when another holds the lease or
+        there is no grant."""
+        ...
+
+    async def store_refreshed_oauth_grant(
+        self, binding_id: int, lease: int, tokens: RefreshedTokens, now: int
+    ) -> bool:
+        """Replace the grant's tokens and release the lease, if the lease taken until `lease`
+        is still held (atomic); whether it was."""
+        ...
+
+    async def release_oauth_grant_refresh(self, binding_id: int, lease: int) -> None:
+        """Release the lease taken until `lease`, if still held."""
+        ...
+
+    async def remove_binding_and_grant(
+        self, identity: SlackIdentity, now: int
+    ) -> RemovedBinding | None:
+        """Delete the binding and its OAuth grant and revoke its API token, if it has one
+        (atomic); what was removed, None when there was no binding."""
+        ...
+
+    async def keep_session_grant(self, token_hash: str, grant_ciphertext: str) -> bool:
+        """Keep an encrypted grant with the session; False when there is no such session."""
+        ...
+
+    async def take_session_grant(self, token_hash: str) -> str | None:
+        """The session's encrypted grant, cleared in the same write; None when none."""
+        ...
+
     # Sign in with Slack (VERIFY_SLACK_IDENTITY): the session's proof of the link's Slack
     # identity (account_binding.slack_proof)
 
@@ -302,3 +344,55 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+# ACT_AS=oauth2: a binding's OAuth grant (table oauth_grants)
+
+
+@dataclass(frozen=True)
+class NewGrant:
+    """A grant to store with a new binding: its tokens encrypted, who they are for at the
+    provider (`issuer`, `subject`: the ID token's `iss` and `sub`), `expires_at` (Unix
+    seconds; None: the server gave no lifetime) and the granted `scope`."""
+
+    issuer: str
+    subject: str
+    access_token_ciphertext: str = field(repr=False)
+    refresh_token_ciphertext: str | None = field(repr=False)
+    expires_at: int | None
+    scope: str | None
+
+
+@dataclass(frozen=True)
+class RefreshedTokens:
+    """What a refresh replaces (encrypted, as in NewGrant)."""
+
+    access_token_ciphertext: str = field(repr=False)
+    refresh_token_ciphertext: str | None = field(repr=False)
+    expires_at: int | None
+    scope: str | None
+
+
+@dataclass(frozen=True)
+class StoredGrant:
+    """A binding's grant as stored. `updated_at` is when its access token was stored (Unix
+    seconds), so `expires_at - updated_at` is that token's lifetime; `refreshing_until` is
+    the end of the refresh lease someone holds, None when nobody does."""
+
+    binding_id: int
+    issuer: str
+    subject: str
+    access_token_ciphertext: str = field(repr=False)
+    refresh_token_ciphertext: str | None = field(repr=False)
+    expires_at: int | None
+    scope: str | None
+    refreshing_until: int | None
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class RemovedBinding:
+    """A binding removed, and its OAuth grant if it had one (for revocation)."""
+
+    binding: Binding
+    grant: StoredGrant | None

@@ -1,7 +1,9 @@
 """The Slack side's HTTP client for the internal application, behind the plugin interface
 (`bolt_app.commands.InternalApiClient`).
 
-Each command gets a client that carries the acting mode's credential headers; its HTTP
+Each command gets a client that carries the acting mode's credential (`bolt_app.acting`),
+asked for its headers before each call, and asked once more after a 401 (the call is then
+made again, once, with the renewed headers); its HTTP
 connections are made on first use in the handler's own event loop and closed with it. Redirects are never followed, answers are read up to
 MAX_ANSWER_BYTES, and a path can only name something under INTERNAL_API_URL: a credential is
 never sent anywhere else.
@@ -18,6 +20,7 @@ from urllib.parse import unquote
 
 import httpx
 
+from .acting import Credential, FixedHeaders
 from .commands.api import (
     ApiRefused,
     ApiUnavailable,
@@ -57,10 +60,13 @@ class InternalApiConnection:
         self._transport = transport
         self._people: set[PersonApi] = set()  # until closed
 
-    def as_person(self, headers: Mapping[str, str]) -> PersonApi:
-        """A client whose every call carries `headers` (the acting mode's credential). Its
-        connections live in the event loop that first uses it: close it there (`aclose`)."""
-        person = PersonApi(self, dict(headers))
+    def as_person(self, credential: Credential | Mapping[str, str]) -> PersonApi:
+        """A client whose every call carries `credential` (the acting mode's; fixed headers
+        may be given as a mapping). Its connections live in the event loop that first uses
+        it: close it there (`aclose`)."""
+        if isinstance(credential, Mapping):
+            credential = FixedHeaders(credential)
+        person = PersonApi(self, credential)
         self._people.add(person)
         return person
 
@@ -148,11 +154,11 @@ class InternalApiConnection:
 
 
 class PersonApi:
-    """`InternalApiClient` for one command: calls carry the acting mode's headers."""
+    """`InternalApiClient` for one command: calls carry the acting mode's credential."""
 
-    def __init__(self, connection: InternalApiConnection, headers: dict[str, str]) -> None:
+    def __init__(self, connection: InternalApiConnection, credential: Credential) -> None:
         self._connection = connection
-        self._headers = headers
+        self._credential = credential
         self._client: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:  # the headers hold a credential
@@ -167,7 +173,16 @@ class PersonApi:
     async def _call(self, method: str, path: str, **kwargs: Any) -> Json:
         if self._client is None:
             self._client = self._connection.new_client()
-        return await self._connection.call(self._client, method, path, self._headers, **kwargs)
+        headers = await self._credential.headers()
+        try:
+            return await self._connection.call(self._client, method, path, headers, **kwargs)
+        except CredentialRejected:
+            # A 401 means the call was not acted on: safe to make again, once, when the
+            # credential can be renewed (ACT_AS=oauth2 refreshes the access token).
+            renewed = await self._credential.renewed()
+            if renewed is None:
+                raise
+        return await self._connection.call(self._client, method, path, renewed, **kwargs)
 
     async def get(self, path: str, *, params: Mapping[str, str] | None = None) -> Json:
         return await self._call("GET", path, params=params)

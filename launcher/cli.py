@@ -33,6 +33,7 @@ from .compose import (
     SlackConnection,
     build_site,
     command_table,
+    oauth2_grants,
     open_store,
     slack_app_redirect,
 )
@@ -376,12 +377,15 @@ class _NoDirectory:
 async def _unbind(settings: Settings, identity: SlackIdentity) -> int:
     store = await open_store(settings, create=False)
     try:
+        cipher = TokenCipher(settings.secret_key())
+        oauth2 = oauth2_grants(settings, store, cipher)  # ACT_AS=oauth2: revoked at the provider
         bindings = BindingService(
             store,
-            TokenCipher(settings.secret_key()),
+            cipher,
             AuditLog(store),
             _NoDirectory(),
             BindingPolicy(),
+            grants=oauth2.grants if oauth2 else None,
         )
         binding = await bindings.unbind(identity, Actor(client="cli"))
     finally:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from starlette.applications import Starlette
@@ -21,11 +21,13 @@ from account_binding.crypto import TokenCipher
 from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.login import LoginLimits, LoginService
 from account_binding.models import SlackIdentity, SlackProfile
+from account_binding.oauth_grants import GrantTimings, OAuthGrants, PendingGrants
 from account_binding.sessions import SessionService
 from account_binding.settings import Settings
 from account_binding.slack_proof import SlackProofs
 from account_binding.sqlite_store import SQLiteStore
-from bolt_app.acting import ActAsService, ActAsToken, ActingMode
+from account_binding.store import Store
+from bolt_app.acting import ActAsOAuth2, ActAsService, ActAsToken, ActingMode
 from bolt_app.app import build_bolt_app, build_socket_mode_handler, build_web_client
 from bolt_app.commands import CommandPlugin, core
 from bolt_app.commands.loading import load_plugins
@@ -37,9 +39,12 @@ from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
 from relying_party import Provider
 from stand_in.app import StandIn
+from stand_in.auth import ProviderTokenUsers
 from web.app import build_web_app
 from web.auth import LocalLogin
 from web.authentication import LoginBackend
+from web.grant_pages import CALLBACK_PATH as GRANT_CALLBACK_PATH
+from web.grant_pages import GrantServices
 from web.oidc_login import CALLBACK_PATH, OidcLogin
 from web.proxy_identity import ProxyLogin
 from web.services import OAuthServices, SlackSignIn, WebServices
@@ -117,6 +122,8 @@ def build_site(
     # The one rule personal tokens are judged by: by the Slack side, introspection and the
     # stand-in alike (API_TOKEN_TTL; under ACT_AS=service none is honoured).
     tokens = policy.tokens
+    cipher = TokenCipher(settings.secret_key())
+    oauth2 = oauth2_grants(settings, store, cipher)
     stand_in = (
         StandIn(
             settings.database,
@@ -124,6 +131,7 @@ def build_site(
             impersonate_header=settings.impersonate_header,
             service_token=settings.internal_api_token,
             token_validity=tokens,
+            provider_tokens=oauth2.stand_in_tokens if oauth2 else None,
         )
         if settings.serves_stand_in
         else None
@@ -132,10 +140,11 @@ def build_site(
     client = build_web_client(slack.bot_token, slack.api_url)
     bindings = BindingService(
         store,
-        TokenCipher(settings.secret_key()),
+        cipher,
         audit,
         SlackUsersDirectory(client, deadline_seconds=settings.slack_page_timeout),
         policy,
+        grants=oauth2.grants if oauth2 else None,
     )
     accounts = AccountService(store, audit=audit)
     login = LoginService(
@@ -163,7 +172,7 @@ def build_site(
         internal_app_name=settings.internal_app_name,
         link_ttl_seconds=settings.binding_ttl,
         commands=commands,
-        acting=acting_mode(settings),
+        acting=acting_mode(settings, oauth2.grants if oauth2 else None),
         api=internal_api,
         runner=runner,
         command_timeout=settings.command_timeout,
@@ -218,7 +227,8 @@ def build_site(
             issuer=settings.public_url,
         ),
         slack_sign_in=slack_sign_in(settings, store, audit),
-        login_backend=login_backend(settings),
+        login_backend=one_consent(login_backend(settings), settings, oauth2),
+        grants=oauth2.web if oauth2 else None,
     )
     return build_web_app(
         services,
@@ -296,12 +306,84 @@ def login_backend(settings: Settings) -> LoginBackend:
     return LocalLogin()
 
 
-def acting_mode(settings: Settings) -> ActingMode:
-    """ACT_AS: the credential the Slack side presents for a bound person."""
+def acting_mode(settings: Settings, grants: OAuthGrants | None = None) -> ActingMode:
+    """ACT_AS: the credential the Slack side presents for a bound person (`grants`: the
+    bindings' OAuth grants, which ACT_AS=oauth2 needs)."""
+    if settings.act_as == "oauth2":
+        assert grants is not None
+        return ActAsOAuth2(grants)
     if settings.act_as == "service":
         assert settings.internal_api_token is not None  # settings refuse service without one
         return ActAsService(_secret(settings.internal_api_token), settings.impersonate_header)
     return ActAsToken()
+
+
+@dataclass(frozen=True)
+class OAuth2Grants:
+    """ACT_AS=oauth2's parts: the authorization server, the bindings' grants, the grants
+    kept with sessions, what the binding pages and the stand-in need."""
+
+    provider: Provider
+    grants: OAuthGrants
+    pending: PendingGrants
+    web: GrantServices
+    stand_in_tokens: ProviderTokenUsers
+
+
+def oauth2_grants(settings: Settings, store: Store, cipher: TokenCipher) -> OAuth2Grants | None:
+    """Under ACT_AS=oauth2, its parts at OAUTH2_ISSUER (every provider call within
+    PROVIDER_TIMEOUT); None under another ACT_AS, and in the sandbox before `run` has started
+    its provider (`account-binding unbind` then has nothing to revoke at: that provider's
+    tokens ended with it). A login at the same provider (AUTH=oidc, OIDC_ISSUER ==
+    OAUTH2_ISSUER) hands its grant to `pending`, and Connect binds with it."""
+    if settings.act_as != "oauth2" or settings.uses_sandbox_provider:
+        return None
+    issuer, client_id = settings.oauth2_issuer, settings.oauth2_client_id
+    assert issuer and client_id and settings.oauth2_client_secret  # settings require them
+    provider = Provider(
+        issuer, client_id, _secret(settings.oauth2_client_secret), timeout=settings.provider_timeout
+    )
+    same_as_login = settings.auth == "oidc" and issuer == settings.oidc_issuer
+    name = (
+        settings.provider_name
+        if issuer == settings.oidc_issuer
+        else urlsplit(issuer).hostname or issuer
+    )
+    grants = OAuthGrants(
+        store,
+        cipher,
+        provider,
+        AuditLog(store),
+        issuer=issuer,
+        provider_name=name,
+        timings=GrantTimings.for_provider_timeout(settings.provider_timeout),
+    )
+    pending = PendingGrants(store, cipher)
+    return OAuth2Grants(
+        provider=provider,
+        grants=grants,
+        pending=pending,
+        web=GrantServices(
+            provider=provider,
+            grants=grants,
+            scopes=settings.oauth2_scopes,
+            redirect_uri=settings.public_url + GRANT_CALLBACK_PATH,
+            pending=pending if same_as_login else None,
+        ),
+        stand_in_tokens=ProviderTokenUsers(provider, store, issuer, name),
+    )
+
+
+def one_consent(
+    backend: LoginBackend, settings: Settings, oauth2: OAuth2Grants | None
+) -> LoginBackend:
+    """`backend`, which under AUTH=oidc at OAUTH2_ISSUER also asks OAUTH2_SCOPES when the
+    login is made for a link and leaves the grant with the new session, where Connect binds
+    with it: one consent logs in and grants."""
+    if oauth2 is not None and oauth2.web.pending is not None and isinstance(backend, OidcLogin):
+        backend.link_scopes = settings.oauth2_scopes
+        backend.on_link_grant = oauth2.web.pending.keep
+    return backend
 
 
 def _secret(value: object) -> str:

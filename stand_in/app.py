@@ -14,7 +14,7 @@ from account_binding.store import Store
 from account_binding.token_validity import TokenValidity
 
 from .api import StandInApi
-from .auth import BuiltInUsers, RequestAuthenticator
+from .auth import BuiltInUsers, ProviderTokenUsers, RequestAuthenticator
 from .store import SQLiteTodoStore
 from .todos import TodoService
 
@@ -24,7 +24,9 @@ class StandIn:
     ones (`domain_store`). With `service_token` (INTERNAL_API_TOKEN) it also accepts that
     credential with the header `impersonate_header` naming the user (see `stand_in.auth`).
     Personal API tokens are judged by `token_validity` (API_TOKEN_TTL; under ACT_AS=service
-    none is honoured); by default, by each token's stored expiry alone."""
+    none is honoured); by default, by each token's stored expiry alone. With
+    `provider_tokens` (ACT_AS=oauth2) it takes the provider's access tokens instead, and no
+    personal token or service credential."""
 
     def __init__(
         self,
@@ -35,6 +37,7 @@ class StandIn:
         service_token: SecretStr | None = None,
         clock: Clock = system_clock,
         token_validity: TokenValidity | None = None,
+        provider_tokens: ProviderTokenUsers | None = None,
     ) -> None:
         self.store = SQLiteTodoStore(database)
         self.todos = TodoService(self.store, clock)
@@ -43,6 +46,7 @@ class StandIn:
             BuiltInUsers(domain_store),
             impersonate_header=impersonate_header,
             service_token=service_token,
+            provider_tokens=provider_tokens,
         )
         self._api = StandInApi(self.todos, self.auth)
 

@@ -5,6 +5,11 @@
   token's user. Accepted while personal tokens are in use (ACT_AS=token) and the token is
   live under the current API_TOKEN_TTL; under ACT_AS=service none is, as the Slack side
   presents none.
+- An access token of OAUTH2_ISSUER (`ACT_AS=oauth2`, and then nothing else):
+  `Authorization: Bearer <token>`, checked at the provider's userinfo endpoint (OpenID
+  Connect Core 1.0 section 5.3) at every request, within the provider's deadline; the request
+  acts for the user whose identity at OAUTH2_ISSUER is the answer's `sub`. A token the
+  provider refuses, or whose subject is nobody here, gets 401; a provider out of reach, 503.
 - The service credential (`ACT_AS=service`), when INTERNAL_API_TOKEN is set: the same
   header carrying that credential, together with the impersonation header
   (IMPERSONATE_HEADER, `Impersonate-User` by default, as Kubernetes names it) naming the
@@ -20,15 +25,17 @@ Refusals, each `Refused` with a status and a message for the JSON body:
   user" tells them nothing they could not learn anyway; a plain 401 would instead send an
   administrator chasing a credential that is right. Everyone else is answered 401 before
   the header is read, so the answer reveals no user name to them.
-- 403: a personal token together with the impersonation header: a person's token acts for
-  that person only, never as someone else.
+- 403: a personal token or a provider's access token together with the impersonation
+  header: a person's token acts for that person only, never as someone else.
+- 503: the provider did not answer about an access token (ACT_AS=oauth2).
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import SecretStr
 from starlette.datastructures import Headers
@@ -36,9 +43,15 @@ from starlette.datastructures import Headers
 from account_binding.api_tokens import ApiTokenAuthenticator
 from account_binding.models import User
 from account_binding.store import Store
+from relying_party.errors import ProviderError, ProviderRefused
+
+log = logging.getLogger(__name__)
 
 #: The longest user name looked up; longer ones name no user (usernames have at most 64).
 MAX_USERNAME_LENGTH = 64
+#: The longest access token sent to the provider; longer ones are refused here.
+MAX_ACCESS_TOKEN_LENGTH = 4096
+ONLY_ITS_OWN = "An access token acts only for its own user, never with an impersonation header."
 
 
 class Refused(Exception):
@@ -69,8 +82,46 @@ class BuiltInUsers:
         return found[0] if found else None
 
 
+class UserInfo(Protocol):
+    """The provider's userinfo endpoint (`relying_party.Provider` is one)."""
+
+    async def userinfo(self, access_token: str) -> dict[str, Any]:
+        """The claims for `access_token`. Raises relying_party.ProviderRefused when the
+        provider refuses the token, ProviderError when it cannot say."""
+        ...
+
+
+class ProviderTokenUsers:
+    """ACT_AS=oauth2: whom an access token of the provider `issuer` (OAUTH2_ISSUER) acts for:
+    the user whose identity there is the subject the provider's userinfo endpoint names for
+    it. Nothing is cached: a token revoked at the provider stops working at once."""
+
+    def __init__(self, provider: UserInfo, store: Store, issuer: str, provider_name: str) -> None:
+        self._provider = provider
+        self._store = store
+        self.issuer = issuer
+        self.provider_name = provider_name
+
+    async def user_for(self, access_token: str) -> User | None:
+        """The token's user; None when the provider refuses the token or its subject is
+        nobody's here. Raises Refused(503) when the provider cannot say."""
+        if len(access_token) > MAX_ACCESS_TOKEN_LENGTH:
+            return None
+        try:
+            claims = await self._provider.userinfo(access_token)
+        except ProviderRefused:
+            return None
+        except ProviderError as error:
+            log.warning("Could not check an access token at %s: %s", self.issuer, error)
+            raise Refused(
+                503, f"Could not reach {self.provider_name} to check the token. Try again."
+            ) from None
+        return await self._store.find_user_by_identity(self.issuer, claims["sub"])
+
+
 class RequestAuthenticator:
-    """Decides whom a request acts for (see the module's docstring)."""
+    """Decides whom a request acts for (see the module's docstring). With `provider_tokens`
+    (ACT_AS=oauth2) it takes the provider's access tokens and nothing else."""
 
     def __init__(
         self,
@@ -79,9 +130,13 @@ class RequestAuthenticator:
         *,
         impersonate_header: str = "Impersonate-User",
         service_token: SecretStr | None = None,
+        provider_tokens: ProviderTokenUsers | None = None,
     ) -> None:
         self._api_tokens = api_tokens
         self._users = users
+        self._provider_tokens = provider_tokens
+        if provider_tokens is not None:
+            service_token = None  # under ACT_AS=oauth2 the service credential acts for nobody
         self._header = impersonate_header
         self._service_token = (
             service_token.get_secret_value().encode() if service_token is not None else None
@@ -94,6 +149,8 @@ class RequestAuthenticator:
         if scheme.lower() != "bearer" or not credential:
             raise self._unauthorised()
         named = headers.getlist(self._header)
+        if self._provider_tokens is not None:
+            return await self._provider_user(self._provider_tokens, credential, named)
         if self._is_service_credential(credential):
             return await self._impersonated(named)
         user = await self._api_tokens.user_for(credential)
@@ -105,6 +162,16 @@ class RequestAuthenticator:
                 f"A personal API token acts only for its own user: it cannot be sent with "
                 f"the {self._header} header.",
             )
+        return user
+
+    async def _provider_user(
+        self, tokens: ProviderTokenUsers, credential: str, named: list[str]
+    ) -> User:
+        if named:
+            raise Refused(403, ONLY_ITS_OWN)
+        user = await tokens.user_for(credential)
+        if user is None:
+            raise self._unauthorised()
         return user
 
     def _is_service_credential(self, credential: str) -> bool:
@@ -131,7 +198,9 @@ class RequestAuthenticator:
 
     def _unauthorised(self) -> Refused:
         accepted = []
-        if self._api_tokens.validity.personal_tokens:
+        if self._provider_tokens is not None:
+            accepted.append(f"an access token from {self._provider_tokens.provider_name}")
+        elif self._api_tokens.validity.personal_tokens:
             accepted.append("a valid personal API token")
         if self._service_token is not None:
             accepted.append("the service credential")

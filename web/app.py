@@ -17,7 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from account_binding.errors import SlackUnavailable, StoreBusy
 
-from . import auth, binding_pages, errors, home, oauth, slack_identity
+from . import auth, binding_pages, errors, grant_pages, home, oauth, slack_identity
 from .authentication import authentication_middleware
 from .body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from .peer import RecordPeer
@@ -55,6 +55,7 @@ def build_web_app(
         Route("/bind", binding_pages.confirm_page, methods=["GET"]),
         Route("/bind", binding_pages.confirm, methods=["POST"]),
         Route("/bind/{nonce:str}", binding_pages.open_link, methods=["GET"]),
+        Route(grant_pages.CALLBACK_PATH, grant_pages.callback, methods=["GET"]),
         *oauth.routes,
         *slack_identity.routes,
         *extra_routes,

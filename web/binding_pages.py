@@ -181,6 +181,10 @@ async def confirm(request: Request) -> Response:
             pending = await services.bindings.pending(nonce, actor)  # a used link is not undone
             await services.bindings.cancel(nonce, actor)
             return _page(request, "cancelled.html", {"command": command_of(pending.profile)})
+        if services.grants is not None:  # ACT_AS=oauth2: the person grants their tokens first
+            from .grant_pages import connect as connect_with_grant
+
+            return await connect_with_grant(request, current, nonce, actor)
         binding = await services.bindings.confirm(nonce, current.user, actor)
     except SlackUnavailable as error:
         # The link and its cookie are kept: pressing Connect again later works.

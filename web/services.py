@@ -22,6 +22,7 @@ from relying_party import Provider
 
 if TYPE_CHECKING:
     from .authentication import LoginBackend
+    from .grant_pages import GrantServices
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class WebServices:
     #: How people log in (AUTH): `web.auth.LocalLogin` (the default, also when None),
     #: `web.oidc_login.OidcLogin` or `web.proxy_identity.ProxyLogin`.
     login_backend: LoginBackend | None = None
+    #: ACT_AS=oauth2: binding with the person's grant (web.grant_pages); None otherwise.
+    grants: GrantServices | None = None
 
 
 def services_of(connection: HTTPConnection) -> WebServices:

@@ -31,6 +31,7 @@ from account_binding.errors import (
 )
 
 from ... import messages
+from ...acting import ConnectionEnded
 from ...command_payload import CommandRequest, MalformedCommand
 from ...commands import core
 from ...commands.table import BadArguments, Unknown
@@ -182,11 +183,6 @@ async def _answer(
     if subcommand is core.LINK and account is not None:
         return Answer(messages.already_linked_reply(name, slash))
     if account is None:
-        try:
-            link = await services.bindings.issue_link(identity, request.profile)
-        except LinkRateLimited as error:
-            log.warning("%s: no link for %s, who asked for too many", slash, identity.user_id)
-            return Answer(messages.error_reply(str(error)))
         if expired:
             reason: str | None = (
                 f"Your Slack account's connection to {messages.escape(name)} has expired. "
@@ -199,20 +195,51 @@ async def _answer(
                 f"To use `{messages.escape(slash)}`, first connect your Slack account to your "
                 f"{messages.escape(name)} account."
             )
-        return Answer(
-            messages.link_reply(
-                services.association_url(link.nonce), name, services.link_ttl_seconds, reason=reason
-            )
-        )
+        return Answer(await _link_reply(services, request, reason))
     if subcommand is core.WHOAMI:  # answered from the binding: no internal API needed
         return Answer(core.whoami_reply(account.user.username, account.user.email, name))
     bound = account
 
     async def act() -> Reply | None:
         # After the acknowledgement: the internal application may take longer than Slack waits.
-        return await run_handler(services, parsed, bound, request, respond)
+        try:
+            return await run_handler(services, parsed, bound, request, respond)
+        except ConnectionEnded as ended:
+            # The connection was removed on the way (ACT_AS=oauth2: the provider refused to
+            # refresh the grant): a new link, as for an expired connection.
+            if ended.reason == "refused":
+                reason = (
+                    f"Your Slack account's connection to {messages.escape(name)} was ended at "
+                    f"{messages.escape(ended.provider_name)}, so nothing was done. Connect it "
+                    f"again to use `{messages.escape(slash)}`."
+                )
+            else:
+                reason = (
+                    f"Your Slack account's connection to {messages.escape(name)} was removed, "
+                    f"so nothing was done. Connect it again to use `{messages.escape(slash)}`."
+                )
+            try:
+                return await _link_reply(services, request, reason)
+            except DomainError as error:  # StoreBusy: the person can try again
+                return messages.error_reply(str(error))
 
     return Answer(None, then=act)
+
+
+async def _link_reply(
+    services: SlackServices, request: CommandRequest, reason: str | None
+) -> Reply:
+    """A new link for the person who ran the command, or why there is none (too many links).
+    `reason` (mrkdwn) says why they need it."""
+    name, slash, identity = services.internal_app_name, request.command, request.identity
+    try:
+        link = await services.bindings.issue_link(identity, request.profile)
+    except LinkRateLimited as error:
+        log.warning("%s: no link for %s, who asked for too many", slash, identity.user_id)
+        return messages.error_reply(str(error))
+    return messages.link_reply(
+        services.association_url(link.nonce), name, services.link_ttl_seconds, reason=reason
+    )
 
 
 def _no_reply(work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[Reply | None]]:

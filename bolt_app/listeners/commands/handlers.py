@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncRespond
 from account_binding.binding import BoundAccount
 
 from ... import messages
+from ...acting import ConnectionEnded
 from ...blocks import Reply
 from ...command_payload import CommandRequest
 from ...commands.api import CredentialRejected, InternalApiError
@@ -38,16 +39,20 @@ async def run_handler(
 ) -> Reply | None:
     """The handler's reply, or the reply that says what went wrong: its own InternalApiError
     message, a credential refused (as the acting mode words it), "did not finish in time",
-    or "something went wrong" with an incident ID logged with the traceback."""
+    or "something went wrong" with an incident ID logged with the traceback.
+
+    Raises ConnectionEnded when the person's connection was removed on the way (ACT_AS=oauth2:
+    the provider refused to refresh their grant): the caller answers with a new link."""
     subcommand = invocation.subcommand
     slash, name = request.command, services.internal_app_name
     typed = f"{slash} {subcommand.name}"
     plugin = services.commands.owner_of(subcommand)
     main_loop = asyncio.get_running_loop()
     try:
-        api = services.api.as_person(services.acting.headers(account))
+        credential = services.acting.credential(account)
     except Exception as error:  # a binding this mode cannot act for: logged, answered
         return _incident(typed, plugin, request, error)
+    api = services.api.as_person(credential)
     context = CommandContext(
         user=InternalUser(
             id=account.user.id, username=account.user.username, email=account.user.email
@@ -67,6 +72,10 @@ async def run_handler(
 
     async def handle() -> Reply | None:
         try:
+            # Before the plugin runs: a token due for refresh is refreshed here, so that a
+            # connection the provider ended, or a provider out of reach, is answered as such
+            # whatever the plugin would make of it.
+            await credential.headers()
             return await subcommand.handler(context, invocation.arguments)
         finally:
             await api.aclose()  # its connections belong to this handler's loop
@@ -87,6 +96,14 @@ async def run_handler(
             f"stopped waiting. It may or may not have been done: check in {name} before "
             f"trying again."
         )
+    except ConnectionEnded:
+        log.info(
+            "%s (plugin %s): the connection of Slack user %s ended; answering with a new link",
+            typed,
+            plugin,
+            request.identity.user_id,
+        )
+        raise
     except CredentialRejected:
         log.warning(
             "%s (plugin %s): the internal application refused the credential of ACT_AS=%s "
