@@ -38,6 +38,7 @@ from relying_party import InvalidIdToken, Provider, ProviderRefused, ProviderUna
 
 from . import binding_pages, cookies, errors
 from .auth import BIND_PATH, LoggedIn, client_address, link_nonce, logged_in, made_for
+from .security_headers import authorization_endpoint
 from .services import services_of
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,11 @@ class GrantServices:
     #: Grants kept with sessions by a login at the same provider (AUTH=oidc with
     #: OAUTH2_ISSUER == OIDC_ISSUER); None otherwise.
     pending: PendingGrants | None = None
+
+
+async def authorization_endpoint_of(request: Request) -> str:
+    """Where Connect is redirected for the grant, for the confirm page's CSP `form-action`."""
+    return await authorization_endpoint(grant_services_of(request).provider)
 
 
 def grant_services_of(request: Request) -> GrantServices:

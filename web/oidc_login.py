@@ -22,7 +22,6 @@ are capped in the audit log as local ones are.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -61,7 +60,7 @@ from .auth import (
 )
 from .authentication import SessionBackend
 from .forms import read_form
-from .security_headers import allow_forms_to
+from .security_headers import allow_forms_to, authorization_endpoint
 from .services import services_of
 from .templating import templates
 
@@ -197,10 +196,7 @@ class OidcLogin:
         )
         cookies.set_cookie(request, response, cookies.LOGIN_CSRF, token, samesite="strict")
         # The button's post is redirected to the provider: CSP's form-action covers that too.
-        endpoint = self.provider.issuer
-        with contextlib.suppress(ProviderUnavailable):
-            endpoint = (await self.provider.metadata()).authorization_endpoint
-        allow_forms_to(response, endpoint)
+        allow_forms_to(response, await authorization_endpoint(self.provider))
         return response
 
     async def begin(self, request: Request) -> Response:

@@ -6,11 +6,16 @@ framed, and the Referer goes to this site only.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from relying_party import Provider, ProviderUnavailable
+
+log = logging.getLogger(__name__)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' https://*.slack-edge.com; "
@@ -27,6 +32,16 @@ def origin_of(url: str) -> str:
         host = f"[{host}]"
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}"
+
+
+async def authorization_endpoint(provider: Provider) -> str:
+    """`provider`'s authorization endpoint, where a form that begins a sign-in is redirected;
+    its issuer (whose origin it usually shares) while the provider cannot be asked."""
+    try:
+        return (await provider.metadata()).authorization_endpoint
+    except ProviderUnavailable as error:
+        log.warning("%s did not answer: %s", provider.issuer, error)
+        return provider.issuer
 
 
 def allow_forms_to(response: Response, *urls: str) -> None:

@@ -67,7 +67,7 @@ from .auth import (
 )
 from .errors import SLACK_UNAVAILABLE
 from .forms import read_form
-from .security_headers import allow_forms_to
+from .security_headers import authorization_endpoint
 from .services import SlackSignIn, services_of
 from .templating import templates
 
@@ -267,18 +267,10 @@ async def _callback(request: Request, sign_in: SlackSignIn) -> Response:
     return RedirectResponse(BIND_PATH, status_code=303)
 
 
-async def allow_sign_in_form(request: Request, response: Response) -> None:
-    """Let the page `response` post its Sign in with Slack form: browsers apply CSP's
-    `form-action` to the redirect that follows the post, so the policy names the origin of
-    Slack's authorization endpoint (from the discovery document; the issuer's origin while
-    Slack cannot be asked, which is Slack's own endpoint's)."""
-    sign_in = _sign_in(request)
-    endpoint = sign_in.provider.issuer
-    try:
-        endpoint = (await sign_in.provider.metadata()).authorization_endpoint
-    except ProviderUnavailable as error:
-        log.warning("Sign in with Slack: Slack did not answer: %s", error)
-    allow_forms_to(response, endpoint)
+async def sign_in_endpoint(request: Request) -> str:
+    """Where the confirm page's Sign in with Slack form is redirected (Slack's authorization
+    endpoint), for its CSP `form-action`."""
+    return await authorization_endpoint(_sign_in(request).provider)
 
 
 def slack_identity_of(claims: dict[str, Any]) -> SlackIdentity | None:
