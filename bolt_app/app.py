@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+from collections.abc import Iterator
 from time import time
 from typing import Any
 
@@ -49,6 +52,21 @@ class _SkipTokenWarning(logging.Filter):
 log.addFilter(_SkipTokenWarning())
 
 
+#: Environment variables from which Bolt's App sets up its OAuth installation flow.
+BOLT_OAUTH_VARIABLES = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+
+
+@contextlib.contextmanager
+def _hidden_from_bolt(*names: str) -> Iterator[None]:
+    """The environment without `names` for the block (Bolt reads them when an App is made;
+    nothing else runs meanwhile: the app is built before it serves), then as it was."""
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
 def build_web_client(bot_token: str, api_url: str) -> AsyncWebClient:
     client = AsyncWebClient(token=bot_token, base_url=api_url)
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
@@ -56,7 +74,13 @@ def build_web_client(bot_token: str, api_url: str) -> AsyncWebClient:
 
 
 def build_bolt_app(client: AsyncWebClient, services: SlackServices) -> AsyncApp:
-    app = AsyncApp(client=client, logger=log)
+    # Bolt turns SLACK_CLIENT_ID and SLACK_CLIENT_SECRET in the environment into its OAuth
+    # installation flow, whose authorization then finds no installation and answers every
+    # command "your installation with this app is no longer available". Here they are the
+    # credentials of Sign in with Slack (VERIFY_SLACK_IDENTITY): the app is single-workspace,
+    # authorised by its bot token, so Bolt is built without seeing them.
+    with _hidden_from_bolt(*BOLT_OAUTH_VARIABLES):
+        app = AsyncApp(client=client, logger=log)
     app.use(services_middleware(services))
     app.use(installation_middleware(InstallationLookup(client)))
     register_listeners(app)

@@ -250,7 +250,13 @@ async def _serve_with(
             f"a fake Slack runs on this machine.\n"
             f"  Try the app as a Slack user:  {box.fake.base_url}/\n"
             f"  Binding site:                 {settings.public_url}/\n"
-            f"  Demo login:                   {login}\n",
+            f"  Demo login:                   {login}\n"
+            + (
+                f"  Connect grants tokens at:     the test provider ({provider.issuer}), "
+                f"as {SANDBOX_PERSON}\n"
+                if provider is not None and settings.act_as == "oauth2" and settings.auth != "oidc"
+                else ""
+            ),
             flush=True,
         )
     else:

@@ -167,3 +167,145 @@ async def test_behind_an_authenticating_proxy_the_login_step_is_automatic(
         await accessible(site)
     finally:
         await context.close()
+
+
+async def bind_in_the_browser(context: BrowserContext, slack: Page) -> Page:
+    """Run `whoami` as the Slack user of `slack` and open the link; returns the site's tab."""
+    await run_command(slack, "whoami")
+    return await open_link(context, slack)
+
+
+@pytest.fixture
+async def oauth2_sandbox(tmp_path: Path) -> AsyncIterator[tuple[str, str, str]]:
+    """ACT_AS=oauth2 with the built-in login: the sandbox's provider issues the tokens."""
+    node_command()
+    app, slack_url, site_url = await start_sandbox(tmp_path, ACT_AS="oauth2")
+    try:
+        assert "Connect grants tokens at" in app.output, app.output
+        demo = re.search(r"Demo login:\s+demo / (\S+)", app.output)
+        assert demo, app.output
+        yield slack_url, site_url, demo.group(1)
+    finally:
+        await app.stop()
+    assert "Traceback" not in app.output, app.output
+
+
+async def test_connect_grants_the_persons_tokens_and_commands_act_with_them(
+    browser: Browser, oauth2_sandbox: tuple[str, str, str]
+) -> None:
+    slack_url, site_url, password = oauth2_sandbox
+    context = await browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    try:
+        slack = await context.new_page()
+        await slack.goto(f"{slack_url}/?user=U0ADA")
+        site = await bind_in_the_browser(context, slack)
+        await site.get_by_label("User name").fill("demo")
+        await site.get_by_label("Password").fill(password)
+        await site.get_by_role("button", name="Log in").click()
+        await site.wait_for_load_state()
+        await expect(
+            site.get_by_role("heading", name="Connect a Slack account to Acme?")
+        ).to_be_visible()
+        await accessible(site)
+        # Connect leads to the authorization server for the person's consent, and back.
+        await site.get_by_role("button", name="Connect").click()
+        await site.wait_for_load_state()
+        await sign_in_at_the_test_provider(site, "ada")
+        await expect(site.get_by_role("heading", name="Connected")).to_be_visible()
+        assert site.url.startswith(site_url)
+        await accessible(site)
+
+        # The stand-in takes the provider's access token: the to-do commands work as demo.
+        await run_command(slack, "todo add water the plants")
+        await run_command(slack, "todo")
+        await expect(slack.get_by_text("water the plants").last).to_be_visible()
+    finally:
+        await context.close()
+
+
+async def test_one_consent_signs_in_and_grants_the_tokens(browser: Browser, tmp_path: Path) -> None:
+    node_command()
+    app, slack_url, _ = await start_sandbox(tmp_path, AUTH="oidc", ACT_AS="oauth2")
+    context = await browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    try:
+        slack = await context.new_page()
+        await slack.goto(f"{slack_url}/?user=U0GRACE")
+        site = await bind_in_the_browser(context, slack)
+        await site.get_by_role("button", name="Sign in with the test provider").click()
+        await site.wait_for_load_state()
+        await sign_in_at_the_test_provider(site, "ada")
+        await expect(
+            site.get_by_role("heading", name="Connect a Slack account to Acme?")
+        ).to_be_visible()
+        await accessible(site)
+        # The sign-in's consent covered the tokens too: Connect binds at once.
+        await site.get_by_role("button", name="Connect").click()
+        await site.wait_for_load_state()
+        await expect(site.get_by_role("heading", name="Connected")).to_be_visible()
+        await run_command(slack, "todo add one consent")
+        await run_command(slack, "todo")
+        await expect(slack.get_by_text("one consent").last).to_be_visible()
+    finally:
+        await context.close()
+        await app.stop()
+    assert "Traceback" not in app.output, app.output
+
+
+async def test_sign_in_with_slack_before_connect(browser: Browser, tmp_path: Path) -> None:
+    """VERIFY_SLACK_IDENTITY through a provider on loopback posing as Slack."""
+    from tests.oidc_provider import running_provider
+
+    user_id, team_id = "https://slack.com/user_id", "https://slack.com/team_id"
+    port = free_port()
+    site_url = f"http://{SITE_HOST}:{port}"
+    accounts = {"U0ADA": {user_id: "U0ADA", team_id: "T0SANDBOX"}}
+    with running_provider(
+        tmp_path,
+        redirect_uris=[f"{site_url}/slack-identity/callback"],
+        accounts=accounts,
+        claims={"openid": ["sub", user_id, team_id]},
+    ) as slack_provider:
+        app = AppProcess(
+            tmp_path,
+            PORT=str(port),
+            PUBLIC_URL=site_url,
+            SANDBOX_PORT=str(free_port()),
+            VERIFY_SLACK_IDENTITY="true",
+            SLACK_CLIENT_ID=slack_provider.client_id,
+            SLACK_CLIENT_SECRET=slack_provider.client_secret,
+            SLACK_OPENID_ISSUER=slack_provider.issuer,
+        )
+        await app.start()
+        context = await browser.new_context(viewport=DESKTOP)
+        context.set_default_timeout(15_000)
+        try:
+            demo = re.search(r"Demo login:\s+demo / (\S+)", app.output)
+            slack_url = re.search(r"Try the app as a Slack user:\s+(\S+)", app.output)
+            assert demo and slack_url, app.output
+            slack = await context.new_page()
+            await slack.goto(f"{slack_url.group(1).rstrip('/')}/?user=U0ADA")
+            # SLACK_CLIENT_ID and _SECRET are in the app's environment, where Bolt would
+            # turn them into an OAuth installation flow that answers no command.
+            site = await bind_in_the_browser(context, slack)
+            await site.get_by_label("User name").fill("demo")
+            await site.get_by_label("Password").fill(demo.group(1))
+            await site.get_by_role("button", name="Log in").click()
+            await site.wait_for_load_state()
+            # First the Slack step: no Connect button yet.
+            await expect(site.get_by_role("button", name="Sign in with Slack")).to_be_visible()
+            await expect(site.get_by_role("button", name="Connect")).to_have_count(0)
+            await accessible(site)
+            await site.get_by_role("button", name="Sign in with Slack").click()
+            await site.wait_for_load_state()
+            await sign_in_at_the_test_provider(site, "U0ADA")
+            # Slack said this is U0ADA of the link's workspace: now Connect.
+            await site.get_by_role("button", name="Connect").click()
+            await site.wait_for_load_state()
+            await expect(site.get_by_role("heading", name="Connected")).to_be_visible()
+            await accessible(site)
+        finally:
+            await context.close()
+            await app.stop()
+    assert "Traceback" not in app.output, app.output

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -383,3 +384,20 @@ def test_only_well_formed_slack_claims_name_a_slack_user() -> None:
     assert slack_identity_of({USER_ID_CLAIM: "W0ADA"}) is None
     assert slack_identity_of({USER_ID_CLAIM: "w0ada\n", TEAM_ID_CLAIM: "T0ONE"}) is None
     assert slack_identity_of({USER_ID_CLAIM: ["W0ADA"], TEAM_ID_CLAIM: "T0ONE"}) is None
+
+
+def test_bolt_does_not_take_the_sign_in_credentials_for_an_oauth_installation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bolt builds an OAuth installation flow from SLACK_CLIENT_ID and SLACK_CLIENT_SECRET in
+    the environment, and then authorises commands by installations it does not have; the app
+    is built without it, and the environment is left as it was."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bolt_app.app import build_bolt_app
+
+    monkeypatch.setenv("SLACK_CLIENT_ID", "1234.5678")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "sign-in-with-slack-secret")
+    app = build_bolt_app(AsyncWebClient(token="xoxb-1"), None)  # type: ignore[arg-type]
+    assert app.oauth_flow is None
+    assert os.environ["SLACK_CLIENT_ID"] == "1234.5678"
