@@ -252,7 +252,7 @@ class Settings(BaseSettings):
     )
     auth: Annotated[Literal["local", "oidc", "proxy"], BeforeValidator(_lower)] = Field(
         "local",
-        description="How people log in to the site. `local`: the built-in accounts (`account-binding add-user`). `oidc`: single sign-on with OpenID Connect at `OIDC_ISSUER`; accounts are made from the provider's claims at first login. `proxy`: an authenticating reverse proxy in front (oauth2-proxy and the like) names the person in `PROXY_USER_HEADER`, believed only from `TRUSTED_PROXIES`.",
+        description="How people log in to the site. `local`: the built-in accounts (`account-binding user add`). `oidc`: single sign-on with OpenID Connect at `OIDC_ISSUER`; accounts are made from the provider's claims at first login. `proxy`: an authenticating reverse proxy in front (oauth2-proxy and the like) names the person in `PROXY_USER_HEADER`, believed only from `TRUSTED_PROXIES`.",
     )
     oidc_issuer: str = Field(
         "",
