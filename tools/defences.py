@@ -66,6 +66,7 @@ OUTSIDERS = "People from outside the company signing in"
 TAKEOVER = "An account taken over through single sign-on"
 AROUND_PROXY = "Identity headers sent around the proxy"
 FORWARDED_FOR_GOOD = "Forwarded link, closed for good"
+OAUTH_TOKENS = "A person's OAuth tokens misused or outliving the binding"
 
 REMOVALS = [
     # Forwarded link
@@ -1893,5 +1894,42 @@ REMOVALS = [
         "        await self._audit.record(\n"
         "            AuditEvent.SLACK_IDENTITY_MISMATCH,",
         "        await self._audit.record(\n            AuditEvent.SLACK_IDENTITY_MISMATCH,",
+    ),
+    # A person's OAuth tokens misused or outliving the binding
+    Removal(
+        OAUTH_TOKENS,
+        "two refreshes of one binding may run at once (no lease)",
+        "account_binding/sqlite_store.py",
+        '                    "AND (refreshing_until IS NULL OR refreshing_until <= ?) RETURNING *",',
+        '                    "AND (refreshing_until IS NULL OR refreshing_until <= ? OR 1) '
+        'RETURNING *",',
+    ),
+    Removal(
+        OAUTH_TOKENS,
+        "an access token is never refreshed before it expires",
+        "account_binding/oauth_grants.py",
+        "        return grant.expires_at - self._clock() < margin",
+        "        return False",
+    ),
+    Removal(
+        OAUTH_TOKENS,
+        "unlink does not revoke the grant at the provider",
+        "account_binding/binding.py",
+        "        await self._revoke_grant(removed)\n        return binding",
+        "        return binding",
+    ),
+    Removal(
+        OAUTH_TOKENS,
+        "a refused refresh leaves the binding in place",
+        "account_binding/oauth_grants.py",
+        '                    await self._end(binding, "grant refused at the provider")',
+        "                    pass",
+    ),
+    Removal(
+        OAUTH_TOKENS,
+        "the grant callback is taken in another session",
+        "web/grant_pages.py",
+        "        or not _same(flow.session_hash, digest(session_token))",
+        "        or False",
     ),
 ]
