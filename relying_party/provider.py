@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import anyio
@@ -127,19 +127,20 @@ class Provider:
         code_verifier: str,
         prompt: str | None = None,
         login_hint: str | None = None,
+        extra: Mapping[str, str] | None = None,
     ) -> str:
         """The authorization request to send the browser to: response_type=code, the S256
         code challenge of `code_verifier`, `state` and `nonce` (OpenID Connect Core 1.0
-        section 3.1.2.1)."""
+        section 3.1.2.1), and `extra` parameters the provider documents."""
         metadata = await self.metadata()
-        extra: dict[str, str] = {"nonce": nonce}
+        params: dict[str, str] = {**(extra or {}), "nonce": nonce}
         if prompt:
-            extra["prompt"] = prompt
+            params["prompt"] = prompt
         if login_hint:
-            extra["login_hint"] = login_hint
+            params["login_hint"] = login_hint
         client = self._oauth_client(scope=scopes, redirect_uri=redirect_uri)
         url, _ = client.create_authorization_url(
-            metadata.authorization_endpoint, state=state, code_verifier=code_verifier, **extra
+            metadata.authorization_endpoint, state=state, code_verifier=code_verifier, **params
         )
         return str(url)
 

@@ -27,10 +27,10 @@ from typing import Any
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from account_binding.audit import Actor
-from account_binding.authorization_flows import FLOW_TTL_SECONDS, FlowRefused
+from account_binding.authorization_flows import FlowRefused
 from account_binding.errors import AlreadyBound, IdentityTaken, LinkError, SlackUnavailable
 from account_binding.oauth_grants import GrantedTokens, OAuthGrants, PendingGrants
 from account_binding.tokens import digest
@@ -38,6 +38,7 @@ from relying_party import InvalidIdToken, Provider, ProviderRefused, ProviderUna
 
 from . import binding_pages, cookies, errors
 from .auth import BIND_PATH, LoggedIn, client_address, link_nonce, logged_in, made_for
+from .authorization_requests import forget_flow, redirect_to_provider, take_back
 from .security_headers import authorization_endpoint
 from .services import services_of
 
@@ -93,31 +94,21 @@ async def connect(request: Request, current: LoggedIn, nonce: str, actor: Actor)
     pending = await services.bindings.pending(nonce, actor)
     if await services.bindings.is_bound(pending.identity):
         raise AlreadyBound()
-    started = await services.flows.begin(
-        "grant", next_path=BIND_PATH, link_hash=digest(nonce), session_hash=digest(session_token)
-    )
     try:
-        url = await grant_services.provider.authorization_url(
-            grant_services.redirect_uri,
-            grant_services.scopes,
-            state=started.state,
-            nonce=started.nonce,
-            code_verifier=started.code_verifier,
-            prompt="consent",
+        return await redirect_to_provider(
+            request,
+            grant_services.provider,
+            "grant",
+            redirect_uri=grant_services.redirect_uri,
+            scopes=grant_services.scopes,
+            next_path=BIND_PATH,
+            link_hash=digest(nonce),
+            session_hash=digest(session_token),
+            prompt="consent",  # servers issue refresh tokens for offline_access only so
         )
     except ProviderUnavailable as error:
         log.warning("Could not start the grant at %s: %s", grant_services.grants.issuer, error)
         return _unreachable(request, grant_services)
-    response = RedirectResponse(url, status_code=303)
-    cookies.set_cookie(
-        request,
-        response,
-        cookies.FLOW,
-        started.browser_key,
-        samesite="lax",
-        max_age=FLOW_TTL_SECONDS,
-    )
-    return response
 
 
 async def callback(request: Request) -> Response:
@@ -125,7 +116,7 @@ async def callback(request: Request) -> Response:
     4.1.2), with `code` and `state`, or `error`."""
     grant_services = grant_services_of(request)
     response = await _callback(request, grant_services)
-    cookies.forget(request, response, cookies.FLOW)  # the flow is used up, whatever happened
+    forget_flow(request, response)  # the flow is used up, whatever happened
     return response
 
 
@@ -133,9 +124,7 @@ async def _callback(request: Request, grant_services: GrantServices) -> Response
     services = services_of(request)
     query = request.query_params
     try:
-        flow = await services.flows.finish(
-            "grant", query.get("state"), cookies.read(request, cookies.FLOW)
-        )
+        flow = await take_back(request, "grant")
     except FlowRefused as refused:
         log.warning("Refused a grant callback: %s", refused.reason)
         return _error(request, 400, "Not connected", str(refused))

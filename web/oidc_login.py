@@ -59,6 +59,7 @@ from .auth import (
     safe_next,
 )
 from .authentication import SessionBackend
+from .authorization_requests import forget_flow, redirect_to_provider, take_back
 from .forms import read_form
 from .security_headers import allow_forms_to, authorization_endpoint
 from .services import services_of
@@ -68,8 +69,6 @@ log = logging.getLogger(__name__)
 
 #: Where the provider sends the browser back (register PUBLIC_URL + this at the provider).
 CALLBACK_PATH = "/login/callback"
-#: Seconds the flow cookie lives: as long as the flow it keys (AuthorizationFlows).
-FLOW_COOKIE_SECONDS = 600
 #: An OAuth error code as RFC 6749 section 4.1.2.1 spells them; anything else is "other".
 _ERROR_CODE = re.compile(r"[a-z_]{1,40}")
 
@@ -208,34 +207,24 @@ class OidcLogin:
         link_hash = link_field if isinstance(link_field, str) and link_field else None
         if not link_still_open(request, link_hash):
             return link_changed(request)
-        services = services_of(request)
         scopes = self.scopes
         prompt = None
         if link_hash is not None and self.link_scopes:
             scopes = " ".join(dict.fromkeys(f"{self.scopes} {self.link_scopes}".split()))
             prompt = "consent"
-        started = await services.flows.begin("login", next_path=next_path, link_hash=link_hash)
         try:
-            url = await self.provider.authorization_url(
-                self.redirect_uri,
-                scopes,
-                state=started.state,
-                nonce=started.nonce,
-                code_verifier=started.code_verifier,
+            return await redirect_to_provider(
+                request,
+                self.provider,
+                "login",
+                redirect_uri=self.redirect_uri,
+                scopes=scopes,
+                next_path=next_path,
+                link_hash=link_hash,
                 prompt=prompt,
             )
         except ProviderUnavailable as error:
             return self._unavailable(request, error)
-        response = RedirectResponse(url, status_code=303)
-        cookies.set_cookie(
-            request,
-            response,
-            cookies.FLOW,
-            started.browser_key,
-            samesite="lax",  # sent on the provider's top-level redirect back
-            max_age=FLOW_COOKIE_SECONDS,
-        )
-        return response
 
     async def callback(self, request: Request) -> Response:
         """GET /login/callback?code=...&state=... (or ?error=...&state=...)."""
@@ -256,8 +245,7 @@ class OidcLogin:
                 detail="oidc:unavailable",
             )
             response = self._unavailable(request, error)
-        # The flow is used up whatever happened: its cookie goes.
-        cookies.forget(request, response, cookies.FLOW)
+        forget_flow(request, response)  # the flow is used up whatever happened
         return response
 
     async def _refused(self, request: Request, refused: SignInRefused) -> Response:
@@ -273,9 +261,7 @@ class OidcLogin:
     async def _take_flow(self, request: Request) -> Flow:
         """The flow this callback's state names, begun in this browser, used up now."""
         try:
-            return await services_of(request).flows.finish(
-                "login", request.query_params.get("state"), cookies.read(request, cookies.FLOW)
-            )
+            return await take_back(request, "login")
         except FlowRefused as refused:
             raise SignInRefused(
                 400,

@@ -39,7 +39,6 @@ import hmac
 import logging
 import re
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -47,7 +46,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from account_binding.audit import Actor, AuditEvent
-from account_binding.authorization_flows import FLOW_TTL_SECONDS, FlowRefused
+from account_binding.authorization_flows import FlowRefused
 from account_binding.errors import LinkError
 from account_binding.models import SlackIdentity
 from account_binding.slack_proof import same_person
@@ -65,6 +64,7 @@ from .auth import (
     login_redirect,
     made_for,
 )
+from .authorization_requests import forget_flow, redirect_to_provider, take_back
 from .errors import SLACK_UNAVAILABLE
 from .forms import read_form
 from .security_headers import authorization_endpoint
@@ -116,40 +116,27 @@ async def start(request: Request) -> Response:
         pending = await services.bindings.pending(nonce, _actor(request, current))
     except LinkError:
         return RedirectResponse(BIND_PATH, status_code=303)  # the confirm page says why
-    started = await services.flows.begin(
-        "slack",
-        next_path=BIND_PATH,
-        link_hash=digest(nonce),
-        session_hash=digest(session_token),
-    )
     try:
-        url = await sign_in.provider.authorization_url(
-            sign_in.redirect_uri,
-            SCOPES,
-            state=started.state,
-            nonce=started.nonce,
-            code_verifier=started.code_verifier,
+        return await redirect_to_provider(
+            request,
+            sign_in.provider,
+            "slack",
+            redirect_uri=sign_in.redirect_uri,
+            scopes=SCOPES,
+            next_path=BIND_PATH,
+            link_hash=digest(nonce),
+            session_hash=digest(session_token),
+            # Slack's authorize endpoint takes `team` to pick the link's workspace.
+            extra={"team": pending.identity.team_id},
         )
     except ProviderUnavailable as error:
         return await _slack_unavailable(request, current, pending.identity, str(error))
-    # Slack's authorize endpoint takes `team` to pick the workspace the link was issued in.
-    url += ("&" if "?" in url else "?") + urlencode({"team": pending.identity.team_id})
-    response = RedirectResponse(url, status_code=303)
-    cookies.set_cookie(
-        request,
-        response,
-        cookies.FLOW,
-        started.browser_key,
-        samesite="lax",  # sent on the top-level navigation back from Slack
-        max_age=FLOW_TTL_SECONDS,
-    )
-    return response
 
 
 async def callback(request: Request) -> Response:
     """Where Slack sends the browser back: compare who signed in with the link's Slack user."""
     response = await _callback(request, _sign_in(request))
-    cookies.forget(request, response, cookies.FLOW)  # used once, whatever the outcome
+    forget_flow(request, response)  # used once, whatever the outcome
     return response
 
 
@@ -157,9 +144,7 @@ async def _callback(request: Request, sign_in: SlackSignIn) -> Response:
     services = services_of(request)
     params = request.query_params
     try:
-        flow = await services.flows.finish(
-            "slack", params.get("state"), cookies.read(request, cookies.FLOW)
-        )
+        flow = await take_back(request, "slack")
     except FlowRefused as refused:
         log.warning("A Sign in with Slack callback was refused: %s", refused.reason)
         return _problem(request, 400, "Sign in with Slack did not work", str(refused))
