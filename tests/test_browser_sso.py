@@ -260,7 +260,10 @@ async def test_sign_in_with_slack_before_connect(browser: Browser, tmp_path: Pat
     user_id, team_id = "https://slack.com/user_id", "https://slack.com/team_id"
     port = free_port()
     site_url = f"http://{SITE_HOST}:{port}"
-    accounts = {"U0ADA": {user_id: "U0ADA", team_id: "T0SANDBOX"}}
+    accounts = {
+        "U0ADA": {user_id: "U0ADA", team_id: "T0SANDBOX"},
+        "U0GRACE": {user_id: "U0GRACE", team_id: "T0SANDBOX"},
+    }
     with running_provider(
         tmp_path,
         redirect_uris=[f"{site_url}/slack-identity/callback"],
@@ -288,6 +291,24 @@ async def test_sign_in_with_slack_before_connect(browser: Browser, tmp_path: Pat
             await slack.goto(f"{slack_url.group(1).rstrip('/')}/?user=U0ADA")
             # SLACK_CLIENT_ID and _SECRET are in the app's environment, where Bolt would
             # turn them into an OAuth installation flow that answers no command.
+            # Ada's link, forwarded to Grace: Grace signs in with Slack as herself.
+            site = await bind_in_the_browser(context, slack)
+            await site.get_by_label("User name").fill("demo")
+            await site.get_by_label("Password").fill(demo.group(1))
+            await site.get_by_role("button", name="Log in").click()
+            await site.wait_for_load_state()
+            await site.get_by_role("button", name="Sign in with Slack").click()
+            await site.wait_for_load_state()
+            await sign_in_at_the_test_provider(site, "U0GRACE")
+            await expect(site.get_by_text("someone other than the person")).to_be_visible()
+            await accessible(site)
+            await context.close()
+
+            # Ada asks for a new link, in a browser of her own, and signs in with Slack as herself.
+            context = await browser.new_context(viewport=DESKTOP)
+            context.set_default_timeout(15_000)
+            slack = await context.new_page()
+            await slack.goto(f"{slack_url.group(1).rstrip('/')}/?user=U0ADA")
             site = await bind_in_the_browser(context, slack)
             await site.get_by_label("User name").fill("demo")
             await site.get_by_label("Password").fill(demo.group(1))
