@@ -16,8 +16,10 @@ elsewhere, saying how to install.
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -206,3 +208,17 @@ def sign_in_at_provider(
             return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
         response = browser.get(location, follow_redirects=False)
     raise AssertionError("the provider never redirected back to the client")
+
+
+#: How the site's "Continuing to …" page goes on to the provider.
+CONTINUE_TO = re.compile(r'<meta http-equiv="refresh" content="0; url=([^"]+)">')
+
+
+def provider_url(response: httpx.Response) -> str:
+    """The authorization request a sign-in, Connect (ACT_AS=oauth2) or Sign in with Slack
+    button leads to: the site answers the button's post with a page of its own that goes on
+    to it (web.authorization_requests), as a browser follows its meta refresh."""
+    assert response.status_code == 200, (response.status_code, response.text[:500])
+    found = CONTINUE_TO.search(response.text)
+    assert found, response.text[:500]
+    return html.unescape(found.group(1))

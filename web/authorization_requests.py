@@ -5,6 +5,12 @@ Sign in with Slack): `AuthorizationFlows` keeps its state, nonce and PKCE verifi
 server, `relying_party` builds the request, and the browser key goes into the site's flow
 cookie (`cookies.FLOW`), SameSite=Lax so that it comes back on the provider's top-level
 redirect. `take_back` gives the flow of a callback once, to that browser only.
+
+Each request begins with a button's form post, which is answered with a page of this site
+that goes on to the provider (a meta refresh, and a link), not with a redirect: browsers apply
+CSP's `form-action` to every redirect that follows a form post, and a provider may send the
+browser on to another site of its own (an identity-provider redirector, a federated domain),
+which no `form-action` list made in advance can name. So `form-action` stays `'self'`.
 """
 
 from __future__ import annotations
@@ -12,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from account_binding.authorization_flows import FLOW_TTL_SECONDS, Flow, Purpose
 from relying_party import Provider
 
 from . import cookies
 from .services import services_of
+from .templating import templates
 
 
 async def redirect_to_provider(
@@ -28,15 +35,17 @@ async def redirect_to_provider(
     *,
     redirect_uri: str,
     scopes: str,
+    provider_name: str,
     next_path: str,
     link_hash: str | None = None,
     session_hash: str | None = None,
     prompt: str | None = None,
     extra: Mapping[str, str] | None = None,
-) -> RedirectResponse:
-    """303 to `provider`'s authorization request for a new flow of `purpose`, with the flow
-    cookie set. `extra` adds parameters a provider documents (Slack's `team`). Raises
-    ProviderUnavailable when the provider's metadata cannot be read."""
+) -> Response:
+    """A page that goes on to `provider`'s authorization request (named `provider_name`) for
+    a new flow of `purpose`, with the flow cookie set. `extra` adds parameters a provider
+    documents (Slack's `team`). Raises ProviderUnavailable when the provider's metadata
+    cannot be read."""
     started = await services_of(request).flows.begin(
         purpose, next_path=next_path, link_hash=link_hash, session_hash=session_hash
     )
@@ -49,7 +58,15 @@ async def redirect_to_provider(
         prompt=prompt,
         extra=extra,
     )
-    response = RedirectResponse(url, status_code=303)
+    response = templates.TemplateResponse(
+        request,
+        "continue.html",
+        {
+            "app_name": services_of(request).internal_app_name,
+            "provider_name": provider_name,
+            "url": url,
+        },
+    )
     cookies.set_cookie(
         request,
         response,

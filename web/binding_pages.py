@@ -36,7 +36,7 @@ from account_binding.models import BindingRequest, SlackIdentity, SlackProfile, 
 from account_binding.slack_proof import proven
 from account_binding.tokens import digest
 
-from . import cookies, csrf, errors, slack_identity
+from . import cookies, csrf, errors
 from .auth import (
     BIND_PATH,
     MAX_COOKIE_LENGTH,
@@ -48,7 +48,6 @@ from .auth import (
     made_for,
 )
 from .forms import read_form
-from .security_headers import allow_forms_to
 from .services import services_of
 from .templating import templates
 
@@ -125,17 +124,6 @@ async def confirm_page(request: Request) -> Response:
             "needs_slack_sign_in": needs_slack_sign_in,
         },
     )
-    # Browsers apply CSP's form-action to where a post is redirected: name the provider whose
-    # authorization request a form here leads to (Sign in with Slack; the grant at Connect).
-    targets = []
-    if needs_slack_sign_in:
-        targets.append(await slack_identity.sign_in_endpoint(request))
-    elif services.grants is not None:
-        from .grant_pages import authorization_endpoint_of  # grant_pages imports this module
-
-        targets.append(await authorization_endpoint_of(request))
-    if targets:
-        allow_forms_to(response, *targets)
     return response
 
 

@@ -39,7 +39,6 @@ from relying_party import InvalidIdToken, Provider, ProviderRefused, ProviderUna
 from . import binding_pages, cookies, errors
 from .auth import BIND_PATH, LoggedIn, client_address, link_nonce, logged_in, made_for
 from .authorization_requests import forget_flow, redirect_to_provider, take_back
-from .security_headers import authorization_endpoint
 from .services import services_of
 
 log = logging.getLogger(__name__)
@@ -64,11 +63,6 @@ class GrantServices:
     #: Grants kept with sessions by a login at the same provider (AUTH=oidc with
     #: OAUTH2_ISSUER == OIDC_ISSUER); None otherwise.
     pending: PendingGrants | None = None
-
-
-async def authorization_endpoint_of(request: Request) -> str:
-    """Where Connect is redirected for the grant, for the confirm page's CSP `form-action`."""
-    return await authorization_endpoint(grant_services_of(request).provider)
 
 
 def grant_services_of(request: Request) -> GrantServices:
@@ -101,6 +95,7 @@ async def connect(request: Request, current: LoggedIn, nonce: str, actor: Actor)
             "grant",
             redirect_uri=grant_services.redirect_uri,
             scopes=grant_services.scopes,
+            provider_name=grant_services.grants.provider_name,
             next_path=BIND_PATH,
             link_hash=digest(nonce),
             session_hash=digest(session_token),

@@ -61,7 +61,6 @@ from .auth import (
 from .authentication import SessionBackend
 from .authorization_requests import forget_flow, redirect_to_provider, take_back
 from .forms import read_form
-from .security_headers import allow_forms_to, authorization_endpoint
 from .services import services_of
 from .templating import templates
 
@@ -194,8 +193,6 @@ class OidcLogin:
             },
         )
         cookies.set_cookie(request, response, cookies.LOGIN_CSRF, token, samesite="strict")
-        # The button's post is redirected to the provider: CSP's form-action covers that too.
-        allow_forms_to(response, await authorization_endpoint(self.provider))
         return response
 
     async def begin(self, request: Request) -> Response:
@@ -219,6 +216,7 @@ class OidcLogin:
                 "login",
                 redirect_uri=self.redirect_uri,
                 scopes=scopes,
+                provider_name=self.provider_name,
                 next_path=next_path,
                 link_hash=link_hash,
                 prompt=prompt,

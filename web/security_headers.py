@@ -6,61 +6,14 @@ framed, and the Referer goes to this site only.
 
 from __future__ import annotations
 
-import logging
-from urllib.parse import urlsplit
-
 from starlette.datastructures import MutableHeaders
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from relying_party import Provider, ProviderUnavailable
-
-log = logging.getLogger(__name__)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' https://*.slack-edge.com; "
     "form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
-
-
-def origin_of(url: str) -> str:
-    """`scheme://host[:port]` of an http(s) URL, as a CSP source expression."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
-
-
-async def authorization_endpoint(provider: Provider) -> str:
-    """`provider`'s authorization endpoint, where a form that begins a sign-in is redirected;
-    its issuer (whose origin it usually shares) while the provider cannot be asked."""
-    try:
-        return (await provider.metadata()).authorization_endpoint
-    except ProviderUnavailable as error:
-        log.warning("%s did not answer: %s", provider.issuer, error)
-        return provider.issuer
-
-
-def allow_forms_to(response: Response, *urls: str) -> None:
-    """Let the page `response` post forms that are redirected on to `urls` (a provider's
-    authorization endpoint): its policy's `form-action` names their origins."""
-    response.headers["Content-Security-Policy"] = content_security_policy(
-        tuple(dict.fromkeys(origin_of(url) for url in urls))
-    )
-
-
-def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:
-    """The policy, its `form-action` also allowing the origins `form_targets`: browsers apply
-    `form-action` to where a form post is redirected too (CSP Level 3), so a page whose form
-    leads on to a provider's authorization endpoint names that endpoint's origin."""
-    if not form_targets:
-        return CONTENT_SECURITY_POLICY
-    return CONTENT_SECURITY_POLICY.replace(
-        "form-action 'self';", "form-action 'self' " + " ".join(form_targets) + ";"
-    )
 
 
 class SecurityHeaders:

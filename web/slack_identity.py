@@ -67,7 +67,6 @@ from .auth import (
 from .authorization_requests import forget_flow, redirect_to_provider, take_back
 from .errors import SLACK_UNAVAILABLE
 from .forms import read_form
-from .security_headers import authorization_endpoint
 from .services import SlackSignIn, services_of
 from .templating import templates
 
@@ -123,6 +122,7 @@ async def start(request: Request) -> Response:
             "slack",
             redirect_uri=sign_in.redirect_uri,
             scopes=SCOPES,
+            provider_name="Slack",
             next_path=BIND_PATH,
             link_hash=digest(nonce),
             session_hash=digest(session_token),
@@ -250,12 +250,6 @@ async def _callback(request: Request, sign_in: SlackSignIn) -> Response:
         )
     await sign_in.proofs.accept(session_token, nonce)
     return RedirectResponse(BIND_PATH, status_code=303)
-
-
-async def sign_in_endpoint(request: Request) -> str:
-    """Where the confirm page's Sign in with Slack form is redirected (Slack's authorization
-    endpoint), for its CSP `form-action`."""
-    return await authorization_endpoint(_sign_in(request).provider)
 
 
 def slack_identity_of(claims: dict[str, Any]) -> SlackIdentity | None:
