@@ -27,6 +27,7 @@ from .errors import (
 from .models import User
 from .passwords import MIN_PASSWORD_LENGTH, hash_password, needs_rehash, verify_password
 from .store import Store
+from .text import ascii_lower
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 #: A user name single sign-on may make: a local one, optionally followed by "@" and a domain,
@@ -201,7 +202,9 @@ def _email_taken(email: str) -> ExternalAccountRefused:
 
 
 def normalise_username(username: str) -> str:
-    return username.strip().lower()
+    """Trimmed, A to Z lower-cased (`text.ascii_lower`): never another character folded onto
+    an ASCII letter, so a look-alike cannot become an existing name."""
+    return ascii_lower(username.strip())
 
 
 def check_password(password: str) -> None:

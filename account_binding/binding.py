@@ -25,6 +25,7 @@ from .errors import (
 )
 from .models import Binding, BindingRequest, SlackIdentity, SlackPerson, SlackProfile, User
 from .store import LinkLimit, NewGrant, RemovedBinding, Store
+from .text import ascii_lower
 from .token_validity import TokenValidity
 from .tokens import digest, new_api_token, new_secret
 
@@ -225,8 +226,8 @@ class BindingService:
                 raise
             person = None  # the name is only shown; the link already says who it is for
         if self._policy.require_email_match:
-            slack_email = (person.email or "").strip().lower() if person else ""
-            if not slack_email or slack_email != user.email.strip().lower():
+            slack_email = ascii_lower((person.email or "").strip()) if person else ""
+            if not slack_email or slack_email != ascii_lower(user.email.strip()):
                 await self._store.void_binding_request(digest(nonce), self._clock())
                 error = EmailMismatch(self._policy.internal_app_name)
                 await self._refused(error, actor, request.identity)

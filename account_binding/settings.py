@@ -600,7 +600,13 @@ class Settings(BaseSettings):
     def _allowed_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         domains = []
         for domain in value:
-            domain = domain.lower().lstrip("@")
+            domain = domain.lstrip("@")
+            if not domain.isascii():
+                raise SettingsError(
+                    "OIDC_ALLOWED_DOMAINS must be written in ASCII (an internationalised "
+                    f"domain as its xn-- form), not {domain!r}"
+                )
+            domain = domain.lower()
             if not _is_host_name(domain, underscore=False) or "." not in domain:
                 raise SettingsError(
                     "OIDC_ALLOWED_DOMAINS must be comma-separated email domains such as "

@@ -47,6 +47,17 @@ _HOST = re.compile(r"[a-z0-9.-]+")
 SLACK_IMAGE_HOST_SUFFIX = ".slack-edge.com"
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(value: str) -> str:
+    """`value` with A to Z lower-cased and nothing else changed. Python's `str.lower()` also
+    folds other characters, some onto ASCII letters (the Kelvin sign U+212A becomes "k"), so
+    a look-alike name or address would become someone else's: user names, email addresses
+    and domains are compared after this instead (as SQLite's NOCASE does)."""
+    return value.translate(_ASCII_LOWER)
+
+
 def is_acceptable(value: str) -> bool:
     """True when `value` has no control characters (but tab and newlines) and no lone
     surrogates, which no keyboard types and which cannot be stored as UTF-8."""

@@ -124,6 +124,30 @@ async def test_a_claimed_name_must_be_a_user_name(store: SQLiteStore) -> None:
     assert len(identities(store)) == 1
 
 
+@pytest.mark.parametrize("look_alike", ["\u212aate", "\u212aATE", "K\u0307ate", "ka\u0301te"])
+async def test_a_look_alike_name_does_not_become_an_existing_ones(
+    store: SQLiteStore, look_alike: str
+) -> None:
+    """Python's lower() folds the Kelvin sign (U+212A) onto "k": a provider account named
+    with it would have become the account `kate`, and acted downstream as Kate. Only A to Z
+    are lower-cased; anything else is refused as a name."""
+    accounts = AccountService(store)
+    with pytest.raises(ExternalAccountRefused) as refused:
+        await accounts.sign_in_external(ISSUER, "eve", look_alike, "eve@example.com")
+    assert refused.value.reason == "invalid_username"
+    kate = await accounts.sign_in_external(ISSUER, "kate", "Kate", "kate@example.com")
+    assert kate.username == "kate"
+
+
+def test_only_a_to_z_are_lower_cased_in_names_and_addresses() -> None:
+    from account_binding.accounts import normalise_username
+    from account_binding.text import ascii_lower
+
+    assert normalise_username(" Ada.Lovelace ") == "ada.lovelace"
+    assert ascii_lower("\u212aate@Acme.Example") == "\u212aate@acme.example"
+    assert ascii_lower("\u0130stanbul") == "\u0130stanbul"  # lower() would add a dot above
+
+
 async def test_accounts_single_sign_on_makes_have_no_password(store: SQLiteStore) -> None:
     """Their hash is "!", which no password verifies: the local login never opens them."""
     accounts = AccountService(store)

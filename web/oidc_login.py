@@ -36,6 +36,7 @@ from starlette.routing import BaseRoute, Route
 from account_binding.accounts import ExternalAccountRefused
 from account_binding.audit import Actor, AuditEvent
 from account_binding.authorization_flows import Flow, FlowRefused
+from account_binding.text import ascii_lower
 from relying_party import (
     InvalidIdToken,
     Provider,
@@ -126,7 +127,7 @@ class OidcLogin:
         self.redirect_uri = redirect_uri
         self.scopes = scopes
         self.username_claim = username_claim
-        self.allowed_domains = tuple(d.lower() for d in allowed_domains)
+        self.allowed_domains = tuple(ascii_lower(d) for d in allowed_domains)
         self.provider_name = provider_name
         self.post_logout_redirect_uri = post_logout_redirect_uri
         self.link_scopes = link_scopes
@@ -360,7 +361,8 @@ class OidcLogin:
         OIDC_ALLOWED_DOMAINS is set and it is not a verified address in one of them."""
         email = claims.get("email")
         verified = claims.get("email_verified")
-        verified = verified is True or (isinstance(verified, str) and verified.lower() == "true")
+        # A boolean (OpenID Connect Core 1.0 section 5.1); Amazon Cognito sends "true".
+        verified = verified is True or verified == "true"
         address = email.strip() if isinstance(email, str) and verified else ""
         if not self.allowed_domains:
             return address
@@ -372,7 +374,7 @@ class OidcLogin:
                 f"and {self.provider_name} did not vouch for your email address.",
                 "unverified_email",
             )
-        domain = address.rpartition("@")[2].lower()
+        domain = ascii_lower(address.rpartition("@")[2])
         if domain not in self.allowed_domains:
             raise SignInRefused(
                 403,
