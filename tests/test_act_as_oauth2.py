@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
 import time
@@ -550,6 +551,54 @@ async def test_one_consent_at_the_login_also_grants_the_tokens(tmp_path: Path) -
                 "the session's grant is used once"
             )
             assert "You have no to-do items" in await answer(app, "U0ALICE", "todo")
+
+
+@pytest.mark.parametrize("ended_by", ["cancel", "logout"])
+async def test_tokens_a_login_left_unused_are_revoked_when_its_link_is_cancelled_or_it_ends(
+    tmp_path: Path, ended_by: str
+) -> None:
+    """The one-consent login asked for offline access: when the person cancels the link or
+    logs out instead of pressing Connect, those tokens are revoked at the provider."""
+    login_callback = PUBLIC_URL + "/login/callback"
+    with running_provider(tmp_path, redirect_uris=[login_callback, CALLBACK]) as provider:
+        async with run_app(
+            tmp_path,
+            PUBLIC_URL=PUBLIC_URL,
+            ACT_AS="oauth2",
+            AUTH="oidc",
+            OIDC_ISSUER=provider.issuer,
+            OIDC_CLIENT_ID=provider.client_id,
+            OIDC_CLIENT_SECRET=provider.client_secret,
+        ) as app:
+            setup = OAuth2Setup(app, provider, contextlib.ExitStack())
+            browser = app.browser()
+            await browser.get(urlsplit(await app.link_for("U0ALICE")).path)
+            login_page = await browser.get("/login", params={"next": "/bind"})
+            started = await browser.post("/login", data=hidden_fields(login_page))
+
+            def sign_in() -> dict[str, str]:
+                with httpx.Client(timeout=10) as provider_browser:
+                    return sign_in_at_provider(
+                        provider_browser, provider_url(started), login_callback
+                    )
+
+            back = await asyncio.to_thread(sign_in)
+            assert (await browser.get("/login/callback", params=back)).status_code == 303
+            [(kept,)] = app.query(
+                "SELECT grant_ciphertext FROM sessions WHERE grant_ciphertext IS NOT NULL"
+            )
+            document = TokenCipher(app.settings.secret_key()).decrypt(str(kept))
+            assert document is not None
+            refresh = json.loads(document)["refresh_token"]
+            assert setup.introspect(refresh)["active"] is True
+            page = await browser.get("/bind")
+            if ended_by == "cancel":
+                done = await browser.post("/bind", data={**hidden_fields(page), "action": "cancel"})
+            else:
+                done = await browser.post("/logout", data=hidden_fields(page))
+            assert done.status_code == 200, done.text
+            assert setup.introspect(refresh)["active"] is False
+            assert not app.query("SELECT * FROM sessions WHERE grant_ciphertext IS NOT NULL")
 
 
 # The stand-in under ACT_AS=oauth2

@@ -197,6 +197,8 @@ async def begin_session(
     # A fresh session ID at every login, so a planted cookie is never promoted (no fixation).
     old = cookies.read(request, cookies.SESSION)
     if old and len(old) <= MAX_COOKIE_LENGTH:
+        if services.grants is not None:  # tokens its login for a link left unused
+            await services.grants.discard_pending(old)
         await services.sessions.end(old)
     token = await services.sessions.start(user.id, link_hash)
     if started is not None:
@@ -214,6 +216,9 @@ async def logout(request: Request) -> Response:
         csrf.check(current.session.csrf_token, form.get(csrf.FIELD))
         token = cookies.read(request, cookies.SESSION)
         if token:
+            grants = services_of(request).grants
+            if grants is not None:  # tokens a login for a link left unused are revoked
+                await grants.discard_pending(token)
             await services_of(request).sessions.end(token)
         await services_of(request).audit.record(
             AuditEvent.LOGOUT, Actor(user=current.user, client=client_address(request))

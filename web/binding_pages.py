@@ -178,6 +178,8 @@ async def confirm(request: Request) -> Response:
         if action == "cancel":
             pending = await services.bindings.pending(nonce, actor)  # a used link is not undone
             await services.bindings.cancel(nonce, actor)
+            if services.grants is not None:  # tokens the login for this link left unused
+                await services.grants.discard_pending(cookies.read(request, cookies.SESSION))
             return _page(request, "cancelled.html", {"command": command_of(pending.profile)})
         if services.grants is not None:  # ACT_AS=oauth2: the person grants their tokens first
             from .grant_pages import connect as connect_with_grant

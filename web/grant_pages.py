@@ -64,6 +64,16 @@ class GrantServices:
     #: OAUTH2_ISSUER == OIDC_ISSUER); None otherwise.
     pending: PendingGrants | None = None
 
+    async def discard_pending(self, session_token: str | None) -> None:
+        """Revoke the tokens a login made for a link left with the session `session_token`,
+        when the session ends or its link is cancelled without Connect (RFC 7009; a failure
+        is logged)."""
+        if self.pending is None or not session_token:
+            return
+        tokens = await self.pending.take(session_token)
+        if tokens is not None:
+            await self.grants.revoke_unused(tokens)
+
 
 def grant_services_of(request: Request) -> GrantServices:
     grants = services_of(request).grants
