@@ -15,6 +15,9 @@ import json
 import os
 import secrets
 import shutil
+import signal
+import socket
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +110,7 @@ async def start_sandbox_provider(settings: Settings) -> SandboxProvider:
         )
     port = settings.sandbox_oidc_port
     issuer = f"http://127.0.0.1:{port}"
+    _check_port_free(port)
     secret = secrets.token_urlsafe(32)
     workdir = tempfile.TemporaryDirectory(prefix="account-binding-oidc-")
     config_file = Path(workdir.name) / "config.json"
@@ -139,6 +143,7 @@ async def start_sandbox_provider(settings: Settings) -> SandboxProvider:
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
             env={k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+            preexec_fn=_end_with_parent,
         )
     provider = SandboxProvider(issuer, CLIENT_ID, secret, process, workdir)
     try:
@@ -146,7 +151,36 @@ async def start_sandbox_provider(settings: Settings) -> SandboxProvider:
     except BaseException:
         await provider.stop()
         raise
+    # It has read its config (the client secret) and holds its log open: neither needs to
+    # stay on disk, even if this process is killed.
+    workdir.cleanup()
     return provider
+
+
+def _check_port_free(port: int) -> None:
+    """Raise StartError when something listens on loopback `port` already (a provider left
+    by an earlier run would answer in this one's place, with another client secret)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise StartError(
+                f"The sandbox's OpenID provider cannot listen on port {port}: "
+                f"{error.strerror or error}; set SANDBOX_OIDC_PORT"
+            ) from None
+
+
+def _end_with_parent() -> None:
+    """In the provider's process, before it runs node: have Linux end it (SIGTERM) when this
+    process ends, however it ends (prctl PR_SET_PDEATHSIG), so no provider outlives the app.
+    Elsewhere nothing is done: `SandboxProvider.stop` ends it on a clean exit."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 async def _wait_until_serving(provider: SandboxProvider, log_file: Path) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from conftest import hidden_fields, login
 from processes import AppProcess, free_port
 
@@ -112,3 +115,47 @@ async def test_the_sandbox_page_refuses_other_sites_and_names(tmp_path: Path) ->
             assert rebound.status_code == 400 and "demo" not in rebound.text
     finally:
         await app.stop()
+
+
+async def test_the_sandboxs_provider_ends_with_the_app_and_leaves_no_secret_behind(
+    tmp_path: Path,
+) -> None:
+    """AUTH=oidc in the sandbox starts the loopback OpenID provider; stopping the app with
+    SIGTERM (as a service manager does) ends it too, and its config (the client secret) is
+    not left on disk. A port already taken stops the start with one line."""
+    from tests.oidc_provider import node_command
+
+    node_command()
+    oidc_port = free_port()
+    workdirs = set(Path(tempfile.gettempdir()).glob("account-binding-oidc-*"))
+    app = AppProcess(
+        tmp_path, AUTH="oidc", SANDBOX_PORT=str(free_port()), SANDBOX_OIDC_PORT=str(oidc_port)
+    )
+    await app.start()
+    try:
+        assert f"sign in with the test provider (http://127.0.0.1:{oidc_port})" in app.output
+        async with httpx.AsyncClient(trust_env=False) as client:
+            discovery = f"http://127.0.0.1:{oidc_port}/.well-known/openid-configuration"
+            assert (await client.get(discovery)).status_code == 200
+        assert set(Path(tempfile.gettempdir()).glob("account-binding-oidc-*")) <= workdirs
+    finally:
+        await app.stop()
+    for _ in range(50):
+        try:
+            socket.create_connection(("127.0.0.1", oidc_port), timeout=0.2).close()
+        except OSError:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the provider outlived the app")
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", oidc_port))
+        taken.listen(1)
+        again = AppProcess(
+            tmp_path, AUTH="oidc", SANDBOX_PORT=str(free_port()), SANDBOX_OIDC_PORT=str(oidc_port)
+        )
+        with pytest.raises(AssertionError, match="exited early"):
+            await again.start()
+    assert f"cannot listen on port {oidc_port}" in again.output
+    assert "Traceback" not in again.output
