@@ -19,6 +19,7 @@ import logging
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -90,7 +91,11 @@ def open_database(
         existed = path.exists()
         if create:
             _make_private_file(path)
-        _check_is_database(path)  # before anything touches a file DATABASE names by mistake
+        file_id = _file_id(path)
+        if not _opened_here(file_id):
+            # Before anything touches a file DATABASE names by mistake; never once SQLite has
+            # it open in this process (closing our own descriptor would drop its locks).
+            _check_is_database(path)
         # mode=rw: never create here; the file exists (made above, or found).
         conn = sqlite3.connect(
             f"file:{quote(str(path.absolute()))}?mode=rw",
@@ -117,7 +122,29 @@ def open_database(
     except (OSError, sqlite3.Error) as error:
         conn.close()
         raise StoreUnavailable(path, _reason(error)) from None
+    with _OPENED_LOCK:
+        _OPENED.add(file_id)
     return db
+
+
+#: The files, as (device, inode), that SQLite has had open in this process. POSIX drops every
+#: lock a process holds on a file when the process closes any descriptor of that file
+#: (sqlite.org/howtocorrupt.html, section 2.2): after reading such a file's header with
+#: Python's own open() and closing it, another process took this one for gone, checkpointed
+#: and deleted the WAL this one was still writing to. So this module opens a file itself only
+#: before SQLite first has it here.
+_OPENED: set[tuple[int, int]] = set()
+_OPENED_LOCK = threading.Lock()
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return (info.st_dev, info.st_ino)
+
+
+def _opened_here(file_id: tuple[int, int]) -> bool:
+    with _OPENED_LOCK:
+        return file_id in _OPENED
 
 
 def _make_private_file(path: Path) -> None:

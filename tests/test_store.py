@@ -706,3 +706,42 @@ async def test_an_external_user_cannot_take_a_local_accounts_name_or_email(
     assert (await store.find_user_by_identity("https://idp", "s-2")) == replace(
         bob, email="robert@example.com"
     )
+
+
+async def test_a_second_store_on_the_file_keeps_the_first_ones_locks(tmp_path: Path) -> None:
+    """The site opens the file twice (the domain's store and the stand-in's). Reading the
+    header with Python's own open() and closing it dropped every SQLite lock of the process
+    (POSIX), so another process (an `account-binding audit`) took the app for gone,
+    checkpointed and deleted the WAL it was still writing to: the app's later writes were
+    seen by nobody else, and `unbind` found no binding."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "db.sqlite3"
+    first, second = SQLiteStore(path), SQLiteStore(path)
+    await first.open()
+    await second.open()
+    try:
+        await first.create_user("ada", "ada@example.com", "hash", 1)
+        count = (
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "print(c.execute('SELECT count(*) FROM users').fetchone()[0]); c.close()"
+        )
+
+        def other_process() -> str:
+            done = subprocess.run(  # noqa: S603 - this Python, a fixed script
+                [sys.executable, "-c", count, str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            )
+            return done.stdout.strip()
+
+        assert await asyncio.to_thread(other_process) == "1"  # and it closes its connection
+        assert (tmp_path / "db.sqlite3-wal").exists(), "the WAL in use was deleted"
+        await first.create_user("grace", "grace@example.com", "hash", 1)
+        assert await asyncio.to_thread(other_process) == "2"
+    finally:
+        await second.close()
+        await first.close()
