@@ -745,6 +745,14 @@ class Settings(BaseSettings):
                 "AUTH=proxy needs TRUSTED_PROXIES, the addresses of the proxies whose "
                 f"{self.proxy_user_header} header is believed"
             )
+        if self.auth == "proxy":
+            for entry in self.trusted_proxies:
+                if ipaddress.ip_network(entry, strict=False).prefixlen == 0:
+                    raise SettingsError(
+                        f"AUTH=proxy with TRUSTED_PROXIES={entry} would believe "
+                        f"{self.proxy_user_header} from any address: name the proxies' "
+                        "addresses or networks"
+                    )
         if self.act_as == "oauth2":
             for name, fallback in (
                 ("oauth2_issuer", "oidc_issuer"),

@@ -38,6 +38,7 @@ from .compose import (
     slack_app_redirect,
 )
 from .logs import configure_logging
+from .provider_check import check_providers
 from .sandbox import DEMO_USERNAME, start_sandbox
 from .sandbox_provider import SANDBOX_PERSON, SandboxProvider, start_sandbox_provider
 from .slack_check import StartError, check_slack
@@ -245,6 +246,10 @@ async def _serve_with(
         login = f"{DEMO_USERNAME} / {box.demo_password}"
         if settings.auth == "oidc" and provider is not None:
             login = f"sign in with the test provider ({provider.issuer}) as {SANDBOX_PERSON}"
+        elif settings.auth == "oidc":
+            login = f"sign in with {settings.provider_name} ({settings.oidc_issuer})"
+        elif settings.auth == "proxy":
+            login = f"through the proxy in front ({settings.proxy_user_header})"
         print(
             f"\nSandbox mode ({'--sandbox' if sandbox else 'no Slack tokens'}): "
             f"a fake Slack runs on this machine.\n"
@@ -268,6 +273,14 @@ async def _serve_with(
         )
         await check_slack(slack, needs_email=settings.require_email_match)
         box, return_url = None, None
+    try:
+        await check_providers(settings)
+    except BaseException:
+        if box is not None:
+            await box.fake.stop()
+        if provider is not None:
+            await provider.stop()
+        raise
     app = build_site(
         settings,
         slack,

@@ -44,7 +44,7 @@ SANDBOX_ACCOUNTS: dict[str, dict[str, Any]] = {
 }
 INSTALL_HINT = (
     "run `make oidc-provider` (Node.js 18 or later and the npm package in tools/oidc-provider), "
-    "or set OIDC_ISSUER to your own provider"
+    "or set {issuer} to your own provider"
 )
 
 
@@ -99,15 +99,13 @@ async def start_sandbox_provider(settings: Settings) -> SandboxProvider:
     """Start the provider on SANDBOX_OIDC_PORT and wait (20 s at most) until its discovery
     document answers. Raises StartError with one line when Node.js or the package is missing,
     the port is taken, or it does not answer."""
+    mode = "AUTH=oidc" if settings.auth == "oidc" else "ACT_AS=oauth2"
+    hint = INSTALL_HINT.format(issuer="OIDC_ISSUER" if settings.auth == "oidc" else "OAUTH2_ISSUER")
     node = shutil.which("node")
     if node is None:
-        raise StartError(
-            f"AUTH=oidc in the sandbox needs Node.js for its OpenID provider: {INSTALL_HINT}"
-        )
+        raise StartError(f"{mode} in the sandbox needs Node.js for its OpenID provider: {hint}")
     if not (PROVIDER_DIR / "node_modules" / "oidc-provider" / "package.json").is_file():
-        raise StartError(
-            f"AUTH=oidc in the sandbox needs the npm package oidc-provider: {INSTALL_HINT}"
-        )
+        raise StartError(f"{mode} in the sandbox needs the npm package oidc-provider: {hint}")
     port = settings.sandbox_oidc_port
     issuer = f"http://127.0.0.1:{port}"
     _check_port_free(port)

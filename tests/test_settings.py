@@ -667,3 +667,10 @@ def test_a_start_error_across_settings_echoes_no_secret(tmp_path: Path, host: st
     message = str(raised.value)
     secrets = [v for k, v in ALL_SECRETS.items() if k not in ("ACT_AS", "INTROSPECTION_CLIENT_ID")]
     assert not [secret for secret in secrets if secret in message], message
+
+
+@pytest.mark.parametrize("network", ["0.0.0.0/0", "::/0"])
+def test_proxy_login_refuses_to_trust_every_address(network: str) -> None:
+    with pytest.raises(SettingsError, match="from any address"):
+        load_settings({"AUTH": "proxy", "TRUSTED_PROXIES": f"10.0.0.1,{network}"}, env_file=None)
+    assert load_settings({"TRUSTED_PROXIES": network}, env_file=None).trusted_proxies == (network,)

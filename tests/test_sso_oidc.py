@@ -359,3 +359,30 @@ async def test_a_login_for_a_link_can_ask_more_scopes_and_hand_on_its_grant(
         assert session_token == browser.cookies["session"]
         assert grant.refresh_token and grant.id_token_claims
         assert grant.id_token_claims["sub"] == "alice"
+
+
+async def test_an_issuer_written_otherwise_than_the_provider_writes_it_stops_the_start(
+    tmp_path: Path,
+) -> None:
+    """A trailing slash too many, or a provider that cannot be reached: one line at the start
+    naming the setting, not a "try again in a minute" page for everyone later."""
+    from processes import AppProcess, free_port
+
+    with running_provider(tmp_path) as provider:
+        for issuer, reason in (
+            (provider.issuer + "/", "names another issuer"),
+            (f"http://127.0.0.1:{free_port()}", "could not be reached"),
+        ):
+            app = AppProcess(
+                tmp_path,
+                AUTH="oidc",
+                OIDC_ISSUER=issuer,
+                OIDC_CLIENT_ID=provider.client_id,
+                OIDC_CLIENT_SECRET=provider.client_secret,
+                SANDBOX_PORT=str(free_port()),
+                PROVIDER_TIMEOUT="3",
+            )
+            with pytest.raises(AssertionError, match="exited early"):
+                await app.start()
+            assert f"OIDC_ISSUER={issuer} cannot be used" in app.output, app.output
+            assert reason in app.output and "Traceback" not in app.output

@@ -729,7 +729,7 @@ async def test_a_second_store_on_the_file_keeps_the_first_ones_locks(tmp_path: P
         )
 
         def other_process() -> str:
-            done = subprocess.run(  # noqa: S603 - this Python, a fixed script
+            done = subprocess.run(
                 [sys.executable, "-c", count, str(path)],
                 capture_output=True,
                 text=True,

@@ -300,6 +300,16 @@ class OidcLogin:
                 self.redirect_uri, code, code_verifier=flow.code_verifier, nonce=flow.nonce
             )
         except ProviderRefused as refused:
+            if refused.error in ("invalid_client", "unauthorized_client"):
+                # Nobody can sign in until an administrator fixes the client's settings.
+                log.error(
+                    "%s refused this site's client (%s): check OIDC_CLIENT_ID and "
+                    "OIDC_CLIENT_SECRET, and that PUBLIC_URL%s is a redirect URI registered "
+                    "for it",
+                    self.provider.issuer,
+                    refused.error,
+                    CALLBACK_PATH,
+                )
             raise SignInRefused(
                 400,
                 "Sign-in failed",
