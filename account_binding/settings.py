@@ -952,7 +952,7 @@ def _default_text(info: FieldInfo) -> str:
     if isinstance(extra, dict) and isinstance(extra.get("shown_default"), str):
         return str(extra["shown_default"])
     default = info.default
-    if default is None or default == ():
+    if default is None or default == () or default == "":
         return "unset"
     if isinstance(default, bool):
         return f"`{str(default).lower()}`"
