@@ -1932,4 +1932,18 @@ REMOVALS = [
         "        or not _same(flow.session_hash, digest(session_token))",
         "        or False",
     ),
+    Removal(
+        TAKEOVER,
+        "names are lower-cased with Python's lower() (the Kelvin sign becomes k)",
+        "account_binding/accounts.py",
+        "    return ascii_lower(username.strip())",
+        "    return username.strip().lower()",
+    ),
+    Removal(
+        OAUTH_TOKENS,
+        "tokens a login for a link left unused stay live when it ends",
+        "web/grant_pages.py",
+        "        if tokens is not None:\n            await self.grants.revoke_unused(tokens)",
+        "        if tokens is not None:\n            pass",
+    ),
 ]
