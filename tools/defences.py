@@ -119,7 +119,7 @@ REMOVALS = [
         EMAIL_POLICY,
         "REQUIRE_EMAIL_MATCH compares no email",
         "account_binding/binding.py",
-        "if not slack_email or slack_email != user.email.strip().lower():",
+        "if not slack_email or slack_email != ascii_lower(user.email.strip()):",
         "if False:",
     ),
     Removal(
@@ -523,8 +523,9 @@ REMOVALS = [
         FIXATION,
         "a planted session is not ended at login",
         "web/auth.py",
-        "    if old and len(old) <= MAX_COOKIE_LENGTH:\n        await services.sessions.end(old)\n",
-        "",
+        "            await services.grants.discard_pending(old)\n"
+        "        await services.sessions.end(old)\n",
+        "            await services.grants.discard_pending(old)\n",
     ),
     # Session theft
     Removal(
@@ -596,8 +597,9 @@ REMOVALS = [
         LONG_SESSIONS,
         "logout leaves the session valid on the server",
         "web/auth.py",
-        "        if token:\n            await services_of(request).sessions.end(token)\n",
-        "",
+        "                await grants.discard_pending(token)\n"
+        "            await services_of(request).sessions.end(token)\n",
+        "                await grants.discard_pending(token)\n",
     ),
     Removal(
         LONG_SESSIONS,
@@ -1488,9 +1490,8 @@ REMOVALS = [
         MACHINE_USERS,
         "a file that only starts like a database has its mode changed before it is refused",
         "account_binding/sqlite_store.py",
-        "        _check_is_database(path)  # before anything touches a file DATABASE names by mistake\n",
-        "        _check_is_database(path)  # before anything touches a file DATABASE names by mistake\n"
-        "        _tighten(path)\n",
+        "            _check_is_database(path)\n",
+        "            _tighten(path)\n            _check_is_database(path)\n",
     ),
     Removal(
         SLACK_AT_BIND,
