@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from account_binding.accounts import AccountService
 from account_binding.audit import AuditLog
+from account_binding.errors import UsernameTaken
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.settings import Settings
 from account_binding.store import Store
@@ -40,8 +41,11 @@ async def start_sandbox(settings: Settings, store: Store) -> Sandbox:
     accounts = AccountService(store, audit=AuditLog(store))
     user = await accounts.find(DEMO_USERNAME)
     if user is None:
-        await accounts.add_user(DEMO_USERNAME, DEMO_EMAIL, password, added_by="sandbox")
-    else:
+        try:
+            await accounts.add_user(DEMO_USERNAME, DEMO_EMAIL, password, added_by="sandbox")
+        except UsernameTaken:  # another sandbox on this database made it meanwhile
+            user = await accounts.find(DEMO_USERNAME)
+    if user is not None:
         await accounts.set_password(user, password)
     fake = FakeSlack(port=settings.sandbox_port)
     if settings.auth == "oidc":

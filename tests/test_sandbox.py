@@ -159,3 +159,16 @@ async def test_the_sandboxs_provider_ends_with_the_app_and_leaves_no_secret_behi
             await again.start()
     assert f"cannot listen on port {oidc_port}" in again.output
     assert "Traceback" not in again.output
+
+
+async def test_two_sandboxes_starting_at_once_on_one_database_both_start(tmp_path: Path) -> None:
+    """Both find no demo account and make it: the second is told it exists, and takes it."""
+    first = AppProcess(tmp_path, SANDBOX_PORT=str(free_port()))
+    second = AppProcess(tmp_path, SANDBOX_PORT=str(free_port()))
+    try:
+        await asyncio.gather(first.start(), second.start())
+    finally:
+        for app in (first, second):
+            if app.process is not None:
+                await app.stop()
+    assert "already exists" not in first.output + second.output
