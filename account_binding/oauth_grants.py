@@ -226,7 +226,8 @@ class OAuthGrants:
                 return
 
     async def revoke_unused(self, tokens: GrantedTokens) -> None:
-        """Revoke tokens that were granted but never bound (the binding was refused)."""
+        """Revoke the new tokens of a refresh whose binding was removed meanwhile (as the
+        removal revoked its old ones)."""
         for token, hint in (
             (tokens.refresh_token, "refresh_token"),
             (tokens.access_token, "access_token"),

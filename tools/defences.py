@@ -1942,9 +1942,9 @@ REMOVALS = [
     ),
     Removal(
         OAUTH_TOKENS,
-        "tokens a login for a link left unused stay live when it ends",
+        "tokens a login for a link left unused stay with its session when it ends",
         "web/grant_pages.py",
-        "        if tokens is not None:\n            await self.grants.revoke_unused(tokens)",
-        "        if tokens is not None:\n            pass",
+        "            await self.pending.take(session_token)",
+        "            pass",
     ),
 ]

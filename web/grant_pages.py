@@ -14,7 +14,8 @@ when it was begun in this session for the link open in this browser. The code is
 (the ID token checked against the flow's nonce), the ID token's subject is recorded as the
 logged-in user's identity at the provider (refused when it is another user's), and the binding
 is made as Connect makes it, holding the grant, in one write. Tokens granted but not bound are
-revoked. No page shows a token, and none is logged.
+dropped, not revoked (a server that keeps one grant per person and client would end that
+person's other bindings' tokens with them). No page shows a token, and none is logged.
 """
 
 from __future__ import annotations
@@ -65,14 +66,12 @@ class GrantServices:
     pending: PendingGrants | None = None
 
     async def discard_pending(self, session_token: str | None) -> None:
-        """Revoke the tokens a login made for a link left with the session `session_token`,
-        when the session ends or its link is cancelled without Connect (RFC 7009; a failure
-        is logged)."""
-        if self.pending is None or not session_token:
-            return
-        tokens = await self.pending.take(session_token)
-        if tokens is not None:
-            await self.grants.revoke_unused(tokens)
+        """Forget the tokens a login made for a link left with the session `session_token`,
+        when the session ends or its link is cancelled without Connect. They are dropped,
+        not revoked: many servers keep one grant per person and client, and revoking these
+        would end the tokens of that person's existing bindings too."""
+        if self.pending is not None and session_token:
+            await self.pending.take(session_token)
 
 
 def grant_services_of(request: Request) -> GrantServices:
@@ -224,46 +223,41 @@ async def _bind(
     tokens: GrantedTokens,
 ) -> Response:
     """Bind the link to `current.user` with `tokens`, as Connect binds. Raises what
-    `BindingService.confirm` raises; the tokens are revoked whenever nothing was bound."""
+    `BindingService.confirm` raises. Tokens not bound are dropped, not revoked: many
+    servers keep one grant per person and client, so revoking them would also end the
+    tokens of that person's other bindings."""
     services = services_of(request)
     grants = grant_services.grants
-    bound = False
     try:
-        try:
-            sealed = await grants.claim(current.user, tokens)
-        except IdentityTaken:
-            log.warning(
-                "User %s granted tokens of a subject at %s that belongs to another user: "
-                "nothing bound",
-                current.user.id,
-                grants.issuer,
-            )
-            return _error(
-                request,
-                409,
-                "Not connected",
-                f"That account at {grants.provider_name} belongs to another user, so nothing "
-                f"was connected. Sign in there with your own account and press Connect again.",
-                link_kept=True,
-            )
-        except ValueError:
-            log.error(
-                "%s granted tokens without an ID token naming their subject: add openid to "
-                "OAUTH2_SCOPES",
-                grants.issuer,
-            )
-            return _error(
-                request,
-                502,
-                "Not connected",
-                f"{grants.provider_name} did not say whose account it granted, so nothing was "
-                f"connected. Tell your administrator.",
-            )
-        binding = await services.bindings.confirm(nonce, current.user, actor, grant=sealed)
-        bound = True
-    finally:
-        if not bound:
-            await grants.revoke_unused(tokens)
+        sealed = await grants.claim(current.user, tokens)
+    except IdentityTaken:
+        log.warning(
+            "User %s granted tokens of a subject at %s that belongs to another user: nothing bound",
+            current.user.id,
+            grants.issuer,
+        )
+        return _error(
+            request,
+            409,
+            "Not connected",
+            f"That account at {grants.provider_name} belongs to another user, so nothing "
+            f"was connected. Sign in there with your own account and press Connect again.",
+            link_kept=True,
+        )
+    except ValueError:
+        log.error(
+            "%s granted tokens without an ID token naming their subject: add openid to "
+            "OAUTH2_SCOPES",
+            grants.issuer,
+        )
+        return _error(
+            request,
+            502,
+            "Not connected",
+            f"{grants.provider_name} did not say whose account it granted, so nothing was "
+            f"connected. Tell your administrator.",
+        )
+    binding = await services.bindings.confirm(nonce, current.user, actor, grant=sealed)
     log.info(
         "User %s bound to Slack user %s of %s with a grant of %s",
         current.user.id,
