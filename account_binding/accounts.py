@@ -27,7 +27,7 @@ from .errors import (
 from .models import User
 from .passwords import MIN_PASSWORD_LENGTH, hash_password, needs_rehash, verify_password
 from .store import Store
-from .text import ascii_lower
+from .text import ascii_lower, ascii_strip
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 #: A user name single sign-on may make: a local one, optionally followed by "@" and a domain,
@@ -87,7 +87,7 @@ class AccountService:
                 "A user name is 1 to 64 characters: letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit."
             )
-        email = email.strip()
+        email = ascii_strip(email)
         if not EMAIL.fullmatch(email):
             raise InvalidAccountDetails(f"{email!r} is not an email address.")
         check_password(password)
@@ -139,7 +139,7 @@ class AccountService:
         or the name is not allowed; nothing is written then.
         """
         user = await self._store.find_user_by_identity(issuer, subject)
-        email = email.strip()
+        email = ascii_strip(email)
         if email and not EMAIL.fullmatch(email):
             email = ""
         if user is not None:
@@ -204,7 +204,7 @@ def _email_taken(email: str) -> ExternalAccountRefused:
 def normalise_username(username: str) -> str:
     """Trimmed, A to Z lower-cased (`text.ascii_lower`): never another character folded onto
     an ASCII letter, so a look-alike cannot become an existing name."""
-    return ascii_lower(username.strip())
+    return ascii_lower(ascii_strip(username))
 
 
 def check_password(password: str) -> None:

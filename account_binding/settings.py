@@ -746,12 +746,15 @@ class Settings(BaseSettings):
                 f"{self.proxy_user_header} header is believed"
             )
         if self.auth == "proxy":
-            for entry in self.trusted_proxies:
-                if ipaddress.ip_network(entry, strict=False).prefixlen == 0:
+            networks = [ipaddress.ip_network(e, strict=False) for e in self.trusted_proxies]
+            for version in (4, 6):
+                same = [n for n in networks if n.version == version]
+                # Together, as 0.0.0.0/1 and 128.0.0.0/1 do, or alone.
+                if any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(same)):  # type: ignore[type-var]
                     raise SettingsError(
-                        f"AUTH=proxy with TRUSTED_PROXIES={entry} would believe "
-                        f"{self.proxy_user_header} from any address: name the proxies' "
-                        "addresses or networks"
+                        f"AUTH=proxy with TRUSTED_PROXIES={','.join(self.trusted_proxies)} "
+                        f"would believe {self.proxy_user_header} from any IPv{version} "
+                        "address: name the proxies' addresses or networks"
                     )
         if self.act_as == "oauth2":
             for name, fallback in (

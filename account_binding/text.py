@@ -58,6 +58,17 @@ def ascii_lower(value: str) -> str:
     return value.translate(_ASCII_LOWER)
 
 
+#: The whitespace `ascii_strip` removes: ASCII only (str.strip() also removes no-break and
+#: ideographic spaces, which would turn "zoe\u00a0" into the ASCII name "zoe").
+ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
+
+
+def ascii_strip(value: str) -> str:
+    """`value` without ASCII whitespace at either end; any other character stays (and is
+    then refused where only ASCII is allowed)."""
+    return value.strip(ASCII_WHITESPACE)
+
+
 def is_acceptable(value: str) -> bool:
     """True when `value` has no control characters (but tab and newlines) and no lone
     surrogates, which no keyboard types and which cannot be stored as UTF-8."""

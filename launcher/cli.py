@@ -17,7 +17,7 @@ from importlib import metadata
 
 import uvicorn
 
-from account_binding.accounts import AccountService
+from account_binding.accounts import AccountService, normalise_username
 from account_binding.audit import Actor, AuditEvent, AuditLog
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
@@ -350,7 +350,7 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> None:
         entries = await AuditLog(store).entries(
             AuditFilter(
                 event=args.event,
-                username=args.user.strip().lower() if args.user else None,
+                username=normalise_username(args.user) if args.user else None,
                 # As the listing prints it (SCOPE/USER), or the user ID alone.
                 scope_id=args.slack_user.rpartition("/")[0] or None if args.slack_user else None,
                 slack_user_id=args.slack_user.rpartition("/")[2] if args.slack_user else None,

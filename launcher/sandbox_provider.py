@@ -111,22 +111,19 @@ async def start_sandbox_provider(settings: Settings) -> SandboxProvider:
     _check_port_free(port)
     secret = secrets.token_urlsafe(32)
     workdir = tempfile.TemporaryDirectory(prefix="account-binding-oidc-")
-    config_file = Path(workdir.name) / "config.json"
-    config_file.write_text(
-        json.dumps(
-            provider_config(
-                client_id=CLIENT_ID,
-                client_secret=secret,
-                redirect_uris=[
-                    f"{settings.public_url}/login/callback",
-                    f"{settings.public_url}/grant/callback",
-                ],
-                post_logout_redirect_uris=[f"{settings.public_url}/"],
-                accounts=SANDBOX_ACCOUNTS,
-            )
+    # The config (with the client secret) goes through the provider's stdin, never to disk.
+    config = json.dumps(
+        provider_config(
+            client_id=CLIENT_ID,
+            client_secret=secret,
+            redirect_uris=[
+                f"{settings.public_url}/login/callback",
+                f"{settings.public_url}/grant/callback",
+            ],
+            post_logout_redirect_uris=[f"{settings.public_url}/"],
+            accounts=SANDBOX_ACCOUNTS,
         )
-    )
-    config_file.chmod(0o600)
+    ).encode()
     log_file = Path(workdir.name) / "provider.log"
     with log_file.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
@@ -135,9 +132,9 @@ async def start_sandbox_provider(settings: Settings) -> SandboxProvider:
             "--port",
             str(port),
             "--config",
-            str(config_file),
+            "/dev/stdin",
             cwd=PROVIDER_DIR,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE,
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
             env={k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
@@ -145,12 +142,15 @@ async def start_sandbox_provider(settings: Settings) -> SandboxProvider:
         )
     provider = SandboxProvider(issuer, CLIENT_ID, secret, process, workdir)
     try:
+        assert process.stdin is not None
+        process.stdin.write(config)
+        await process.stdin.drain()
+        process.stdin.close()
         await _wait_until_serving(provider, log_file)
     except BaseException:
         await provider.stop()
         raise
-    # It has read its config (the client secret) and holds its log open: neither needs to
-    # stay on disk, even if this process is killed.
+    # It holds its log open: the file need not stay on disk, even if this process is killed.
     workdir.cleanup()
     return provider
 

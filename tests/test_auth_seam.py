@@ -124,7 +124,9 @@ async def test_a_claimed_name_must_be_a_user_name(store: SQLiteStore) -> None:
     assert len(identities(store)) == 1
 
 
-@pytest.mark.parametrize("look_alike", ["\u212aate", "\u212aATE", "K\u0307ate", "ka\u0301te"])
+@pytest.mark.parametrize(
+    "look_alike", ["\u212aate", "\u212aATE", "K\u0307ate", "ka\u0301te", "kate\u00a0", "\u3000kate"]
+)
 async def test_a_look_alike_name_does_not_become_an_existing_ones(
     store: SQLiteStore, look_alike: str
 ) -> None:

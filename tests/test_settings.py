@@ -669,8 +669,10 @@ def test_a_start_error_across_settings_echoes_no_secret(tmp_path: Path, host: st
     assert not [secret for secret in secrets if secret in message], message
 
 
-@pytest.mark.parametrize("network", ["0.0.0.0/0", "::/0"])
+@pytest.mark.parametrize("network", ["0.0.0.0/0", "::/0", "0.0.0.0/1,128.0.0.0/1"])
 def test_proxy_login_refuses_to_trust_every_address(network: str) -> None:
-    with pytest.raises(SettingsError, match="from any address"):
+    with pytest.raises(SettingsError, match=r"from any IPv[46] address"):
         load_settings({"AUTH": "proxy", "TRUSTED_PROXIES": f"10.0.0.1,{network}"}, env_file=None)
-    assert load_settings({"TRUSTED_PROXIES": network}, env_file=None).trusted_proxies == (network,)
+    assert load_settings({"TRUSTED_PROXIES": network}, env_file=None).trusted_proxies == tuple(
+        network.split(",")
+    )

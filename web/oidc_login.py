@@ -36,7 +36,7 @@ from starlette.routing import BaseRoute, Route
 from account_binding.accounts import ExternalAccountRefused
 from account_binding.audit import Actor, AuditEvent
 from account_binding.authorization_flows import Flow, FlowRefused
-from account_binding.text import ascii_lower
+from account_binding.text import ascii_lower, ascii_strip
 from relying_party import (
     InvalidIdToken,
     Provider,
@@ -373,7 +373,7 @@ class OidcLogin:
         verified = claims.get("email_verified")
         # A boolean (OpenID Connect Core 1.0 section 5.1); Amazon Cognito sends "true".
         verified = verified is True or verified == "true"
-        address = email.strip() if isinstance(email, str) and verified else ""
+        address = ascii_strip(email) if isinstance(email, str) and verified else ""
         if not self.allowed_domains:
             return address
         if not address:
