@@ -1830,8 +1830,8 @@ REMOVALS = [
         OUTSIDERS,
         "an email address counts whether or not the provider verified it",
         "web/oidc_login.py",
-        '        address = email.strip() if isinstance(email, str) and verified else ""',
-        '        address = email.strip() if isinstance(email, str) else ""',
+        '        address = ascii_strip(email) if isinstance(email, str) and verified else ""',
+        '        address = ascii_strip(email) if isinstance(email, str) else ""',
     ),
     Removal(
         OUTSIDERS,
@@ -1937,8 +1937,8 @@ REMOVALS = [
         TAKEOVER,
         "names are lower-cased with Python's lower() (the Kelvin sign becomes k)",
         "account_binding/accounts.py",
-        "    return ascii_lower(username.strip())",
-        "    return username.strip().lower()",
+        "    return ascii_lower(ascii_strip(username))",
+        "    return ascii_strip(username).lower()",
     ),
     Removal(
         OAUTH_TOKENS,
