@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 from processes import AppProcess, free_port
 from test_browser_journeys import (
     DESKTOP,
@@ -330,3 +330,46 @@ async def test_sign_in_with_slack_before_connect(browser: Browser, tmp_path: Pat
             await context.close()
             await app.stop()
     assert "Traceback" not in app.output, app.output
+
+
+async def test_the_continuing_and_refusal_pages_are_accessible(
+    browser: Browser, oauth2_sandbox: tuple[str, str, str]
+) -> None:
+    """The pages a person sees only for a moment or when something went wrong: "Continuing
+    to …" (held here by not letting the browser reach the provider) and the grant's refusal."""
+    slack_url, site_url, password = oauth2_sandbox
+    context = await browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    try:
+        slack = await context.new_page()
+        await slack.goto(f"{slack_url}/?user=U0ALAN")
+        site = await bind_in_the_browser(context, slack)
+        await site.get_by_label("User name").fill("demo")
+        await site.get_by_label("Password").fill(password)
+        await site.get_by_role("button", name="Log in").click()
+        await site.wait_for_load_state()
+
+        async def without_refresh(route: Route) -> None:
+            """The Connect post's answer, less its meta refresh: the page stays to be read."""
+            if route.request.method != "POST":
+                await route.continue_()
+                return
+            # Fetched by Playwright itself, which does not share Chromium's host mapping.
+            answer = await route.fetch(
+                url=route.request.url.replace(SITE_HOST, "127.0.0.1"),
+                headers=await route.request.all_headers(),
+            )
+            page = (await answer.text()).replace('http-equiv="refresh"', 'name="held"')
+            await route.fulfill(response=answer, body=page)
+
+        await context.route(f"{site_url}/bind", without_refresh)
+        await site.get_by_role("button", name="Connect").click()
+        await expect(site.get_by_role("heading", name=re.compile("Continuing to"))).to_be_visible()
+        await expect(site.get_by_role("link", name=re.compile("Continue to"))).to_be_visible()
+        await accessible(site)
+
+        await site.goto(f"{site_url}/grant/callback?error=access_denied&state=not-a-flow")
+        await expect(site.get_by_role("heading", name="Not connected")).to_be_visible()
+        await accessible(site)
+    finally:
+        await context.close()
