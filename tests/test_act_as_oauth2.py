@@ -504,12 +504,13 @@ async def bind_again(setup: OAuth2Setup, browser: httpx.AsyncClient) -> httpx.Re
 # One consent for login and binding (AUTH=oidc at the same provider)
 
 
-async def test_one_consent_at_the_login_also_grants_the_tokens(tmp_path: Path) -> None:
-    """AUTH=oidc at OAUTH2_ISSUER: the login made for the link asks OAUTH2_SCOPES too (with
-    prompt=consent) and leaves its grant with the session, encrypted (PendingGrants); Connect
-    binds with it at once, with no second trip to the provider, and uses it once."""
-    login_callback = PUBLIC_URL + "/login/callback"
-    with running_provider(tmp_path, redirect_uris=[login_callback, CALLBACK]) as provider:
+LOGIN_CALLBACK = PUBLIC_URL + "/login/callback"
+
+
+@contextlib.asynccontextmanager
+async def one_consent_app(tmp_path: Path) -> AsyncIterator[OAuth2Setup]:
+    """AUTH=oidc and ACT_AS=oauth2 at one provider: the login made for a link also grants."""
+    with running_provider(tmp_path, redirect_uris=[LOGIN_CALLBACK, CALLBACK]) as provider:
         async with run_app(
             tmp_path,
             PUBLIC_URL=PUBLIC_URL,
@@ -520,37 +521,48 @@ async def test_one_consent_at_the_login_also_grants_the_tokens(tmp_path: Path) -
             OIDC_CLIENT_SECRET=provider.client_secret,
             OIDC_PROVIDER_NAME="Test ID",
         ) as app:
-            setup = OAuth2Setup(app, provider, contextlib.ExitStack())
-            browser = app.browser()
-            await browser.get(urlsplit(await app.link_for("U0ALICE")).path)
-            login_page = await browser.get("/login", params={"next": "/bind"})
-            started = await browser.post("/login", data=hidden_fields(login_page))
-            assert started.status_code == 200, started.text
-            request = parse_qs(urlsplit(provider_url(started)).query)
-            assert "offline_access" in request["scope"][0] and request["prompt"] == ["consent"]
+            yield OAuth2Setup(app, provider, contextlib.ExitStack())
 
-            def sign_in() -> dict[str, str]:
-                with httpx.Client(timeout=10) as provider_browser:
-                    return sign_in_at_provider(
-                        provider_browser, provider_url(started), login_callback
-                    )
 
-            back = await asyncio.to_thread(sign_in)
-            logged_in = await browser.get("/login/callback", params=back)
-            assert logged_in.status_code == 303 and logged_in.headers["location"] == "/bind"
-            [(kept,)] = app.query(
-                "SELECT grant_ciphertext FROM sessions WHERE grant_ciphertext IS NOT NULL"
-            )
-            page = await browser.get("/bind")
-            assert page.status_code == 200, page.text
-            done = await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
-            assert done.status_code == 200, done.text  # bound at once: no trip to the provider
-            access, refresh = setup.tokens("U0ALICE")
-            assert access not in str(kept) and refresh not in str(kept)
-            assert not app.query("SELECT * FROM sessions WHERE grant_ciphertext IS NOT NULL"), (
-                "the session's grant is used once"
-            )
-            assert "You have no to-do items" in await answer(app, "U0ALICE", "todo")
+async def sign_in_for_link(browser: httpx.AsyncClient, started: httpx.Response) -> httpx.Response:
+    """Sign in at the provider the login's `started` page leads to; the callback's answer."""
+
+    def sign_in() -> dict[str, str]:
+        with httpx.Client(timeout=10) as provider_browser:
+            return sign_in_at_provider(provider_browser, provider_url(started), LOGIN_CALLBACK)
+
+    return await browser.get("/login/callback", params=await asyncio.to_thread(sign_in))
+
+
+async def test_one_consent_at_the_login_also_grants_the_tokens(tmp_path: Path) -> None:
+    """AUTH=oidc at OAUTH2_ISSUER: the login made for the link asks OAUTH2_SCOPES too (with
+    prompt=consent) and leaves its grant with the session, encrypted (PendingGrants); Connect
+    binds with it at once, with no second trip to the provider, and uses it once."""
+    async with one_consent_app(tmp_path) as setup:
+        app = setup.app
+        browser = app.browser()
+        await browser.get(urlsplit(await app.link_for("U0ALICE")).path)
+        login_page = await browser.get("/login", params={"next": "/bind"})
+        started = await browser.post("/login", data=hidden_fields(login_page))
+        assert started.status_code == 200, started.text
+        request = parse_qs(urlsplit(provider_url(started)).query)
+        assert "offline_access" in request["scope"][0] and request["prompt"] == ["consent"]
+
+        logged_in = await sign_in_for_link(browser, started)
+        assert logged_in.status_code == 303 and logged_in.headers["location"] == "/bind"
+        [(kept,)] = app.query(
+            "SELECT grant_ciphertext FROM sessions WHERE grant_ciphertext IS NOT NULL"
+        )
+        page = await browser.get("/bind")
+        assert page.status_code == 200, page.text
+        done = await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
+        assert done.status_code == 200, done.text  # bound at once: no trip to the provider
+        access, refresh = setup.tokens("U0ALICE")
+        assert access not in str(kept) and refresh not in str(kept)
+        assert not app.query("SELECT * FROM sessions WHERE grant_ciphertext IS NOT NULL"), (
+            "the session's grant is used once"
+        )
+        assert "You have no to-do items" in await answer(app, "U0ALICE", "todo")
 
 
 @pytest.mark.parametrize("ended_by", ["cancel", "logout"])
@@ -561,46 +573,29 @@ async def test_tokens_a_login_left_unused_are_forgotten_not_revoked_when_its_lin
     logs out instead of pressing Connect, the session forgets those tokens. They are not
     revoked: this provider (like many) keeps one grant per person and client, and revoking
     them would also end the tokens of the person's existing bindings."""
-    login_callback = PUBLIC_URL + "/login/callback"
-    with running_provider(tmp_path, redirect_uris=[login_callback, CALLBACK]) as provider:
-        async with run_app(
-            tmp_path,
-            PUBLIC_URL=PUBLIC_URL,
-            ACT_AS="oauth2",
-            AUTH="oidc",
-            OIDC_ISSUER=provider.issuer,
-            OIDC_CLIENT_ID=provider.client_id,
-            OIDC_CLIENT_SECRET=provider.client_secret,
-        ) as app:
-            setup = OAuth2Setup(app, provider, contextlib.ExitStack())
-            browser = app.browser()
-            await browser.get(urlsplit(await app.link_for("U0ALICE")).path)
-            login_page = await browser.get("/login", params={"next": "/bind"})
-            started = await browser.post("/login", data=hidden_fields(login_page))
+    async with one_consent_app(tmp_path) as setup:
+        app = setup.app
+        browser = app.browser()
+        await browser.get(urlsplit(await app.link_for("U0ALICE")).path)
+        login_page = await browser.get("/login", params={"next": "/bind"})
+        started = await browser.post("/login", data=hidden_fields(login_page))
 
-            def sign_in() -> dict[str, str]:
-                with httpx.Client(timeout=10) as provider_browser:
-                    return sign_in_at_provider(
-                        provider_browser, provider_url(started), login_callback
-                    )
-
-            back = await asyncio.to_thread(sign_in)
-            assert (await browser.get("/login/callback", params=back)).status_code == 303
-            [(kept,)] = app.query(
-                "SELECT grant_ciphertext FROM sessions WHERE grant_ciphertext IS NOT NULL"
-            )
-            document = TokenCipher(app.settings.secret_key()).decrypt(str(kept))
-            assert document is not None
-            refresh = json.loads(document)["refresh_token"]
-            assert setup.introspect(refresh)["active"] is True
-            page = await browser.get("/bind")
-            if ended_by == "cancel":
-                done = await browser.post("/bind", data={**hidden_fields(page), "action": "cancel"})
-            else:
-                done = await browser.post("/logout", data=hidden_fields(page))
-            assert done.status_code == 200, done.text
-            assert not app.query("SELECT * FROM sessions WHERE grant_ciphertext IS NOT NULL")
-            assert setup.introspect(refresh)["active"] is True
+        assert (await sign_in_for_link(browser, started)).status_code == 303
+        [(kept,)] = app.query(
+            "SELECT grant_ciphertext FROM sessions WHERE grant_ciphertext IS NOT NULL"
+        )
+        document = TokenCipher(app.settings.secret_key()).decrypt(str(kept))
+        assert document is not None
+        refresh = json.loads(document)["refresh_token"]
+        assert setup.introspect(refresh)["active"] is True
+        page = await browser.get("/bind")
+        if ended_by == "cancel":
+            done = await browser.post("/bind", data={**hidden_fields(page), "action": "cancel"})
+        else:
+            done = await browser.post("/logout", data=hidden_fields(page))
+        assert done.status_code == 200, done.text
+        assert not app.query("SELECT * FROM sessions WHERE grant_ciphertext IS NOT NULL")
+        assert setup.introspect(refresh)["active"] is True
 
 
 # The stand-in under ACT_AS=oauth2

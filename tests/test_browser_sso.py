@@ -22,6 +22,7 @@ from test_browser_journeys import (
     SITE_HOST,
     accessible,
     browser,
+    log_in,
     open_link,
     run_command,
 )
@@ -29,6 +30,13 @@ from test_browser_journeys import (
 from tests.oidc_provider import node_command
 
 __all__ = ["browser"]  # the fixture, imported for the tests here
+
+
+async def new_context(browser: Browser) -> BrowserContext:
+    """A desktop-sized browser context whose waits allow for a provider round trip."""
+    context = await browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    return context
 
 
 async def start_sandbox(tmp_path: Path, **settings: str) -> tuple[AppProcess, str, str]:
@@ -73,8 +81,7 @@ async def test_sign_in_with_the_provider_then_bind_and_log_out(
     browser: Browser, oidc_sandbox: tuple[str, str]
 ) -> None:
     slack_url, site_url = oidc_sandbox
-    context = await browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
+    context = await new_context(browser)
     try:
         slack = await context.new_page()
         await slack.goto(f"{slack_url}/?user=U0ADA")
@@ -194,16 +201,12 @@ async def test_connect_grants_the_persons_tokens_and_commands_act_with_them(
     browser: Browser, oauth2_sandbox: tuple[str, str, str]
 ) -> None:
     slack_url, site_url, password = oauth2_sandbox
-    context = await browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
+    context = await new_context(browser)
     try:
         slack = await context.new_page()
         await slack.goto(f"{slack_url}/?user=U0ADA")
         site = await bind_in_the_browser(context, slack)
-        await site.get_by_label("User name").fill("demo")
-        await site.get_by_label("Password").fill(password)
-        await site.get_by_role("button", name="Log in").click()
-        await site.wait_for_load_state()
+        await log_in(site, password)
         await expect(
             site.get_by_role("heading", name="Connect a Slack account to Acme?")
         ).to_be_visible()
@@ -227,8 +230,7 @@ async def test_connect_grants_the_persons_tokens_and_commands_act_with_them(
 async def test_one_consent_signs_in_and_grants_the_tokens(browser: Browser, tmp_path: Path) -> None:
     node_command()
     app, slack_url, _ = await start_sandbox(tmp_path, AUTH="oidc", ACT_AS="oauth2")
-    context = await browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
+    context = await new_context(browser)
     try:
         slack = await context.new_page()
         await slack.goto(f"{slack_url}/?user=U0GRACE")
@@ -281,8 +283,7 @@ async def test_sign_in_with_slack_before_connect(browser: Browser, tmp_path: Pat
             SLACK_OPENID_ISSUER=slack_provider.issuer,
         )
         await app.start()
-        context = await browser.new_context(viewport=DESKTOP)
-        context.set_default_timeout(15_000)
+        context = await new_context(browser)
         try:
             demo = re.search(r"Demo login:\s+demo / (\S+)", app.output)
             slack_url = re.search(r"Try the app as a Slack user:\s+(\S+)", app.output)
@@ -293,10 +294,7 @@ async def test_sign_in_with_slack_before_connect(browser: Browser, tmp_path: Pat
             # turn them into an OAuth installation flow that answers no command.
             # Ada's link, forwarded to Grace: Grace signs in with Slack as herself.
             site = await bind_in_the_browser(context, slack)
-            await site.get_by_label("User name").fill("demo")
-            await site.get_by_label("Password").fill(demo.group(1))
-            await site.get_by_role("button", name="Log in").click()
-            await site.wait_for_load_state()
+            await log_in(site, demo.group(1))
             await site.get_by_role("button", name="Sign in with Slack").click()
             await site.wait_for_load_state()
             await sign_in_at_the_test_provider(site, "U0GRACE")
@@ -305,15 +303,11 @@ async def test_sign_in_with_slack_before_connect(browser: Browser, tmp_path: Pat
             await context.close()
 
             # Ada asks for a new link, in a browser of her own, and signs in with Slack as herself.
-            context = await browser.new_context(viewport=DESKTOP)
-            context.set_default_timeout(15_000)
+            context = await new_context(browser)
             slack = await context.new_page()
             await slack.goto(f"{slack_url.group(1).rstrip('/')}/?user=U0ADA")
             site = await bind_in_the_browser(context, slack)
-            await site.get_by_label("User name").fill("demo")
-            await site.get_by_label("Password").fill(demo.group(1))
-            await site.get_by_role("button", name="Log in").click()
-            await site.wait_for_load_state()
+            await log_in(site, demo.group(1))
             # First the Slack step: no Connect button yet.
             await expect(site.get_by_role("button", name="Sign in with Slack")).to_be_visible()
             await expect(site.get_by_role("button", name="Connect")).to_have_count(0)
@@ -338,16 +332,12 @@ async def test_the_continuing_and_refusal_pages_are_accessible(
     """The pages a person sees only for a moment or when something went wrong: "Continuing
     to …" (held here by not letting the browser reach the provider) and the grant's refusal."""
     slack_url, site_url, password = oauth2_sandbox
-    context = await browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
+    context = await new_context(browser)
     try:
         slack = await context.new_page()
         await slack.goto(f"{slack_url}/?user=U0ALAN")
         site = await bind_in_the_browser(context, slack)
-        await site.get_by_label("User name").fill("demo")
-        await site.get_by_label("Password").fill(password)
-        await site.get_by_role("button", name="Log in").click()
-        await site.wait_for_load_state()
+        await log_in(site, password)
 
         async def without_refresh(route: Route) -> None:
             """The Connect post's answer, less its meta refresh: the page stays to be read."""
