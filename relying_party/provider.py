@@ -126,7 +126,6 @@ class Provider:
         nonce: str,
         code_verifier: str,
         prompt: str | None = None,
-        login_hint: str | None = None,
         extra: Mapping[str, str] | None = None,
     ) -> str:
         """The authorization request to send the browser to: response_type=code, the S256
@@ -136,8 +135,6 @@ class Provider:
         params: dict[str, str] = {**(extra or {}), "nonce": nonce}
         if prompt:
             params["prompt"] = prompt
-        if login_hint:
-            params["login_hint"] = login_hint
         client = self._oauth_client(scope=scopes, redirect_uri=redirect_uri)
         url, _ = client.create_authorization_url(
             metadata.authorization_endpoint, state=state, code_verifier=code_verifier, **params
