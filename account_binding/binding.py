@@ -259,7 +259,7 @@ class BindingService:
             # Nothing to void; recorded within the cap, as anyone can make links up.
             await self._audit.record_capped(AuditEvent.LINK_CANCELLED, actor, detail="unknown")
             return
-        await self._store.void_binding_request(digest(nonce), self._clock())
+        await self._store.void_binding_request(digest(nonce), self._clock(), "cancelled")
         await self._audit.record(AuditEvent.LINK_CANCELLED, actor, request.identity)
 
     async def bound_account(self, identity: SlackIdentity) -> BoundAccount | None:

@@ -243,5 +243,52 @@ def m006_single_sign_on_and_oauth_grants(db: Database) -> None:
     _table(db, "sessions").add_column("slack_verified_link_hash", str)
 
 
+@migrations()
+def m007_link_lifecycle_and_account_management(db: Database) -> None:
+    # Why a link stopped working before it expired (`ended_reason`): "bound" (used to bind),
+    # "replaced" (a newer link was issued), "cancelled", "refused" (email or Slack identity
+    # mismatch), "ended" (its Slack user or workspace went away). NULL for a link that is still
+    # usable or simply expired (links voided before this migration count as used).
+    _table(db, "binding_requests").add_column("ended_reason", str)
+    # The command that started binding, run by itself once the binding is made (resume): its
+    # text (as the person typed it, unescaped) and its response_url.
+    _table(db, "binding_requests").add_column("resume_text", str)
+    _table(db, "binding_requests").add_column("resume_response_url", str)
+    # When the Slack side last acted with a binding (the web page shows it).
+    _table(db, "bindings").add_column("last_used_at", int)
+    # An internal user who is disabled keeps their row; no new binding can reach them.
+    _table(db, "users").add_column("disabled_at", int)
+    # Why a Slack person's binding ended, when they must be told rather than sent a new link
+    # (their internal user was disabled or removed): one row per Slack identity, until they
+    # bind again.
+    _table(db, "ended_bindings").create(
+        {
+            "scope_id": str,
+            "slack_user_id": str,
+            "user_id": int,
+            "username": str,
+            "reason": str,
+            "ended_at": int,
+        },
+        pk=("scope_id", "slack_user_id"),
+        not_null={"scope_id", "slack_user_id", "username", "reason", "ended_at"},
+    )
+    # "Send me a new link in Slack" from the expired-link page: when each Slack person last
+    # had one sent, to allow at most one a minute.
+    _table(db, "link_resends").create(
+        {"scope_id": str, "slack_user_id": str, "sent_at": int},
+        pk=("scope_id", "slack_user_id"),
+        not_null={"scope_id", "slack_user_id", "sent_at"},
+    )
+    # Events API deliveries already handled, by event_id (Slack retries an event up to three
+    # times); purged after a day.
+    _table(db, "slack_events").create(
+        {"event_id": str, "received_at": int},
+        pk="event_id",
+        not_null={"event_id", "received_at"},
+    )
+    _table(db, "slack_events").create_index(["received_at"])
+
+
 def _table(db: Database, name: str) -> Table:
     return db.table(name)

@@ -80,6 +80,17 @@ class BindingRequest:
     created_at: int
     expires_at: int
     used_at: int | None
+    #: Why the link stopped working before it expired, when it did: "bound", "replaced" (a
+    #: newer link was issued), "cancelled", "refused" (an email or Slack identity mismatch)
+    #: or "ended" (its Slack user or workspace went away). None while it is usable, after it
+    #: simply expired, and for links voided before this was recorded.
+    ended_reason: str | None = None
+    #: The command text that started binding, run once the binding is made; None: nothing.
+    resume_text: str | None = None
+
+    def expired_unused(self, now: int) -> bool:
+        """Whether the link ran out of time without being used or replaced."""
+        return self.used_at is None and self.expires_at <= now
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,10 @@ PLUGIN_REFERENCE = re.compile(
 )
 
 
+#: The actions that may start binding (BINDING_TRIGGERS), in the README's order.
+BINDING_TRIGGERS = ("command", "link", "home", "shortcut")
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
 
@@ -188,6 +192,16 @@ class Settings(BaseSettings):
         ge=30,
         le=7 * 24 * 3600,
         description="Seconds an association URL stays valid (30 to 604800).",
+    )
+    binding_triggers: CommaSeparated = Field(
+        ("command", "link", "home"),
+        validate_default=True,
+        description='Comma-separated actions that start binding: `command` (any command from a person not yet connected answers with a link), `link` (the `link` subcommand), `home` (the Connect button on the app\'s Home tab) and `shortcut` (the global shortcut "Connect account"). At least one; `account-binding manifest` adds the Home tab and the shortcut to the manifest when they are listed.',
+        json_schema_extra=_shown("`command,link,home`"),
+    )
+    link_delivery: Annotated[Literal["ephemeral", "dm"], BeforeValidator(_lower)] = Field(
+        "ephemeral",
+        description="Where an association URL goes when a command asks for one: `ephemeral` (a reply only the person sees) or `dm` (a direct message from the app; the reply says to look there). The Home tab's button and the shortcut have no reply to answer in, so they always send it by DM.",
     )
     configured_secret_key: SecretStr | None = Field(
         None,
@@ -646,6 +660,18 @@ class Settings(BaseSettings):
                     f"installed plugin names or *, not {entry!r}"
                 )
         return value
+
+    @field_validator("binding_triggers", mode="after")
+    @classmethod
+    def _binding_triggers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        triggers = tuple(dict.fromkeys(t.lower() for t in value))
+        unknown = [t for t in triggers if t not in BINDING_TRIGGERS]
+        if unknown or not triggers:
+            raise SettingsError(
+                "BINDING_TRIGGERS must be a comma-separated list of at least one of "
+                f"{', '.join(BINDING_TRIGGERS)}, not {','.join(value)!r}"
+            )
+        return triggers
 
     @field_validator("trusted_proxies", mode="after")
     @classmethod

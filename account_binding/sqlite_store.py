@@ -422,7 +422,7 @@ class SQLiteStore(SQLiteDatabase):
                     if recent["n"] >= limit.count:
                         raise LinkRateLimited(max(1, recent["oldest"] + limit.window - now))
                 db.execute(
-                    "UPDATE binding_requests SET used_at = ? "
+                    "UPDATE binding_requests SET used_at = ?, ended_reason = 'replaced' "
                     "WHERE scope_id = ? AND slack_user_id = ? AND used_at IS NULL",
                     [now, identity.scope_id, identity.user_id],
                 )
@@ -473,7 +473,7 @@ class SQLiteStore(SQLiteDatabase):
                 # here on: of two concurrent confirmations, exactly one sees the row unused.
                 consumed = _one(
                     db,
-                    "UPDATE binding_requests SET used_at = ? "
+                    "UPDATE binding_requests SET used_at = ?, ended_reason = 'bound' "
                     "WHERE nonce_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING *",
                     [now, nonce_hash, now],
                 )
@@ -543,12 +543,15 @@ class SQLiteStore(SQLiteDatabase):
 
         return await self._run(complete)
 
-    async def void_binding_request(self, nonce_hash: str, now: int) -> None:
+    async def void_binding_request(
+        self, nonce_hash: str, now: int, reason: str = "refused"
+    ) -> None:
         def void(db: Database) -> None:
             with _write(db):
                 db.execute(
-                    "UPDATE binding_requests SET used_at = ? WHERE nonce_hash = ? AND used_at IS NULL",
-                    [now, nonce_hash],
+                    "UPDATE binding_requests SET used_at = ?, ended_reason = ? "
+                    "WHERE nonce_hash = ? AND used_at IS NULL",
+                    [now, reason, nonce_hash],
                 )
 
         await self._run(void)
@@ -1212,6 +1215,8 @@ def _binding_request(row: Row) -> BindingRequest:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         used_at=row["used_at"],
+        ended_reason=row["ended_reason"],
+        resume_text=row["resume_text"],
     )
 
 

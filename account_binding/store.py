@@ -193,7 +193,13 @@ class Store(Protocol):
         """
         ...
 
-    async def void_binding_request(self, nonce_hash: str, now: int) -> None: ...
+    async def void_binding_request(
+        self, nonce_hash: str, now: int, reason: str = "refused"
+    ) -> None:
+        """Stop the link working now, if it is still unused, recording why (`reason`: see
+        `BindingRequest.ended_reason`)."""
+        ...
+
     async def purge_binding_requests(self, expired_before: int) -> int: ...
 
     # bindings

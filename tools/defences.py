@@ -89,7 +89,7 @@ REMOVALS = [
         FORWARDED,
         "Cancel does not void the link",
         "account_binding/binding.py",
-        "        await self._store.void_binding_request(digest(nonce), self._clock())\n"
+        '        await self._store.void_binding_request(digest(nonce), self._clock(), "cancelled")\n'
         "        await self._audit.record(AuditEvent.LINK_CANCELLED, actor, request.identity)",
         "        await self._audit.record(AuditEvent.LINK_CANCELLED, actor, request.identity)",
     ),
