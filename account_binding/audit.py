@@ -32,6 +32,9 @@ class AuditEvent(StrEnum):
     # AUTH=proxy: a request carried PROXY_USER_HEADER or PROXY_EMAIL_HEADER from a peer not
     # in TRUSTED_PROXIES, and was refused (403). Detail: the header name(s). Capped.
     PROXY_HEADER_REFUSED = "proxy_header_refused"
+    # Issue 10, administration: an administrator set a built-in account's password
+    # (`account-binding user set-password`); its sessions ended. Detail: how ("cli").
+    PASSWORD_SET = "password_set"  # noqa: S105 - an event name, not a password
 
 
 @dataclass(frozen=True)

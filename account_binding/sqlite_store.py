@@ -49,8 +49,10 @@ from .passwords import NO_PASSWORD
 from .store import (
     AuditFilter,
     AuditRecord,
+    BindingFilter,
     IssuedToken,
     LinkLimit,
+    ListedBinding,
     LoginAttempt,
     NewGrant,
     NoDatabase,
@@ -1098,6 +1100,47 @@ class SQLiteStore(SQLiteDatabase):
             return str(row["grant_ciphertext"])
 
         return await self._run(take)
+
+    # Issue 10, administration: the bindings an administrator lists and removes
+
+    async def list_bindings(self, where: BindingFilter) -> list[ListedBinding]:
+        clauses, params = [], []
+        for clause, value in (
+            ("bindings.id = ?", where.binding_id),
+            ("users.username = ?", where.username),
+            ("bindings.slack_user_id = ?", where.slack_user_id),
+            ("bindings.created_at >= ?", where.since),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        if where.workspace is not None:
+            clauses.append("(bindings.team_id = ? OR bindings.enterprise_id = ?)")
+            params += [where.workspace, where.workspace]
+        sql = (
+            "SELECT bindings.*, users.username AS u_username, "
+            "EXISTS (SELECT 1 FROM oauth_grants WHERE oauth_grants.binding_id = bindings.id) "
+            "AS has_grant FROM bindings JOIN users ON users.id = bindings.user_id"
+        )
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)  # only the fixed clauses above
+        sql += " ORDER BY bindings.id"
+        rows = await self._read(lambda db: _all(db, sql, params))
+        return [
+            ListedBinding(
+                binding=_binding(row),
+                username=row["u_username"],
+                last_used_at=row["last_used_at"],
+                credential=(
+                    "oauth2"
+                    if row["has_grant"]
+                    else "token"
+                    if row["api_token_id"] is not None
+                    else "none"
+                ),
+            )
+            for row in rows
+        ]
 
 
 def _insert_grant(db: Database, binding_id: int, grant: NewGrant, now: int) -> None:

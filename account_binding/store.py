@@ -349,6 +349,14 @@ class Store(Protocol):
         SHA-256 is `link_hash`; nothing when there is no such session."""
         ...
 
+    # Issue 10, administration: the bindings an administrator lists and removes
+    # (`account-binding binding list|remove`, account_binding.administration)
+
+    async def list_bindings(self, where: BindingFilter) -> list[ListedBinding]:
+        """The bindings `where` selects (every condition set must hold), oldest first, each
+        with its internal user's name and the kind of credential it holds."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -402,3 +410,32 @@ class RemovedBinding:
 
     binding: Binding
     grant: StoredGrant | None
+
+
+# Issue 10, administration: a binding as `account-binding binding list` shows it
+
+
+@dataclass(frozen=True)
+class BindingFilter:
+    """Which bindings to list; None: any. `workspace` matches the team or the Enterprise Grid
+    organisation ID; `since` (Unix seconds) keeps bindings made at or after it."""
+
+    binding_id: int | None = None
+    username: str | None = None
+    slack_user_id: str | None = None
+    workspace: str | None = None
+    since: int | None = None
+
+
+@dataclass(frozen=True)
+class ListedBinding:
+    """A binding with its internal user's name, when it was last used (`last_used_at`, Unix
+    seconds; None: never, or not recorded) and `credential`, what the Slack side acts with:
+    "token" (a personal API token, ACT_AS=token), "oauth2" (the person's OAuth grant,
+    ACT_AS=oauth2) or "none" (made under ACT_AS=service, which acts with the service
+    credential)."""
+
+    binding: Binding
+    username: str
+    last_used_at: int | None
+    credential: str

@@ -159,3 +159,28 @@ def unbound_dm(app_name: str) -> Reply:
             )
         ],
     )
+
+
+# Issue 10, administration: the DM `account-binding binding remove` sends
+
+
+def removed_by_administrator_dm(app_name: str, username: str) -> Reply:
+    """An administrator removed the binding of this Slack person to `username`."""
+    name = escape(app_name)
+    text = (
+        f"An administrator disconnected your Slack account from {escape(app_name)} "
+        f"(it acted as {escape(username)})."
+    )
+    return Reply(
+        text=text,
+        blocks=[
+            _section(
+                f"An administrator disconnected your Slack account from {name}: it no longer "
+                f"acts as *{escape(username)}*, and its access is revoked."
+            ),
+            _context(
+                f"Use the app's slash command to connect again, or ask your {name} "
+                "administrator why."
+            ),
+        ],
+    )

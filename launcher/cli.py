@@ -18,22 +18,20 @@ from importlib import metadata
 import uvicorn
 
 from account_binding.accounts import AccountService, normalise_username
-from account_binding.audit import Actor, AuditEvent, AuditLog
-from account_binding.binding import BindingPolicy, BindingService
-from account_binding.crypto import TokenCipher
+from account_binding.audit import AuditEvent, AuditLog
 from account_binding.errors import DomainError
-from account_binding.models import SlackIdentity, SlackPerson
+from account_binding.models import SlackIdentity
 from account_binding.settings import Settings, SettingsError, load_settings
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.store import AuditFilter, NoDatabase, StoreUnavailable
 from bolt_app.commands.loading import PluginLoadError
 from bolt_app.commands.table import CommandClash
 
+from . import admin_commands
 from .compose import (
     SlackConnection,
     build_site,
     command_table,
-    oauth2_grants,
     open_store,
     slack_app_redirect,
 )
@@ -53,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings.log_level)
-        print(f"account-binding: database {settings.database.absolute()}", file=sys.stderr)
+        if args.command != "manifest":  # the manifest comes from the settings alone
+            print(f"account-binding: database {settings.database.absolute()}", file=sys.stderr)
         if args.command in (None, "run"):
             asyncio.run(_run(settings, sandbox=getattr(args, "sandbox", False)))
         elif args.command == "user" and args.user_command == "add":
@@ -63,7 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "audit":
             asyncio.run(_audit(settings, args))
         elif args.command == "unbind":
-            return asyncio.run(_unbind(settings, args.slack_user))
+            return admin_commands.unbind(settings, args.slack_user)
+        # Issue 10, administration: binding list|remove, user set-password, manifest
+        elif admin_commands.handles(args):
+            password = _read_password() if admin_commands.needs_password(args) else None
+            return admin_commands.run(settings, args, password)
         else:
             parser.print_help()
             return 2
@@ -112,8 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     user_commands.add_parser("list", help="list the accounts")
     unbind = commands.add_parser(
         "unbind",
-        help="remove a Slack account's binding and revoke its token (audited); the Slack "
-        "person is not told",
+        help="deprecated: `binding remove --slack-user USER --workspace WORKSPACE --yes`",
     )
     unbind.add_argument(
         "slack_user",
@@ -136,6 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--limit", type=_limit, default=100, help="at most this many (default 100)")
     audit.add_argument("--json", action="store_true", help="print a JSON array")
+    # Issue 10, administration: binding list|remove, user set-password, manifest
+    admin_commands.add_commands(commands, user_commands, _since)
     return parser
 
 
@@ -384,36 +388,6 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> None:
             f"{row['at']}  {row['event']:<14} user={row['user'] or '-'}  slack={slack}  "
             f"client={row['client'] or '-'}  {row['detail'] or ''}".rstrip()
         )
-
-
-class _NoDirectory:
-    """Unbinding asks Slack nothing."""
-
-    async def person(self, identity: SlackIdentity) -> SlackPerson | None:
-        return None
-
-
-async def _unbind(settings: Settings, identity: SlackIdentity) -> int:
-    store = await open_store(settings, create=False)
-    try:
-        cipher = TokenCipher(settings.secret_key())
-        oauth2 = oauth2_grants(settings, store, cipher)  # ACT_AS=oauth2: revoked at the provider
-        bindings = BindingService(
-            store,
-            cipher,
-            AuditLog(store),
-            _NoDirectory(),
-            BindingPolicy(),
-            grants=oauth2.grants if oauth2 else None,
-        )
-        binding = await bindings.unbind(identity, Actor(client="cli"))
-    finally:
-        await store.close()
-    if binding is None:
-        print(f"No binding for {identity.scope_id}/{identity.user_id}.", file=sys.stderr)
-        return 1
-    print(f"Removed the binding of {identity.scope_id}/{identity.user_id} and revoked its token.")
-    return 0
 
 
 async def _list_users(settings: Settings) -> None:

@@ -26,6 +26,8 @@ import yaml
 from account_binding.models import SlackIdentity
 from account_binding.settings import SettingsError
 from account_binding.slack_proof import same_person
+from launcher.compose import command_table
+from launcher.manifest import manifest_yaml
 from tests.conftest import RunningApp, hidden_fields, login, make_settings, run_app
 from tests.oidc_provider import RunningProvider, provider_url, running_provider, sign_in_at_provider
 from web.slack_identity import (
@@ -352,10 +354,22 @@ def test_the_setting_needs_an_https_public_url_unless_slack_is_on_loopback(
         )
 
 
-def test_the_manifest_lists_the_callback_as_a_redirect_url(project_root: Path) -> None:
-    manifest = yaml.safe_load((project_root / "manifest.yml").read_text())
-    (url,) = manifest["oauth_config"]["redirect_urls"]
-    assert url.startswith("https://") and url.endswith("/slack-identity/callback")
+def test_the_manifest_lists_the_callback_as_a_redirect_url(tmp_path: Path) -> None:
+    """`account-binding manifest` with this setting lists PUBLIC_URL's callback (issue 10:
+    the manifest is made from the settings; manifest.yml is the default's, without it)."""
+    settings = make_settings(
+        tmp_path,
+        8000,
+        "http://127.0.0.1:9/api/",
+        VERIFY_SLACK_IDENTITY="true",
+        PUBLIC_URL="https://slack-binding.intranet.example",
+        SLACK_CLIENT_ID="1234567890.1234567890",
+        SLACK_CLIENT_SECRET="slack-client-secret",
+    )
+    made = yaml.safe_load(manifest_yaml(settings, command_table(settings)))
+    (url,) = made["oauth_config"]["redirect_urls"]
+    assert url == "https://slack-binding.intranet.example/slack-identity/callback"
+    assert made["oauth_config"]["scopes"]["user"] == ["openid"]
 
 
 def grid(team_id: str, user_id: str, enterprise_id: str | None) -> SlackIdentity:

@@ -1,0 +1,433 @@
+"""The administrator's commands: `binding list`, `binding remove`, `user set-password` and
+`manifest` (and `unbind`, the old name of `binding remove --slack-user`).
+
+`launcher.cli` builds the parser with `add_commands` and hands these commands to `run`.
+Errors are `DomainError`s, which the CLI prints as one line with exit status 1; a usage
+mistake exits 2 through argparse. Every change is audited with the client "cli".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from account_binding.accounts import AccountService
+from account_binding.administration import Administration, Selection
+from account_binding.audit import Actor, AuditLog
+from account_binding.binding import BindingPolicy, BindingService
+from account_binding.crypto import TokenCipher
+from account_binding.errors import DomainError
+from account_binding.models import SlackIdentity, SlackPerson
+from account_binding.settings import Settings
+from account_binding.sqlite_store import SQLiteStore
+from account_binding.store import BindingFilter, ListedBinding
+from bolt_app.app import build_web_client
+from bolt_app.messages import removed_by_administrator_dm
+from bolt_app.notifications import SlackNotifier
+
+from .compose import command_table, oauth2_grants, open_store
+from .manifest import manifest_yaml
+
+#: The audit log's client for every change made here.
+CLIENT = "cli"
+#: Seconds one DM to a Slack person may take from the command line, Slack's rate-limit
+#: retries included; then the command says it could not tell them.
+DM_SECONDS = 20.0
+#: A Slack team, organisation or user ID, as Slack writes them.
+SLACK_ID = re.compile(r"[A-Z0-9]{1,32}")
+#: Longest Slack-supplied name the table shows, in characters.
+NAME_WIDTH = 40
+
+JSON_KEYS = (
+    "id",
+    "username",
+    "slack_user_id",
+    "team_id",
+    "enterprise_id",
+    "workspace_name",
+    "slack_name",
+    "bound_at",
+    "last_used_at",
+    "credential",
+)
+
+
+def add_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    user_commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    since: Callable[[str], int],
+) -> None:
+    """`binding list|remove` and `manifest` under `commands`, `set-password` under `user`;
+    `since` parses --since as `audit` does."""
+    set_password = user_commands.add_parser(
+        "set-password",
+        help="set a built-in account's password and end its sessions; read from a prompt, "
+        "or from stdin",
+    )
+    set_password.add_argument("name")
+
+    binding = commands.add_parser("binding", help="list or remove bindings")
+    actions = binding.add_subparsers(dest="binding_command", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="list the bindings, oldest first")
+    listing.add_argument("--user", metavar="NAME", help="only this internal user's")
+    listing.add_argument(
+        "--slack-user",
+        type=_slack_user,
+        metavar="ID",
+        help="only this Slack user's: a user ID such as U0ADA, or WORKSPACE/USER",
+    )
+    listing.add_argument(
+        "--workspace",
+        type=_slack_id,
+        metavar="ID",
+        help="only those in this workspace or Enterprise Grid organisation (T… or E…)",
+    )
+    listing.add_argument(
+        "--since",
+        type=since,
+        metavar="WHEN",
+        help="only those made since: an ISO date or time (UTC), or a duration ago such as 7d",
+    )
+    listing.add_argument(
+        "--json", action="store_true", help=f"print a JSON array of objects: {', '.join(JSON_KEYS)}"
+    )
+
+    remove = actions.add_parser(
+        "remove",
+        help="remove bindings as unlink does: credentials revoked, audited, the Slack person "
+        "told by DM when Slack tokens are set",
+    )
+    which = remove.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=_binding_id, metavar="N", help="the binding with this ID")
+    which.add_argument(
+        "--slack-user",
+        type=_slack_user,
+        metavar="ID",
+        help="this Slack user's binding: a user ID such as U0ADA, or WORKSPACE/USER",
+    )
+    which.add_argument("--user", metavar="NAME", help="every binding of this internal user")
+    remove.add_argument(
+        "--workspace",
+        type=_slack_id,
+        metavar="ID",
+        help="with --slack-user: the workspace or organisation, when the ID is bound in several",
+    )
+    remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    commands.add_parser(
+        "manifest",
+        help="print the Slack app manifest (manifest.yml) that matches the settings",
+    )
+
+
+def needs_password(args: argparse.Namespace) -> bool:
+    """Whether the command reads a password first (`user set-password`)."""
+    return bool(args.command == "user" and args.user_command == "set-password")
+
+
+def handles(args: argparse.Namespace) -> bool:
+    """Whether `run` runs this command line."""
+    return args.command in ("binding", "manifest") or needs_password(args)
+
+
+def run(settings: Settings, args: argparse.Namespace, password: str | None = None) -> int:
+    """Run the command; its exit status. `password` (for set-password) was read already,
+    before any event loop, as `user add` reads it. Raises DomainError for a refusal."""
+    if args.command == "manifest":
+        sys.stdout.write(manifest_yaml(settings, command_table(settings)))
+        return 0
+    if needs_password(args):
+        assert password is not None
+        user = asyncio.run(_set_password(settings, args.name, password))
+        print(f"Set the password of {user} and ended their sessions.")
+        return 0
+    if args.binding_command == "list":
+        return asyncio.run(_list(settings, args))
+    if args.workspace is not None and args.slack_user is None:
+        raise DomainError("--workspace goes with --slack-user.")
+    slack_user: SlackUserArgument | None = args.slack_user
+    workspace = args.workspace
+    if slack_user is not None and slack_user.workspace is not None:
+        if workspace is not None and workspace != slack_user.workspace:
+            raise DomainError(f"--slack-user says {slack_user.workspace}, --workspace {workspace}.")
+        workspace = slack_user.workspace
+    selection = Selection(
+        binding_id=args.id,
+        slack_user_id=slack_user.user_id if slack_user else None,
+        workspace=workspace,
+        username=args.user,
+    )
+    return remove(settings, selection, yes=args.yes)
+
+
+def remove(settings: Settings, selection: Selection, *, yes: bool) -> int:
+    """`binding remove`: show what `selection` names, ask unless `yes`, remove, tell."""
+    chosen = asyncio.run(_select(settings, selection))
+    print(_table(chosen))
+    if not yes and not _confirm(
+        f"Remove {'this binding' if len(chosen) == 1 else f'these {len(chosen)} bindings'}?"
+    ):
+        print("account-binding: nothing removed.", file=sys.stderr)
+        return 1
+    told = asyncio.run(_remove(settings, chosen))
+    for row in chosen:
+        where = f"{row.binding.identity.scope_id}/{row.binding.identity.user_id}"
+        if row.binding.id not in told:
+            print(f"Binding {row.binding.id} ({where}) was already gone.")
+            continue
+        print(
+            f"Removed binding {row.binding.id} ({where}, bound to {row.username}) and revoked "
+            f"its credentials. {told[row.binding.id]}"
+        )
+    return 0 if told else 1
+
+
+def unbind(settings: Settings, identity: SlackIdentity) -> int:
+    """`unbind WORKSPACE/USER`, the old name of `binding remove --slack-user USER --workspace
+    WORKSPACE --yes`: the same removal, and the lines the old command printed."""
+    print(
+        "account-binding: `unbind` is deprecated; use `binding remove --slack-user "
+        f"{identity.user_id} --workspace {identity.scope_id}`",
+        file=sys.stderr,
+    )
+    try:
+        chosen = asyncio.run(
+            _select(
+                settings,
+                Selection(slack_user_id=identity.user_id, workspace=identity.scope_id),
+            )
+        )
+    except DomainError:
+        print(f"No binding for {identity.scope_id}/{identity.user_id}.", file=sys.stderr)
+        return 1
+    told = asyncio.run(_remove(settings, chosen))
+    if not told:
+        print(f"No binding for {identity.scope_id}/{identity.user_id}.", file=sys.stderr)
+        return 1
+    print(
+        f"Removed the binding of {identity.scope_id}/{identity.user_id} and revoked its token. "
+        + " ".join(told.values())
+    )
+    return 0
+
+
+# The work, each in one event loop with the store open
+
+
+class _NoDirectory:
+    """Removing asks Slack nothing."""
+
+    async def person(self, identity: SlackIdentity) -> SlackPerson | None:
+        return None
+
+
+def _administration(
+    settings: Settings, store: SQLiteStore, *, removing: bool = False
+) -> Administration:
+    """The administration; `removing` adds what removal needs (SECRET_KEY, made if missing
+    as `run` makes it; under ACT_AS=oauth2 the provider, to revoke grants at)."""
+    audit = AuditLog(store)
+    accounts = AccountService(store, audit=audit)
+    if not removing:
+        return Administration(store, accounts, audit)
+    cipher = TokenCipher(settings.secret_key())
+    oauth2 = oauth2_grants(settings, store, cipher)
+    bindings = BindingService(
+        store,
+        cipher,
+        audit,
+        _NoDirectory(),
+        BindingPolicy(),
+        grants=oauth2.grants if oauth2 else None,
+    )
+    return Administration(store, accounts, audit, bindings)
+
+
+async def _list(settings: Settings, args: argparse.Namespace) -> int:
+    slack_user: SlackUserArgument | None = args.slack_user
+    workspace = args.workspace
+    if slack_user is not None and slack_user.workspace is not None:
+        if workspace is not None and workspace != slack_user.workspace:
+            raise DomainError(f"--slack-user says {slack_user.workspace}, --workspace {workspace}.")
+        workspace = slack_user.workspace
+    store = await open_store(settings, create=False)
+    try:
+        found = await _administration(settings, store).bindings(
+            BindingFilter(
+                username=args.user,
+                slack_user_id=slack_user.user_id if slack_user else None,
+                workspace=workspace,
+                since=args.since,
+            )
+        )
+    finally:
+        await store.close()
+    if args.json:
+        print(json.dumps([_json(row) for row in found], indent=2))
+    elif found:
+        print(_table(found))
+    else:
+        print("No bindings match.")
+    return 0
+
+
+async def _select(settings: Settings, selection: Selection) -> list[ListedBinding]:
+    store = await open_store(settings, create=False)
+    try:
+        return await _administration(settings, store).select(selection)
+    finally:
+        await store.close()
+
+
+async def _remove(settings: Settings, chosen: Sequence[ListedBinding]) -> dict[int, str]:
+    """Remove `chosen`; for each binding removed (by ID), what the Slack person was told."""
+    store = await open_store(settings, create=False)
+    try:
+        removed = await _administration(settings, store, removing=True).remove(
+            chosen, Actor(client=CLIENT)
+        )
+    finally:
+        await store.close()
+    gone = {binding.id for binding in removed}
+    told: dict[int, str] = {}
+    for row in chosen:
+        if row.binding.id in gone:
+            told[row.binding.id] = await _tell(settings, row)
+    return told
+
+
+async def _tell(settings: Settings, row: ListedBinding) -> str:
+    """DM the Slack person that an administrator removed their binding; what happened."""
+    if not settings.has_slack_tokens:
+        return "No Slack tokens are set, so the Slack person was not told."
+    assert settings.slack_bot_token is not None
+    client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    notifier = SlackNotifier(client, settings.internal_app_name)
+    user_id = row.binding.identity.user_id
+    reply = removed_by_administrator_dm(settings.internal_app_name, row.username)
+    try:
+        sent = await asyncio.wait_for(
+            notifier.direct_message(user_id, reply, about=f" about binding {row.binding.id}"),
+            DM_SECONDS,
+        )
+    except TimeoutError:
+        sent = False
+    if sent:
+        return f"Told {user_id} by DM."
+    return f"Could not tell {user_id} by DM (Slack did not take it; see the log above)."
+
+
+async def _set_password(settings: Settings, name: str, password: str) -> str:
+    store = await open_store(settings, create=False)
+    try:
+        user = await _administration(settings, store).set_password(
+            name, password, Actor(client=CLIENT)
+        )
+    finally:
+        await store.close()
+    return user.username
+
+
+# What the administrator sees
+
+
+def _json(row: ListedBinding) -> dict[str, object]:
+    binding = row.binding
+    return {
+        "id": binding.id,
+        "username": row.username,
+        "slack_user_id": binding.identity.user_id,
+        "team_id": binding.identity.team_id,
+        "enterprise_id": binding.identity.enterprise_id,
+        "workspace_name": binding.profile.team_name,
+        "slack_name": binding.profile.display,
+        "bound_at": _time(binding.created_at),
+        "last_used_at": _time(row.last_used_at) if row.last_used_at is not None else None,
+        "credential": row.credential,
+    }
+
+
+def _table(rows: Sequence[ListedBinding]) -> str:
+    """Columns padded to their widest cell; names Slack supplied are shown safe for a
+    terminal (`_shown`) and cut to NAME_WIDTH."""
+    header = ("ID", "USER", "SLACK", "SLACK NAME", "WORKSPACE", "BOUND", "LAST USED", "CREDENTIAL")
+    cells = [header] + [
+        (
+            str(row.binding.id),
+            row.username,
+            f"{row.binding.identity.scope_id}/{row.binding.identity.user_id}",
+            _shown(row.binding.profile.display),
+            _shown(row.binding.profile.team_name),
+            _time(row.binding.created_at),
+            _time(row.last_used_at) if row.last_used_at is not None else "never",
+            row.credential,
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in cells
+    )
+
+
+def _shown(text: str) -> str:
+    """`text` safe to print at a terminal: a character that is not printable (a control
+    character such as ESC, which starts terminal escape sequences; a bidirectional override;
+    a zero-width character) as its \\u escape; cut to NAME_WIDTH characters."""
+    shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+    return shown if len(shown) <= NAME_WIDTH else shown[: NAME_WIDTH - 1] + "…"
+
+
+def _time(at: int) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+
+
+def _confirm(question: str) -> bool:
+    """Ask at the terminal; yes only for "y" or "yes". Without a terminal, refuse: a script
+    says --yes."""
+    if not sys.stdin.isatty():
+        raise DomainError("Not removing without confirmation: stdin is not a terminal; add --yes.")
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+# Arguments
+
+
+@dataclass(frozen=True)
+class SlackUserArgument:
+    """--slack-user: a user ID, or WORKSPACE/USER as `audit` and this listing print it."""
+
+    user_id: str
+    workspace: str | None
+
+
+def _slack_user(value: str) -> SlackUserArgument:
+    workspace, _, user_id = value.strip().rpartition("/")
+    if not SLACK_ID.fullmatch(user_id) or (workspace and not SLACK_ID.fullmatch(workspace)):
+        raise argparse.ArgumentTypeError(
+            "a Slack user ID such as U0ADA, or WORKSPACE/USER such as T0ACME/U0ADA"
+        )
+    return SlackUserArgument(user_id=user_id, workspace=workspace or None)
+
+
+def _slack_id(value: str) -> str:
+    if not SLACK_ID.fullmatch(value.strip()):
+        raise argparse.ArgumentTypeError("a Slack workspace or organisation ID such as T0ACME")
+    return value.strip()
+
+
+def _binding_id(value: str) -> int:
+    if not (value.isdigit() and len(value) <= 19 and 1 <= int(value) <= 2**63 - 1):
+        raise argparse.ArgumentTypeError("a binding ID as `binding list` shows it: a whole number")
+    return int(value)
