@@ -65,7 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return admin_commands.unbind(settings, args.slack_user)
         # Issue 10, administration: binding list|remove, user set-password, manifest
         elif admin_commands.handles(args):
-            password = _read_password() if admin_commands.needs_password(args) else None
+            password = (
+                _read_password("user set-password NAME")
+                if admin_commands.needs_password(args)
+                else None
+            )
             return admin_commands.run(settings, args, password)
         else:
             parser.print_help()
@@ -313,9 +317,10 @@ async def _serve_with(
             await provider.stop()
 
 
-def _read_password() -> str:
+def _read_password(command: str = "user add NAME --email EMAIL") -> str:
     """The new password: asked twice at a terminal, else one line of stdin. Read before any
-    event loop runs, so that Ctrl-C at the prompt stops the command at once."""
+    event loop runs, so that Ctrl-C at the prompt stops the command at once. `command` is
+    the example the message for an empty stdin gives."""
     if sys.stdin.isatty():
         try:
             password = getpass.getpass("Password: ")
@@ -332,7 +337,7 @@ def _read_password() -> str:
     if not password:
         raise DomainError(
             "No password on stdin: type it at a terminal, or pipe one line, as in "
-            "printf '%s\\n' \"$PW\" | account-binding user add NAME --email EMAIL"
+            f"printf '%s\\n' \"$PW\" | account-binding {command}"
         )
     return password
 
