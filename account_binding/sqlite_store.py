@@ -1355,7 +1355,7 @@ def _delete_binding(db: Database, row: Row, now: int) -> RemovedBinding:
     grant = _one(db, "DELETE FROM oauth_grants WHERE binding_id = ? RETURNING *", [row["id"]])
     db.execute("DELETE FROM bindings WHERE id = ?", [row["id"]])
     db.execute(
-        "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+        "UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id = ?",
         [now, row["api_token_id"]],
     )
     return RemovedBinding(_binding(row), _grant(grant) if grant else None)

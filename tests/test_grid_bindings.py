@@ -5,6 +5,7 @@ person that come under one key collapse into the older."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -283,3 +284,46 @@ async def test_what_other_features_key_on_the_identity_moves_too(
     assert rows(store, "SELECT scope_id, sent_at FROM link_resends") == [("E1", 100)]
     # Nothing of the kind was a binding or a live link: nothing to audit.
     assert await events(store, AuditEvent.BINDING_REKEYED) == []
+
+
+async def test_an_administrator_unbinds_and_finds_a_grid_identity_by_organisation(
+    tmp_path: Path,
+) -> None:
+    """`W` user IDs and organisation IDs, as `audit` prints them, work in the CLI."""
+    from processes import run_command
+
+    store = SQLiteStore(tmp_path / "app.sqlite3")
+    await store.open()
+    try:
+        service = BindingService(
+            store,
+            TokenCipher(CLI_KEY),
+            AuditLog(store),
+            Directory(),
+            BindingPolicy(ttl_seconds=600),
+        )
+        ada = await store.create_user("ada", "ada@example.com", "hash", 1)
+        grid = SlackIdentity.from_ids(team_id="T0ONE", user_id="W0ADA", enterprise_id="E0ORG")
+        await bind(service, grid, ada)
+    finally:
+        await store.close()
+
+    code, out, err = await run_command(
+        tmp_path, "audit", "--slack-user", "E0ORG/W0ADA", "--json", SECRET_KEY=CLI_KEY
+    )
+    assert code == 0, err
+    assert {(e["event"], e["slack_scope"], e["slack_user"]) for e in json.loads(out)} == {
+        ("link_issued", "E0ORG", "W0ADA"),
+        ("bound", "E0ORG", "W0ADA"),
+    }
+    code, out, err = await run_command(tmp_path, "unbind", "E0ORG/W0ADA", SECRET_KEY=CLI_KEY)
+    assert code == 0 and "Removed the binding of E0ORG/W0ADA" in out, err
+    assert rows_at(tmp_path / "app.sqlite3", "SELECT count(*) FROM bindings") == [(0,)]
+
+
+CLI_KEY = "x4Jq0r2mT8vLw6bN1cZs9eYh3uKd5fGa7pRt"
+
+
+def rows_at(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        return db.execute(sql).fetchall()

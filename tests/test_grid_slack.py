@@ -195,3 +195,14 @@ async def test_two_bindings_that_come_under_one_key_keep_the_older_and_tell_the_
     assert "*Kept:* the older connection, as *ada*" in blocks
     assert "*Removed:* the connection as *bob*" in blocks
 
+
+def test_the_merge_dm_escapes_what_it_names() -> None:
+    from bolt_app import messages
+
+    for kept, removed in (("ada", "bob"), ("ada", "ada")):
+        reply = messages.bindings_merged_dm("R&D <tools>", kept, 1_700_000_000, removed)
+        rendered = reply.text + str(reply.blocks)
+        assert "R&D" not in rendered and "<tools>" not in rendered
+        assert "R&amp;D &lt;tools&gt;" in rendered
+    hostile = messages.bindings_merged_dm("Acme", "<!channel>", 1_700_000_000, "a&b")
+    assert "<!channel>" not in hostile.text + str(hostile.blocks)
