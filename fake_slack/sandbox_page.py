@@ -107,7 +107,7 @@ def install_sandbox_page(
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         # The page's paths answer loopback names only, so a rebound DNS name cannot read the
         # page (it shows the demo password and live links), with the binding site's headers.
-        is_page = not request.path.startswith(("/api/", "/link/", "/commands/"))
+        is_page = not request.path.startswith(("/api/", "/link/", "/commands/", "/actions/"))
         if is_page and request.url.host not in ("127.0.0.1", "localhost", "::1"):
             return web.Response(status=400, text="Open the sandbox at 127.0.0.1 or localhost.")
         response = await handler(request)
