@@ -505,3 +505,21 @@ async def test_a_global_shortcut_sends_slacks_shortcut_payload(fake: FakeSlack, 
     await fake.run_shortcut("U0GRACE", "bind_account")
     assert app.last["enterprise"] == {"id": "E0ORG", "name": "Org"}
     assert app.last["team"]["enterprise_id"] == "E0ORG"
+
+
+async def test_slack_sdks_own_clients_publish_and_respond(fake: FakeSlack, app: App) -> None:
+    """What Bolt's `client.views_publish` and `respond(...)` send, the fake understands."""
+    from slack_sdk.web.async_client import AsyncWebClient
+    from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+    client = AsyncWebClient(token="xoxb-1", base_url=fake.api_url)
+    published = await client.views_publish(user_id="U0ADA", view=HOME)
+    assert published["view"]["id"] == fake.home_view("U0ADA")["id"]  # type: ignore[index]
+
+    message = await ephemeral_with_buttons(fake, app)
+    await fake.click("U0ADA", message, "go")
+    webhook = AsyncWebhookClient(app.last["response_url"])
+    answer = await webhook.send(text="Replaced", replace_original=True)
+    assert answer.status_code == 200 and message.text == "Replaced"
+    answer = await webhook.send(delete_original=True)
+    assert answer.status_code == 200 and message.deleted
