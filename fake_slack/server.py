@@ -587,6 +587,12 @@ class FakeSlack:
         assert found is not None
         return found
 
+    async def wait_until(self, condition: Callable[[], bool], seconds: float = 5.0) -> None:
+        """Wait until `condition` holds, checking it whenever a message is recorded, replaced
+        or deleted, or a Home tab published. Raises TimeoutError after `seconds`."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(condition), seconds)
+
     def fail(
         self,
         method: str,
