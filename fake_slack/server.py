@@ -30,6 +30,11 @@ returns a CommandOutcome):
 - `home_view(user_id)`: the Home tab view last published for the person, or None.
 - `delete_user(user_id)`, `set_user(user)`, `join_org(enterprise_id, name)`: change the
   workspace as an admin would (deactivate someone; move the workspace into a Grid org).
+- `wait_for_message(predicate)`, `wait_until(condition)`: wait for what the app does after
+  its ack (a message recorded, replaced or deleted; a Home tab published).
+
+Deleted messages stay in `state.messages` (so indexes taken before stay valid) with
+`deleted` set; `messages_for`, `ephemerals` and `dms` leave them out.
 """
 
 from __future__ import annotations
