@@ -15,26 +15,25 @@ from fake_slack import FakeSlack, FakeUser, Message
 
 ORG, ORG_NAME = "E0ORG", "Acme Org"
 HOME, SECOND = "T0SANDBOX", "T0SECOND"  # the fake's workspace, and another of the org
-GRID_ADA = FakeUser("W0ADA", "ada", "Ada Lovelace", "ada@example.com", "Ada")
+GRID_ADA = FakeUser("W0ADA", "ada", "Ada Lovelace", "ada@example.com", "Ada", other_teams=(SECOND,))
 
 
 def move_into_org(fake: FakeSlack, *, org_wide: bool, team_id: str = HOME) -> None:
-    """The fake's workspace (`team_id`) now in organisation ORG; with `org_wide`, the app is
-    installed on the whole organisation rather than on the workspace."""
-    fake.workspace = dataclasses.replace(
-        fake.workspace,
-        team_id=team_id,
-        team_domain=team_id.lower(),
-        enterprise_id=ORG,
-        enterprise_name=ORG_NAME,
-        is_enterprise_install=org_wide,
-        users=(*fake.workspace.users, GRID_ADA),
-    )
+    """The fake's workspace (`team_id`) joins organisation ORG, as an org admin moves it
+    (`FakeSlack.join_org`), with Ada's Grid account W0ADA in it and in SECOND; with
+    `org_wide`, the app is installed on the whole organisation rather than the workspace."""
+    if fake.workspace.team_id != team_id:
+        as_workspace(fake, team_id)
+    fake.join_org(ORG, ORG_NAME, is_enterprise_install=org_wide)
+    fake.set_user(GRID_ADA)
 
 
 def as_workspace(fake: FakeSlack, team_id: str) -> None:
-    """The app now installed on workspace `team_id`, outside any organisation."""
-    fake.workspace = dataclasses.replace(fake.workspace, team_id=team_id, team_domain=team_id)
+    """The app now installed on workspace `team_id` (another workspace install sharing the
+    database), outside any organisation."""
+    fake.workspace = dataclasses.replace(
+        fake.workspace, team_id=team_id, team_domain=team_id.lower()
+    )
 
 
 async def command_from(
