@@ -70,6 +70,12 @@ TAKEOVER = "An account taken over through single sign-on"
 AROUND_PROXY = "Identity headers sent around the proxy"
 FORWARDED_FOR_GOOD = "Forwarded link, closed for good"
 OAUTH_TOKENS = "A person's OAuth tokens misused or outliving the binding"
+# Issue 10, administration
+ADMIN_TERMINAL = "Terminal escapes in an administrator's listing"
+SSO_PASSWORD = "A password for an account made by single sign-on"  # noqa: S105 - a row of SECURITY.md
+ADMIN_PASSWORD = "An administrator's password change leaving sessions open, or unrecorded"  # noqa: S105 - a row of SECURITY.md
+ADMIN_REMOVAL = "An administrator's removal reaching the wrong bindings, or done unseen"
+BROAD_SCOPES = "Over-broad Slack scopes"
 
 REMOVALS = [
     # Forwarded link
@@ -1471,9 +1477,9 @@ REMOVALS = [
     Removal(
         FORWARDED,
         "the administrator's unbind command removes nothing",
-        "launcher/cli.py",
-        '        binding = await bindings.unbind(identity, Actor(client="cli"))',
-        "        binding = None",
+        "account_binding/administration.py",
+        "            binding = await self._bindings.unbind(row.binding.identity, actor)",
+        "            binding = None",
     ),
     Removal(
         FLOODING,
@@ -1992,5 +1998,77 @@ REMOVALS = [
         "bolt_app/installation.py",
         "    def _may_reask(self) -> bool:\n        return (",
         "    def _may_reask(self) -> bool:\n        return True or (",
+    ),
+    # Issue 10, administration
+    Removal(
+        ADMIN_TERMINAL,
+        "names from Slack are printed as they are",
+        "launcher/admin_commands.py",
+        r'shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)',
+        "shown = text",
+    ),
+    Removal(
+        SSO_PASSWORD,
+        "an account made by single sign-on is given a password",
+        "account_binding/administration.py",
+        "        if password_hash == NO_PASSWORD:\n",
+        "        if False:\n",
+    ),
+    Removal(
+        ADMIN_PASSWORD,
+        "the account's sessions stay open",
+        "account_binding/accounts.py",
+        "        await self._store.set_password_hash(user.id, password_hash)\n"
+        "        await self._store.delete_sessions_of(user.id)\n",
+        "        await self._store.set_password_hash(user.id, password_hash)\n",
+    ),
+    Removal(
+        ADMIN_PASSWORD,
+        "the change is not audited",
+        "account_binding/administration.py",
+        "        await self._audit.record(\n            AuditEvent.PASSWORD_SET,",
+        "        None and await self._audit.record(\n            AuditEvent.PASSWORD_SET,",
+    ),
+    Removal(
+        ADMIN_REMOVAL,
+        "without a terminal, bindings are removed unasked",
+        "launcher/admin_commands.py",
+        "    if not sys.stdin.isatty():\n        raise DomainError(",
+        "    if not sys.stdin.isatty():\n        return True\n        raise DomainError(",
+    ),
+    Removal(
+        ADMIN_REMOVAL,
+        "a Slack user ID bound in several workspaces removes them all",
+        "account_binding/administration.py",
+        "        if len(found) > 1:\n",
+        "        if False:\n",
+    ),
+    Removal(
+        ADMIN_REMOVAL,
+        "the Slack person is not told",
+        "launcher/admin_commands.py",
+        "            told[row.binding.id] = await _tell(settings, row)",
+        '            told[row.binding.id] = ""',
+    ),
+    Removal(
+        ADMIN_REMOVAL,
+        "a removal is not audited as the administrator's",
+        "launcher/admin_commands.py",
+        "            chosen, Actor(client=CLIENT)\n",
+        "            chosen, Actor()\n",
+    ),
+    Removal(
+        BROAD_SCOPES,
+        "users:read.email is asked for without REQUIRE_EMAIL_MATCH",
+        "launcher/manifest.py",
+        "    if settings.require_email_match:\n",
+        "    if True:\n",
+    ),
+    Removal(
+        BROAD_SCOPES,
+        "Sign in with Slack's scope and redirect URL are asked for without VERIFY_SLACK_IDENTITY",
+        "launcher/manifest.py",
+        "    if settings.verify_slack_identity:\n",
+        "    if True:\n",
     ),
 ]
