@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from account_binding.accounts import AccountService
-from account_binding.administration import Administration, Selection
+from account_binding.administration import Administration, NoBindingMatches, Selection
 from account_binding.audit import Actor, AuditLog
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
@@ -151,17 +151,9 @@ def run(settings: Settings, args: argparse.Namespace, password: str | None = Non
         return asyncio.run(_list(settings, args))
     if args.workspace is not None and args.slack_user is None:
         raise DomainError("--workspace goes with --slack-user.")
-    slack_user: SlackUserArgument | None = args.slack_user
-    workspace = args.workspace
-    if slack_user is not None and slack_user.workspace is not None:
-        if workspace is not None and workspace != slack_user.workspace:
-            raise DomainError(f"--slack-user says {slack_user.workspace}, --workspace {workspace}.")
-        workspace = slack_user.workspace
+    slack_user_id, workspace = _slack_user_in(args)
     selection = Selection(
-        binding_id=args.id,
-        slack_user_id=slack_user.user_id if slack_user else None,
-        workspace=workspace,
-        username=args.user,
+        binding_id=args.id, slack_user_id=slack_user_id, workspace=workspace, username=args.user
     )
     return remove(settings, selection, yes=args.yes)
 
@@ -203,7 +195,7 @@ def unbind(settings: Settings, identity: SlackIdentity) -> int:
                 Selection(slack_user_id=identity.user_id, workspace=identity.scope_id),
             )
         )
-    except DomainError:
+    except NoBindingMatches:
         print(f"No binding for {identity.scope_id}/{identity.user_id}.", file=sys.stderr)
         return 1
     told = asyncio.run(_remove(settings, chosen))
@@ -250,18 +242,13 @@ def _administration(
 
 
 async def _list(settings: Settings, args: argparse.Namespace) -> int:
-    slack_user: SlackUserArgument | None = args.slack_user
-    workspace = args.workspace
-    if slack_user is not None and slack_user.workspace is not None:
-        if workspace is not None and workspace != slack_user.workspace:
-            raise DomainError(f"--slack-user says {slack_user.workspace}, --workspace {workspace}.")
-        workspace = slack_user.workspace
+    slack_user_id, workspace = _slack_user_in(args)
     store = await open_store(settings, create=False)
     try:
         found = await _administration(settings, store).bindings(
             BindingFilter(
                 username=args.user,
-                slack_user_id=slack_user.user_id if slack_user else None,
+                slack_user_id=slack_user_id,
                 workspace=workspace,
                 since=args.since,
             )
@@ -410,6 +397,20 @@ class SlackUserArgument:
 
     user_id: str
     workspace: str | None
+
+
+def _slack_user_in(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The Slack user ID and workspace that --slack-user and --workspace name together.
+    Raises DomainError when they name two workspaces."""
+    slack_user: SlackUserArgument | None = args.slack_user
+    workspace: str | None = args.workspace
+    if slack_user is None:
+        return None, workspace
+    if slack_user.workspace is not None:
+        if workspace is not None and workspace != slack_user.workspace:
+            raise DomainError(f"--slack-user says {slack_user.workspace}, --workspace {workspace}.")
+        workspace = slack_user.workspace
+    return slack_user.user_id, workspace
 
 
 def _slack_user(value: str) -> SlackUserArgument:
