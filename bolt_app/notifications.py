@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from account_binding.models import Binding, User
 
 from . import messages
+from .home_tab import HomeTab
 
 log = logging.getLogger(__name__)
 
@@ -20,17 +21,31 @@ DM_DEADLINE_SECONDS = 120.0
 
 
 class SlackNotifier:
-    """A failed DM is logged, never raised: the binding it reports stands either way."""
+    """A failed DM is logged, never raised: the binding it reports stands either way.
 
-    def __init__(self, client: AsyncWebClient, app_name: str) -> None:
+    With `home` (issue 10, App Home), every bind and unbind also republishes that Slack
+    person's Home tab, whichever side made it (the web page, the command, the Home tab, an
+    administrator); a failed publish is logged the same way.
+    """
+
+    def __init__(self, client: AsyncWebClient, app_name: str, home: HomeTab | None = None) -> None:
         self._client = client
         self._app_name = app_name
+        self._home = home
 
     async def binding_created(self, binding: Binding, user: User) -> None:
         await self._send(binding, messages.bound_dm(self._app_name, user.username))
+        await self._refresh_home(binding)
 
     async def binding_removed(self, binding: Binding) -> None:
         await self._send(binding, messages.unbound_dm(self._app_name))
+        await self._refresh_home(binding)
+
+    async def _refresh_home(self, binding: Binding) -> None:
+        """The Home tab as the connection stands now (looked up, not assumed: another bind
+        or unbind may have come since)."""
+        if self._home is not None:
+            await self._home.refresh(binding.identity)
 
     async def _send(self, binding: Binding, reply: messages.Reply) -> None:
         await self.direct_message(
