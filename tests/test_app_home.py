@@ -345,3 +345,24 @@ async def test_events_and_clicks_from_outside_the_installation_are_ignored(
         assert len(app.fake.state.messages) == before  # no DM
         assert bound(app, "U0ADA")
         assert app.query("SELECT count(*) FROM binding_requests WHERE used_at IS NULL") == [(0,)]
+
+
+async def test_on_enterprise_grid_the_home_tab_and_its_link_are_keyed_on_the_organisation(
+    tmp_path: Path,
+) -> None:
+    from fake_slack.workspace import FakeUser
+
+    async with run_app(tmp_path) as app:
+        app.fake.join_org("E0ORG", "Acme Org", is_enterprise_install=True)
+        app.fake.set_user(FakeUser("W0ADA", "ada", "Ada Lovelace", "ada@example.com", "Ada"))
+        await app.add_user("ada")
+        assert offering_connect(await open_home(app, "W0ADA"))
+        before = len(app.fake.state.messages)
+        await app.fake.click_home("W0ADA", CONNECT_ACTION)
+        dm = await next_dm(app, "W0ADA", before)
+        assert app.query("SELECT scope_id, slack_user_id, team_id FROM binding_requests") == [
+            ("E0ORG", "W0ADA", "T0SANDBOX")
+        ]
+        await connect_in_browser(app, "ada", find_link([dm]))
+        await view_when(app, "W0ADA", connected)
+        assert app.query("SELECT scope_id, slack_user_id FROM bindings") == [("E0ORG", "W0ADA")]
