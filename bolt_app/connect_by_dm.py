@@ -18,6 +18,7 @@ from account_binding.models import SlackIdentity
 
 from . import messages
 from .home_tab import default_slash_command
+from .identity_settling import settle_identity
 from .installation import installation_of
 from .interaction_payload import Interaction
 from .services import SlackServices
@@ -50,7 +51,7 @@ async def admitted(context: AsyncBoltContext, identity: SlackIdentity, what: str
     only what belongs to it, so anything else is forged or misrouted). Logs a refusal, and an
     installation Slack would not describe in time, and answers False for both."""
     try:
-        where = await installation_of(context).get()
+        where = await installation_of(context).get(identity)
     except DomainError:  # SlackUnavailable: auth.test failed; logged there
         log.warning("%s from Slack user %s: ignored, auth.test failed", what, identity.user_id)
         return False
@@ -67,6 +68,12 @@ async def admitted(context: AsyncBoltContext, identity: SlackIdentity, what: str
     return False
 
 
+async def settle(services: SlackServices, interaction: Interaction) -> None:
+    """Move the person's binding to their organisation's key if their workspace joined one
+    (Enterprise Grid; `settle_identity`), before anything reads it. Raises StoreBusy."""
+    await settle_identity(services, interaction.identity, team_name=interaction.organisation_name)
+
+
 async def send_link_by_dm(
     services: SlackServices, interaction: Interaction, origin: Origin
 ) -> bool:
@@ -76,6 +83,7 @@ async def send_link_by_dm(
     identity, name = interaction.identity, services.internal_app_name
     user_id = identity.user_id
     try:
+        await settle(services, interaction)
         try:
             account = await services.bindings.bound_account(identity)
         except BindingExpired:

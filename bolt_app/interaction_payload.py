@@ -3,7 +3,7 @@
 Slack documents the payloads: block_actions and shortcuts
 (https://api.slack.com/reference/interaction-payloads) carry `user` (`id`, `username`,
 `name`, `team_id`), `team` (`id`, `domain`; null for some org-wide installs), `enterprise`
-(`id`, `name`; an object on Enterprise Grid, else null) and `api_app_id`; an Events API
+(`id`, `name`; an object on Enterprise Grid, else null) and `api_app_id` (block_actions); an Events API
 envelope (https://api.slack.com/apis/events-api#callback-field) carries `team_id`,
 `enterprise_id`, `context_team_id` and `context_enterprise_id`, and its event names the user
 (`app_home_opened`: `event.user`).
@@ -43,6 +43,8 @@ class Interaction:
 
     identity: SlackIdentity
     profile: SlackProfile
+    #: The Enterprise Grid organisation's name as the payload gives it; None when it gives none.
+    organisation_name: str | None = None
 
     @classmethod
     def from_interaction(cls, body: object) -> Interaction:
@@ -77,6 +79,9 @@ class Interaction:
                 or team_id,
                 app_id=app_id,
             ),
+            organisation_name=first_display_name(_unescaped(enterprise.get("name")))
+            if enterprise_id
+            else None,
         )
 
     @classmethod

@@ -8,6 +8,7 @@ import logging
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from account_binding.binding import MergedBindings
 from account_binding.models import Binding, User
 
 from . import messages
@@ -46,6 +47,18 @@ class SlackNotifier:
         or unbind may have come since)."""
         if self._home is not None:
             await self._home.refresh(binding.identity)
+
+    # Issue 10, Enterprise Grid
+    async def bindings_merged(self, merged: MergedBindings) -> None:
+        gone = "a removed account"
+        reply = messages.bindings_merged_dm(
+            self._app_name,
+            merged.kept_user.username if merged.kept_user else gone,
+            merged.kept.created_at,
+            merged.removed_user.username if merged.removed_user else gone,
+        )
+        await self._send(merged.kept, reply)
+        await self._refresh_home(merged.kept)  # Issue 10, App Home: the kept account shows
 
     async def _send(self, binding: Binding, reply: messages.Reply) -> None:
         await self.direct_message(

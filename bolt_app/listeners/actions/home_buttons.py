@@ -16,7 +16,7 @@ from account_binding.audit import Actor
 from account_binding.errors import DomainError
 
 from ... import messages
-from ...connect_by_dm import FAILED, admitted, send_link_by_dm
+from ...connect_by_dm import FAILED, admitted, send_link_by_dm, settle
 from ...home_tab import CONNECT_ACTION, DISCONNECT_ACTION
 from ...interaction_payload import Interaction, MalformedInteraction
 from ...services import SlackServices, services_of
@@ -67,6 +67,7 @@ async def disconnect_clicked(
     services = services_of(context)
     identity = clicked.identity
     try:
+        await settle(services, clicked)
         binding = await services.bindings.unbind(
             identity, Actor(client=f"slack:{identity.user_id}")
         )

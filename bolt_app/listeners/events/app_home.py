@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from ...connect_by_dm import admitted
+from ...connect_by_dm import admitted, settle
 from ...interaction_payload import Interaction, MalformedInteraction
 from ...services import services_of
 
@@ -34,6 +34,13 @@ async def app_home_opened(
     if services.home is None:
         return
     if not await admitted(context, opened.identity, "app_home_opened"):
+        return
+    try:
+        await settle(services, opened)
+    except Exception:  # StoreBusy: the tab keeps its last view; the next opening tries again
+        log.exception(
+            "app_home_opened from %s: could not settle the identity", opened.identity.user_id
+        )
         return
     await services.home.refresh(opened.identity)
 
