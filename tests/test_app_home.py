@@ -366,3 +366,20 @@ async def test_on_enterprise_grid_the_home_tab_and_its_link_are_keyed_on_the_org
         await connect_in_browser(app, "ada", find_link([dm]))
         await view_when(app, "W0ADA", connected)
         assert app.query("SELECT scope_id, slack_user_id FROM bindings") == [("E0ORG", "W0ADA")]
+
+
+async def test_after_the_workspace_joins_an_organisation_the_home_tab_still_shows_the_connection(
+    running_app: RunningApp,
+) -> None:
+    """The binding made before the workspace joined moves to the organisation's key when the
+    person opens the tab (settle_identity), so the tab shows it rather than offering Connect;
+    and Disconnect there ends it."""
+    app = running_app
+    await app.bind("ada", "U0ADA")
+    app.fake.join_org("E0ORG", "Acme Org")
+    view = await open_home(app, "U0ADA")
+    assert connected(view), text_of(view)
+    assert app.query("SELECT scope_id FROM bindings") == [("E0ORG",)]
+    await app.fake.click_home("U0ADA", DISCONNECT_ACTION, confirmed=True)
+    await view_when(app, "U0ADA", offering_connect)
+    assert app.query("SELECT count(*) FROM bindings") == [(0,)]
