@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,13 @@ async def connect_in_browser(app: RunningApp, username: str, url: str) -> None:
     assert done.status_code == 200, done.text
 
 
+async def bind(app: RunningApp, username: str, slack_user: str) -> None:
+    """Bind on the web, and wait for the Home tab the notifier republishes after it (so that
+    a later count of publishes does not catch that one)."""
+    await app.bind(username, slack_user)
+    await view_when(app, slack_user, connected)
+
+
 def bound(app: RunningApp, slack_user: str) -> bool:
     rows = app.query("SELECT count(*) FROM bindings WHERE slack_user_id = ?", (slack_user,))
     return rows == [(1,)]
@@ -140,8 +148,7 @@ async def test_binding_and_unlinking_elsewhere_republish_the_home_tab(
 ) -> None:
     app = running_app
     assert offering_connect(await open_home(app, "U0ADA"))
-    await app.bind("ada", "U0ADA")  # through `/acme link` and the web page
-    await view_when(app, "U0ADA", connected)
+    await bind(app, "ada", "U0ADA")  # through `/acme link` and the web page
     await app.command("U0ADA", "unlink")
     await view_when(app, "U0ADA", offering_connect)
 
@@ -150,7 +157,7 @@ async def test_disconnect_needs_the_confirmation_then_unbinds_tells_and_republis
     running_app: RunningApp,
 ) -> None:
     app = running_app
-    await app.bind("ada", "U0ADA")
+    await bind(app, "ada", "U0ADA")
     view = await open_home(app, "U0ADA")
     assert connected(view)
     button = next(
@@ -175,14 +182,13 @@ async def test_disconnect_needs_the_confirmation_then_unbinds_tells_and_republis
         "SELECT username, slack_user_id, client FROM audit_events WHERE event = 'unbound'"
     ) == [("ada", "U0ADA", "slack:U0ADA")]
     assert app.query("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL") == [(0,)]
-    await app.bind("ada", "U0ADA")  # binding again works
-    await view_when(app, "U0ADA", connected)
+    await bind(app, "ada", "U0ADA")  # binding again works, and the tab shows it
 
 
 async def test_a_click_acts_only_for_the_person_who_clicked(running_app: RunningApp) -> None:
     app = running_app
-    await app.bind("ada", "U0ADA")
-    await app.bind("grace", "U0GRACE")
+    await bind(app, "ada", "U0ADA")
+    await bind(app, "grace", "U0GRACE")
     await open_home(app, "U0GRACE")
     before = len(app.fake.state.messages)
     await app.fake.click_home("U0GRACE", DISCONNECT_ACTION, confirmed=True)
@@ -288,7 +294,7 @@ async def test_retried_and_repeated_events_are_acknowledged_and_change_nothing(
     """A redelivery (same event_id, retry_attempt) is acknowledged at once; handled again or
     dropped as a duplicate, it can only publish the same view."""
     app = running_app
-    await app.bind("ada", "U0ADA")
+    await bind(app, "ada", "U0ADA")
     first = await open_home(app, "U0ADA")
     event = app.fake.app_home_opened_event("U0ADA")
     for attempt in (1, 2):
@@ -316,7 +322,7 @@ async def test_events_and_clicks_from_outside_the_installation_are_ignored(
 
     caplog.set_level(logging.INFO, "bolt_app")
     async with run_app(tmp_path, BINDING_TRIGGERS=ALL_TRIGGERS) as app:
-        await app.bind("ada", "U0ADA")
+        await bind(app, "ada", "U0ADA")
         await open_home(app, "U0ADA")
         published, before = publishes(app, "U0ADA"), len(app.fake.state.messages)
         fake, ws = app.fake, app.fake.workspace
@@ -375,7 +381,7 @@ async def test_after_the_workspace_joins_an_organisation_the_home_tab_still_show
     person opens the tab (settle_identity), so the tab shows it rather than offering Connect;
     and Disconnect there ends it."""
     app = running_app
-    await app.bind("ada", "U0ADA")
+    await bind(app, "ada", "U0ADA")
     app.fake.join_org("E0ORG", "Acme Org")
     view = await open_home(app, "U0ADA")
     assert connected(view), text_of(view)
@@ -383,3 +389,17 @@ async def test_after_the_workspace_joins_an_organisation_the_home_tab_still_show
     await app.fake.click_home("U0ADA", DISCONNECT_ACTION, confirmed=True)
     await view_when(app, "U0ADA", offering_connect)
     assert app.query("SELECT count(*) FROM bindings") == [(0,)]
+
+
+async def test_an_expired_connection_shows_as_expired_with_connect(
+    running_app: RunningApp,
+) -> None:
+    """Whatever the command would find (BindingService.bound_account): a token past its
+    expiry ends the binding, and the tab says so."""
+    app = running_app
+    await bind(app, "ada", "U0ADA")
+    with sqlite3.connect(app.settings.database) as db:
+        db.execute("UPDATE api_tokens SET expires_at = 1")
+    view = await open_home(app, "U0ADA")
+    assert "has expired" in text_of(view) and CONNECT_ACTION in actions_of(view)
+    assert not bound(app, "U0ADA")
