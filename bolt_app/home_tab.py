@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +26,6 @@ from account_binding import durations
 from account_binding.binding import BindingService
 from account_binding.errors import BindingExpired
 from account_binding.models import SlackIdentity
-from account_binding.text import ascii_lower
 
 from . import messages
 from .blocks import SECTION_TEXT_LIMIT, Block, context, escape, header, section
@@ -75,11 +76,13 @@ class HomeContent:
 
 
 def default_slash_command(app_name: str) -> str:
-    """The slash command the checked-in manifest gives an app named `app_name`: "/acme" for
-    "Acme" (a slash, then the name's letters, digits, "-" and "_" in lower case, at most 31;
-    "/acme" when none is left)."""
-    name = "".join(c for c in ascii_lower(app_name) if c.isascii() and (c.isalnum() or c in "-_"))
-    return "/" + (name[:31] or "acme")
+    """The slash command the manifest gives an app named `app_name` ("/acme" for "Acme"): `/`
+    and a slug of the name (ASCII letters, accents dropped, in lower case, and digits; other
+    runs of characters as one `-`), at most 32 characters in all; "/account-binding" when no
+    letter or digit is left. The same rule as `account-binding manifest`."""
+    folded = unicodedata.normalize("NFKD", app_name).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:31].rstrip("-")
+    return f"/{slug}" if slug else "/account-binding"
 
 
 def home_view(state: HomeState, content: HomeContent) -> dict[str, Any]:

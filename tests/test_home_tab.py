@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bolt_app.commands import Arguments, CommandContext, CommandPlugin, Subcommand, core
 from bolt_app.commands.table import CommandTable
@@ -161,7 +163,13 @@ def test_a_huge_command_table_still_fits_slacks_limits() -> None:
 
 @pytest.mark.parametrize(
     ("name", "command"),
-    [("Acme", "/acme"), ("Acme Corp!", "/acmecorp"), ("Ünïcode", "/ncode"), ("!!!", "/acme")],
+    [
+        ("Acme", "/acme"),
+        ("Acme Corp!", "/acme-corp"),
+        ("Ünïcode", "/unicode"),
+        ("!!!", "/account-binding"),
+        ("x" * 40, "/" + "x" * 31),
+    ],
 )
 def test_the_default_slash_command_follows_the_app_name(name: str, command: str) -> None:
     assert default_slash_command(name) == command
@@ -228,3 +236,12 @@ def test_an_event_names_its_user_and_workspace() -> None:
     assert opened.identity.team_id == "T0ONE" and opened.identity.scope_id == "E0ORG"
     with pytest.raises(MalformedInteraction):
         Interaction.from_event({**body, "event": {"type": "app_home_opened"}})
+
+
+def test_the_checked_in_manifest_has_the_home_tab_and_its_event(project_root: Path) -> None:
+    """The default BINDING_TRIGGERS (command,link,home) need the Home tab and app_home_opened;
+    the shortcut only when BINDING_TRIGGERS lists it."""
+    manifest = yaml.safe_load((project_root / "manifest.yml").read_text())
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert "shortcuts" not in manifest["features"]

@@ -50,11 +50,3 @@ def test_manifest_declares_what_the_app_uses(manifest: dict[str, Any]) -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert scopes == {"commands", "chat:write", "users:read"}  # least privilege
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # where the DMs land
-
-
-# Issue 10, App Home: the default settings (BINDING_TRIGGERS=command,link,home) need the Home
-# tab and its event; the shortcut only when BINDING_TRIGGERS lists it.
-def test_manifest_has_the_home_tab_and_its_event(manifest: dict[str, Any]) -> None:
-    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
-    assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
-    assert "shortcuts" not in manifest["features"]  # not among the default triggers
