@@ -29,6 +29,8 @@ import unicodedata
 
 from account_binding.settings import Settings
 from bolt_app.commands.table import CommandTable
+from bolt_app.home_tab import default_slash_command
+from bolt_app.listeners.shortcuts.connect_account import CALLBACK_ID
 from web.slack_identity import SCOPES as SIGN_IN_WITH_SLACK_SCOPES
 from web.slack_identity import redirect_uri
 
@@ -43,11 +45,9 @@ MAX_COMMAND = 32
 #: features.slash_commands[].usage_hint: at most 1000 characters.
 MAX_USAGE_HINT = 1000
 #: The global shortcut "Connect account" (BINDING_TRIGGERS=shortcut), as its listener
-#: registers it (bolt_app/listeners/shortcuts/connect_account.py).
-SHORTCUT_CALLBACK_ID = "connect_account"
+#: registers it.
+SHORTCUT_CALLBACK_ID = CALLBACK_ID
 SHORTCUT_NAME = "Connect account"
-#: The command when the app's name has no letter or digit of A to Z: the product's name.
-FALLBACK_COMMAND = "/account-binding"
 
 HEADER = """\
 The Slack app's manifest, made by `account-binding manifest` from the settings (README.md,
@@ -186,11 +186,9 @@ def bot_name(name: str) -> str:
 def command_name(name: str) -> str:
     """`/` and a slug of `name`: ASCII letters (accents dropped) in lower case and digits,
     other runs of characters as one `-`, at most 32 characters in all; `/account-binding`
-    when no letter or digit is left. The Slack side answers any command name."""
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
-    slug = slug[: MAX_COMMAND - 1].rstrip("-")
-    return f"/{slug}" if slug else FALLBACK_COMMAND
+    when no letter or digit is left. The Slack side answers any command name; the Home tab
+    names the command by this same rule (`bolt_app.home_tab.default_slash_command`)."""
+    return default_slash_command(name)
 
 
 def usage_hint(commands: CommandTable) -> str:
