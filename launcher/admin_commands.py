@@ -28,10 +28,11 @@ from account_binding.settings import Settings
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.store import BindingFilter, ListedBinding
 from bolt_app.app import build_web_client
+from bolt_app.home_tab import HomeTab
 from bolt_app.messages import removed_by_administrator_dm
 from bolt_app.notifications import SlackNotifier
 
-from .compose import command_table, oauth2_grants, open_store
+from .compose import command_table, home_content, oauth2_grants, open_store
 from .manifest import manifest_yaml
 
 #: The audit log's client for every change made here.
@@ -220,25 +221,26 @@ class _NoDirectory:
 
 
 def _administration(
-    settings: Settings, store: SQLiteStore, *, removing: bool = False
+    settings: Settings, store: SQLiteStore, bindings: BindingService | None = None
 ) -> Administration:
-    """The administration; `removing` adds what removal needs (SECRET_KEY, made if missing
-    as `run` makes it; under ACT_AS=oauth2 the provider, to revoke grants at)."""
+    """The administration; it removes bindings only with `bindings` (`_binding_service`)."""
     audit = AuditLog(store)
-    accounts = AccountService(store, audit=audit)
-    if not removing:
-        return Administration(store, accounts, audit)
+    return Administration(store, AccountService(store, audit=audit), audit, bindings)
+
+
+def _binding_service(settings: Settings, store: SQLiteStore) -> BindingService:
+    """What removal needs: SECRET_KEY (made if missing, as `run` makes it) and, under
+    ACT_AS=oauth2, the provider to revoke grants at."""
     cipher = TokenCipher(settings.secret_key())
     oauth2 = oauth2_grants(settings, store, cipher)
-    bindings = BindingService(
+    return BindingService(
         store,
         cipher,
-        audit,
+        AuditLog(store),
         _NoDirectory(),
         BindingPolicy(),
         grants=oauth2.grants if oauth2 else None,
     )
-    return Administration(store, accounts, audit, bindings)
 
 
 async def _list(settings: Settings, args: argparse.Namespace) -> int:
@@ -276,38 +278,62 @@ async def _remove(settings: Settings, chosen: Sequence[ListedBinding]) -> dict[i
     """Remove `chosen`; for each binding removed (by ID), what the Slack person was told."""
     store = await open_store(settings, create=False)
     try:
-        removed = await _administration(settings, store, removing=True).remove(
+        bindings = _binding_service(settings, store)
+        removed = await _administration(settings, store, bindings).remove(
             chosen, Actor(client=CLIENT)
         )
+        gone = {binding.id for binding in removed}
+        slack = _SlackSide.of(settings, bindings)
+        told: dict[int, str] = {}
+        for row in chosen:
+            if row.binding.id in gone:
+                told[row.binding.id] = await slack.tell(row) if slack else NOT_TOLD
     finally:
         await store.close()
-    gone = {binding.id for binding in removed}
-    told: dict[int, str] = {}
-    for row in chosen:
-        if row.binding.id in gone:
-            told[row.binding.id] = await _tell(settings, row)
     return told
 
 
-async def _tell(settings: Settings, row: ListedBinding) -> str:
-    """DM the Slack person that an administrator removed their binding; what happened."""
-    if not settings.has_slack_tokens:
-        return "No Slack tokens are set, so the Slack person was not told."
-    assert settings.slack_bot_token is not None
-    client = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    notifier = SlackNotifier(client, settings.internal_app_name)
-    user_id = row.binding.identity.user_id
-    reply = removed_by_administrator_dm(settings.internal_app_name, row.username)
-    try:
-        sent = await asyncio.wait_for(
-            notifier.direct_message(user_id, reply, about=f" about binding {row.binding.id}"),
-            DM_SECONDS,
+NOT_TOLD = "No Slack tokens are set, so the Slack person was not told."
+
+
+@dataclass(frozen=True)
+class _SlackSide:
+    """With Slack tokens set: the DM to the Slack person and their Home tab, as the running
+    app's notifier does after an unbind."""
+
+    notifier: SlackNotifier
+    home: HomeTab
+    app_name: str
+
+    @classmethod
+    def of(cls, settings: Settings, bindings: BindingService) -> _SlackSide | None:
+        if settings.slack_bot_token is None or not settings.has_slack_tokens:
+            return None
+        client = build_web_client(
+            settings.slack_bot_token.get_secret_value(), settings.slack_api_url
         )
-    except TimeoutError:
-        sent = False
-    if sent:
-        return f"Told {user_id} by DM."
-    return f"Could not tell {user_id} by DM (Slack did not take it; see the log above)."
+        home = HomeTab(client, bindings, home_content(settings, command_table(settings)))
+        name = settings.internal_app_name
+        return cls(SlackNotifier(client, name), home, name)
+
+    async def tell(self, row: ListedBinding) -> str:
+        """DM the Slack person that an administrator removed their binding, and redraw their
+        Home tab; what the administrator is told."""
+        user_id = row.binding.identity.user_id
+        reply = removed_by_administrator_dm(self.app_name, row.username)
+        try:
+            sent = await asyncio.wait_for(
+                self.notifier.direct_message(
+                    user_id, reply, about=f" about binding {row.binding.id}"
+                ),
+                DM_SECONDS,
+            )
+        except TimeoutError:
+            sent = False
+        await self.home.refresh(row.binding.identity)  # within its deadline; never raises
+        if sent:
+            return f"Told {user_id} by DM."
+        return f"Could not tell {user_id} by DM (Slack did not take it; see the log above)."
 
 
 async def _set_password(settings: Settings, name: str, password: str) -> str:

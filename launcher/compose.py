@@ -459,3 +459,18 @@ async def _purge_forever(
         except Exception:  # keep purging later; the cause is in the log
             log.exception("Purging expired records failed")
         await asyncio.sleep(every_seconds)
+
+
+# Issue 10, administration: the Home tab's content as build_site makes it, for the command
+# line's removals (which redraw the Slack person's Home tab as the notifier does)
+
+
+def home_content(settings: Settings, commands: CommandTable) -> HomeContent:
+    """What every Home tab shows alike, from the settings and the command table."""
+    return HomeContent(
+        app_name=settings.internal_app_name,
+        command=default_slash_command(settings.internal_app_name),
+        commands=commands,
+        triggers=settings.binding_triggers,
+        link_ttl_seconds=settings.binding_ttl,
+    )

@@ -93,6 +93,16 @@ async def audit(tmp_path: Path, event: str) -> list[dict[str, object]]:
     return rows
 
 
+async def home_tab_says(app: RunningApp, user_id: str, text: str) -> bool:
+    """Whether `user_id`'s published Home tab comes to hold `text` within 10 seconds (the
+    app redraws it after a bind, in the background)."""
+    for _ in range(200):
+        if text in json.dumps(app.fake.home_view(user_id) or {}):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 # binding list
 
 
@@ -300,6 +310,7 @@ async def test_binding_remove_tells_the_slack_person_and_they_can_bind_again(
             "U0ADA",
             "T0SANDBOX",
         )
+        assert await home_tab_says(app, "U0ADA", "is connected to Acme as *ada*")
         before = len(app.fake.state.messages)
         code, out, err = await run_command(
             tmp_path, "binding", "remove", "--slack-user", "U0ADA", "--yes", **slack
@@ -310,6 +321,8 @@ async def test_binding_remove_tells_the_slack_person_and_they_can_bind_again(
         assert "An administrator disconnected your Slack account from Acme" in dm.text
         assert app.query("SELECT count(*) FROM bindings") == [(0,)]
         assert app.query("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL") == [(0,)]
+        # The command redrew their Home tab before it ended, as the app does after an unlink.
+        assert "is not connected to your Acme account" in json.dumps(app.fake.home_view("U0ADA"))
         messages = await app.command("U0ADA", "whoami")
         assert find_link(messages)  # not bound any more: a fresh link
         await app.bind("ada", "U0ADA")  # and binding again works
