@@ -159,3 +159,41 @@ def unbound_dm(app_name: str) -> Reply:
             )
         ],
     )
+
+
+# Issue 10, lifecycle: a binding an administrator ended by disabling or removing the account
+
+
+def binding_ended_reply(
+    app_name: str, command: str, username: str, reason: str, *, link_enabled: bool
+) -> Reply:
+    """The answer to a command from a Slack person whose binding ended because an
+    administrator disabled or removed (`reason`) the account `username`, instead of a link."""
+    name = escape(app_name)
+    what = "disabled" if reason == "disabled" else "removed"
+    text = (
+        f"Your {name} account *{escape(username)}* was {what} by an administrator, so your "
+        f"Slack account was disconnected. Ask your administrator if you think this is a "
+        f"mistake."
+    )
+    blocks = [_section(f":warning: {text}")]
+    if link_enabled:
+        blocks.append(
+            _context(
+                f"To connect another {name} account, run `{escape(command)} link`.",
+            )
+        )
+    return Reply(text=text, blocks=blocks)
+
+
+def binding_ended_dm(app_name: str, username: str, reason: str) -> Reply:
+    """The DM telling a Slack person at once that their binding ended (see
+    `binding_ended_reply`)."""
+    name = escape(app_name)
+    what = "disabled" if reason == "disabled" else "removed"
+    text = (
+        f"Your Slack account was disconnected from your {name} account *{escape(username)}*, "
+        f"because an administrator {what} that account; its access token is revoked. Ask "
+        f"your administrator if you think this is a mistake."
+    )
+    return Reply(text=text, blocks=[_section(text)])

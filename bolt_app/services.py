@@ -14,6 +14,7 @@ from .blocks import Reply
 from .commands.runner import PluginRunner
 from .commands.table import CommandTable
 from .internal_api import InternalApiConnection
+from .lifecycle import SlackLifecycle
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class SlackServices:
     command_timeout: float
     #: Sends a DM to a Slack user ID; whether Slack took it.
     dm: Callable[[str, Reply], Awaitable[bool]]
+    # Issue 10, lifecycle: Slack's lifecycle events, and bindings an administrator ended
+    # (None: the events are acknowledged and ignored, and no command says why).
+    lifecycle: SlackLifecycle | None = None
 
 
 CONTEXT_KEY = "account_binding_services"
