@@ -260,7 +260,9 @@ async def test_grants_are_revoked_together_and_one_that_hangs_holds_up_none_of_t
     )
     lifecycle = Lifecycle(store, AuditLog(store), grants=grants, revoke_deadline_seconds=0.5)
     with caplog.at_level(logging.WARNING):
-        removed = await lifecycle.slack_went_away(SlackSelection.workspace("T1"), "tokens_revoked")
+        removed = await asyncio.wait_for(  # a revocation without its deadline fails, not hangs
+            lifecycle.slack_went_away(SlackSelection.workspace("T1"), "tokens_revoked"), 10
+        )
     assert len(removed) == 12
     assert rows(store, "SELECT count(*) FROM oauth_grants") == [(0,)]
     expected = {f"{kind}-u{n}" for n in range(1, 12) for kind in ("refresh", "access")}
@@ -461,3 +463,20 @@ async def test_a_user_removed_while_their_link_was_open_binds_nothing(store: SQL
 def test_audit_events_are_listed_by_the_cli() -> None:
     events = {str(e) for e in AuditEvent}
     assert {"binding_removed_by_slack", "user_disabled", "user_enabled", "user_removed"} <= events
+
+
+async def test_a_providers_token_acts_for_no_disabled_account(store: SQLiteStore) -> None:
+    """ACT_AS=oauth2: the stand-in takes the provider's access tokens of known people only
+    while their account is enabled."""
+    from stand_in.auth import ProviderTokenUsers
+
+    class UserInfo:
+        async def userinfo(self, access_token: str) -> dict[str, object]:
+            return {"sub": "sub-ada"}
+
+    ada = await add(store, "ada")
+    await store.add_user_identity(ada.id, "https://provider.test", "sub-ada", int(time.time()))
+    users = ProviderTokenUsers(UserInfo(), store, "https://provider.test", "Provider")
+    assert (await users.user_for("access")) is not None
+    await Lifecycle(store, AuditLog(store)).disable_user("ada", CLI)
+    assert (await users.user_for("access")) is None
