@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,45 +25,10 @@ SLACK = {
 }
 
 
-# Events API deliveries as Slack sends them (https://docs.slack.dev/apis/events-api/)
-
-
-def envelope(fake: FakeSlack, event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
-    ws = fake.workspace
-    return {
-        "token": "deprecated-verification-token",
-        "team_id": ws.team_id,
-        "api_app_id": ws.app_id,
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
-        "event_time": int(time.time()),
-        "authorizations": [
-            {
-                "enterprise_id": ws.enterprise_id,
-                "team_id": ws.team_id,
-                "user_id": ws.bot_user_id,
-                "is_bot": True,
-                "is_enterprise_install": ws.is_enterprise_install,
-            }
-        ],
-        "is_ext_shared_channel": False,
-        "context_team_id": ws.team_id,
-        "context_enterprise_id": ws.enterprise_id,
-    }
-
-
-async def send_event(fake: FakeSlack, event: dict[str, Any], event_id: str | None = None) -> None:
-    outcome = await fake.send_envelope("events_api", envelope(fake, event, event_id))
+async def send_event(fake: FakeSlack, event: dict[str, Any], **delivery: Any) -> None:
+    """Deliver `event` as Slack's Events API does; the app acknowledges it at once."""
+    outcome = await fake.send_event(event, **delivery)
     assert outcome.acked
-
-
-def user_change(fake: FakeSlack, user_id: str, *, deleted: bool) -> dict[str, Any]:
-    user = fake.workspace.user(user_id)
-    assert user is not None
-    body = user.as_api_object(fake.workspace.team_id, fake.workspace.enterprise_id)
-    body["deleted"] = deleted
-    return {"type": "user_change", "user": body, "cache_ts": int(time.time())}
 
 
 async def eventually(check: Callable[[], bool], seconds: float = 10.0) -> None:
@@ -100,7 +64,7 @@ async def test_app_uninstalled_removes_the_workspaces_bindings_and_the_next_comm
     pending = await app.link_for("U0ALAN")
     api_calls = len(app.fake.state.api_calls)
 
-    await send_event(app.fake, {"type": "app_uninstalled"})
+    await send_event(app.fake, app.fake.app_uninstalled_event())
 
     await eventually(lambda: len(audit(app, "binding_removed_by_slack")) == 2)
     assert bindings(app) == []
@@ -126,7 +90,7 @@ async def test_app_uninstalled_needs_no_auth_test_once_the_token_is_revoked(
     async with run_app(tmp_path) as app:
         await _bind_without_slack(app, "ada", "U0ADA")  # no command: auth.test never ran
         app.fake.fail("auth.test", "token_revoked", times=50)
-        await send_event(app.fake, {"type": "app_uninstalled"})
+        await send_event(app.fake, app.fake.app_uninstalled_event())
         await eventually(lambda: not bindings(app))
         assert not [c for c in app.fake.state.api_calls if c.method == "auth.test"]
 
@@ -137,16 +101,14 @@ async def test_tokens_revoked_for_the_bot_removes_bindings_and_for_users_only_no
     app = running_app
     await app.bind("ada", "U0ADA")
     await send_event(
-        app.fake, {"type": "tokens_revoked", "tokens": {"oauth": ["U0GRACE"], "bot": []}}
+        app.fake, app.fake.tokens_revoked_event(bot=False, oauth_user_ids=("U0GRACE",))
     )
-    await send_event(app.fake, user_change(app.fake, "U0ALAN", deleted=True))  # a marker
+    await send_event(app.fake, app.fake.user_change_event("U0ALAN", deleted=True))  # a marker
     await eventually(lambda: bool(app.query("SELECT 1 FROM slack_events LIMIT 1")))
     await asyncio.sleep(0.3)
     assert bindings(app) == ["U0ADA"]
 
-    await send_event(
-        app.fake, {"type": "tokens_revoked", "tokens": {"bot": [app.fake.workspace.bot_user_id]}}
-    )
+    await send_event(app.fake, app.fake.tokens_revoked_event())
     await eventually(lambda: bool(audit(app, "binding_removed_by_slack")))
     assert bindings(app) == []
     assert audit(app, "binding_removed_by_slack") == [("ada", "U0ADA", "slack", "tokens_revoked")]
@@ -159,9 +121,9 @@ async def test_a_deleted_slack_user_loses_their_binding_and_other_changes_do_not
     await app.bind("ada", "U0ADA")
     await app.bind("grace", "U0GRACE")
     pending = await app.link_for("U0ALAN")
-    await send_event(app.fake, user_change(app.fake, "U0ADA", deleted=False))
-    await send_event(app.fake, user_change(app.fake, "U0GRACE", deleted=True))
-    await send_event(app.fake, user_change(app.fake, "U0ALAN", deleted=True))
+    await send_event(app.fake, app.fake.user_change_event("U0ADA", deleted=False))
+    await send_event(app.fake, app.fake.user_change_event("U0GRACE", deleted=True))
+    await send_event(app.fake, app.fake.user_change_event("U0ALAN", deleted=True))
 
     await eventually(lambda: bool(audit(app, "binding_removed_by_slack")))
     await eventually(lambda: len(app.query("SELECT * FROM slack_events")) == 2)
@@ -179,12 +141,16 @@ async def test_a_deleted_slack_user_loses_their_binding_and_other_changes_do_not
 async def test_an_event_delivered_twice_is_handled_once(running_app: RunningApp) -> None:
     app = running_app
     await app.bind("ada", "U0ADA")
-    await send_event(app.fake, {"type": "app_uninstalled"}, event_id="Ev0TWICE")
+    await send_event(app.fake, app.fake.app_uninstalled_event(), event_id="Ev0TWICE")
     await eventually(lambda: bool(audit(app, "binding_removed_by_slack")))
     await app.bind("grace", "U0GRACE")  # installed again, and bound since
 
-    await send_event(app.fake, {"type": "app_uninstalled"}, event_id="Ev0TWICE")  # Slack retries
-    await send_event(app.fake, user_change(app.fake, "U0ALAN", deleted=True))  # a marker after it
+    await send_event(  # Slack retries the delivery
+        app.fake, app.fake.app_uninstalled_event(), event_id="Ev0TWICE", retry_attempt=1
+    )
+    await send_event(
+        app.fake, app.fake.user_change_event("U0ALAN", deleted=True)
+    )  # a marker after it
     await eventually(lambda: len(app.query("SELECT * FROM slack_events")) == 2)
     await asyncio.sleep(0.3)
 
@@ -193,21 +159,13 @@ async def test_an_event_delivered_twice_is_handled_once(running_app: RunningApp)
 
 
 async def test_an_org_wide_uninstall_removes_the_organisations_bindings(tmp_path: Path) -> None:
-    from fake_slack.workspace import FakeWorkspace
-
     async with run_app(tmp_path) as app:
-        app.fake.workspace = FakeWorkspace(
-            team_id="T0ONE",
-            enterprise_id="E0ACME",
-            enterprise_name="Acme",
-            is_enterprise_install=True,
-            users=FakeWorkspace().users,
-        )
+        app.fake.join_org("E0ACME", "Acme", is_enterprise_install=True)
         await app.bind("ada", "U0ADA")
-        [(scope,)] = app.query("SELECT scope_id FROM bindings")
-        assert scope == "E0ACME"
-        await send_event(app.fake, {"type": "app_uninstalled"})
-        await eventually(lambda: not bindings(app))
+        assert app.query("SELECT scope_id FROM bindings") == [("E0ACME",)]
+        await send_event(app.fake, app.fake.app_uninstalled_event())
+        await eventually(lambda: bool(audit(app, "binding_removed_by_slack")))
+        assert bindings(app) == []
 
 
 async def _bind_without_slack(app: RunningApp, username: str, slack_user: str) -> None:
@@ -419,3 +377,17 @@ async def test_the_stand_in_acts_for_no_disabled_account(tmp_path: Path) -> None
         assert (await app.http.get("/api/me", headers=as_ada)).status_code == 200
         app.query("UPDATE users SET disabled_at = 1 WHERE username = 'ada'")
         assert (await app.http.get("/api/me", headers=as_ada)).status_code == 403
+
+
+async def test_a_deactivated_grid_user_loses_the_binding_keyed_on_the_organisation(
+    tmp_path: Path,
+) -> None:
+    async with run_app(tmp_path) as app:
+        app.fake.join_org("E0ACME", "Acme")  # a workspace install in an organisation
+        await app.bind("ada", "U0ADA")
+        await app.bind("grace", "U0GRACE")
+        event = app.fake.user_change_event("U0ADA", deleted=True)
+        assert event["user"]["enterprise_user"]["enterprise_id"] == "E0ACME"
+        await send_event(app.fake, event)
+        await eventually(lambda: bool(audit(app, "binding_removed_by_slack")))
+        assert app.query("SELECT scope_id, slack_user_id FROM bindings") == [("E0ACME", "U0GRACE")]
