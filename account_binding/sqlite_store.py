@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import logging
 import os
 import sqlite3
@@ -631,8 +632,8 @@ class SQLiteStore(SQLiteDatabase):
                 db,
                 "SELECT users.*, api_tokens.created_at AS issued_at, api_tokens.expires_at "
                 "FROM api_tokens JOIN users ON users.id = api_tokens.user_id "
-                "WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL "
-                "AND users.disabled_at IS NULL",  # Issue 10, lifecycle: never a disabled user's
+                "AND users.disabled_at IS NULL "  # Issue 10, lifecycle: never a disabled user's
+                "WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL",
                 [api_token_hash],
             )
         )
@@ -1506,9 +1507,11 @@ def _remove_bindings(
         )
     }
     rows = _all(db, f"DELETE FROM bindings WHERE {clause} RETURNING *", params)  # noqa: S608
-    db.conn.executemany(
-        "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-        [[now, row["api_token_id"]] for row in rows if row["api_token_id"] is not None],
+    token_ids = [row["api_token_id"] for row in rows if row["api_token_id"] is not None]
+    db.execute(
+        "UPDATE api_tokens SET revoked_at = ? "
+        "WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL",
+        [now, json.dumps(token_ids)],
     )
     rows.sort(key=lambda row: row["id"])
     return [RemovedBinding(_binding(row), grants.get(row["id"])) for row in rows]

@@ -108,8 +108,9 @@ def deleted_user(body: dict[str, Any]) -> list[SlackIdentity]:
     """The identities of a `user_change` event's user when Slack says they were deactivated
     or deleted (`user.deleted` true); [] for any other change. Keyed as commands key them: on
     the organisation on Enterprise Grid (`user.enterprise_user.enterprise_id`, else the
-    wrapper's `enterprise_id`), else on `user.team_id` (else the wrapper's `team_id`). Both the
-    user's `id` and their `enterprise_user.id` when they differ."""
+    wrapper's `enterprise_id`), else on `user.team_id` (else the wrapper's `team_id`); on Grid
+    also on the workspace, as bindings made before it joined the organisation are keyed until
+    settled. Both the user's `id` and their `enterprise_user.id` when they differ."""
     event = body.get("event")
     user = event.get("user") if isinstance(event, dict) else None
     if not isinstance(user, dict) or user.get("deleted") is not True:
@@ -121,12 +122,20 @@ def deleted_user(body: dict[str, Any]) -> list[SlackIdentity]:
     if team_id is None and enterprise_id is None:
         return []
     ids = [i for i in (_id(user.get("id")), _id(grid.get("id"))) if i is not None]
-    return [
+    identities = [
         SlackIdentity.from_ids(
             team_id=team_id or enterprise_id or "", user_id=user_id, enterprise_id=enterprise_id
         )
         for user_id in dict.fromkeys(ids)
     ]
+    if enterprise_id is not None and team_id is not None:
+        # Bound before their workspace joined the organisation, and not settled since (they
+        # ran no command there): still keyed on the workspace (bolt_app.identity_settling).
+        identities += [
+            SlackIdentity.from_ids(team_id=team_id, user_id=user_id, enterprise_id=None)
+            for user_id in dict.fromkeys(ids)
+        ]
+    return identities
 
 
 def _id(value: object) -> str | None:

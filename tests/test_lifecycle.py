@@ -391,3 +391,16 @@ async def test_a_deactivated_grid_user_loses_the_binding_keyed_on_the_organisati
         await send_event(app.fake, event)
         await eventually(lambda: bool(audit(app, "binding_removed_by_slack")))
         assert app.query("SELECT scope_id, slack_user_id FROM bindings") == [("E0ACME", "U0GRACE")]
+
+
+async def test_a_deactivated_user_loses_a_binding_made_before_their_workspace_joined_an_org(
+    tmp_path: Path,
+) -> None:
+    """Bound in the workspace, which then joined an organisation: the binding is still keyed
+    on the workspace until they run a command, and goes all the same."""
+    async with run_app(tmp_path) as app:
+        await app.bind("ada", "U0ADA")
+        app.fake.join_org("E0ACME", "Acme")
+        await send_event(app.fake, app.fake.user_change_event("U0ADA", deleted=True))
+        await eventually(lambda: bool(audit(app, "binding_removed_by_slack")))
+        assert bindings(app) == []
