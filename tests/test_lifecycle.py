@@ -162,19 +162,32 @@ async def test_an_org_wide_uninstall_removes_the_organisations_bindings(tmp_path
     async with run_app(tmp_path) as app:
         app.fake.join_org("E0ACME", "Acme", is_enterprise_install=True)
         await app.bind("ada", "U0ADA")
-        assert app.query("SELECT scope_id FROM bindings") == [("E0ACME",)]
+        # Grace connected from another workspace of the organisation.
+        await _bind_without_slack(app, "grace", "W0GRACE", team="T0OTHER", enterprise="E0ACME")
+        assert app.query("SELECT scope_id, team_id FROM bindings ORDER BY 2") == [
+            ("E0ACME", "T0OTHER"),
+            ("E0ACME", "T0SANDBOX"),
+        ]
         await send_event(app.fake, app.fake.app_uninstalled_event())
-        await eventually(lambda: bool(audit(app, "binding_removed_by_slack")))
+        await eventually(lambda: len(audit(app, "binding_removed_by_slack")) == 2)
         assert bindings(app) == []
 
 
-async def _bind_without_slack(app: RunningApp, username: str, slack_user: str) -> None:
+async def _bind_without_slack(
+    app: RunningApp,
+    username: str,
+    slack_user: str,
+    *,
+    team: str | None = None,
+    enterprise: str | None = None,
+) -> None:
+    """A binding made in the store alone: nothing is asked of Slack."""
     from account_binding.models import SlackIdentity, SlackProfile
     from account_binding.tokens import digest
 
     user = await app.add_user(username)
     who = SlackIdentity.from_ids(
-        team_id=app.fake.workspace.team_id, user_id=slack_user, enterprise_id=None
+        team_id=team or app.fake.workspace.team_id, user_id=slack_user, enterprise_id=enterprise
     )
     now = int(time.time())
     await app.store.add_binding_request(
