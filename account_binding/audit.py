@@ -32,6 +32,13 @@ class AuditEvent(StrEnum):
     # AUTH=proxy: a request carried PROXY_USER_HEADER or PROXY_EMAIL_HEADER from a peer not
     # in TRUSTED_PROXIES, and was refused (403). Detail: the header name(s). Capped.
     PROXY_HEADER_REFUSED = "proxy_header_refused"
+    # Issue 10, never a dead button. "Send me a new link in Slack" on the expired-link page
+    # DMed a new link to the Slack person the expired one was issued to (the entry's Slack
+    # identity); the old link is "replaced". Detail: "page".
+    LINK_RESENT = "link_resent"
+    # ... and refused it (capped per client and reason). Detail: unknown, used, replaced,
+    # cancelled, refused, ended, live, bound, too_soon, rate_limited.
+    LINK_RESEND_REFUSED = "link_resend_refused"
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ from .store import (
     NoDatabase,
     RefreshedTokens,
     RemovedBinding,
+    ResendOutcome,
     Session,
     StoredBinding,
     StoredFlow,
@@ -1098,6 +1099,87 @@ class SQLiteStore(SQLiteDatabase):
             return str(row["grant_ciphertext"])
 
         return await self._run(take)
+
+    # Issue 10, never a dead button: "Send me a new link in Slack"
+
+    async def resend_binding_request(
+        self,
+        old_hash: str,
+        new_hash: str,
+        now: int,
+        expires_at: int,
+        *,
+        limit: LinkLimit,
+        resend_after: int,
+    ) -> ResendOutcome:
+        def resend(db: Database) -> ResendOutcome:
+            with _write(db):
+                row = _one(db, "SELECT * FROM binding_requests WHERE nonce_hash = ?", [old_hash])
+                if row is None:
+                    return ResendOutcome("unknown", None)
+                old = _binding_request(row)
+                if old.used_at is not None:
+                    return ResendOutcome(old.ended_reason or "used", old)
+                if old.expires_at > now:
+                    return ResendOutcome("live", old)
+                identity = old.identity
+                key = [identity.scope_id, identity.user_id]
+                bound = _one(
+                    db, "SELECT id FROM bindings WHERE scope_id = ? AND slack_user_id = ?", key
+                )
+                if bound is not None:
+                    return ResendOutcome("bound", old)
+                recent = _one(
+                    db,
+                    "SELECT count(*) AS n, min(created_at) AS oldest FROM binding_requests "
+                    "WHERE scope_id = ? AND slack_user_id = ? AND created_at >= ?",
+                    [*key, limit.since],
+                )
+                assert recent is not None
+                if recent["n"] >= limit.count:
+                    raise LinkRateLimited(max(1, recent["oldest"] + limit.window - now))
+                # The check and the claim of this minute's resend are one conditional write.
+                claimed = db.execute(
+                    "INSERT INTO link_resends (scope_id, slack_user_id, sent_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (scope_id, slack_user_id) DO UPDATE SET sent_at = excluded.sent_at "
+                    "WHERE link_resends.sent_at <= ?",
+                    [*key, now, now - resend_after],
+                ).rowcount
+                if not claimed:
+                    last = _one(
+                        db,
+                        "SELECT sent_at FROM link_resends WHERE scope_id = ? AND slack_user_id = ?",
+                        key,
+                    )
+                    assert last is not None
+                    return ResendOutcome(
+                        "too_soon", old, max(1, last["sent_at"] + resend_after - now)
+                    )
+                db.execute(
+                    "UPDATE binding_requests SET used_at = ?, ended_reason = 'replaced' "
+                    "WHERE scope_id = ? AND slack_user_id = ? AND used_at IS NULL",
+                    [now, *key],
+                )
+                db.execute(
+                    "INSERT INTO binding_requests (nonce_hash, scope_id, slack_user_id, team_id, "
+                    "enterprise_id, user_name, team_name, app_id, command, created_at, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        new_hash,
+                        *key,
+                        identity.team_id,
+                        identity.enterprise_id,
+                        old.profile.user_name,
+                        old.profile.team_name,
+                        old.profile.app_id,
+                        old.profile.command,
+                        now,
+                        expires_at,
+                    ],
+                )
+                return ResendOutcome(None, old)
+
+        return await self._run(resend)
 
 
 def _insert_grant(db: Database, binding_id: int, grant: NewGrant, now: int) -> None:

@@ -349,6 +349,28 @@ class Store(Protocol):
         SHA-256 is `link_hash`; nothing when there is no such session."""
         ...
 
+    # Issue 10, never a dead button: "Send me a new link in Slack" from the expired-link page
+    # (account_binding.link_renewal)
+
+    async def resend_binding_request(
+        self,
+        old_hash: str,
+        new_hash: str,
+        now: int,
+        expires_at: int,
+        *,
+        limit: LinkLimit,
+        resend_after: int,
+    ) -> ResendOutcome:
+        """Issue a new link, `new_hash`, to the Slack identity of the link `old_hash`, only if
+        that link expired unused (not used, replaced, cancelled or refused: `used_at` unset and
+        `expires_at` <= `now`), the identity is not bound, and no resend went to it in the
+        last `resend_after` seconds (table `link_resends`, set in the same write). All in one
+        transaction: the older unused links (the old one with them) become "replaced", as
+        `add_binding_request` does. Raises LinkRateLimited, changing nothing, when `limit`
+        is reached; a refusal changes nothing either."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -402,3 +424,20 @@ class RemovedBinding:
 
     binding: Binding
     grant: StoredGrant | None
+
+
+# Issue 10, never a dead button: what `resend_binding_request` decided
+
+
+@dataclass(frozen=True)
+class ResendOutcome:
+    """`refusal` is None when the new link was stored, else why not: "unknown" (no such
+    link), "used", "replaced", "cancelled", "refused", "ended" (its `ended_reason`; "used"
+    for a link used before reasons were kept), "live" (it has not expired), "bound" (the
+    identity is bound now), or "too_soon" (a resend went to the identity less than
+    `resend_after` seconds ago; `retry_after` says in how many seconds one may go).
+    `request` is the old link, when there is one."""
+
+    refusal: str | None
+    request: BindingRequest | None
+    retry_after: int = 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from account_binding.binding import BindingService, Notifier
+from account_binding.link_renewal import LinkRenewal
 
 from .acting import ActingMode
 from .blocks import Reply
@@ -35,6 +36,16 @@ class SlackServices:
     command_timeout: float
     #: Sends a DM to a Slack user ID; whether Slack took it.
     dm: Callable[[str, Reply], Awaitable[bool]]
+
+    # Issue 10, the tutorial's options and never a dead button (helper "links")
+    #: BINDING_TRIGGERS: the actions that start binding ("command", "link", "home",
+    #: "shortcut").
+    binding_triggers: tuple[str, ...] = ("command", "link", "home")
+    #: LINK_DELIVERY: where a command's association URL goes, "ephemeral" or "dm".
+    link_delivery: str = "ephemeral"
+    #: A fresh link in place of an old link message whose button was clicked; None: the
+    #: click is only acknowledged.
+    link_renewal: LinkRenewal | None = None
 
 
 CONTEXT_KEY = "account_binding_services"

@@ -287,6 +287,16 @@ async def _link_error(
     command = command_of(link.profile) if link else None
     if command:
         message = message.replace("the link command", f"{command} link")
+    # Issue 10, never a dead button: a link that expired unused offers a new one in Slack.
+    if (
+        isinstance(error, LinkExpired)
+        and link is not None
+        and link.used_at is None  # LinkExpired: so it expired unused
+        and services_of(request).link_resends is not None
+    ):
+        from .link_resend import expired_page
+
+        return expired_page(request, nonce, message, command)
     return _page(
         request,
         "error.html",

@@ -23,6 +23,7 @@ from relying_party import Provider
 if TYPE_CHECKING:
     from .authentication import LoginBackend
     from .grant_pages import GrantServices
+    from .link_resend import LinkResends
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,10 @@ class WebServices:
     login_backend: LoginBackend | None = None
     #: ACT_AS=oauth2: binding with the person's grant (web.grant_pages); None otherwise.
     grants: GrantServices | None = None
+    # Issue 10, never a dead button (helper "links")
+    #: "Send me a new link in Slack" on the expired-link page (web.link_resend); None: the
+    #: page does not offer it.
+    link_resends: LinkResends | None = None
 
 
 def services_of(connection: HTTPConnection) -> WebServices:
