@@ -1119,7 +1119,8 @@ class SQLiteStore(SQLiteDatabase):
                     return ResendOutcome("unknown", None)
                 old = _binding_request(row)
                 if old.used_at is not None:
-                    return ResendOutcome(old.ended_reason or "used", old)
+                    ended = old.ended_reason
+                    return ResendOutcome("used" if ended in (None, "bound") else ended, old)
                 if old.expires_at > now:
                     return ResendOutcome("live", old)
                 identity = old.identity

@@ -432,8 +432,8 @@ class RemovedBinding:
 @dataclass(frozen=True)
 class ResendOutcome:
     """`refusal` is None when the new link was stored, else why not: "unknown" (no such
-    link), "used", "replaced", "cancelled", "refused", "ended" (its `ended_reason`; "used"
-    for a link used before reasons were kept), "live" (it has not expired), "bound" (the
+    link), "used" (used to bind, or before reasons were kept), "replaced", "cancelled",
+    "refused", "ended" (its `ended_reason`), "live" (it has not expired), "bound" (the
     identity is bound now), or "too_soon" (a resend went to the identity less than
     `resend_after` seconds ago; `retry_after` says in how many seconds one may go).
     `request` is the old link, when there is one."""
