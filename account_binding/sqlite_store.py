@@ -1137,7 +1137,7 @@ class SQLiteStore(SQLiteDatabase):
                     [*key, limit.since],
                 )
                 assert recent is not None
-                if recent["n"] >= limit.count:
+                if limit.count <= recent["n"]:
                     raise LinkRateLimited(max(1, recent["oldest"] + limit.window - now))
                 # The check and the claim of this minute's resend are one conditional write.
                 claimed = db.execute(
@@ -1158,7 +1158,7 @@ class SQLiteStore(SQLiteDatabase):
                     )
                 db.execute(
                     "UPDATE binding_requests SET used_at = ?, ended_reason = 'replaced' "
-                    "WHERE scope_id = ? AND slack_user_id = ? AND used_at IS NULL",
+                    "WHERE used_at IS NULL AND scope_id = ? AND slack_user_id = ?",
                     [now, *key],
                 )
                 db.execute(

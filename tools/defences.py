@@ -67,6 +67,9 @@ TAKEOVER = "An account taken over through single sign-on"
 AROUND_PROXY = "Identity headers sent around the proxy"
 FORWARDED_FOR_GOOD = "Forwarded link, closed for good"
 OAUTH_TOKENS = "A person's OAuth tokens misused or outliving the binding"
+# Issue 10, never a dead button (helper "links")
+WRONG_CLICKER = "A link button answered for the wrong person"
+RESEND_ABUSE = '"Send me a new link in Slack" abused'
 
 REMOVALS = [
     # Forwarded link
@@ -1946,5 +1949,76 @@ REMOVALS = [
         "web/grant_pages.py",
         "            await self.pending.take(session_token)",
         "            pass",
+    ),
+    # Issue 10, never a dead button (helper "links")
+    Removal(
+        WRONG_CLICKER,
+        "a click on a button carrying another person's link gets a link all the same",
+        "account_binding/link_renewal.py",
+        "        if request is not None and not _same_person(request.identity, identity):",
+        "        if False:",
+    ),
+    Removal(
+        WRONG_CLICKER,
+        "a click by someone connected since gets a fresh link",
+        "account_binding/link_renewal.py",
+        "        if bound is not None:",
+        "        if False:",
+    ),
+    Removal(
+        WRONG_CLICKER,
+        "the button carries the nonce itself",
+        "bolt_app/listeners/commands/app_command.py",
+        "    link_id = digest(link.nonce)",
+        "    link_id = link.nonce",
+    ),
+    Removal(
+        POSTED,
+        "LINK_DELIVERY=dm posts the link in the reply as well",
+        "bolt_app/listeners/commands/app_command.py",
+        "            return messages.link_sent_by_dm_reply(name, ttl, reason=reason)",
+        "            return messages.link_reply(url, name, ttl, reason=reason)",
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "a used, replaced or cancelled link is renewed",
+        "account_binding/sqlite_store.py",
+        "                if old.used_at is not None:\n                    ended = old.ended_reason",
+        "                if False:\n                    ended = old.ended_reason",
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "a live link is renewed",
+        "account_binding/sqlite_store.py",
+        '                if old.expires_at > now:\n                    return ResendOutcome("live", old)',
+        '                if False:\n                    return ResendOutcome("live", old)',
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "no limit of one resend a minute",
+        "account_binding/sqlite_store.py",
+        '                    "WHERE link_resends.sent_at <= ?",',
+        '                    "WHERE link_resends.sent_at <= ? OR 1",',
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "LINKS_PER_HOUR not counted for resends",
+        "account_binding/sqlite_store.py",
+        "                    [*key, limit.since],",
+        "                    [*key, now + 1],",
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "the resend form's double-submit token is not checked",
+        "web/link_resend.py",
+        "    csrf.check(cookies.read(request, cookies.LOGIN_CSRF), form.get(csrf.FIELD))",
+        "    pass",
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "the resend form's link is not checked against the link cookie",
+        "web/link_resend.py",
+        "    if not isinstance(shown, str) or not hmac.compare_digest(",
+        "    if False and hmac.compare_digest(",
     ),
 ]

@@ -287,7 +287,20 @@ async def _link_error(
     command = command_of(link.profile) if link else None
     if command:
         message = message.replace("the link command", f"{command} link")
-    # Issue 10, never a dead button: a link that expired unused offers a new one in Slack.
+    # Issue 10, never a dead button: a replaced link says a newer one was sent; a link that
+    # expired unused offers a new one in Slack.
+    if isinstance(error, LinkUsed) and link is not None and link.ended_reason == "replaced":
+        how = f"run {command} link" if command else "run the link command"
+        return _page(
+            request,
+            "error.html",
+            {
+                "title": "A newer link was sent",
+                "message": "A newer link was sent to you in Slack, so this one no longer "
+                f"works. Use the newest link, or {how} in Slack for another.",
+            },
+            status_code=410,
+        )
     if (
         isinstance(error, LinkExpired)
         and link is not None

@@ -72,6 +72,8 @@ async def acknowledge_link_button(
             identity.user_id,
             identity.scope_id,
         )
+    if renewal.outcome == "usable":
+        log.debug("A link button was clicked while its link still works: nothing to do")
     if reply is None:
         return
     log.info(
