@@ -10,12 +10,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
+import string
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
+import pytest
 from conftest import RunningApp, find_link, hidden_fields, login, run_app
+from hypothesis import given
+from hypothesis import strategies as st
+from test_bad_input import EXAMPLES, assert_handled, nasty
 
 from account_binding.audit import Actor, AuditLog
 from account_binding.binding import BindingPolicy, BindingService
@@ -312,3 +318,56 @@ async def test_two_stores_resending_one_link_at_once_send_one(tmp_path: Path) ->
     finally:
         for store in stores:
             await store.close()
+
+
+# Whatever arrives at the form: a 4xx page, never a 500, nothing written
+
+
+@pytest.fixture
+async def expired(tmp_path: Path) -> AsyncIterator[tuple[RunningApp, httpx.AsyncClient]]:
+    """The app, and a browser holding the expired-link page of Ada's expired link."""
+    async with run_app(tmp_path) as app:
+        url = await app.link_for(ADA)
+        expire(app, url)
+        browser, _ = await expired_page(app, url)
+        yield app, browser
+
+
+def written(app: RunningApp) -> list[list[tuple[object, ...]]]:
+    return [
+        app.query("SELECT * FROM binding_requests ORDER BY 1"),
+        app.query("SELECT * FROM link_resends ORDER BY 1"),
+    ]
+
+
+@EXAMPLES
+@given(
+    fields=st.dictionaries(st.sampled_from(["csrf_token", "link_id", "x"]), nasty, max_size=3),
+    content_type=st.sampled_from(
+        ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain", ""]
+    ),
+)
+async def test_the_resend_form_takes_anything(
+    expired: tuple[RunningApp, httpx.AsyncClient], fields: dict[str, str], content_type: str
+) -> None:
+    app, browser = expired
+    before = written(app)
+    body = "&".join(
+        f"{quote(k, errors='surrogatepass')}={quote(v, errors='surrogatepass')}"
+        for k, v in fields.items()
+    )
+    response = await browser.post(RESEND, content=body, headers={"content-type": content_type})
+    assert_handled(response, {400, 403, 409, 413, 415})
+    assert written(app) == before and app.fake.dms(ADA) == []
+
+
+@EXAMPLES
+@given(nonce=st.text(alphabet=string.ascii_letters + string.digits + "-_.~!$'()*+,:=@%"))
+async def test_any_link_in_the_cookie_gets_a_4xx(
+    expired: tuple[RunningApp, httpx.AsyncClient], nonce: str
+) -> None:
+    app, _ = expired
+    before = written(app)
+    response = await forged_post(app, nonce)
+    assert_handled(response, {400, 404})
+    assert written(app) == before
