@@ -39,6 +39,14 @@ class AuditEvent(StrEnum):
     # ... and refused it (capped per client and reason). Detail: unknown, used, replaced,
     # cancelled, refused, ended, live, bound, too_soon, rate_limited.
     LINK_RESEND_REFUSED = "link_resend_refused"
+    # Issue 10, Enterprise Grid. A Slack person's binding (and/or pending links) moved from
+    # their workspace's key to their organisation's when the workspace joined one; the entry
+    # names the binding's internal account; detail: what moved, from which workspace.
+    BINDING_REKEYED = "binding_rekeyed"
+    # Two bindings of one Slack person came under their organisation's key: the older was
+    # kept, the other removed (token revoked) and the person told by DM. The entry names the
+    # removed binding's internal account; detail: which binding was kept and which removed.
+    BINDING_MERGED = "binding_merged"
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from account_binding.tokens import digest
 
 from ... import messages
 from ...command_payload import slack_unescape
+from ...identity_settling import settle_identity
 from ...installation import installation_of
 from ...messages import OPEN_LINK_ACTION, Reply
 from ...services import SlackServices, services_of
@@ -64,7 +65,13 @@ async def acknowledge_link_button(
             identity.enterprise_id,
         )
         return
-    renewal = await services.link_renewal.after_click(identity, profile, link_id)
+    try:
+        # Enterprise Grid: a workspace that joined an organisation moves its keys first.
+        await settle_identity(services, identity)
+        renewal = await services.link_renewal.after_click(identity, profile, link_id)
+    except DomainError as error:  # StoreBusy: the button can be pressed again
+        log.warning("A link button's click from %s was not answered: %s", identity, error)
+        return
     reply = _reply(services, renewal, in_dm=_in_dm(body))
     if renewal.outcome == "not_theirs":
         log.warning(
