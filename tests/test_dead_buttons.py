@@ -15,9 +15,10 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-from conftest import RunningApp, find_link, run_app
+from conftest import RunningApp, find_link, hidden_fields, run_app
 from test_link_options import bind_with, link_buttons, links_issued
 
 from bolt_app.messages import OPEN_LINK_ACTION
@@ -179,3 +180,20 @@ async def test_a_button_in_a_dm_gets_the_same(tmp_path: Path) -> None:
         fresh = find_link([dm])
         assert fresh != old
         await bind_with(app, fresh)
+
+
+async def test_binding_ttl_is_said_in_the_fresh_link_and_the_resent_dm(tmp_path: Path) -> None:
+    async with run_app(tmp_path, BINDING_TTL="90") as app:
+        [message] = await app.command(ADA, "link")
+        expire_all(app)
+        await click_and_wait_for_replacement(app, ADA, message)
+        assert "expires in 1 minute 30 seconds" in shown(message)
+        expire_all(app)
+        app.query("DELETE FROM link_resends")
+        browser = app.browser()
+        page = await browser.get(urlsplit(find_link([message])).path)
+        assert page.status_code == 410
+        sent = await browser.post("/resend-link", data=hidden_fields(page))
+        assert sent.status_code == 200 and "expires in 1 minute 30 seconds" in sent.text
+        [dm] = app.fake.dms(ADA)
+        assert link_buttons([dm]) and "expires in 1 minute 30 seconds" in shown(dm)
