@@ -43,7 +43,8 @@ Why = Literal["expired", "replaced", "used", "cancelled", "refused", "ended", "u
 class Renewal:
     """What a click on a link button comes to.
 
-    - "usable": the link still works; nothing to do (the button opened it).
+    - "usable": the link still works, or the button does not say which link it is;
+      nothing to do (the button opened it).
     - "not_theirs": the button's link was issued to another Slack identity; nothing done.
     - "connected": the person who clicked is bound now, as `username`.
     - "renewed": `link` is a fresh link for the person who clicked; `why` says what had
@@ -123,9 +124,11 @@ class LinkRenewal:
         the old link was `identity`'s own, or is no longer known, and `identity` is not
         bound. `profile` is what the click says of the person; an old link's own profile
         (with the command it came from) is kept when there is one."""
-        request = (
-            await self._store.get_binding_request(link_id) if LINK_ID.fullmatch(link_id) else None
-        )
+        if not LINK_ID.fullmatch(link_id):
+            # A button without its link's ID (a message from before buttons carried one):
+            # its link may well still work, and the click opened it; leave it be.
+            return Renewal("usable")
+        request = await self._store.get_binding_request(link_id)
         if request is not None and not _same_person(request.identity, identity):
             return Renewal("not_theirs")
         if request is not None and request.used_at is None and request.expires_at > self._clock():

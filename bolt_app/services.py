@@ -14,6 +14,7 @@ from .acting import ActingMode
 from .blocks import Reply
 from .commands.runner import PluginRunner
 from .commands.table import CommandTable
+from .home_tab import HomeTab
 from .internal_api import InternalApiConnection
 
 
@@ -36,11 +37,14 @@ class SlackServices:
     command_timeout: float
     #: Sends a DM to a Slack user ID; whether Slack took it.
     dm: Callable[[str, Reply], Awaitable[bool]]
-
-    # Issue 10, the tutorial's options and never a dead button (helper "links")
-    #: BINDING_TRIGGERS: the actions that start binding ("command", "link", "home",
-    #: "shortcut").
+    # Issue 10, App Home and the shortcut "Connect account":
+    #: Publishes people's Home tabs (the notifier shares it); None: no Home tab is published.
+    home: HomeTab | None = None
+    #: BINDING_TRIGGERS: the actions that start binding ("command", "link", "home", "shortcut").
     binding_triggers: tuple[str, ...] = ("command", "link", "home")
+
+    # Issue 10, the tutorial's options and never a dead button (helper "links"); with
+    # `binding_triggers` above.
     #: LINK_DELIVERY: where a command's association URL goes, "ephemeral" or "dm".
     link_delivery: str = "ephemeral"
     #: A fresh link in place of an old link message whose button was clicked; None: the

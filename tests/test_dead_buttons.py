@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import RunningApp, find_link, hidden_fields, run_app
+from test_app_home import open_home
 from test_link_options import bind_with, link_buttons, links_issued
 
+from bolt_app.home_tab import CONNECT_ACTION
 from bolt_app.messages import OPEN_LINK_ACTION
 from fake_slack import Message
 
@@ -197,3 +199,34 @@ async def test_binding_ttl_is_said_in_the_fresh_link_and_the_resent_dm(tmp_path:
         assert sent.status_code == 200 and "expires in 1 minute 30 seconds" in sent.text
         [dm] = app.fake.dms(ADA)
         assert link_buttons([dm]) and "expires in 1 minute 30 seconds" in shown(dm)
+
+
+async def test_a_button_that_names_no_link_is_left_alone(
+    running_app: RunningApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A link message from before buttons carried their link's ID: the click opened its link,
+    which may well still work, so nothing replaces it."""
+    app = running_app
+    caplog.set_level(logging.DEBUG, logger="bolt_app")
+    [message] = await app.command(ADA, "link")
+    for button in link_buttons([message]):
+        del button["value"]
+    expire_all(app)
+    await click_and_wait_for_log(app, ADA, message, caplog, "nothing to do")
+    assert message.replaced == 0 and links_issued(app) == 1
+
+
+async def test_the_home_tabs_dm_button_gets_the_same(running_app: RunningApp) -> None:
+    app = running_app
+    await open_home(app, ADA)
+    before = len(app.fake.state.messages)
+    assert (await app.fake.click_home(ADA, CONNECT_ACTION)).acked
+    dm = await app.fake.wait_for_message(
+        lambda m: m.where == "dm" and m.user_id == ADA, DEADLINE, after=before
+    )
+    [button] = link_buttons([dm])
+    assert len(str(button["value"])) == 64 and "This message is only for you" in shown(dm)
+    expire_all(app)
+    await click_and_wait_for_replacement(app, ADA, dm)
+    assert "That link expired before it was used" in shown(dm)
+    await bind_with(app, find_link([dm]))

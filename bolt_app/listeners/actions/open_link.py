@@ -80,7 +80,10 @@ async def acknowledge_link_button(
             identity.scope_id,
         )
     if renewal.outcome == "usable":
-        log.debug("A link button was clicked while its link still works: nothing to do")
+        log.debug(
+            "A link button was clicked while its link still works (or it names no link): "
+            "nothing to do"
+        )
     if reply is None:
         return
     log.info(
