@@ -32,6 +32,12 @@ class AuditEvent(StrEnum):
     # AUTH=proxy: a request carried PROXY_USER_HEADER or PROXY_EMAIL_HEADER from a peer not
     # in TRUSTED_PROXIES, and was refused (403). Detail: the header name(s). Capped.
     PROXY_HEADER_REFUSED = "proxy_header_refused"
+    # Issue 10, resume: the command that started binding ran by itself once the binding was
+    # made (the person ticked it at Connect). The entry names the internal account and the
+    # Slack identity; detail: the subcommand and where the answer went ("todo add;
+    # response_url", "whoami; dm"), or why it did not run ("unknown", "bad_arguments",
+    # "not_bound").
+    COMMAND_RESUMED = "command_resumed"
 
 
 @dataclass(frozen=True)
