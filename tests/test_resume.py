@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from conftest import RunningApp, find_link, hidden_fields, run_app
+from oidc_provider import provider_url
+from test_act_as_oauth2 import grant_at_provider, oauth2_app
 
 from account_binding.audit import Actor, AuditLog
 from account_binding.binding import BindingPolicy, BindingService
@@ -321,6 +323,27 @@ async def test_the_answer_goes_only_to_the_slack_user_the_link_was_issued_to(
     assert answer.user_id == "U0GRACE"
     assert not [m for m in app.fake.state.messages if m.user_id == "U0ADA"]
     assert (await audited(app))[0][:3] == ("ada", "T0SANDBOX", "U0GRACE")
+
+
+async def test_under_act_as_oauth2_the_tick_at_connect_holds_through_the_grant(
+    tmp_path: Path,
+) -> None:
+    """Connect goes to the authorization server first; the binding is made at the grant's
+    callback. A command ticked at Connect runs then; one not ticked was dropped at Connect."""
+    async with oauth2_app(tmp_path) as setup:
+        app = setup.app
+        for user_id, title, tick in (("U0ADA", "Granted", True), ("U0GRACE", "Skipped", False)):
+            browser, page = await confirm_page_for(app, user_id, f"todo add {title}")
+            form = {**hidden_fields(page), "action": "connect"}
+            pressed = await browser.post("/bind", data={**form, "resume": "run"} if tick else form)
+            answer = await grant_at_provider(provider_url(pressed))
+            done = await browser.get("/grant/callback", params=answer)
+            assert done.status_code == 200, done.text
+            assert ("is running now" in done.text) is tick
+        answer = await answer_to(app, "U0ADA")
+        assert answer.source == "response_url" and "Granted" in answer.text
+        await nothing_resumed(app, "U0GRACE")
+        assert todos(app) == ["Granted"]
 
 
 # The store and the declarations
