@@ -32,6 +32,14 @@ class AuditEvent(StrEnum):
     # AUTH=proxy: a request carried PROXY_USER_HEADER or PROXY_EMAIL_HEADER from a peer not
     # in TRUSTED_PROXIES, and was refused (403). Detail: the header name(s). Capped.
     PROXY_HEADER_REFUSED = "proxy_header_refused"
+    # Issue 10, Enterprise Grid. A Slack person's binding (and/or pending links) moved from
+    # their workspace's key to their organisation's when the workspace joined one; the entry
+    # names the binding's internal account; detail: what moved, from which workspace.
+    BINDING_REKEYED = "binding_rekeyed"
+    # Two bindings of one Slack person came under their organisation's key: the older was
+    # kept, the other removed (token revoked) and the person told by DM. The entry names the
+    # removed binding's internal account; detail: which binding was kept and which removed.
+    BINDING_MERGED = "binding_merged"
     # Issue 10, resume: the command that started binding ran by itself once the binding was
     # made (the person ticked it at Connect). The entry names the internal account and the
     # Slack identity; detail: the subcommand and where the answer went ("todo add;

@@ -58,6 +58,9 @@ SECOND_ACCOUNT = "A second account with someone's email"
 INTROSPECTION_CLIENTS = "Introspection by a client without the credentials"
 INACTIVE_TOKENS = "A revoked or expired token taken for active"
 BROKEN_PLUGIN = "A plugin that breaks"
+# Issue 10, Enterprise Grid
+GRID_MERGE = "Two bindings of one Slack person on Enterprise Grid"
+GRID_WORKSPACE = "Commands from another workspace of the organisation"
 CREDENTIAL_ELSEWHERE = "A credential sent somewhere else"
 SURPRISE_COMMANDS = "Commands added by surprise"
 SIGN_IN_CALLBACK = "A forged, replayed or misdirected sign-in answer"
@@ -1950,6 +1953,49 @@ REMOVALS = [
         "web/grant_pages.py",
         "            await self.pending.take(session_token)",
         "            pass",
+    ),
+    # Issue 10, Enterprise Grid
+    Removal(
+        GRID_MERGE,
+        "of two bindings under one key, the newer is kept",
+        "account_binding/sqlite_store.py",
+        'keep_old = current is None or (old["created_at"], old["id"]) < (',
+        'keep_old = current is None or (old["created_at"], old["id"]) > (',
+    ),
+    Removal(
+        GRID_MERGE,
+        "the removed binding's token is not revoked",
+        "account_binding/sqlite_store.py",
+        '"UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id = ?",',
+        '"UPDATE api_tokens SET revoked_at = ? WHERE 0 AND revoked_at IS NULL AND id = ?",',
+    ),
+    Removal(
+        GRID_MERGE,
+        "the Slack person is not told of the merge",
+        "bolt_app/identity_settling.py",
+        "    if settled.merged is not None:",
+        "    if False:",
+    ),
+    Removal(
+        GRID_MERGE,
+        "the slash command does not settle the identity first",
+        "bolt_app/listeners/commands/app_command.py",
+        "    await settle_identity(\n",
+        "    0 and await settle_identity(\n",
+    ),
+    Removal(
+        GRID_WORKSPACE,
+        "a workspace install in an organisation answers all of it",
+        "bolt_app/installation.py",
+        "return identity.team_id == self.team_id and identity.enterprise_id == self.enterprise_id",
+        "return identity.enterprise_id == self.enterprise_id",
+    ),
+    Removal(
+        GRID_WORKSPACE,
+        "Slack is asked again at every command it does not admit",
+        "bolt_app/installation.py",
+        "    def _may_reask(self) -> bool:\n        return (",
+        "    def _may_reask(self) -> bool:\n        return True or (",
     ),
     # Issue 10, resume: A command run unseen after connecting
     Removal(
