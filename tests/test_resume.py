@@ -82,12 +82,15 @@ def resumed_audit(app: RunningApp) -> list[tuple[object, ...]]:
     )
 
 
-async def audited(app: RunningApp, seconds: float = 5.0) -> list[tuple[object, ...]]:
-    """The `command_resumed` entries, once there is one (it is written after the answer)."""
+async def audited(
+    app: RunningApp, count: int = 1, seconds: float = 5.0
+) -> list[tuple[object, ...]]:
+    """The `command_resumed` entries, once there are `count` (each is written after its
+    command's answer)."""
     deadline = time.monotonic() + seconds
     while True:
         rows = resumed_audit(app)
-        if rows or time.monotonic() > deadline:
+        if len(rows) >= count or time.monotonic() > deadline:
             return rows
         await asyncio.sleep(0.05)
 
@@ -323,6 +326,36 @@ async def test_the_answer_goes_only_to_the_slack_user_the_link_was_issued_to(
     assert answer.user_id == "U0GRACE"
     assert not [m for m in app.fake.state.messages if m.user_id == "U0ADA"]
     assert (await audited(app))[0][:3] == ("ada", "T0SANDBOX", "U0GRACE")
+
+
+async def test_the_command_runs_off_the_request_within_command_timeout_as_plugins_run(
+    tmp_path: Path,
+) -> None:
+    """The success page comes back before the command's answer (it runs in the background),
+    a handler that hangs is stopped at COMMAND_TIMEOUT and the person told, and a handler's own
+    `ctx.respond` reaches them with the same heading."""
+    async with run_app(
+        tmp_path, COMMAND_PLUGINS="sample_plugins:sample", COMMAND_TIMEOUT="1"
+    ) as app:
+        browser, page = await confirm_page_for(app, "U0ADA", "hangs")
+        assert box(page) is not None and "checked" not in box(page)  # undeclared: changes data
+        await connect(browser, page, tick=True)
+        assert not [m for m in app.fake.state.messages if INTRO in m.text]  # not waited for
+        answer = await answer_to(app, "U0ADA")
+        assert answer.source == "response_url"
+        assert "hangs did not finish within 1 seconds" in answer.text
+
+        browser, page = await confirm_page_for(app, "U0GRACE", "later 7", username="grace")
+        await connect(browser, page, tick=True)
+        answer = await answer_to(app, "U0GRACE")
+        assert answer.source == "response_url" and "first answer for U0GRACE" in answer.text
+        dm = await app.fake.wait_for_message(lambda m: "a DM with number 7" in m.text)
+        assert dm.where == "dm" and dm.user_id == "U0GRACE"
+        rows = await audited(app, count=2)
+        assert sorted(str(row[-1]) for row in rows) == [
+            "hangs; response_url",
+            "later; response_url",
+        ]
 
 
 async def test_under_act_as_oauth2_the_tick_at_connect_holds_through_the_grant(
