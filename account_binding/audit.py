@@ -47,6 +47,12 @@ class AuditEvent(StrEnum):
     # kept, the other removed (token revoked) and the person told by DM. The entry names the
     # removed binding's internal account; detail: which binding was kept and which removed.
     BINDING_MERGED = "binding_merged"
+    # Issue 10, resume: the command that started binding ran by itself once the binding was
+    # made (the person ticked it at Connect). The entry names the internal account and the
+    # Slack identity; detail: the subcommand and where the answer went ("todo add;
+    # response_url", "whoami; dm"), or why it did not run ("unknown", "bad_arguments",
+    # "not_bound").
+    COMMAND_RESUMED = "command_resumed"
 
 
 @dataclass(frozen=True)

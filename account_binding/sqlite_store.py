@@ -62,6 +62,7 @@ from .store import (
     StoredBinding,
     StoredFlow,
     StoredGrant,
+    StoredResume,
     StoreUnavailable,
 )
 from .token_validity import TokenValidity
@@ -410,6 +411,9 @@ class SQLiteStore(SQLiteDatabase):
         now: int,
         expires_at: int,
         limit: LinkLimit | None = None,
+        *,
+        resume_text: str | None = None,
+        resume_response_url: str | None = None,
     ) -> None:
         def add(db: Database) -> None:
             with _write(db):
@@ -446,6 +450,8 @@ class SQLiteStore(SQLiteDatabase):
                         expires_at,
                     ],
                 )
+                # Issue 10, resume: a newer link replaces the older ones' commands too.
+                _keep_resume(db, nonce_hash, identity, resume_text, resume_response_url)
 
         await self._run(add)
 
@@ -1297,6 +1303,42 @@ class SQLiteStore(SQLiteDatabase):
 
         return await self._run(rekey)
 
+    # Issue 10, resume: the command a link was issued for, run once it binds
+
+    async def take_resume(self, nonce_hash: str) -> StoredResume | None:
+        def take(db: Database) -> StoredResume | None:
+            with _write(db):
+                row = _one(
+                    db,
+                    "SELECT * FROM binding_requests WHERE nonce_hash = ? AND used_at IS NOT NULL "
+                    "AND ended_reason = 'bound' AND resume_text IS NOT NULL",
+                    [nonce_hash],
+                )
+                if row is None:
+                    return None
+                db.execute(
+                    "UPDATE binding_requests SET resume_text = NULL, resume_response_url = NULL "
+                    "WHERE nonce_hash = ?",
+                    [nonce_hash],
+                )
+                return StoredResume(
+                    request=_binding_request(row),
+                    response_url_ciphertext=row["resume_response_url"],
+                )
+
+        return await self._run(take)
+
+    async def drop_resume(self, nonce_hash: str) -> None:
+        def drop(db: Database) -> None:
+            with _write(db):
+                db.execute(
+                    "UPDATE binding_requests SET resume_text = NULL, resume_response_url = NULL "
+                    "WHERE nonce_hash = ? AND used_at IS NULL",
+                    [nonce_hash],
+                )
+
+        await self._run(drop)
+
 
 def _insert_grant(db: Database, binding_id: int, grant: NewGrant, now: int) -> None:
     db.execute(
@@ -1442,3 +1484,29 @@ def _delete_binding(db: Database, row: Row, now: int) -> RemovedBinding:
         [now, row["api_token_id"]],
     )
     return RemovedBinding(_binding(row), _grant(grant) if grant else None)
+
+
+# Issue 10, resume
+
+
+def _keep_resume(
+    db: Database,
+    nonce_hash: str,
+    identity: SlackIdentity,
+    text: str | None,
+    response_url: str | None,
+) -> None:
+    """Within `add_binding_request`'s transaction: drop the identity's older links'
+    commands, and keep `text` and `response_url` with the new link."""
+    db.execute(
+        "UPDATE binding_requests SET resume_text = NULL, resume_response_url = NULL "
+        "WHERE scope_id = ? AND slack_user_id = ? AND nonce_hash != ? "
+        "AND resume_text IS NOT NULL",
+        [identity.scope_id, identity.user_id, nonce_hash],
+    )
+    if text is not None:
+        db.execute(
+            "UPDATE binding_requests SET resume_text = ?, resume_response_url = ? "
+            "WHERE nonce_hash = ?",
+            [text, response_url, nonce_hash],
+        )

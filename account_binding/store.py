@@ -162,11 +162,17 @@ class Store(Protocol):
         now: int,
         expires_at: int,
         limit: LinkLimit | None = None,
+        *,
+        resume_text: str | None = None,
+        resume_response_url: str | None = None,
     ) -> None:
         """Store a link and void the identity's older unused links (atomic).
 
         With `limit`, raises LinkRateLimited and stores nothing when the identity already has
         `limit.count` links issued since `limit.since` (counted in the same transaction).
+        `resume_text` and `resume_response_url` (encrypted) are the command to resume once
+        the link binds (account_binding.resume); the older links' commands are dropped in the
+        same transaction.
         """
         ...
 
@@ -392,6 +398,20 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    # Issue 10, resume: the command a link was issued for, run once it binds
+    # (account_binding.resume)
+
+    async def take_resume(self, nonce_hash: str) -> StoredResume | None:
+        """The command kept with the link, cleared in the same write, only when the link was
+        consumed by binding (`ended_reason` "bound"); None when it has none, was not bound,
+        or the command was already taken. So a command is handed out at most once."""
+        ...
+
+    async def drop_resume(self, nonce_hash: str) -> None:
+        """Forget the command kept with the link, if it is still unused (the person
+        unticked it at Connect)."""
+        ...
+
 
 # ACT_AS=oauth2: a binding's OAuth grant (table oauth_grants)
 
@@ -486,3 +506,16 @@ class Rekeyed:
     def changed(self) -> bool:
         """Whether a binding or link moved or was removed."""
         return self.moved is not None or self.removed is not None or self.links_moved > 0
+
+
+# Issue 10, resume
+
+
+@dataclass(frozen=True)
+class StoredResume:
+    """A link's command as `take_resume` hands it out: the link (`request`, whose
+    `resume_text` is the command's text) and the response_url's ciphertext, None when none
+    was kept."""
+
+    request: BindingRequest
+    response_url_ciphertext: str | None = field(repr=False)

@@ -39,6 +39,7 @@ from bolt_app.commands.table import CommandTable
 from bolt_app.home_tab import HomeContent, HomeTab, default_slash_command
 from bolt_app.internal_api import InternalApiConnection
 from bolt_app.notifications import SlackNotifier
+from bolt_app.resume import SlackResumer
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
 from relying_party import Provider
@@ -256,6 +257,9 @@ def build_site(
         login_backend=one_consent(login_backend(settings), settings, oauth2),
         grants=oauth2.web if oauth2 else None,
         link_resends=link_resends(settings, renewal, notifier),
+        # Issue 10, resume: the web side runs a link's command through the Slack side's own
+        # path once the binding is made.
+        resumer=SlackResumer(slack_services, audit),
     )
     return build_web_app(
         services,

@@ -29,6 +29,7 @@ from account_binding.errors import (
     SlackUnavailable,
     StoreBusy,
 )
+from account_binding.resume import PendingCommand
 from account_binding.tokens import digest
 
 from ... import messages
@@ -208,7 +209,9 @@ async def _answer(
                 f"To use `{messages.escape(slash)}`, first connect your Slack account to your "
                 f"{messages.escape(name)} account."
             )
-        return Answer(await _link_reply(services, request, reason))
+        # Issue 10, resume: the command runs by itself once they connect, if they tick it.
+        resume = None if subcommand is core.LINK else _resumable(request, respond)
+        return Answer(await _link_reply(services, request, reason, resume))
     if subcommand is core.WHOAMI:  # answered from the binding: no internal API needed
         return Answer(core.whoami_reply(account.user.username, account.user.email, name))
     bound = account
@@ -244,13 +247,17 @@ async def _answer(
 
 
 async def _link_reply(
-    services: SlackServices, request: CommandRequest, reason: str | None
+    services: SlackServices,
+    request: CommandRequest,
+    reason: str | None,
+    resume: PendingCommand | None = None,
 ) -> Reply:
     """A new link for the person who ran the command, or why there is none (too many links).
-    `reason` (mrkdwn) says why they need it."""
+    `reason` (mrkdwn) says why they need it; `resume`, the command the link keeps to run once
+    it binds."""
     name, slash, identity = services.internal_app_name, request.command, request.identity
     try:
-        link = await services.bindings.issue_link(identity, request.profile)
+        link = await services.bindings.issue_link(identity, request.profile, resume)
     except LinkRateLimited as error:
         log.warning("%s: no link for %s, who asked for too many", slash, identity.user_id)
         return messages.error_reply(str(error))
@@ -283,6 +290,13 @@ def _not_connected(services: SlackServices, request: CommandRequest, *, expired:
         else None
     )
     return messages.not_connected_reply(name, slash, services.binding_triggers, reason=reason)
+
+
+def _resumable(request: CommandRequest, respond: AsyncRespond) -> PendingCommand | None:
+    """Issue 10, resume: the command to keep with the link (its text as the app parsed it,
+    and its response_url), None when it is too long to show whole."""
+    response_url = getattr(respond, "response_url", None)
+    return PendingCommand.of(request.text, response_url if isinstance(response_url, str) else None)
 
 
 def _no_reply(work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[Reply | None]]:
