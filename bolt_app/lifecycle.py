@@ -35,25 +35,22 @@ class SlackLifecycle:
     """What the lifecycle's listeners and the command need."""
 
     lifecycle: Lifecycle
-    #: Whether the `link` subcommand starts binding (BINDING_TRIGGERS lists `link`), so that a
-    #: person whose account was disabled is pointed at it to connect another.
-    link_enabled: bool = True
 
 
 async def ended_binding_reply(
-    lifecycle: SlackLifecycle, request: CommandRequest, app_name: str
+    lifecycle: SlackLifecycle,
+    request: CommandRequest,
+    app_name: str,
+    triggers: tuple[str, ...],
 ) -> Reply | None:
     """For a command from a person not bound: why their binding ended, when an administrator
-    ended it (they are told that instead of being sent a new link); None otherwise."""
+    ended it (they are told that instead of being sent a new link), with the ways to connect
+    another account that BINDING_TRIGGERS (`triggers`) enables; None otherwise."""
     ended = await lifecycle.lifecycle.ended_binding(request.identity)
     if ended is None:
         return None
     return messages.binding_ended_reply(
-        app_name,
-        request.command,
-        ended.username,
-        ended.reason,
-        link_enabled=lifecycle.link_enabled,
+        app_name, request.command, ended.username, ended.reason, triggers
     )
 
 

@@ -1,4 +1,4 @@
-"""Events API listeners (over Socket Mode)."""
+"""Events API listeners (events arrive over Socket Mode; Bolt acknowledges each at once)."""
 
 from __future__ import annotations
 
@@ -8,4 +8,5 @@ from . import lifecycle
 
 
 def register(app: AsyncApp) -> None:
+    # Issue 10, lifecycle: app_uninstalled, tokens_revoked, user_change
     lifecycle.register(app)
