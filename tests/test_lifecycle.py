@@ -417,3 +417,17 @@ async def test_a_deactivated_user_loses_a_binding_made_before_their_workspace_jo
         await send_event(app.fake, app.fake.user_change_event("U0ADA", deleted=True))
         await eventually(lambda: bool(audit(app, "binding_removed_by_slack")))
         assert bindings(app) == []
+
+
+async def test_a_disabled_account_is_refused_at_the_openid_sign_in(tmp_path: Path) -> None:
+    from test_sso_oidc import failures, sign_in, sso_app
+
+    async with sso_app(tmp_path) as sso:
+        assert (await sign_in(sso, sso.app.browser(), "alice")).status_code == 303
+        code, _, err = await admin(sso.app, "user", "disable", "alice")
+        assert code == 0, err
+        refused = await sign_in(sso, sso.app.browser(), "alice")
+        assert refused.status_code == 403 and "disabled by an administrator" in refused.text
+        assert "Account disabled" in refused.text
+        assert not refused.cookies.get("session")
+        assert failures(sso.app) == ["oidc:disabled"]
