@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import logging
 import os
 import sqlite3
@@ -33,6 +34,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from .errors import (
+    AccountDisabled,
     AlreadyBound,
     EmailTaken,
     IdentityTaken,
@@ -50,6 +52,8 @@ from .store import (
     AuditFilter,
     AuditRecord,
     BindingFilter,
+    EndedBinding,
+    EndedUser,
     IssuedToken,
     LinkLimit,
     ListedBinding,
@@ -59,10 +63,13 @@ from .store import (
     RefreshedTokens,
     Rekeyed,
     RemovedBinding,
+    ResendOutcome,
     Session,
+    SlackSelection,
     StoredBinding,
     StoredFlow,
     StoredGrant,
+    StoredResume,
     StoreUnavailable,
 )
 from .token_validity import TokenValidity
@@ -411,6 +418,9 @@ class SQLiteStore(SQLiteDatabase):
         now: int,
         expires_at: int,
         limit: LinkLimit | None = None,
+        *,
+        resume_text: str | None = None,
+        resume_response_url: str | None = None,
     ) -> None:
         def add(db: Database) -> None:
             with _write(db):
@@ -447,6 +457,8 @@ class SQLiteStore(SQLiteDatabase):
                         expires_at,
                     ],
                 )
+                # Issue 10, resume: a newer link replaces the older ones' commands too.
+                _keep_resume(db, nonce_hash, identity, resume_text, resume_response_url)
 
         await self._run(add)
 
@@ -498,6 +510,16 @@ class SQLiteStore(SQLiteDatabase):
                 )
                 if bound is not None:
                     raise AlreadyBound()  # rolls the whole transaction back: the link stays unused
+                # Issue 10, lifecycle: nothing binds to a disabled or removed user (checked under
+                # the write lock, so a concurrent disable cannot slip in between), and binding
+                # forgets why the Slack person's previous binding ended.
+                owner = _one(db, "SELECT disabled_at FROM users WHERE id = ?", [user_id])
+                if owner is None or owner["disabled_at"] is not None:
+                    raise AccountDisabled(removed=owner is None)
+                db.execute(
+                    "DELETE FROM ended_bindings WHERE scope_id = ? AND slack_user_id = ?",
+                    [identity.scope_id, identity.user_id],
+                )
                 token_id = None
                 if api_token_hash is not None:
                     token = db.execute(
@@ -619,6 +641,7 @@ class SQLiteStore(SQLiteDatabase):
                 db,
                 "SELECT users.*, api_tokens.created_at AS issued_at, api_tokens.expires_at "
                 "FROM api_tokens JOIN users ON users.id = api_tokens.user_id "
+                "AND users.disabled_at IS NULL "  # Issue 10, lifecycle: never a disabled user's
                 "WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL",
                 [api_token_hash],
             )
@@ -1102,6 +1125,196 @@ class SQLiteStore(SQLiteDatabase):
 
         return await self._run(take)
 
+    # Issue 10, lifecycle: Slack's lifecycle events and internal users disabled or removed
+    # (account_binding.lifecycle)
+
+    async def note_slack_event(self, event_id: str, now: int) -> bool:
+        def note(db: Database) -> bool:
+            with _write(db):
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO slack_events (event_id, received_at) VALUES (?, ?)",
+                    [event_id, now],
+                )
+            return bool(cursor.rowcount)
+
+        return await self._run(note)
+
+    async def purge_slack_events(self, received_before: int) -> int:
+        def purge(db: Database) -> int:
+            with _write(db):
+                cursor = db.execute(
+                    "DELETE FROM slack_events WHERE received_at < ?", [received_before]
+                )
+            return int(cursor.rowcount)
+
+        return await self._run(purge)
+
+    async def remove_slack_bindings(self, where: SlackSelection, now: int) -> list[RemovedBinding]:
+        clause, params = _selected(where)
+
+        def remove(db: Database) -> list[RemovedBinding]:
+            with _write(db):
+                removed = _remove_bindings(db, clause, params, now)
+                db.execute(
+                    "UPDATE binding_requests SET used_at = ?, ended_reason = 'ended' "  # noqa: S608 - a fixed clause
+                    f"WHERE ({clause}) AND used_at IS NULL",
+                    [now, *params],
+                )
+            return removed
+
+        return await self._run(remove)
+
+    async def disable_user(self, user_id: int, now: int) -> EndedUser | None:
+        def disable(db: Database) -> EndedUser | None:
+            with _write(db):
+                row = _one(db, "SELECT * FROM users WHERE id = ?", [user_id])
+                if row is None:
+                    return None
+                db.execute(
+                    "UPDATE users SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL",
+                    [now, user_id],
+                )
+                removed = _remove_bindings(db, "user_id = ?", [user_id], now)
+                db.execute(
+                    "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                    [now, user_id],
+                )
+                db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
+                _note_ended(db, removed, user_id, row["username"], "disabled", now)
+            return EndedUser(user=_user(row), removed=removed)
+
+        return await self._run(disable)
+
+    async def enable_user(self, user_id: int) -> bool:
+        def enable(db: Database) -> bool:
+            with _write(db):
+                cursor = db.execute(
+                    "UPDATE users SET disabled_at = NULL WHERE id = ? AND disabled_at IS NOT NULL",
+                    [user_id],
+                )
+                db.execute(
+                    "DELETE FROM ended_bindings WHERE user_id = ? AND reason = 'disabled'",
+                    [user_id],
+                )
+            return bool(cursor.rowcount)
+
+        return await self._run(enable)
+
+    async def delete_user(self, user_id: int, now: int) -> EndedUser | None:
+        def delete(db: Database) -> EndedUser | None:
+            with _write(db):
+                row = _one(db, "SELECT * FROM users WHERE id = ?", [user_id])
+                if row is None:
+                    return None
+                removed = _remove_bindings(db, "user_id = ?", [user_id], now)
+                _note_ended(db, removed, user_id, row["username"], "removed", now)
+                # Those told the account was disabled are now told it was removed; the user
+                # ID goes, as SQLite may give it to the next account made.
+                db.execute(
+                    "UPDATE ended_bindings SET reason = 'removed', user_id = NULL, ended_at = ? "
+                    "WHERE user_id = ?",
+                    [now, user_id],
+                )
+                for table, column in _tables_referring_to_users(db):
+                    # Names read from the schema, not from any input.
+                    db.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', [user_id])  # noqa: S608
+                db.execute("DELETE FROM users WHERE id = ?", [user_id])
+            return EndedUser(user=_user(row), removed=removed)
+
+        return await self._run(delete)
+
+    async def ended_binding(self, identity: SlackIdentity) -> EndedBinding | None:
+        row = await self._read(
+            lambda db: _one(
+                db,
+                "SELECT * FROM ended_bindings WHERE scope_id = ? AND slack_user_id = ?",
+                [identity.scope_id, identity.user_id],
+            )
+        )
+        return EndedBinding(**row) if row else None
+
+    # Issue 10, never a dead button: "Send me a new link in Slack"
+
+    async def resend_binding_request(
+        self,
+        old_hash: str,
+        new_hash: str,
+        now: int,
+        expires_at: int,
+        *,
+        limit: LinkLimit,
+        resend_after: int,
+    ) -> ResendOutcome:
+        def resend(db: Database) -> ResendOutcome:
+            with _write(db):
+                row = _one(db, "SELECT * FROM binding_requests WHERE nonce_hash = ?", [old_hash])
+                if row is None:
+                    return ResendOutcome("unknown", None)
+                old = _binding_request(row)
+                if old.used_at is not None:
+                    ended = old.ended_reason
+                    return ResendOutcome("used" if ended in (None, "bound") else ended, old)
+                if old.expires_at > now:
+                    return ResendOutcome("live", old)
+                identity = old.identity
+                key = [identity.scope_id, identity.user_id]
+                bound = _one(
+                    db, "SELECT id FROM bindings WHERE scope_id = ? AND slack_user_id = ?", key
+                )
+                if bound is not None:
+                    return ResendOutcome("bound", old)
+                recent = _one(
+                    db,
+                    "SELECT count(*) AS n, min(created_at) AS oldest FROM binding_requests "
+                    "WHERE scope_id = ? AND slack_user_id = ? AND created_at >= ?",
+                    [*key, limit.since],
+                )
+                assert recent is not None
+                if limit.count <= recent["n"]:
+                    raise LinkRateLimited(max(1, recent["oldest"] + limit.window - now))
+                # The check and the claim of this minute's resend are one conditional write.
+                claimed = db.execute(
+                    "INSERT INTO link_resends (scope_id, slack_user_id, sent_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (scope_id, slack_user_id) DO UPDATE SET sent_at = excluded.sent_at "
+                    "WHERE link_resends.sent_at <= ?",
+                    [*key, now, now - resend_after],
+                ).rowcount
+                if not claimed:
+                    last = _one(
+                        db,
+                        "SELECT sent_at FROM link_resends WHERE scope_id = ? AND slack_user_id = ?",
+                        key,
+                    )
+                    assert last is not None
+                    return ResendOutcome(
+                        "too_soon", old, max(1, last["sent_at"] + resend_after - now)
+                    )
+                db.execute(
+                    "UPDATE binding_requests SET used_at = ?, ended_reason = 'replaced' "
+                    "WHERE used_at IS NULL AND scope_id = ? AND slack_user_id = ?",
+                    [now, *key],
+                )
+                db.execute(
+                    "INSERT INTO binding_requests (nonce_hash, scope_id, slack_user_id, team_id, "
+                    "enterprise_id, user_name, team_name, app_id, command, created_at, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        new_hash,
+                        *key,
+                        identity.team_id,
+                        identity.enterprise_id,
+                        old.profile.user_name,
+                        old.profile.team_name,
+                        old.profile.app_id,
+                        old.profile.command,
+                        now,
+                        expires_at,
+                    ],
+                )
+                return ResendOutcome(None, old)
+
+        return await self._run(resend)
+
     # Issue 10, Enterprise Grid: a workspace that joined an organisation keeps its bindings
 
     async def rekey_to_organisation(
@@ -1215,6 +1428,42 @@ class SQLiteStore(SQLiteDatabase):
                 return Rekeyed(moved=moved, kept=kept, removed=removed, links_moved=links)
 
         return await self._run(rekey)
+
+    # Issue 10, resume: the command a link was issued for, run once it binds
+
+    async def take_resume(self, nonce_hash: str) -> StoredResume | None:
+        def take(db: Database) -> StoredResume | None:
+            with _write(db):
+                row = _one(
+                    db,
+                    "SELECT * FROM binding_requests WHERE nonce_hash = ? AND used_at IS NOT NULL "
+                    "AND ended_reason = 'bound' AND resume_text IS NOT NULL",
+                    [nonce_hash],
+                )
+                if row is None:
+                    return None
+                db.execute(
+                    "UPDATE binding_requests SET resume_text = NULL, resume_response_url = NULL "
+                    "WHERE nonce_hash = ?",
+                    [nonce_hash],
+                )
+                return StoredResume(
+                    request=_binding_request(row),
+                    response_url_ciphertext=row["resume_response_url"],
+                )
+
+        return await self._run(take)
+
+    async def drop_resume(self, nonce_hash: str) -> None:
+        def drop(db: Database) -> None:
+            with _write(db):
+                db.execute(
+                    "UPDATE binding_requests SET resume_text = NULL, resume_response_url = NULL "
+                    "WHERE nonce_hash = ? AND used_at IS NULL",
+                    [nonce_hash],
+                )
+
+        await self._run(drop)
 
     # Issue 10, administration: the bindings an administrator lists and removes
 
@@ -1343,7 +1592,11 @@ def _one(db: Database, sql: str, params: list[Any]) -> Row | None:
 
 def _user(row: Row) -> User:
     return User(
-        id=row["id"], username=row["username"], email=row["email"], created_at=row["created_at"]
+        id=row["id"],
+        username=row["username"],
+        email=row["email"],
+        created_at=row["created_at"],
+        disabled_at=row.get("disabled_at"),  # Issue 10, lifecycle
     )
 
 
@@ -1389,6 +1642,93 @@ def _binding(row: Row) -> Binding:
     )
 
 
+# Issue 10, lifecycle: helpers of the lifecycle's writes (run inside their transaction)
+
+
+def _selected(where: SlackSelection) -> tuple[str, list[Any]]:
+    """The WHERE clause (one of three fixed texts) and parameters over the columns that
+    `bindings` and `binding_requests` share, selecting what `where` names."""
+    if where.identity is not None:
+        return "scope_id = ? AND slack_user_id = ?", [
+            where.identity.scope_id,
+            where.identity.user_id,
+        ]
+    if where.enterprise_id is not None:
+        return "scope_id = ? OR enterprise_id = ?", [where.enterprise_id, where.enterprise_id]
+    if where.team_id is not None:
+        return "team_id = ?", [where.team_id]
+    raise ValueError("a selection names a person, an organisation or a workspace")
+
+
+def _remove_bindings(
+    db: Database, clause: str, params: list[Any], now: int
+) -> list[RemovedBinding]:
+    """Delete the bindings `clause` selects (a fixed text) with their OAuth grants, and revoke
+    their API tokens; what was removed."""
+    grants = {
+        row["binding_id"]: _grant(row)
+        for row in _all(
+            db,
+            "DELETE FROM oauth_grants WHERE binding_id IN "  # noqa: S608 - a fixed clause
+            f"(SELECT id FROM bindings WHERE {clause}) RETURNING *",
+            params,
+        )
+    }
+    rows = _all(db, f"DELETE FROM bindings WHERE {clause} RETURNING *", params)  # noqa: S608
+    token_ids = [row["api_token_id"] for row in rows if row["api_token_id"] is not None]
+    db.execute(
+        "UPDATE api_tokens SET revoked_at = ? "
+        "WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL",
+        [now, json.dumps(token_ids)],
+    )
+    rows.sort(key=lambda row: row["id"])
+    return [RemovedBinding(_binding(row), grants.get(row["id"])) for row in rows]
+
+
+def _note_ended(
+    db: Database,
+    removed: list[RemovedBinding],
+    user_id: int,
+    username: str,
+    reason: str,
+    now: int,
+) -> None:
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO ended_bindings (scope_id, slack_user_id, user_id, username, "
+        "reason, ended_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            [
+                r.binding.identity.scope_id,
+                r.binding.identity.user_id,
+                user_id,
+                username,
+                reason,
+                now,
+            ]
+            for r in removed
+        ],
+    )
+
+
+#: The domain's own tables that refer to users, emptied of a removed user's rows in this
+#: order by `delete_user` (after their bindings, which refer to api_tokens).
+_USER_TABLES = ("api_tokens", "sessions", "user_identities")
+
+
+def _tables_referring_to_users(db: Database) -> list[tuple[str, str]]:
+    """(table, column) for every table with a foreign key to users.id: the domain's own
+    first, then any other (the stand-in's to-do items)."""
+    found: list[tuple[str, str]] = []
+    for (table,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    ).fetchall():
+        for key in _all(db, "SELECT * FROM pragma_foreign_key_list(?)", [table]):
+            if key["table"] == "users" and key["to"] in (None, "id"):
+                found.append((str(table), str(key["from"])))
+    order = {name: index for index, name in enumerate(_USER_TABLES)}
+    return sorted(found, key=lambda pair: (order.get(pair[0], len(order)), pair[0]))
+
+
 # Issue 10, Enterprise Grid
 
 
@@ -1402,3 +1742,29 @@ def _delete_binding(db: Database, row: Row, now: int) -> RemovedBinding:
         [now, row["api_token_id"]],
     )
     return RemovedBinding(_binding(row), _grant(grant) if grant else None)
+
+
+# Issue 10, resume
+
+
+def _keep_resume(
+    db: Database,
+    nonce_hash: str,
+    identity: SlackIdentity,
+    text: str | None,
+    response_url: str | None,
+) -> None:
+    """Within `add_binding_request`'s transaction: drop the identity's older links'
+    commands, and keep `text` and `response_url` with the new link."""
+    db.execute(
+        "UPDATE binding_requests SET resume_text = NULL, resume_response_url = NULL "
+        "WHERE scope_id = ? AND slack_user_id = ? AND nonce_hash != ? "
+        "AND resume_text IS NOT NULL",
+        [identity.scope_id, identity.user_id, nonce_hash],
+    )
+    if text is not None:
+        db.execute(
+            "UPDATE binding_requests SET resume_text = ?, resume_response_url = ? "
+            "WHERE nonce_hash = ?",
+            [text, response_url, nonce_hash],
+        )

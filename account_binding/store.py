@@ -162,11 +162,17 @@ class Store(Protocol):
         now: int,
         expires_at: int,
         limit: LinkLimit | None = None,
+        *,
+        resume_text: str | None = None,
+        resume_response_url: str | None = None,
     ) -> None:
         """Store a link and void the identity's older unused links (atomic).
 
         With `limit`, raises LinkRateLimited and stores nothing when the identity already has
         `limit.count` links issued since `limit.since` (counted in the same transaction).
+        `resume_text` and `resume_response_url` (encrypted) are the command to resume once
+        the link binds (account_binding.resume); the older links' commands are dropped in the
+        same transaction.
         """
         ...
 
@@ -349,6 +355,28 @@ class Store(Protocol):
         SHA-256 is `link_hash`; nothing when there is no such session."""
         ...
 
+    # Issue 10, never a dead button: "Send me a new link in Slack" from the expired-link page
+    # (account_binding.link_renewal)
+
+    async def resend_binding_request(
+        self,
+        old_hash: str,
+        new_hash: str,
+        now: int,
+        expires_at: int,
+        *,
+        limit: LinkLimit,
+        resend_after: int,
+    ) -> ResendOutcome:
+        """Issue a new link, `new_hash`, to the Slack identity of the link `old_hash`, only if
+        that link expired unused (not used, replaced, cancelled or refused: `used_at` unset and
+        `expires_at` <= `now`), the identity is not bound, and no resend went to it in the
+        last `resend_after` seconds (table `link_resends`, set in the same write). All in one
+        transaction: the older unused links (the old one with them) become "replaced", as
+        `add_binding_request` does. Raises LinkRateLimited, changing nothing, when `limit`
+        is reached; a refusal changes nothing either."""
+        ...
+
     # Issue 10, Enterprise Grid: a workspace that joined an organisation keeps its bindings
 
     async def rekey_to_organisation(
@@ -377,6 +405,61 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    # Issue 10, lifecycle: Slack's lifecycle events and internal users disabled or removed
+    # (account_binding.lifecycle)
+
+    async def note_slack_event(self, event_id: str, now: int) -> bool:
+        """Record that the Events API delivery `event_id` was received, in one write
+        (insert-or-ignore); True the first time, False when it was recorded before."""
+        ...
+
+    async def purge_slack_events(self, received_before: int) -> int:
+        """Forget deliveries received before `received_before` (Unix seconds); how many."""
+        ...
+
+    async def remove_slack_bindings(self, where: SlackSelection, now: int) -> list[RemovedBinding]:
+        """Delete every binding `where` selects with its OAuth grant, revoke their API tokens
+        and void the selected identities' unused links (ended_reason "ended"), in one
+        transaction; what was removed."""
+        ...
+
+    async def disable_user(self, user_id: int, now: int) -> EndedUser | None:
+        """Disable the user (`disabled_at`, kept from the first time), delete their bindings
+        and OAuth grants, revoke all their API tokens, end their sessions, and note for each
+        Slack identity that was bound to them why (`ended_bindings`, reason "disabled"), in
+        one transaction. None when there is no such user."""
+        ...
+
+    async def enable_user(self, user_id: int) -> bool:
+        """Clear `disabled_at` and forget the "disabled" notes of the user's former Slack
+        identities (they may be sent a link again); whether the user was disabled."""
+        ...
+
+    async def delete_user(self, user_id: int, now: int) -> EndedUser | None:
+        """Delete the user and everything keyed on them: bindings, OAuth grants, API tokens,
+        sessions, identities at providers, and the rows of any other table that refers to
+        them (the stand-in's to-do items). Each Slack identity that was bound to them, or
+        noted when they were disabled, is noted with reason "removed". The audit log is kept.
+        One transaction; None when there is no such user."""
+        ...
+
+    async def ended_binding(self, identity: SlackIdentity) -> EndedBinding | None:
+        """Why `identity`'s binding ended, when they are to be told (until they bind again)."""
+
+    # Issue 10, resume: the command a link was issued for, run once it binds
+    # (account_binding.resume)
+
+    async def take_resume(self, nonce_hash: str) -> StoredResume | None:
+        """The command kept with the link, cleared in the same write, only when the link was
+        consumed by binding (`ended_reason` "bound"); None when it has none, was not bound,
+        or the command was already taken. So a command is handed out at most once."""
+        ...
+
+    async def drop_resume(self, nonce_hash: str) -> None:
+        """Forget the command kept with the link, if it is still unused (the person
+        unticked it at Connect)."""
+        ...
 
 
 # ACT_AS=oauth2: a binding's OAuth grant (table oauth_grants)
@@ -431,6 +514,79 @@ class RemovedBinding:
     grant: StoredGrant | None
 
 
+# Issue 10, lifecycle: what Slack's lifecycle events and disabling or removing users end
+
+
+@dataclass(frozen=True)
+class SlackSelection:
+    """The bindings and links a Slack lifecycle event ends: one person's (`identity`), an
+    Enterprise Grid organisation's (`enterprise_id`: every identity keyed on it, for an
+    org-wide install) or one workspace's (`team_id`). Build it with a class method."""
+
+    identity: SlackIdentity | None = None
+    enterprise_id: str | None = None
+    team_id: str | None = None
+
+    @classmethod
+    def person(cls, identity: SlackIdentity) -> SlackSelection:
+        return cls(identity=identity)
+
+    @classmethod
+    def organisation(cls, enterprise_id: str) -> SlackSelection:
+        return cls(enterprise_id=enterprise_id)
+
+    @classmethod
+    def workspace(cls, team_id: str) -> SlackSelection:
+        return cls(team_id=team_id)
+
+    def __str__(self) -> str:
+        if self.identity is not None:
+            return f"Slack user {self.identity.scope_id}/{self.identity.user_id}"
+        if self.enterprise_id is not None:
+            return f"organisation {self.enterprise_id}"
+        return f"workspace {self.team_id}"
+
+
+@dataclass(frozen=True)
+class EndedBinding:
+    """Why a Slack identity's binding ended (table ended_bindings): its internal account
+    `username` was "disabled" or "removed" by an administrator at `ended_at` (Unix
+    seconds). `user_id` is None once the account is removed."""
+
+    scope_id: str
+    slack_user_id: str
+    user_id: int | None
+    username: str
+    reason: str
+    ended_at: int
+
+
+@dataclass(frozen=True)
+class EndedUser:
+    """A user disabled or removed: as they were before (`user`), and the bindings removed
+    (with their OAuth grants, to revoke at the provider)."""
+
+    user: User
+    removed: list[RemovedBinding]
+
+
+# Issue 10, never a dead button: what `resend_binding_request` decided
+
+
+@dataclass(frozen=True)
+class ResendOutcome:
+    """`refusal` is None when the new link was stored, else why not: "unknown" (no such
+    link), "used" (used to bind, or before reasons were kept), "replaced", "cancelled",
+    "refused", "ended" (its `ended_reason`), "live" (it has not expired), "bound" (the
+    identity is bound now), or "too_soon" (a resend went to the identity less than
+    `resend_after` seconds ago; `retry_after` says in how many seconds one may go).
+    `request` is the old link, when there is one."""
+
+    refusal: str | None
+    request: BindingRequest | None
+    retry_after: int = 0
+
+
 # Issue 10, Enterprise Grid: what `Store.rekey_to_organisation` did
 
 
@@ -455,6 +611,19 @@ class Rekeyed:
     def changed(self) -> bool:
         """Whether a binding or link moved or was removed."""
         return self.moved is not None or self.removed is not None or self.links_moved > 0
+
+
+# Issue 10, resume
+
+
+@dataclass(frozen=True)
+class StoredResume:
+    """A link's command as `take_resume` hands it out: the link (`request`, whose
+    `resume_text` is the command's text) and the response_url's ciphertext, None when none
+    was kept."""
+
+    request: BindingRequest
+    response_url_ciphertext: str | None = field(repr=False)
 
 
 # Issue 10, administration: a binding as `account-binding binding list` shows it

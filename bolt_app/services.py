@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from account_binding.binding import BindingService, Notifier
+from account_binding.link_renewal import LinkRenewal
 
 from .acting import ActingMode
 from .blocks import Reply
@@ -15,6 +16,7 @@ from .commands.runner import PluginRunner
 from .commands.table import CommandTable
 from .home_tab import HomeTab
 from .internal_api import InternalApiConnection
+from .lifecycle import SlackLifecycle
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,23 @@ class SlackServices:
     command_timeout: float
     #: Sends a DM to a Slack user ID; whether Slack took it.
     dm: Callable[[str, Reply], Awaitable[bool]]
+    # Issue 10, lifecycle: Slack's lifecycle events, and bindings an administrator ended
+    # (None: the events are acknowledged and ignored, and no command says why).
+    lifecycle: SlackLifecycle | None = None
+
     # Issue 10, App Home and the shortcut "Connect account":
     #: Publishes people's Home tabs (the notifier shares it); None: no Home tab is published.
     home: HomeTab | None = None
     #: BINDING_TRIGGERS: the actions that start binding ("command", "link", "home", "shortcut").
     binding_triggers: tuple[str, ...] = ("command", "link", "home")
+
+    # Issue 10, the tutorial's options and never a dead button (helper "links"); with
+    # `binding_triggers` above.
+    #: LINK_DELIVERY: where a command's association URL goes, "ephemeral" or "dm".
+    link_delivery: str = "ephemeral"
+    #: A fresh link in place of an old link message whose button was clicked; None: the
+    #: click is only acknowledged.
+    link_renewal: LinkRenewal | None = None
 
 
 CONTEXT_KEY = "account_binding_services"

@@ -61,6 +61,9 @@ BROKEN_PLUGIN = "A plugin that breaks"
 # Issue 10, Enterprise Grid
 GRID_MERGE = "Two bindings of one Slack person on Enterprise Grid"
 GRID_WORKSPACE = "Commands from another workspace of the organisation"
+# Issue 10, lifecycle
+SLACK_GONE = "A binding outliving its Slack workspace or person"
+ACCOUNT_ENDED = "An internal account that must stop acting"
 CREDENTIAL_ELSEWHERE = "A credential sent somewhere else"
 SURPRISE_COMMANDS = "Commands added by surprise"
 SIGN_IN_CALLBACK = "A forged, replayed or misdirected sign-in answer"
@@ -70,6 +73,13 @@ TAKEOVER = "An account taken over through single sign-on"
 AROUND_PROXY = "Identity headers sent around the proxy"
 FORWARDED_FOR_GOOD = "Forwarded link, closed for good"
 OAUTH_TOKENS = "A person's OAuth tokens misused or outliving the binding"
+# Issue 10, never a dead button (helper "links")
+WRONG_CLICKER = "A link button answered for the wrong person"
+RESEND_ABUSE = '"Send me a new link in Slack" abused'
+# Issue 10, resume
+RESUMED_UNSEEN = "A command run unseen after connecting"
+RESUMED_TWICE = "A resumed command run twice, or for someone else"
+RESUME_URL = "A command's response_url kept or used too long"
 # Issue 10, administration
 ADMIN_TERMINAL = "Terminal escapes in an administrator's listing"
 SSO_PASSWORD = "A password for an account made by single sign-on"  # noqa: S105 - a row of SECURITY.md
@@ -1956,6 +1966,77 @@ REMOVALS = [
         "            await self.pending.take(session_token)",
         "            pass",
     ),
+    # Issue 10, never a dead button (helper "links")
+    Removal(
+        WRONG_CLICKER,
+        "a click on a button carrying another person's link gets a link all the same",
+        "account_binding/link_renewal.py",
+        "        if request is not None and not _same_person(request.identity, identity):",
+        "        if False:",
+    ),
+    Removal(
+        WRONG_CLICKER,
+        "a click by someone connected since gets a fresh link",
+        "account_binding/link_renewal.py",
+        "        if bound is not None:",
+        "        if False:",
+    ),
+    Removal(
+        WRONG_CLICKER,
+        "the button carries the nonce itself",
+        "bolt_app/listeners/commands/app_command.py",
+        "    link_id = digest(link.nonce)",
+        "    link_id = link.nonce",
+    ),
+    Removal(
+        POSTED,
+        "LINK_DELIVERY=dm posts the link in the reply as well",
+        "bolt_app/listeners/commands/app_command.py",
+        "            return messages.link_sent_by_dm_reply(name, ttl, reason=reason)",
+        "            return messages.link_reply(url, name, ttl, reason=reason)",
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "a used, replaced or cancelled link is renewed",
+        "account_binding/sqlite_store.py",
+        "                if old.used_at is not None:\n                    ended = old.ended_reason",
+        "                if False:\n                    ended = old.ended_reason",
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "a live link is renewed",
+        "account_binding/sqlite_store.py",
+        '                if old.expires_at > now:\n                    return ResendOutcome("live", old)',
+        '                if False:\n                    return ResendOutcome("live", old)',
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "no limit of one resend a minute",
+        "account_binding/sqlite_store.py",
+        '                    "WHERE link_resends.sent_at <= ?",',
+        '                    "WHERE link_resends.sent_at <= ? OR 1",',
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "LINKS_PER_HOUR not counted for resends",
+        "account_binding/sqlite_store.py",
+        "                    [*key, limit.since],",
+        "                    [*key, now + 1],",
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "the resend form's double-submit token is not checked",
+        "web/link_resend.py",
+        "    csrf.check(cookies.read(request, cookies.LOGIN_CSRF), form.get(csrf.FIELD))",
+        "    pass",
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "the resend form's link is not checked against the link cookie",
+        "web/link_resend.py",
+        "    if not isinstance(shown, str) or not hmac.compare_digest(",
+        "    if False and hmac.compare_digest(",
+    ),
     # Issue 10, Enterprise Grid
     Removal(
         GRID_MERGE,
@@ -1998,6 +2079,260 @@ REMOVALS = [
         "bolt_app/installation.py",
         "    def _may_reask(self) -> bool:\n        return (",
         "    def _may_reask(self) -> bool:\n        return True or (",
+    ),
+    # Issue 10, lifecycle
+    Removal(
+        SLACK_GONE,
+        "app_uninstalled is not listened to",
+        "bolt_app/listeners/events/lifecycle.py",
+        '    app.event("app_uninstalled")(app_uninstalled)\n',
+        "",
+    ),
+    Removal(
+        SLACK_GONE,
+        "a revoked bot token is not recognised",
+        "bolt_app/lifecycle.py",
+        "    return isinstance(bots, list) and any(isinstance(b, str) and b for b in bots)",
+        "    return False",
+    ),
+    Removal(
+        SLACK_GONE,
+        "a deactivated Slack user keeps their binding",
+        "bolt_app/lifecycle.py",
+        '    if not isinstance(user, dict) or user.get("deleted") is not True:',
+        "    if True:",
+    ),
+    Removal(
+        SLACK_GONE,
+        "a binding keyed on the workspace before it joined an organisation stays",
+        "bolt_app/lifecycle.py",
+        "    if enterprise_id is not None and team_id is not None:",
+        "    if False:",
+    ),
+    Removal(
+        SLACK_GONE,
+        "the listener asks auth.test, which fails once the token is revoked",
+        "bolt_app/listeners/events/lifecycle.py",
+        "installation_of_event(body, installation_of(context).known)",
+        "installation_of_event(body, await installation_of(context).get())",
+    ),
+    Removal(
+        SLACK_GONE,
+        "a retried delivery is handled again",
+        "account_binding/lifecycle.py",
+        "        return await self._store.note_slack_event(event_id, self._clock())",
+        "        await self._store.note_slack_event(event_id, self._clock())\n        return True",
+    ),
+    Removal(
+        SLACK_GONE,
+        "the removed bindings' tokens keep working",
+        "account_binding/sqlite_store.py",
+        '"WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL",',
+        '"WHERE 0 AND id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL",',
+    ),
+    Removal(
+        SLACK_GONE,
+        "the gone workspace's links still work",
+        "account_binding/sqlite_store.py",
+        '                    f"WHERE ({clause}) AND used_at IS NULL",',
+        '                    f"WHERE 0 AND ({clause}) AND used_at IS NULL",',
+    ),
+    Removal(
+        SLACK_GONE,
+        "an org-wide uninstall is taken for one workspace's",
+        "bolt_app/lifecycle.py",
+        "    if org_wide and enterprise_id is not None:",
+        "    if False:",
+    ),
+    Removal(
+        SLACK_GONE,
+        "a hanging revocation has no deadline",
+        "account_binding/lifecycle.py",
+        "                await asyncio.wait_for(piece(), deadline_seconds)",
+        "                await piece()",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "the right password of a disabled account logs in",
+        "account_binding/login.py",
+        "        if user is not None and user.disabled_at is not None:",
+        "        if False:",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "single sign-on opens a disabled account",
+        "account_binding/accounts.py",
+        "            if user.disabled_at is not None:  # Issue 10, lifecycle",
+        "            if False:",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "a disabled account's leftover session logs it in",
+        "web/authentication.py",
+        "    if user is None or user.disabled_at is not None:",
+        "    if user is None:",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "the binding's transaction does not check the account",
+        "account_binding/sqlite_store.py",
+        '                if owner is None or owner["disabled_at"] is not None:',
+        "                if owner is None:",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "a disabled account's token is honoured once its revocation is undone",
+        "account_binding/sqlite_store.py",
+        '"AND users.disabled_at IS NULL "',
+        '""',
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "disabling leaves the sessions",
+        "account_binding/sqlite_store.py",
+        '                db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])\n'
+        "                _note_ended(",
+        "                _note_ended(",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "disabling leaves the bindings",
+        "account_binding/sqlite_store.py",
+        '                removed = _remove_bindings(db, "user_id = ?", [user_id], now)\n'
+        "                db.execute(\n"
+        '                    "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ?',
+        "                removed = []\n"
+        "                db.execute(\n"
+        '                    "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ?',
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "the stand-in impersonates a disabled account",
+        "stand_in/auth.py",
+        "        return found[0] if found and found[0].disabled_at is None else None",
+        "        return found[0] if found else None",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "the stand-in takes a provider's token of a disabled account",
+        "stand_in/auth.py",
+        "        return user if user is not None and user.disabled_at is None else None",
+        "        return user",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "the Slack person is sent a link instead of being told why",
+        "bolt_app/listeners/commands/app_command.py",
+        "        if ended is not None:\n            return Answer(ended)",
+        "        if False:\n            return Answer(ended)",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "remove does not ask first",
+        "launcher/user_admin.py",
+        '    if args.user_command == "remove" and not args.yes:',
+        "    if False:",
+    ),
+    # Issue 10, resume: A command run unseen after connecting
+    Removal(
+        RESUMED_UNSEEN,
+        "the box starts ticked for every command",
+        "web/resume.py",
+        "        return not self.changes_data",
+        "        return True",
+    ),
+    Removal(
+        RESUMED_UNSEEN,
+        "Connect without the box ticked keeps the command",
+        "web/binding_pages.py",
+        "        await services.bindings.drop_resume(nonce)",
+        "        pass",
+    ),
+    Removal(
+        RESUMED_UNSEEN,
+        "a subcommand that does not declare counts as read-only",
+        "bolt_app/commands/interface.py",
+        "    changes_data: bool = True",
+        "    changes_data: bool = False",
+    ),
+    Removal(
+        RESUMED_UNSEEN,
+        "the confirm page shows the command unescaped",
+        "web/templates/confirm.html",
+        "{{ resume.typed | cap(340) }}",
+        "{{ resume.typed | safe }}",
+    ),
+    Removal(
+        RESUMED_UNSEEN,
+        "a command of any length is kept, so the page cannot show it whole",
+        "account_binding/resume.py",
+        "        if not text or len(text) > MAX_RESUME_TEXT:",
+        "        if not text:",
+    ),
+    Removal(
+        RESUMED_UNSEEN,
+        "a command unknown now counts as read-only",
+        "bolt_app/resume.py",
+        "        return not (isinstance(parsed, Invocation) and not parsed.subcommand.changes_data)",
+        "        return isinstance(parsed, Invocation) and parsed.subcommand.changes_data",
+    ),
+    # Issue 10, resume: A resumed command run twice, or for someone else
+    Removal(
+        RESUMED_TWICE,
+        "taking the command leaves it with the link",
+        "account_binding/sqlite_store.py",
+        '                    "WHERE nonce_hash = ?",\n'
+        "                    [nonce_hash],\n"
+        "                )\n"
+        "                return StoredResume(",
+        '                    "WHERE 0",\n'
+        "                    [],\n"
+        "                )\n"
+        "                return StoredResume(",
+    ),
+    Removal(
+        RESUMED_TWICE,
+        "a link not consumed by binding hands out its command",
+        "account_binding/sqlite_store.py",
+        """"AND ended_reason = 'bound' AND resume_text IS NOT NULL",""",
+        """"AND resume_text IS NOT NULL",""",
+    ),
+    Removal(
+        RESUMED_TWICE,
+        "a binding that is not the link's takes its command",
+        "account_binding/binding.py",
+        "        ) or binding.user_id != user.id:",
+        "        ) and False:",
+    ),
+    Removal(
+        RESUMED_TWICE,
+        "a newer link leaves the older links' commands",
+        "account_binding/sqlite_store.py",
+        '''"WHERE scope_id = ? AND slack_user_id = ? AND nonce_hash != ? "''',
+        '''"WHERE 0 AND scope_id = ? AND slack_user_id = ? AND nonce_hash != ? "''',
+    ),
+    # Issue 10, resume: A command's response_url kept or used too long
+    Removal(
+        RESUME_URL,
+        "the response_url is stored in the clear",
+        "account_binding/binding.py",
+        "        return self._cipher.encrypt(url) if url else None",
+        "        return url",
+    ),
+    Removal(
+        RESUME_URL,
+        "a response_url older than 30 minutes is posted to",
+        "account_binding/resume.py",
+        "and now - self.issued_at < RESPONSE_URL_LIFETIME_SECONDS",
+        "and True",
+    ),
+    Removal(
+        RESUME_URL,
+        "a post the response_url refuses is not sent by DM",
+        "bolt_app/resume.py",
+        "            self._response_url = None  # expired, used up or refused: DMs from now on\n"
+        "        if await self._dm(self._user_id, reply):",
+        "            return False\n        if await self._dm(self._user_id, reply):",
     ),
     # Issue 10, administration
     Removal(
@@ -2047,8 +2382,8 @@ REMOVALS = [
         ADMIN_REMOVAL,
         "the Slack person is not told",
         "launcher/admin_commands.py",
-        "            told[row.binding.id] = await _tell(settings, row)",
-        '            told[row.binding.id] = ""',
+        "await slack.tell(row) if slack else NOT_TOLD",
+        "NOT_TOLD",
     ),
     Removal(
         ADMIN_REMOVAL,

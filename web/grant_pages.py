@@ -25,14 +25,19 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from account_binding.audit import Actor
 from account_binding.authorization_flows import FlowRefused
-from account_binding.errors import AlreadyBound, IdentityTaken, LinkError, SlackUnavailable
+from account_binding.errors import (
+    AccountDisabled,
+    AlreadyBound,
+    IdentityTaken,
+    LinkError,
+    SlackUnavailable,
+)
 from account_binding.oauth_grants import GrantedTokens, OAuthGrants, PendingGrants
 from account_binding.tokens import digest
 from relying_party import InvalidIdToken, Provider, ProviderRefused, ProviderUnavailable
@@ -212,6 +217,8 @@ async def _callback(request: Request, grant_services: GrantServices) -> Response
         )
     except LinkError as error:
         return await binding_pages._link_error(request, error, nonce, current)
+    except AccountDisabled as error:  # Issue 10, lifecycle
+        return binding_pages.account_disabled(request, error)
 
 
 async def _bind(
@@ -265,16 +272,7 @@ async def _bind(
         binding.identity.scope_id,
         grants.issuer,
     )
-    return binding_pages._page(
-        request,
-        "success.html",
-        {
-            "user": current.user,
-            "binding": binding,
-            "slack_url": services.slack_return_url(binding.identity, binding.profile),
-        },
-        background=BackgroundTask(services.notifier.binding_created, binding, current.user),
-    )
+    return await binding_pages.success_page(request, nonce, binding, current.user)
 
 
 def _same(stored_hash: str, computed_hash: str) -> bool:
