@@ -29,6 +29,7 @@ from account_binding.errors import (
     SlackUnavailable,
     StoreBusy,
 )
+from account_binding.models import Binding
 
 from ... import messages
 from ...acting import ConnectionEnded
@@ -61,6 +62,9 @@ class Answer:
 
     reply: Reply | None
     then: Callable[[], Awaitable[Reply | None]] | None = None
+    # Issue 10, unbinding: the binding the command acted with, whose use is recorded
+    # (`last_used_at`) once the person has their answer.
+    used: Binding | None = None
 
 
 async def app_command(
@@ -114,6 +118,8 @@ async def app_command(
         follow_up = await answer.then()
         if follow_up is not None:
             await _respond(respond, follow_up)
+    if answer.used is not None:
+        await services.bindings.record_use(answer.used)
 
 
 def _result(work: asyncio.Future[Answer], what: str) -> Answer:
@@ -197,7 +203,10 @@ async def _answer(
             )
         return Answer(await _link_reply(services, request, reason))
     if subcommand is core.WHOAMI:  # answered from the binding: no internal API needed
-        return Answer(core.whoami_reply(account.user.username, account.user.email, name))
+        return Answer(
+            core.whoami_reply(account.user.username, account.user.email, name),
+            used=account.binding,
+        )
     bound = account
 
     async def act() -> Reply | None:
@@ -223,7 +232,7 @@ async def _answer(
             except DomainError as error:  # StoreBusy: the person can try again
                 return messages.error_reply(str(error))
 
-    return Answer(None, then=act)
+    return Answer(None, then=act, used=bound.binding)
 
 
 async def _link_reply(
