@@ -428,12 +428,13 @@ class BindingService:
         )
         if removed is None:
             return None
-        binding = removed.binding
         await self._audit.record(
-            AuditEvent.UNBOUND, await self._owner_as_actor(binding, actor), binding.identity
+            AuditEvent.UNBOUND,
+            await self._owner_as_actor(removed.binding, actor),
+            removed.binding.identity,
         )
         await self._revoke_grant(removed)
-        return binding
+        return removed.binding
 
     async def binding_of(self, user: User, public_id: str) -> Binding | None:
         """`user`'s binding whose public ID is `public_id`; None when there is none (no such

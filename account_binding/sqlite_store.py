@@ -1135,8 +1135,8 @@ class SQLiteStore(SQLiteDatabase):
                 )
                 if row is None:
                     return None
-                db.execute(
-                    "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                db.execute(  # its token stops working in the same transaction
+                    "UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id = ?",
                     [now, row["api_token_id"]],
                 )
                 return RemovedBinding(_binding(row), _grant(grant) if grant else None)
