@@ -21,7 +21,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
-from account_binding.audit import Actor
 from account_binding.errors import (
     BindingExpired,
     DomainError,
@@ -170,16 +169,16 @@ async def _answer(
     if subcommand is core.HELP:
         return Answer(messages.help_reply(services.commands, slash, name))
     if subcommand is core.UNLINK:
-        binding = await services.bindings.unbind(
-            identity, Actor(client=f"slack:{identity.user_id}")
-        )
-        if binding is None:
+        # Issue 10, unbinding: asked first; the Disconnect button unbinds
+        # (listeners/actions/disconnect.py), naming this binding by its public ID.
+        connection = await services.bindings.connection_of(identity)
+        if connection is None:
             return Answer(messages.unlinked_reply(name, was_linked=False))
-
-        async def tell() -> None:
-            await services.notifier.binding_removed(binding)
-
-        return Answer(messages.unlinked_reply(name, was_linked=True), then=_no_reply(tell))
+        return Answer(
+            messages.unlink_question_reply(
+                name, connection.user.username, connection.binding.public_id or "", slash
+            )
+        )
 
     expired = False
     try:
