@@ -57,7 +57,56 @@ def _text(obj: Any) -> Markup:
     return mrkdwn(text) if obj.get("type") == "mrkdwn" else Markup(escape(text))  # noqa: S704 - escaped
 
 
-def blocks(items: list[Any]) -> Markup:
+def _link_button(element: dict[str, Any]) -> str:
+    url = str(element["url"])
+    if not url.startswith(("http://", "https://")):
+        return ""
+    style = " primary" if element.get("style") == "primary" else ""
+    return (
+        f'<a class="button{style}" href="{escape(url)}" target="_blank" '
+        f'rel="noopener">{_text(element.get("text"))}</a>'
+    )
+
+
+def _click_button(element: dict[str, Any], clicks: Clicks) -> str:
+    """A button that sends block_actions: a form posting to the sandbox's /click, which
+    shows the element's confirm dialog first when it has one."""
+    style = element.get("style")
+    css = f" {style}" if style in ("primary", "danger") else ""
+    ts = f'<input type="hidden" name="ts" value="{escape(clicks.ts)}">' if clicks.ts else ""
+    return (
+        '<form method="post" action="/click" class="click">'
+        f'<input type="hidden" name="user" value="{escape(clicks.user_id)}">'
+        f'<input type="hidden" name="surface" value="{escape(clicks.surface)}">{ts}'
+        f'<input type="hidden" name="action_id" value="{escape(str(element["action_id"]))}">'
+        f'<button type="submit" class="button{css}">{_text(element.get("text"))}</button>'
+        "</form>"
+    )
+
+
+def _element(element: Any, clicks: Clicks | None) -> str:
+    if not isinstance(element, dict) or element.get("type") != "button":
+        return ""
+    if element.get("url"):
+        return _link_button(element)
+    if clicks is not None and element.get("action_id"):
+        return _click_button(element, clicks)
+    return ""
+
+
+class Clicks:
+    """Where the buttons of rendered blocks send their clicks: `user_id` clicks them on
+    `surface` ("message", with the message's `ts`, or "home")."""
+
+    def __init__(self, user_id: str, surface: str = "message", ts: str | None = None) -> None:
+        self.user_id = user_id
+        self.surface = surface
+        self.ts = ts
+
+
+def blocks(items: list[Any], clicks: Clicks | None = None) -> Markup:
+    """Block Kit `items` as HTML. Link buttons open their URL; other buttons post a click
+    (`clicks`) or, without `clicks`, are left out."""
     parts: list[str] = []
     for block in items:
         if not isinstance(block, dict):
@@ -66,31 +115,38 @@ def blocks(items: list[Any]) -> Markup:
         if kind == "header":
             parts.append(f'<p class="block-header">{_text(block.get("text"))}</p>')
         elif kind == "section":
-            if block.get("text"):
+            accessory = _element(block.get("accessory"), clicks)
+            if block.get("text") or accessory:
                 parts.append(f"<p>{_text(block.get('text'))}</p>")
             fields = block.get("fields") or []
             if fields:
                 cells = "".join(f"<div>{_text(f)}</div>" for f in fields)
                 parts.append(f'<div class="block-fields">{cells}</div>')
+            if accessory:
+                parts.append(f'<div class="block-actions">{accessory}</div>')
         elif kind == "context":
             texts = " ".join(str(_text(e)) for e in block.get("elements") or [])
             parts.append(f'<p class="block-context">{texts}</p>')
         elif kind == "actions":
-            buttons = []
-            for element in block.get("elements") or []:
-                if (
-                    isinstance(element, dict)
-                    and element.get("type") == "button"
-                    and element.get("url")
-                ):
-                    url = str(element["url"])
-                    if url.startswith(("http://", "https://")):
-                        style = " primary" if element.get("style") == "primary" else ""
-                        buttons.append(
-                            f'<a class="button{style}" href="{escape(url)}" target="_blank" '
-                            f'rel="noopener">{_text(element.get("text"))}</a>'
-                        )
-            parts.append(f'<p class="block-actions">{"".join(buttons)}</p>')
+            buttons = "".join(_element(e, clicks) for e in block.get("elements") or [])
+            parts.append(f'<div class="block-actions">{buttons}</div>')
         elif kind == "divider":
             parts.append("<hr>")
     return Markup("".join(parts))  # noqa: S704 - every piece is escaped above
+
+
+def confirm_dialog_parts(confirm: Any) -> dict[str, Markup]:
+    """A `confirm` object's title, text and button labels as HTML, with Slack's defaults
+    where a part is missing."""
+    confirm = confirm if isinstance(confirm, dict) else {}
+
+    def part(key: str, default: str) -> Markup:
+        text = _text(confirm.get(key))
+        return text if str(text) else Markup(escape(default))  # noqa: S704 - escaped
+
+    return {
+        "title": part("title", "Are you sure?"),
+        "text": part("text", ""),
+        "confirm": part("confirm", "Yes"),
+        "deny": part("deny", "Cancel"),
+    }

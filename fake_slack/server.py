@@ -1,14 +1,40 @@
 """A fake Slack on loopback that speaks Slack's documented wire protocol.
 
 It serves what this app needs of Slack, the way Slack serves it:
-- the Web API methods `apps.connections.open`, `auth.test`, `chat.postMessage` and
-  `users.info`, with Slack's bearer-token checks and error shapes;
+- the Web API methods `apps.connections.open`, `auth.test`, `chat.postMessage`,
+  `users.info` and `views.publish`, with Slack's bearer-token checks and error shapes;
 - the Socket Mode websocket: `hello` on open, envelopes out, acknowledgements back on the same
   socket, `disconnect` before closing;
 - `response_url`s, which accept up to 5 posts within 30 minutes.
 
 It records every message the app shows a person (ephemeral replies, channel messages, DMs),
 so tests and the sandbox page can read what a Slack user would see.
+
+What a person or Slack does, as tests drive it (each waits up to 3 s for the app's ack and
+returns a CommandOutcome):
+- `send_slash_command(user_id, text)`: the slash command; `text` reaches the app escaped.
+- `send_event(event, *, event_id=None, retry_attempt=None)`: an Events API delivery (an
+  `events_api` envelope around Slack's `event_callback` wrapper, with `authorizations`);
+  build the event with `app_home_opened_event(user_id, tab="home")`,
+  `user_change_event(user_id, deleted=False)`, `app_uninstalled_event()` or
+  `tokens_revoked_event(bot=True, oauth_user_ids=())`.
+- `click(user_id, message, action_id, *, confirmed=False)`: block_actions for an element
+  of a message the person sees, with a response_url bound to that message (a post with
+  `replace_original` replaces it in place, `Message.replaced` counting; `delete_original`
+  marks it `deleted` and hides it from what the person sees; otherwise a new message).
+  An element with a `confirm` object needs `confirmed=True` (the person accepted Slack's
+  dialog), else ValueError; so does a missing element.
+- `click_home(user_id, action_id, *, confirmed=False)`: block_actions from the person's
+  Home tab as `views.publish` last published it (container "view", no response_url).
+- `run_shortcut(user_id, callback_id)`: a global shortcut.
+- `home_view(user_id)`: the Home tab view last published for the person, or None.
+- `delete_user(user_id)`, `set_user(user)`, `join_org(enterprise_id, name)`: change the
+  workspace as an admin would (deactivate someone; move the workspace into a Grid org).
+- `wait_for_message(predicate)`, `wait_until(condition)`: wait for what the app does after
+  its ack (a message recorded, replaced or deleted; a Home tab published).
+
+Deleted messages stay in `state.messages` (so indexes taken before stay valid) with
+`deleted` set; `messages_for`, `ephemerals` and `dms` leave them out.
 """
 
 from __future__ import annotations
@@ -18,6 +44,7 @@ import dataclasses
 import itertools
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -27,6 +54,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from . import payloads
+from .views import ViewRefused, parse_view
 from .workspace import FakeUser, FakeWorkspace
 
 log = logging.getLogger(__name__)
@@ -41,6 +70,8 @@ JSON = dict[str, Any]
 #: `send_envelope`'s payload for an envelope without a `payload` field.
 NO_PAYLOAD: Any = object()
 
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+
 
 @dataclass
 class Message:
@@ -53,6 +84,10 @@ class Message:
     blocks: list[JSON]
     ts: str
     source: str  # "ack", "response_url", "chat.postMessage" or "slack"
+    #: How many times a response_url post with `replace_original` replaced it in place.
+    replaced: int = 0
+    #: Removed by a response_url post with `delete_original`: the person no longer sees it.
+    deleted: bool = False
 
 
 @dataclass
@@ -69,6 +104,10 @@ class _ResponseUrl:
     channel: str
     created: float
     posts: int = 0
+    #: The message `replace_original`/`delete_original` act on: for an interaction, the
+    #: message whose element was clicked; for a slash command, the last message the command
+    #: produced (its ack's reply or a post to this URL), None before it produced one.
+    original: Message | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -102,6 +141,8 @@ class FakeSlackState:
     connections_opened: int = 0
     response_urls: list[str] = field(default_factory=list)
     tickets: list[str] = field(default_factory=list)
+    #: The Home tab view `views.publish` last published for each user ID, as Slack answered it.
+    home_views: dict[str, JSON] = field(default_factory=dict)
 
 
 class FakeSlack:
@@ -169,6 +210,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._web_api)
         app.router.add_get("/link/", self._socket)
         app.router.add_post("/commands/{team}/{number}/{key}", self._response_url)
+        app.router.add_post("/actions/{team}/{number}/{key}", self._response_url)
         return app
 
     # what tests and the sandbox page do
@@ -214,12 +256,7 @@ class FakeSlack:
         ws = self.workspace
         user = ws.user(user_id)
         channel = channel_id or ws.channel_id
-        key = uuid.uuid4().hex
-        self._response_urls[key] = _ResponseUrl(
-            user_id=user_id, channel=channel, created=time.time()
-        )
-        response_url = f"{self.base_url}/commands/{ws.team_id}/{next(self._ts)}/{key}"
-        self.state.response_urls.append(response_url)
+        response_url = self._new_response_url("commands", user_id=user_id, channel=channel)
         payload: JSON = {
             "token": "deprecated-verification-token",
             "team_id": ws.team_id,
@@ -259,7 +296,14 @@ class FakeSlack:
         )
 
     async def _deliver(
-        self, kind: str, payload: object, *, user_id: str, channel: str
+        self,
+        kind: str,
+        payload: object,
+        *,
+        user_id: str,
+        channel: str,
+        accepts_response_payload: bool | None = None,
+        extra: JSON | None = None,
     ) -> CommandOutcome:
         if not self._connections:
             raise RuntimeError("no Socket Mode connection is open: is the app running?")
@@ -268,11 +312,14 @@ class FakeSlack:
         ack: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
         self._acks[envelope_id] = ack
         started = time.perf_counter()
+        if accepts_response_payload is None:
+            accepts_response_payload = kind != "events_api"
         envelope: JSON = {
             "envelope_id": envelope_id,
             "type": kind,
             "payload": payload,
-            "accepts_response_payload": kind != "events_api",
+            "accepts_response_payload": accepts_response_payload,
+            **(extra or {}),
         }
         if payload is NO_PAYLOAD:
             del envelope["payload"]
@@ -281,6 +328,10 @@ class FakeSlack:
             reply = await asyncio.wait_for(asyncio.shield(ack), ACK_TIMEOUT_SECONDS)
         except TimeoutError:
             self._acks.pop(envelope_id, None)
+            if kind == "events_api" or not accepts_response_payload:
+                # Slack retries an event later, and marks a button that got no ack with a
+                # warning sign; neither shows a message.
+                return CommandOutcome(envelope_id, acked=False, ack_payload=None, ack_seconds=None)
             command = payload.get("command", "") if isinstance(payload, dict) else ""
             await self._record(
                 Message(
@@ -296,8 +347,12 @@ class FakeSlack:
             return CommandOutcome(envelope_id, acked=False, ack_payload=None, ack_seconds=None)
         elapsed = time.perf_counter() - started
         body = reply.get("payload")
-        if isinstance(body, dict) and (body.get("text") or body.get("blocks")):
-            await self._record_reply(body, user_id=user_id, channel=channel, source="ack")
+        replies = accepts_response_payload and isinstance(body, dict)
+        if replies and isinstance(body, dict) and (body.get("text") or body.get("blocks")):
+            message = await self._record_reply(body, user_id=user_id, channel=channel, source="ack")
+            target = self._response_url_of(payload)
+            if target is not None and message.where == "ephemeral":
+                target.original = message
         return CommandOutcome(
             envelope_id,
             acked=True,
@@ -305,15 +360,221 @@ class FakeSlack:
             ack_seconds=elapsed,
         )
 
+    def _response_url_of(self, payload: object) -> _ResponseUrl | None:
+        url = payload.get("response_url") if isinstance(payload, dict) else None
+        if not isinstance(url, str):
+            return None
+        return self._response_urls.get(url.rsplit("/", 1)[-1])
+
     def messages_for(self, user_id: str) -> list[Message]:
-        """What `user_id` sees: their ephemeral replies, channel messages and their DMs."""
-        return [m for m in self.state.messages if m.where == "channel" or m.user_id == user_id]
+        """What `user_id` sees: their ephemeral replies, channel messages and their DMs
+        (not the messages a `delete_original` removed)."""
+        return [
+            m
+            for m in self.state.messages
+            if not m.deleted and (m.where == "channel" or m.user_id == user_id)
+        ]
 
     def dms(self, user_id: str) -> list[Message]:
-        return [m for m in self.state.messages if m.where == "dm" and m.user_id == user_id]
+        return [
+            m
+            for m in self.state.messages
+            if not m.deleted and m.where == "dm" and m.user_id == user_id
+        ]
 
     def ephemerals(self, user_id: str) -> list[Message]:
-        return [m for m in self.state.messages if m.where == "ephemeral" and m.user_id == user_id]
+        return [
+            m
+            for m in self.state.messages
+            if not m.deleted and m.where == "ephemeral" and m.user_id == user_id
+        ]
+
+    # Events API
+
+    async def send_event(
+        self,
+        event: JSON,
+        *,
+        event_id: str | None = None,
+        retry_attempt: int | None = None,
+        retry_reason: str = "timeout",
+    ) -> CommandOutcome:
+        """Deliver `event` as Slack's Events API does over Socket Mode and wait (up to 3 s)
+        for the ack: an `events_api` envelope (accepts_response_payload false) around the
+        `event_callback` wrapper (`payloads.event_callback`), with a fresh `Ev…` event_id
+        unless `event_id` is given. A redelivery carries `retry_attempt` (1 to 3) and
+        `retry_reason` on the envelope, with the same `event_id` as the first delivery."""
+        payload = self.event_payload(event, event_id=event_id)
+        extra: JSON = {}
+        if retry_attempt is not None:
+            extra = {"retry_attempt": retry_attempt, "retry_reason": retry_reason}
+        user = event.get("user")
+        user_id = user if isinstance(user, str) else ""
+        return await self._deliver(
+            "events_api",
+            payload,
+            user_id=user_id,
+            channel=self.workspace.channel_id,
+            accepts_response_payload=False,
+            extra=extra,
+        )
+
+    def event_payload(self, event: JSON, *, event_id: str | None = None) -> JSON:
+        """The `event_callback` payload `send_event` sends for `event`: a test may change it
+        and deliver it with `send_envelope("events_api", payload)`."""
+        return payloads.event_callback(self.workspace, event, event_id=event_id)
+
+    def app_home_opened_event(self, user_id: str, tab: str = "home") -> JSON:
+        """`app_home_opened` for `user_id` opening the app's `tab` ("home" or "messages"),
+        with the Home tab's current view once one was published for them."""
+        return payloads.app_home_opened(
+            self.workspace, user_id, tab, self.state.home_views.get(user_id)
+        )
+
+    def user_change_event(self, user_id: str, *, deleted: bool = False) -> JSON:
+        """`user_change` with Slack's full user object for `user_id`. `deleted=True` first
+        deactivates the user (as `delete_user`), so `users.info` agrees with the event."""
+        if deleted:
+            self.delete_user(user_id)
+        user = self.workspace.user(user_id)
+        if user is None:
+            raise ValueError(f"no user {user_id!r} in the fake workspace")
+        return payloads.user_change(self.workspace, user)
+
+    def app_uninstalled_event(self) -> JSON:
+        return payloads.app_uninstalled()
+
+    def tokens_revoked_event(self, bot: bool = True, oauth_user_ids: tuple[str, ...] = ()) -> JSON:
+        """`tokens_revoked`: `bot` names the app's bot user in `tokens.bot`; `oauth_user_ids`
+        are the people whose user tokens were revoked."""
+        return payloads.tokens_revoked(
+            self.workspace, bot=bot, oauth_user_ids=tuple(oauth_user_ids)
+        )
+
+    # interactions
+
+    async def click(
+        self, user_id: str, message: Message, action_id: str, *, confirmed: bool = False
+    ) -> CommandOutcome:
+        """`user_id` clicks the element `action_id` of `message` (a button, or a menu, which
+        picks its initial or first option) and Slack sends block_actions, with a
+        response_url bound to `message` (see `_response_url`).
+
+        Raises ValueError when the person cannot see `message` (another's ephemeral or DM,
+        or one deleted), when it has no such element, or when the element carries a
+        `confirm` object and `confirmed` is false: Slack shows the dialog first and sends
+        nothing unless the person confirms."""
+        ws = self.workspace
+        if message.deleted or not (message.where == "channel" or message.user_id == user_id):
+            raise ValueError(f"{user_id} does not see the message {message.ts} ({message.text!r})")
+        action = payloads.find_element(
+            message.blocks, action_id, confirmed=confirmed, where=f"message {message.ts}"
+        )
+        response_url = self._new_response_url(
+            "actions", user_id=user_id, channel=message.channel, original=message
+        )
+        ephemeral = message.where == "ephemeral"
+        partner = ws.dm_partner(message.channel)
+        extra: JSON = {
+            "channel": {
+                "id": message.channel,
+                "name": "directmessage" if partner else ws.channel_name,
+            },
+            "state": {"values": {}},
+            "response_url": response_url,
+        }
+        if not ephemeral:
+            # Slack sends the message itself only when it is not ephemeral.
+            extra["message"] = {
+                "type": "message",
+                "subtype": "bot_message",
+                "text": message.text,
+                "ts": message.ts,
+                "bot_id": ws.bot_id,
+                "app_id": ws.app_id,
+                "user": ws.bot_user_id,
+                "team": ws.team_id,
+                "blocks": message.blocks,
+            }
+        payload = payloads.block_actions(
+            ws,
+            user_id,
+            action,
+            container={
+                "type": "message",
+                "message_ts": message.ts,
+                "channel_id": message.channel,
+                "is_ephemeral": ephemeral,
+            },
+            extra=extra,
+        )
+        return await self._deliver(
+            "interactive",
+            payload,
+            user_id=user_id,
+            channel=message.channel,
+            accepts_response_payload=False,
+        )
+
+    async def click_home(
+        self, user_id: str, action_id: str, *, confirmed: bool = False
+    ) -> CommandOutcome:
+        """`user_id` clicks the element `action_id` on their Home tab, as `views.publish`
+        last published it: block_actions with container {"type": "view", "view_id"} and the
+        `view`, and no response_url. ValueError as `click`, or when no Home tab was
+        published for them."""
+        view = self.state.home_views.get(user_id)
+        if view is None:
+            raise ValueError(f"no Home tab was published for {user_id}")
+        action = payloads.find_element(
+            list(view.get("blocks") or []),
+            action_id,
+            confirmed=confirmed,
+            where=f"the Home tab of {user_id}",
+        )
+        payload = payloads.block_actions(
+            self.workspace,
+            user_id,
+            action,
+            container={"type": "view", "view_id": view["id"]},
+            extra={"view": view},
+        )
+        return await self._deliver(
+            "interactive",
+            payload,
+            user_id=user_id,
+            channel=self.workspace.dm_channel(user_id),
+            accepts_response_payload=False,
+        )
+
+    async def run_shortcut(self, user_id: str, callback_id: str) -> CommandOutcome:
+        """`user_id` runs the app's global shortcut `callback_id` (from the composer's or the
+        search bar's shortcut menu): a `shortcut` payload, no channel, no response_url."""
+        payload = payloads.global_shortcut(self.workspace, user_id, callback_id)
+        return await self._deliver(
+            "interactive",
+            payload,
+            user_id=user_id,
+            channel=self.workspace.dm_channel(user_id),
+            accepts_response_payload=False,
+        )
+
+    def home_view(self, user_id: str) -> JSON | None:
+        """The view `views.publish` last published for `user_id`'s Home tab, as Slack
+        answered it (with `id` and `hash`), or None."""
+        return self.state.home_views.get(user_id)
+
+    def _new_response_url(
+        self, path: str, *, user_id: str, channel: str, original: Message | None = None
+    ) -> str:
+        key = uuid.uuid4().hex
+        self._response_urls[key] = _ResponseUrl(
+            user_id=user_id, channel=channel, created=time.time(), original=original
+        )
+        # Shaped like Slack's: https://hooks.slack.com/{commands|actions}/T…/<id>/<secret>
+        url = f"{self.base_url}/{path}/{self.workspace.team_id}/{next(self._ts)}/{key}"
+        self.state.response_urls.append(url)
+        return url
 
     async def wait_for_message(
         self, predicate: Callable[[Message], bool], seconds: float = 5.0, *, after: int = 0
@@ -330,6 +591,12 @@ class FakeSlack:
             found = await asyncio.wait_for(self._changed.wait_for(find), seconds)
         assert found is not None
         return found
+
+    async def wait_until(self, condition: Callable[[], bool], seconds: float = 5.0) -> None:
+        """Wait until `condition` holds, checking it whenever a message is recorded, replaced
+        or deleted, or a Home tab published. Raises TimeoutError after `seconds`."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(condition), seconds)
 
     def fail(
         self,
@@ -365,6 +632,34 @@ class FakeSlack:
         others = tuple(u for u in ws.users if u.id != user.id)
         self.workspace = dataclasses.replace(ws, users=(*others, user))
 
+    def delete_user(self, user_id: str) -> FakeUser:
+        """Deactivate `user_id` as an admin does: Slack keeps the user, and `users.info`
+        answers with `deleted: true`. Returns the deactivated user; KeyError if unknown."""
+        user = self.workspace.user(user_id)
+        if user is None:
+            raise KeyError(user_id)
+        deleted = dataclasses.replace(user, deleted=True)
+        self.set_user(deleted)
+        return deleted
+
+    def join_org(
+        self,
+        enterprise_id: str,
+        enterprise_name: str | None = None,
+        *,
+        is_enterprise_install: bool = False,
+    ) -> None:
+        """Move the workspace into the Enterprise Grid organisation `enterprise_id` (as an
+        org admin does; callable after `start`): from then on payloads, events, `auth.test`
+        and `users.info` name the organisation. `is_enterprise_install` makes the app's
+        install org-wide."""
+        self.workspace = dataclasses.replace(
+            self.workspace,
+            enterprise_id=enterprise_id,
+            enterprise_name=enterprise_name or enterprise_id,
+            is_enterprise_install=is_enterprise_install,
+        )
+
     async def disconnect_all(self, reason: str = "refresh_requested") -> None:
         """Ask every connection to go, as Slack does when it refreshes them."""
         for connection in list(self._connections):
@@ -380,19 +675,30 @@ class FakeSlack:
 
     async def _record_reply(
         self, body: Mapping[str, Any], *, user_id: str, channel: str, source: str
-    ) -> None:
+    ) -> Message:
         in_channel = body.get("response_type") == "in_channel"
-        await self._record(
-            Message(
-                where="channel" if in_channel else "ephemeral",
-                user_id=None if in_channel else user_id,
-                channel=channel,
-                text=str(body.get("text") or ""),
-                blocks=list(body.get("blocks") or []),
-                ts=self._next_ts(),
-                source=source,
-            )
+        message = Message(
+            where="channel" if in_channel else "ephemeral",
+            user_id=None if in_channel else user_id,
+            channel=channel,
+            text=str(body.get("text") or ""),
+            blocks=list(body.get("blocks") or []),
+            ts=self._next_ts(),
+            source=source,
         )
+        await self._record(message)
+        return message
+
+    async def _changed_in_place(self, message: Message, body: Mapping[str, Any] | None) -> None:
+        """Replace `message`'s text and blocks with `body`'s, or (None) delete it."""
+        async with self._changed:
+            if body is None:
+                message.deleted = True
+            else:
+                message.text = str(body.get("text") or "")
+                message.blocks = list(body.get("blocks") or [])
+                message.replaced += 1
+            self._changed.notify_all()
 
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
@@ -453,6 +759,13 @@ class FakeSlack:
     # response_url
 
     async def _response_url(self, request: web.Request) -> web.Response:
+        """A post to a response_url (https://docs.slack.dev/interactivity/handling-user-interaction
+        #message_responses): up to 5 within 30 minutes. `delete_original: true` deletes the
+        original message; `replace_original: true` replaces its text and blocks in place
+        (when there is none yet, the post becomes a new message); otherwise a new message,
+        ephemeral unless `response_type` is "in_channel". For an interaction the original is
+        the message clicked; for a slash command, the last ephemeral message it produced.
+        Errors answer as Slack's hooks do: a status and a plain-text code."""
         failures = self._failures.get("response_url")
         if failures:
             failure = failures.pop(0)
@@ -467,12 +780,28 @@ class FakeSlack:
             body = await request.json()
         except ValueError:
             return web.Response(status=400, text="invalid_payload")
-        if not isinstance(body, dict) or not (body.get("text") or body.get("blocks")):
+        if not isinstance(body, dict):
+            return web.Response(status=400, text="invalid_payload")
+        original = target.original
+        if original is not None and original.deleted:
+            original = None
+        if _flag(body.get("delete_original")):
+            if original is None:
+                return web.Response(status=404, text="message_not_found")
+            target.posts += 1
+            await self._changed_in_place(original, None)
+            return web.Response(text="ok")
+        if not (body.get("text") or body.get("blocks")):
             return web.Response(status=400, text="no_text")
         target.posts += 1
-        await self._record_reply(
+        if _flag(body.get("replace_original")) and original is not None:
+            await self._changed_in_place(original, body)
+            return web.Response(text="ok")
+        message = await self._record_reply(
             body, user_id=target.user_id, channel=target.channel, source="response_url"
         )
+        if request.path.startswith("/commands/") and message.where == "ephemeral":
+            target.original = message
         return web.Response(text="ok")
 
     # the Web API
@@ -487,6 +816,7 @@ class FakeSlack:
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "users.info": self._users_info,
+            "views.publish": self._views_publish,
         }.get(method)
         if handler is None:
             return _error("unknown_method", status=404)
@@ -563,12 +893,13 @@ class FakeSlack:
         if blocks is not None and not isinstance(blocks, list):
             return _error("invalid_blocks_format")
         ws = self.workspace
+        partner = ws.dm_partner(channel)
         if channel[0] in "UW":
             if ws.user(channel) is None:
                 return _error("channel_not_found")
-            where, user_id, channel_id = "dm", channel, "D" + channel[1:]
-        elif channel.startswith("D") and ws.user("U" + channel[1:]):
-            where, user_id, channel_id = "dm", "U" + channel[1:], channel
+            where, user_id, channel_id = "dm", channel, ws.dm_channel(channel)
+        elif partner is not None:
+            where, user_id, channel_id = "dm", partner.id, channel
         elif channel == ws.channel_id:
             where, user_id, channel_id = "channel", None, channel
         else:
@@ -598,7 +929,53 @@ class FakeSlack:
         if user is None:
             return _error("user_not_found")
         ws = self.workspace
-        return _ok({"user": user.as_api_object(ws.team_id, ws.enterprise_id)})
+        return _ok({"user": user.as_api_object(ws.team_id, ws.enterprise_id, ws.enterprise_name)})
+
+    async def _views_publish(self, args: JSON) -> web.Response:
+        """Publish a Home tab view for `user_id` (https://docs.slack.dev/reference/methods/
+        views.publish). The answer is the view as Slack stores it: the same `id` for a
+        person's Home tab across publishes, a fresh `hash` each time."""
+        ws = self.workspace
+        user_id = args.get("user_id")
+        if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
+            return _invalid_arguments(["invalid `user_id`"])
+        try:
+            view = parse_view(args.get("view"))
+        except ViewRefused as refused:
+            if refused.messages:
+                return _invalid_arguments(refused.messages)
+            return _error(refused.error)
+        if ws.user(user_id) is None:
+            return _error("user_not_found")
+        current = self.state.home_views.get(user_id)
+        wanted_hash = args.get("hash")
+        if wanted_hash and (current is None or current["hash"] != wanted_hash):
+            return _error("hash_conflict")
+        view_id = current["id"] if current else payloads.slack_id("V")
+        published: JSON = {
+            "id": view_id,
+            "team_id": ws.team_id,
+            "type": "home",
+            "close": None,
+            "submit": None,
+            "blocks": view["blocks"],
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{uuid.uuid4().hex[:8]}",
+            "clear_on_close": False,
+            "notify_on_close": False,
+            "root_view_id": view_id,
+            "previous_view_id": None,
+            "app_id": ws.app_id,
+            "external_id": view.get("external_id", ""),
+            "app_installed_team_id": ws.team_id,
+            "bot_id": ws.bot_id,
+        }
+        async with self._changed:
+            self.state.home_views[user_id] = published
+            self._changed.notify_all()
+        return _ok({"view": published})
 
 
 async def _arguments(request: web.Request) -> JSON:
@@ -616,6 +993,17 @@ async def _arguments(request: web.Request) -> JSON:
     else:
         args.update(parse_qsl(raw.decode("utf-8", "replace")))
     return args
+
+
+def _invalid_arguments(messages: list[str]) -> web.Response:
+    return web.json_response(
+        {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": messages}}
+    )
+
+
+def _flag(value: object) -> bool:
+    """A response_url body's boolean, which clients send as true or "true"."""
+    return value is True or value == "true"
 
 
 def slack_escape(text: str) -> str:

@@ -1,4 +1,9 @@
-"""The people and places of a fake Slack workspace."""
+"""The people and places of a fake Slack workspace.
+
+A workspace may sit in an Enterprise Grid organisation (`enterprise_id`); its people then
+carry Slack's `enterprise_user` object, and may have Grid's `W…` IDs, which stay the same in
+every workspace of the organisation.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,21 @@ class FakeUser:
     is_bot: bool = False
     #: The profile picture's address; Slack serves its own from *.slack-edge.com.
     image_72: str = ""
+    #: Deactivated: Slack keeps the user and answers `users.info` with `deleted: true`.
+    deleted: bool = False
+    is_admin: bool = False
+    is_owner: bool = False
+    #: On Enterprise Grid, the organisation's other workspaces this person is in (besides
+    #: the fake's own workspace).
+    other_teams: tuple[str, ...] = ()
 
-    def as_api_object(self, team_id: str, enterprise_id: str | None) -> dict[str, object]:
-        """The user object of `users.info`, with the fields Slack documents."""
+    def as_api_object(
+        self, team_id: str, enterprise_id: str | None, enterprise_name: str | None = None
+    ) -> dict[str, object]:
+        """The user object of `users.info` and of the `user_change` event, with the fields
+        Slack documents (https://docs.slack.dev/reference/objects/user-object); on Enterprise
+        Grid with `enterprise_user` {id, enterprise_id, enterprise_name, is_admin, is_owner,
+        is_primary_owner, teams}."""
         profile: dict[str, object] = {
             "real_name": self.real_name,
             "real_name_normalized": self.real_name,
@@ -31,9 +48,14 @@ class FakeUser:
             "id": self.id,
             "team_id": team_id,
             "name": self.name,
-            "deleted": False,
+            "deleted": self.deleted,
             "real_name": self.real_name,
             "tz": "Europe/London",
+            "is_admin": self.is_admin,
+            "is_owner": self.is_owner,
+            "is_primary_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
             "is_bot": self.is_bot,
             "is_app_user": False,
             "updated": 1_700_000_000,
@@ -43,7 +65,11 @@ class FakeUser:
             user["enterprise_user"] = {
                 "id": self.id,
                 "enterprise_id": enterprise_id,
-                "teams": [team_id],
+                "enterprise_name": enterprise_name or enterprise_id,
+                "is_admin": self.is_admin,
+                "is_owner": self.is_owner,
+                "is_primary_owner": False,
+                "teams": [team_id, *self.other_teams],
             }
         return user
 
@@ -73,3 +99,13 @@ class FakeWorkspace:
 
     def user(self, user_id: str) -> FakeUser | None:
         return next((user for user in self.users if user.id == user_id), None)
+
+    def dm_channel(self, user_id: str) -> str:
+        """The ID of the app's DM with `user_id` (the fake's convention: D + the ID's tail)."""
+        return "D" + user_id[1:]
+
+    def dm_partner(self, channel_id: str) -> FakeUser | None:
+        """The person whose DM with the app `channel_id` is, if it is one."""
+        if not channel_id.startswith("D"):
+            return None
+        return next((u for u in self.users if self.dm_channel(u.id) == channel_id), None)
