@@ -118,3 +118,28 @@ async def test_the_connections_pages_fit_a_phone(browser: Browser, sandbox: Sand
         await accessible(site)
     finally:
         await context.close()
+
+
+async def test_unlink_asks_in_slack_then_disconnects(
+    context: BrowserContext, sandbox: Sandbox
+) -> None:
+    """The sandbox as Slack: unlink's question, Keep it, then Disconnect, and the DM."""
+    await connect(context, sandbox, "U0ADA")
+    slack = await context.new_page()
+    await slack.goto(f"{sandbox.slack_url}/?user=U0ADA")
+    await run_command(slack, "unlink")
+    await expect(
+        slack.get_by_text("Disconnect your Slack account from Acme (connected as demo)?")
+    ).to_be_visible()
+    await accessible(slack)
+    await slack.get_by_role("button", name="Keep it").click()
+    await expect(slack.get_by_text("Nothing was changed.")).to_be_visible()
+    await expect(slack.get_by_role("button", name="Disconnect")).to_have_count(0)
+
+    await run_command(slack, "unlink")
+    await slack.get_by_role("button", name="Disconnect").click()
+    await expect(slack.get_by_text("Disconnected from Acme")).to_be_visible()
+    await expect(slack.get_by_text("no longer connected to Acme").last).to_be_visible()
+    await accessible(slack)
+    with sqlite3.connect(sandbox.database) as db:
+        assert db.execute("SELECT count(*) FROM bindings").fetchone() == (0,)
