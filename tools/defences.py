@@ -67,6 +67,12 @@ TAKEOVER = "An account taken over through single sign-on"
 AROUND_PROXY = "Identity headers sent around the proxy"
 FORWARDED_FOR_GOOD = "Forwarded link, closed for good"
 OAUTH_TOKENS = "A person's OAuth tokens misused or outliving the binding"
+# Issue 10, unbinding
+STALE_DISCONNECT = (
+    "Disconnecting someone else from Slack, or a newer connection with an old question"
+)
+WEB_OWNER = "Removing someone else's Slack connection on the web"
+CROSS_SITE_REMOVE = "A cross-site Remove"
 
 REMOVALS = [
     # Forwarded link
@@ -1946,5 +1952,71 @@ REMOVALS = [
         "web/grant_pages.py",
         "            await self.pending.take(session_token)",
         "            pass",
+    ),
+    # Issue 10, unbinding: Disconnect in Slack, Remove on the web
+    Removal(
+        STALE_DISCONNECT,
+        "Disconnect removes the binding the value names, whoever clicked",
+        "account_binding/sqlite_store.py",
+        '"AND (? IS NULL OR (scope_id = ? AND slack_user_id = ?)) RETURNING *",',
+        '"AND (? IS NULL OR (? IS NOT NULL OR ? IS NULL)) RETURNING *",',
+    ),
+    Removal(
+        STALE_DISCONNECT,
+        "Disconnect removes whichever binding the person has now, not the one asked about",
+        "account_binding/sqlite_store.py",
+        '"DELETE FROM bindings WHERE public_id = ? AND (? IS NULL OR user_id = ?) "',
+        '"DELETE FROM bindings WHERE ? IS NOT NULL AND (? IS NULL OR user_id = ?) "',
+    ),
+    Removal(
+        STALE_DISCONNECT,
+        "a binding's public ID follows its integer ID, which SQLite reuses",
+        "account_binding/migrations.py",
+        '"UPDATE bindings SET public_id = lower(hex(randomblob(16))) WHERE id = NEW.id; END"',
+        "\"UPDATE bindings SET public_id = printf('%032x', NEW.id) WHERE id = NEW.id; END\"",
+    ),
+    Removal(
+        WEB_OWNER,
+        "Remove deletes the binding of that public ID whoever owns it",
+        "account_binding/sqlite_store.py",
+        '"DELETE FROM bindings WHERE public_id = ? AND (? IS NULL OR user_id = ?) "',
+        '"DELETE FROM bindings WHERE public_id = ? AND (? IS NULL OR ? IS NOT NULL) "',
+    ),
+    Removal(
+        CROSS_SITE_REMOVE,
+        "Remove takes a post without the session's CSRF token",
+        "web/connections.py",
+        "    csrf.check(current.session.csrf_token, form.get(csrf.FIELD))\n",
+        "",
+    ),
+    Removal(
+        CROSS_SITE_REMOVE,
+        "the confirm page removes at once (a GET removes)",
+        "web/connections.py",
+        "    binding = await services_of(request).bindings.binding_of(current.user, public_id)\n",
+        "    binding = await services_of(request).bindings.remove_binding_of(\n"
+        "        current.user, public_id, Actor(user=current.user)\n"
+        "    )\n",
+    ),
+    Removal(
+        OLD_TOKEN,
+        "Disconnect and Remove do not revoke the token",
+        "account_binding/sqlite_store.py",
+        '"UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id = ?",',
+        '"UPDATE api_tokens SET revoked_at = ? WHERE 0 AND revoked_at IS NULL AND id = ?",',
+    ),
+    Removal(
+        OAUTH_TOKENS,
+        "Disconnect does not revoke the grant at the provider",
+        "account_binding/binding.py",
+        "            removed.binding.identity,\n        )\n        await self._revoke_grant(removed)\n",
+        "            removed.binding.identity,\n        )\n",
+    ),
+    Removal(
+        OAUTH_TOKENS,
+        "Remove on the web does not revoke the grant at the provider",
+        "account_binding/binding.py",
+        "detail=WEB_REMOVAL\n        )\n        await self._revoke_grant(removed)\n",
+        "detail=WEB_REMOVAL\n        )\n",
     ),
 ]
