@@ -32,6 +32,14 @@ class AuditEvent(StrEnum):
     # AUTH=proxy: a request carried PROXY_USER_HEADER or PROXY_EMAIL_HEADER from a peer not
     # in TRUSTED_PROXIES, and was refused (403). Detail: the header name(s). Capped.
     PROXY_HEADER_REFUSED = "proxy_header_refused"
+    # Issue 10, Enterprise Grid. A Slack person's binding (and/or pending links) moved from
+    # their workspace's key to their organisation's when the workspace joined one; the entry
+    # names the binding's internal account; detail: what moved, from which workspace.
+    BINDING_REKEYED = "binding_rekeyed"
+    # Two bindings of one Slack person came under their organisation's key: the older was
+    # kept, the other removed (token revoked) and the person told by DM. The entry names the
+    # removed binding's internal account; detail: which binding was kept and which removed.
+    BINDING_MERGED = "binding_merged"
 
 
 @dataclass(frozen=True)

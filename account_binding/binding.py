@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
@@ -26,7 +27,7 @@ from .errors import (
     StoreBusy,
 )
 from .models import Binding, BindingRequest, SlackIdentity, SlackPerson, SlackProfile, User
-from .store import LinkLimit, NewGrant, RemovedBinding, Store
+from .store import LinkLimit, NewGrant, Rekeyed, RemovedBinding, Store
 from .text import ascii_lower
 from .token_validity import TokenValidity
 from .tokens import digest, new_api_token, new_secret
@@ -90,6 +91,10 @@ class Notifier(Protocol):
 
     async def binding_created(self, binding: Binding, user: User) -> None: ...
     async def binding_removed(self, binding: Binding) -> None: ...
+    # Issue 10, Enterprise Grid
+    async def bindings_merged(self, merged: MergedBindings) -> None:
+        """Tell the Slack person which of their two bindings was kept and which removed."""
+        ...
 
 
 class SlackDirectory(Protocol):
@@ -478,6 +483,59 @@ class BindingService:
         except StoreBusy:
             log.info("Binding %s: its use was not recorded (the database was busy)", binding.id)
 
+    # Issue 10, Enterprise Grid: one binding per Slack person of an organisation
+
+    async def settle_identity(
+        self, identity: SlackIdentity, team_name: str | None = None
+    ) -> SettledIdentity:
+        """Call with every identity that arrives from Slack, before anything looks its binding
+        up: a workspace that joined an Enterprise Grid organisation keeps its bindings.
+
+        For a Grid identity (team T, organisation E, user U), whatever is still keyed on the
+        workspace, (T, U), moves to the organisation's key, (E, U), in one transaction (the
+        binding, pending links, ended-binding and resend records), audited `binding_rekeyed`.
+        When both keys have a binding (the person bound from the workspace before it joined,
+        and from the organisation or another workspace of it), the older is kept and the
+        other removed as unbinding removes one (token revoked, OAuth grant revoked at the
+        provider), audited `binding_merged`; the result's `merged` says which, for the Slack
+        person to be told (`Notifier.bindings_merged`). `team_name`: the organisation's name
+        as the payload gives it, shown for what moved. Outside Grid, or with nothing keyed
+        on the workspace (one indexed read), nothing is written. Raises StoreBusy when the
+        database stays locked.
+        """
+        if identity.enterprise_id is None or identity.scope_id == identity.team_id:
+            return SettledIdentity()
+        rekeyed = await self._store.rekey_to_organisation(identity, self._clock(), team_name)
+        if not rekeyed.changed:
+            return SettledIdentity()
+        client = f"slack:{identity.user_id}"
+        if rekeyed.moved is not None or rekeyed.links_moved:
+            owner = await self._store.get_user(rekeyed.moved.user_id) if rekeyed.moved else None
+            await self._audit.record(
+                AuditEvent.BINDING_REKEYED,
+                Actor(user=owner, client=client),
+                identity,
+                _rekeyed_detail(identity, rekeyed),
+            )
+        merged = None
+        if rekeyed.removed is not None and rekeyed.kept is not None:
+            removed, kept = rekeyed.removed.binding, rekeyed.kept
+            merged = MergedBindings(
+                identity=identity,
+                kept=kept,
+                kept_user=await self._store.get_user(kept.user_id),
+                removed=removed,
+                removed_user=await self._store.get_user(removed.user_id),
+            )
+            await self._audit.record(
+                AuditEvent.BINDING_MERGED,
+                Actor(user=merged.removed_user, client=client),
+                identity,
+                merged.detail,
+            )
+            await self._revoke_grant(rekeyed.removed)
+        return SettledIdentity(moved=rekeyed.moved, links_moved=rekeyed.links_moved, merged=merged)
+
 
 # Issue 10, unbinding
 
@@ -499,3 +557,59 @@ class Connection:
 
     binding: Binding
     user: User
+
+
+# Issue 10, Enterprise Grid
+
+
+@dataclass(frozen=True)
+class MergedBindings:
+    """Two bindings of one Slack person that came under one key when their workspace joined
+    an Enterprise Grid organisation: `kept` (the older, now keyed on the organisation) and
+    `removed` (its token and grant revoked), with the internal users each acted as (None for
+    a user that no longer exists). `identity` is the Slack person, keyed on the organisation.
+    """
+
+    identity: SlackIdentity
+    kept: Binding
+    kept_user: User | None
+    removed: Binding
+    removed_user: User | None
+
+    @property
+    def detail(self) -> str:
+        """The audit entry's detail: which binding was kept and which removed."""
+        return (
+            f"kept binding {self.kept.id} as {_name(self.kept_user)} (bound "
+            f"{_utc(self.kept.created_at)} from workspace {self.kept.identity.team_id}, the "
+            f"older); removed binding {self.removed.id} as {_name(self.removed_user)} (bound "
+            f"{_utc(self.removed.created_at)} from workspace {self.removed.identity.team_id})"
+        )
+
+
+@dataclass(frozen=True)
+class SettledIdentity:
+    """What `BindingService.settle_identity` did: the binding it moved to the organisation's
+    key, how many pending links it moved, and the two bindings it merged, if any."""
+
+    moved: Binding | None = None
+    links_moved: int = 0
+    merged: MergedBindings | None = None
+
+
+def _rekeyed_detail(identity: SlackIdentity, rekeyed: Rekeyed) -> str:
+    what = [f"binding {rekeyed.moved.id}"] if rekeyed.moved else []
+    if rekeyed.links_moved:
+        what.append(f"{rekeyed.links_moved} link{'s' if rekeyed.links_moved > 1 else ''}")
+    return (
+        f"{' and '.join(what)} moved from workspace {identity.team_id} to organisation "
+        f"{identity.scope_id}"
+    )
+
+
+def _name(user: User | None) -> str:
+    return user.username if user else "a removed account"
+
+
+def _utc(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")

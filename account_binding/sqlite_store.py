@@ -55,6 +55,7 @@ from .store import (
     NewGrant,
     NoDatabase,
     RefreshedTokens,
+    Rekeyed,
     RemovedBinding,
     Session,
     StoredBinding,
@@ -1136,7 +1137,7 @@ class SQLiteStore(SQLiteDatabase):
                 if row is None:
                     return None
                 db.execute(  # its token stops working in the same transaction
-                    "UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id = ?",
+                    "UPDATE api_tokens SET revoked_at = ? WHERE id IS ? AND revoked_at IS NULL",
                     [now, row["api_token_id"]],
                 )
                 return RemovedBinding(_binding(row), _grant(grant) if grant else None)
@@ -1156,6 +1157,120 @@ class SQLiteStore(SQLiteDatabase):
             return bool(cursor.rowcount)
 
         return await self._run(note)
+
+    # Issue 10, Enterprise Grid: a workspace that joined an organisation keeps its bindings
+
+    async def rekey_to_organisation(
+        self, identity: SlackIdentity, now: int, team_name: str | None = None
+    ) -> Rekeyed:
+        organisation, workspace, user = identity.scope_id, identity.team_id, identity.user_id
+        if identity.enterprise_id is None or organisation == workspace:
+            return Rekeyed()
+        key = [workspace, user]
+
+        def anything_keyed_on_the_workspace(db: Database) -> bool:
+            row = _one(
+                db,
+                "SELECT EXISTS (SELECT 1 FROM bindings WHERE scope_id = ? AND slack_user_id = ?) "
+                "OR EXISTS (SELECT 1 FROM binding_requests WHERE scope_id = ? AND "
+                "slack_user_id = ?) OR EXISTS (SELECT 1 FROM ended_bindings WHERE scope_id = ? "
+                "AND slack_user_id = ?) OR EXISTS (SELECT 1 FROM link_resends WHERE "
+                "scope_id = ? AND slack_user_id = ?) AS found",
+                key * 4,
+            )
+            return bool(row and row["found"])
+
+        # Nearly always nothing is: one read, no write lock, on every command from a Grid user.
+        if not await self._read(anything_keyed_on_the_workspace):
+            return Rekeyed()
+
+        def rekey(db: Database) -> Rekeyed:
+            with _write(db):
+                old = _one(
+                    db, "SELECT * FROM bindings WHERE scope_id = ? AND slack_user_id = ?", key
+                )
+                current = _one(
+                    db,
+                    "SELECT * FROM bindings WHERE scope_id = ? AND slack_user_id = ?",
+                    [organisation, user],
+                )
+                moved = kept = removed = None
+                if old is not None:
+                    keep_old = current is None or (old["created_at"], old["id"]) < (
+                        current["created_at"],
+                        current["id"],
+                    )
+                    if current is not None:
+                        removed = _delete_binding(db, current if keep_old else old, now)
+                    if keep_old:
+                        row = _one(
+                            db,
+                            "UPDATE bindings SET scope_id = ?, enterprise_id = ?, "
+                            "team_name = coalesce(?, team_name) WHERE id = ? RETURNING *",
+                            [organisation, identity.enterprise_id, team_name, old["id"]],
+                        )
+                        assert row is not None
+                        moved = kept = _binding(row)
+                    else:
+                        assert current is not None
+                        kept = _binding(current)
+                live = _one(
+                    db,
+                    "SELECT count(*) AS n FROM binding_requests WHERE scope_id = ? AND "
+                    "slack_user_id = ? AND used_at IS NULL AND expires_at > ?",
+                    [*key, now],
+                )
+                links = live["n"] if live else 0
+                # All of them, the used and expired too: a late click is told what became of
+                # its link, and the link limit counts them, under the key they now have.
+                db.execute(
+                    "UPDATE binding_requests SET scope_id = ?, enterprise_id = ?, "
+                    "team_name = coalesce(?, team_name) WHERE scope_id = ? AND slack_user_id = ?",
+                    [organisation, identity.enterprise_id, team_name, *key],
+                )
+                if links:
+                    # One live link per identity, as issuing a link leaves: the newest.
+                    db.execute(
+                        "UPDATE binding_requests SET used_at = ?, ended_reason = 'replaced' "
+                        "WHERE scope_id = ? AND slack_user_id = ? AND used_at IS NULL "
+                        "AND expires_at > ? AND nonce_hash != (SELECT nonce_hash FROM "
+                        "binding_requests WHERE scope_id = ? AND slack_user_id = ? AND "
+                        "used_at IS NULL AND expires_at > ? ORDER BY created_at DESC, "
+                        "rowid DESC LIMIT 1)",
+                        [now, organisation, user, now, organisation, user, now],
+                    )
+                # Other features' rows keyed on the identity: the organisation's wins.
+                db.execute(
+                    "DELETE FROM ended_bindings WHERE scope_id = ? AND slack_user_id = ? AND "
+                    "EXISTS (SELECT 1 FROM ended_bindings WHERE scope_id = ? AND "
+                    "slack_user_id = ?)",
+                    [*key, organisation, user],
+                )
+                db.execute(
+                    "UPDATE ended_bindings SET scope_id = ? WHERE scope_id = ? AND "
+                    "slack_user_id = ?",
+                    [organisation, *key],
+                )
+                db.execute(
+                    "UPDATE link_resends SET sent_at = max(sent_at, (SELECT sent_at FROM "
+                    "link_resends WHERE scope_id = ? AND slack_user_id = ?)) WHERE scope_id = ? "
+                    "AND slack_user_id = ? AND EXISTS (SELECT 1 FROM link_resends WHERE "
+                    "scope_id = ? AND slack_user_id = ?)",
+                    [*key, organisation, user, *key],
+                )
+                db.execute(
+                    "DELETE FROM link_resends WHERE scope_id = ? AND slack_user_id = ? AND "
+                    "EXISTS (SELECT 1 FROM link_resends WHERE scope_id = ? AND "
+                    "slack_user_id = ?)",
+                    [*key, organisation, user],
+                )
+                db.execute(
+                    "UPDATE link_resends SET scope_id = ? WHERE scope_id = ? AND slack_user_id = ?",
+                    [organisation, *key],
+                )
+                return Rekeyed(moved=moved, kept=kept, removed=removed, links_moved=links)
+
+        return await self._run(rekey)
 
 
 def _insert_grant(db: Database, binding_id: int, grant: NewGrant, now: int) -> None:
@@ -1289,3 +1404,18 @@ def _binding(row: Row) -> Binding:
         public_id=row.get("public_id"),
         last_used_at=row.get("last_used_at"),
     )
+
+
+# Issue 10, Enterprise Grid
+
+
+def _delete_binding(db: Database, row: Row, now: int) -> RemovedBinding:
+    """Within a write transaction: delete the binding `row` and its OAuth grant, revoking its
+    API token, as `remove_binding_and_grant` does."""
+    grant = _one(db, "DELETE FROM oauth_grants WHERE binding_id = ? RETURNING *", [row["id"]])
+    db.execute("DELETE FROM bindings WHERE id = ?", [row["id"]])
+    db.execute(
+        "UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id = ?",
+        [now, row["api_token_id"]],
+    )
+    return RemovedBinding(_binding(row), _grant(grant) if grant else None)

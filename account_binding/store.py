@@ -374,6 +374,25 @@ class Store(Protocol):
         `not_since`; whether it was written (False too when there is no such binding)."""
         ...
 
+    # Issue 10, Enterprise Grid: a workspace that joined an organisation keeps its bindings
+
+    async def rekey_to_organisation(
+        self, identity: SlackIdentity, now: int, team_name: str | None = None
+    ) -> Rekeyed:
+        """Move what is keyed on the identity's workspace, (`team_id`, `user_id`), to its
+        organisation's key, (`scope_id`, `user_id`), in one transaction: the binding, the
+        pending links, and the rows other features key on the identity (ended bindings,
+        link resends). `identity` is an Enterprise Grid one (`enterprise_id` set).
+
+        When both keys have a binding, the older one (by `created_at`, then ID) is kept
+        under the organisation's key and the other removed as `remove_binding_and_grant`
+        removes one (its OAuth grant deleted, its API token revoked). Of the live links then
+        under the organisation's key, only the newest stays usable (the others end as
+        "replaced"). `team_name`, when given, becomes the name shown for whatever moved (the
+        organisation's). Nothing keyed on the workspace: an empty `Rekeyed`, nothing written.
+        """
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -427,3 +446,29 @@ class RemovedBinding:
 
     binding: Binding
     grant: StoredGrant | None
+
+
+# Issue 10, Enterprise Grid: what `Store.rekey_to_organisation` did
+
+
+@dataclass(frozen=True)
+class Rekeyed:
+    """What moved from a workspace's key to its organisation's.
+
+    `moved`: the binding that was keyed on the workspace, now on the organisation (None when
+    there was none, or it was the one removed). `kept`: the binding the organisation's key
+    has after a move or a collapse (None when the workspace's key had no binding).
+    `removed`: the binding removed because both keys had one (the newer), with its grant for
+    revocation. `links_moved`: live links moved (unused, unexpired; used and expired ones
+    move too, uncounted).
+    """
+
+    moved: Binding | None = None
+    kept: Binding | None = None
+    removed: RemovedBinding | None = None
+    links_moved: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """Whether a binding or link moved or was removed."""
+        return self.moved is not None or self.removed is not None or self.links_moved > 0

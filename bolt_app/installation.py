@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,11 @@ CONTEXT_KEY = "account_binding_installation"
 
 #: auth.test, when the first command needs it: the whole call, retries included, in seconds.
 AUTH_TEST_DEADLINE_SECONDS = 10.0
+
+#: A command the remembered installation does not admit makes the app ask `auth.test` again
+#: (a workspace may have joined an Enterprise Grid organisation, or the app been installed
+#: org-wide since), at most once in this many seconds unless the last answer was a change.
+REASK_AFTER_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -51,21 +57,54 @@ class InstallationLookup:
     """Asks Slack once (`auth.test` with the bot token) and remembers the answer."""
 
     def __init__(
-        self, client: AsyncWebClient, deadline_seconds: float = AUTH_TEST_DEADLINE_SECONDS
+        self,
+        client: AsyncWebClient,
+        deadline_seconds: float = AUTH_TEST_DEADLINE_SECONDS,
+        reask_after_seconds: float = REASK_AFTER_SECONDS,
     ) -> None:
         self._client = client
         self._deadline = deadline_seconds
+        self._reask_after = reask_after_seconds
         self._installation: Installation | None = None
+        #: When (time.monotonic) a re-ask last found the installation unchanged.
+        self._unchanged_at: float | None = None
         self._lock = asyncio.Lock()
 
-    async def get(self) -> Installation:
-        """The installation; raises SlackUnavailable when Slack does not say in time."""
-        if self._installation is not None:
+    async def get(self, identity: SlackIdentity | None = None) -> Installation:
+        """The installation; raises SlackUnavailable when Slack does not say in time.
+
+        With `identity` (who a command comes from) that the remembered installation does not
+        admit, Slack is asked again, since installations change: a workspace that joins an
+        Enterprise Grid organisation keeps its installation, now in that organisation. At
+        most once in `reask_after_seconds`, unless the previous re-ask found a change.
+        """
+        if self._installation is not None and (
+            identity is None or self._installation.admits(identity) or not self._may_reask()
+        ):
             return self._installation
         async with self._lock:
             if self._installation is None:
                 self._installation = await self._ask()
+            elif (
+                identity is not None
+                and not self._installation.admits(identity)
+                and self._may_reask()
+            ):
+                await self._reask()
             return self._installation
+
+    def _may_reask(self) -> bool:
+        return (
+            self._unchanged_at is None or time.monotonic() - self._unchanged_at >= self._reask_after
+        )
+
+    async def _reask(self) -> None:
+        answer = await self._ask()
+        if answer == self._installation:
+            self._unchanged_at = time.monotonic()
+            return
+        log.warning("The installation changed: was %s, now %s", self._installation, answer)
+        self._installation, self._unchanged_at = answer, None
 
     async def _ask(self) -> Installation:
         try:

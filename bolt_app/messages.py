@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from account_binding import durations
 
 from .blocks import Block, context, section
@@ -260,3 +262,56 @@ def _typed(command: str | None, subcommand: str) -> str:
     if command is None:
         return f"the app's slash command with `{escape(subcommand)}`"
     return f"`{escape(command)} {escape(subcommand)}`"
+
+
+# Issue 10, Enterprise Grid: two bindings of one Slack person merged into one
+
+
+def bindings_merged_dm(
+    app_name: str, kept_username: str, kept_since: int, removed_username: str
+) -> Reply:
+    """The DM after a workspace joined an Enterprise Grid organisation and the person's two
+    connections came under one key: which account was kept (bound at `kept_since`, Unix
+    seconds) and which connection was removed. Names are escaped here."""
+    name, kept, removed = escape(app_name), escape(kept_username), escape(removed_username)
+    since = datetime.fromtimestamp(kept_since, UTC).strftime("%Y-%m-%d")
+    when = f"<!date^{kept_since}^{{date_short}}|{since}>"
+    if kept_username == removed_username:
+        text = (
+            f"Your Slack account was connected to {escape(app_name)} twice as "
+            f"{escape(kept_username)}, from two workspaces that are now one Slack "
+            "organisation. The newer connection was removed; the older one stays."
+        )
+        lines = [
+            f"Your Slack account was connected to {name} twice, both times as *{kept}*, from "
+            f"two workspaces that are now one Slack organisation, where you are one Slack "
+            f"person. The older connection (since {when}) is kept; the newer one was removed "
+            f"and its access revoked. Nothing changes for you."
+        ]
+    else:
+        text = (
+            f"Your Slack account was connected to {escape(app_name)} twice: as "
+            f"{escape(kept_username)} and as {escape(removed_username)}. Your workspaces are "
+            f"now one Slack organisation, so only the older connection, as "
+            f"{escape(kept_username)}, is kept; the one as {escape(removed_username)} was "
+            "removed."
+        )
+        lines = [
+            f"Your Slack account was connected to {name} twice: as *{kept}* and as "
+            f"*{removed}*, from two workspaces that are now one Slack organisation, where you "
+            f"are one Slack person with one connection.",
+            f"*Kept:* the older connection, as *{kept}* (since {when}). The app's slash "
+            f"command acts in {name} as *{kept}*.",
+            f"*Removed:* the connection as *{removed}*; its access is revoked.",
+        ]
+    return Reply(
+        text=text,
+        blocks=[
+            *(_section(line) for line in lines),
+            _context(
+                f"To act as another {name} account, disconnect with the slash command's "
+                f"`unlink` and connect again with `link`. Not you? Disconnect at once and tell "
+                f"your {name} administrator."
+            ),
+        ],
+    )

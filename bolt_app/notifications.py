@@ -8,6 +8,7 @@ import logging
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from account_binding.binding import MergedBindings
 from account_binding.models import Binding, User
 
 from . import messages
@@ -31,6 +32,17 @@ class SlackNotifier:
 
     async def binding_removed(self, binding: Binding) -> None:
         await self._send(binding, messages.unbound_dm(self._app_name))
+
+    # Issue 10, Enterprise Grid
+    async def bindings_merged(self, merged: MergedBindings) -> None:
+        gone = "a removed account"
+        reply = messages.bindings_merged_dm(
+            self._app_name,
+            merged.kept_user.username if merged.kept_user else gone,
+            merged.kept.created_at,
+            merged.removed_user.username if merged.removed_user else gone,
+        )
+        await self._send(merged.kept, reply)
 
     async def _send(self, binding: Binding, reply: messages.Reply) -> None:
         await self.direct_message(

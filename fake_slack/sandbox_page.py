@@ -97,20 +97,23 @@ def install_sandbox_page(
     async def home_page(request: web.Request) -> web.Response:
         return render(request, "home")
 
-    async def person(request: web.Request) -> tuple[FakeUser, Any]:
-        """The Slack user a form acts as, and the form; a refusal raises an HTTP error."""
+    async def person(request: web.Request) -> tuple[FakeUser, Any] | web.Response:
+        """The Slack user a form acts as, and the form; or the page's refusal."""
         if not from_this_page(request):
-            raise web.HTTPForbidden(text="This form did not come from the sandbox page.")
+            return web.Response(status=403, text="This form did not come from the sandbox page.")
         form = await request.post()
         user = fake.workspace.user(str(form.get("user", "")))
         if user is None:
-            raise web.HTTPBadRequest(text="Choose a Slack user from the list.")
+            return web.Response(status=400, text="Choose a Slack user from the list.")
         if fake.open_connections == 0:
-            raise web.HTTPServiceUnavailable(text=NOT_CONNECTED)
+            return web.Response(status=503, text=NOT_CONNECTED)
         return user, form
 
     async def command(request: web.Request) -> web.StreamResponse:
-        user, form = await person(request)
+        acting = await person(request)
+        if isinstance(acting, web.Response):
+            return acting
+        user, form = acting
         text = str(form.get("text", ""))[:MAX_COMMAND_TEXT]
         before = len(fake.state.messages)
         outcome = await fake.send_slash_command(user.id, text)
@@ -127,7 +130,10 @@ def install_sandbox_page(
         raise web.HTTPSeeOther(f"/?user={user.id}#text")
 
     async def click(request: web.Request) -> web.StreamResponse:
-        user, form = await person(request)
+        acting = await person(request)
+        if isinstance(acting, web.Response):
+            return acting
+        user, form = acting
         surface = str(form.get("surface", ""))
         action_id = str(form.get("action_id", ""))
         confirmed = form.get("confirmed") == "yes"
@@ -161,7 +167,10 @@ def install_sandbox_page(
         raise web.HTTPSeeOther(back)
 
     async def open_home(request: web.Request) -> web.StreamResponse:
-        user, _ = await person(request)
+        acting = await person(request)
+        if isinstance(acting, web.Response):
+            return acting
+        user, _ = acting
         changed = _change_watch(fake, user.id)
         outcome = await fake.send_event(fake.app_home_opened_event(user.id))
         if outcome.acked:
@@ -170,7 +179,10 @@ def install_sandbox_page(
         raise web.HTTPSeeOther(f"/home?user={user.id}")
 
     async def shortcut(request: web.Request) -> web.StreamResponse:
-        user, form = await person(request)
+        acting = await person(request)
+        if isinstance(acting, web.Response):
+            return acting
+        user, form = acting
         callback_id = str(form.get("callback_id", ""))
         if callback_id not in {known for known, _ in shortcuts}:
             raise web.HTTPBadRequest(text="The app has no such shortcut.")

@@ -177,6 +177,21 @@ async def test_disconnect_on_enterprise_grid(tmp_path: Path) -> None:
         assert unbound_rows(app) == [("ada", "E0ORG", "U0ADA", "slack:U0ADA", None)]
 
 
+async def test_a_question_asked_before_the_workspace_joined_an_organisation_still_works(
+    tmp_path: Path,
+) -> None:
+    """The click comes keyed on the organisation; the binding moves to it first (keeping its
+    public ID), and the question's Disconnect then removes it."""
+    async with run_app(tmp_path) as app:
+        await app.bind("ada", "U0ADA")
+        question = await unlink_question(app, "U0ADA")
+        app.fake.join_org("E0ORG", "Acme Org")
+        await disconnect(app, "U0ADA", question)
+        assert question.text.startswith("Disconnected from Acme")
+        assert bindings(app) == []
+        assert unbound_rows(app) == [("ada", "E0ORG", "U0ADA", "slack:U0ADA", None)]
+
+
 async def test_commands_note_when_the_binding_was_last_used(running_app: RunningApp) -> None:
     app = running_app
     await app.bind("ada", "U0ADA")

@@ -58,6 +58,9 @@ SECOND_ACCOUNT = "A second account with someone's email"
 INTROSPECTION_CLIENTS = "Introspection by a client without the credentials"
 INACTIVE_TOKENS = "A revoked or expired token taken for active"
 BROKEN_PLUGIN = "A plugin that breaks"
+# Issue 10, Enterprise Grid
+GRID_MERGE = "Two bindings of one Slack person on Enterprise Grid"
+GRID_WORKSPACE = "Commands from another workspace of the organisation"
 CREDENTIAL_ELSEWHERE = "A credential sent somewhere else"
 SURPRISE_COMMANDS = "Commands added by surprise"
 SIGN_IN_CALLBACK = "A forged, replayed or misdirected sign-in answer"
@@ -73,6 +76,7 @@ STALE_DISCONNECT = (
 )
 WEB_OWNER = "Removing someone else's Slack connection on the web"
 CROSS_SITE_REMOVE = "A cross-site Remove"
+
 
 REMOVALS = [
     # Forwarded link
@@ -1953,6 +1957,49 @@ REMOVALS = [
         "            await self.pending.take(session_token)",
         "            pass",
     ),
+    # Issue 10, Enterprise Grid
+    Removal(
+        GRID_MERGE,
+        "of two bindings under one key, the newer is kept",
+        "account_binding/sqlite_store.py",
+        'keep_old = current is None or (old["created_at"], old["id"]) < (',
+        'keep_old = current is None or (old["created_at"], old["id"]) > (',
+    ),
+    Removal(
+        GRID_MERGE,
+        "the removed binding's token is not revoked",
+        "account_binding/sqlite_store.py",
+        '"UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id = ?",',
+        '"UPDATE api_tokens SET revoked_at = ? WHERE 0 AND revoked_at IS NULL AND id = ?",',
+    ),
+    Removal(
+        GRID_MERGE,
+        "the Slack person is not told of the merge",
+        "bolt_app/identity_settling.py",
+        "    if settled.merged is not None:",
+        "    if False:",
+    ),
+    Removal(
+        GRID_MERGE,
+        "the slash command does not settle the identity first",
+        "bolt_app/listeners/commands/app_command.py",
+        "    await settle_identity(\n",
+        "    0 and await settle_identity(\n",
+    ),
+    Removal(
+        GRID_WORKSPACE,
+        "a workspace install in an organisation answers all of it",
+        "bolt_app/installation.py",
+        "return identity.team_id == self.team_id and identity.enterprise_id == self.enterprise_id",
+        "return identity.enterprise_id == self.enterprise_id",
+    ),
+    Removal(
+        GRID_WORKSPACE,
+        "Slack is asked again at every command it does not admit",
+        "bolt_app/installation.py",
+        "    def _may_reask(self) -> bool:\n        return (",
+        "    def _may_reask(self) -> bool:\n        return True or (",
+    ),
     # Issue 10, unbinding: Disconnect in Slack, Remove on the web
     Removal(
         STALE_DISCONNECT,
@@ -2002,8 +2049,8 @@ REMOVALS = [
         OLD_TOKEN,
         "Disconnect and Remove do not revoke the token",
         "account_binding/sqlite_store.py",
-        '"UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id = ?",',
-        '"UPDATE api_tokens SET revoked_at = ? WHERE 0 AND revoked_at IS NULL AND id = ?",',
+        '"UPDATE api_tokens SET revoked_at = ? WHERE id IS ? AND revoked_at IS NULL",',
+        '"UPDATE api_tokens SET revoked_at = ? WHERE 0 AND id IS ? AND revoked_at IS NULL",',
     ),
     Removal(
         OAUTH_TOKENS,

@@ -24,6 +24,7 @@ from account_binding.models import Binding, SlackIdentity
 
 from ... import messages
 from ...blocks import Reply
+from ...identity_settling import settle_identity
 from ...installation import installation_of
 from ...services import services_of
 from ..commands.app_command import SLACK_SLOW
@@ -52,7 +53,7 @@ async def disconnect(
     name = services.internal_app_name
     removed: Binding | None = None
     try:
-        where = await installation_of(context).get()
+        where = await installation_of(context).get(identity)
         if not where.admits(identity):
             log.warning(
                 "Refused a Disconnect click from team %s, enterprise %s: not this installation",
@@ -61,6 +62,9 @@ async def disconnect(
             )
             await _answer(respond, messages.outside_installation_reply(name, where.kind))
             return
+        # A binding made before the workspace joined an Enterprise Grid organisation moves to
+        # the organisation's key first (its public ID stays), as for a slash command.
+        await settle_identity(services, identity)
         removed = await services.bindings.unbind_binding(
             identity, public_id, Actor(client=f"slack:{identity.user_id}")
         )

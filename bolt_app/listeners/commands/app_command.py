@@ -35,6 +35,7 @@ from ...acting import ConnectionEnded
 from ...command_payload import CommandRequest, MalformedCommand
 from ...commands import core
 from ...commands.table import BadArguments, Unknown
+from ...identity_settling import settle_identity
 from ...installation import InstallationLookup, installation_of
 from ...messages import Reply
 from ...services import SlackServices, services_of
@@ -148,7 +149,7 @@ async def _answer(
     """Everything before the acknowledgement. Raises DomainError (LinkRateLimited,
     SlackUnavailable) for the person to read, or anything the store raises."""
     name, slash, identity = services.internal_app_name, request.command, request.identity
-    where = await installation.get()
+    where = await installation.get(identity)
     if not where.admits(identity):
         log.warning(
             "Refused %s from team %s, enterprise %s: the app is installed for the %s %s",
@@ -159,6 +160,11 @@ async def _answer(
             where.enterprise_id if where.is_enterprise_install else where.team_id,
         )
         return Answer(messages.outside_installation_reply(name, where.kind))
+    # Issue 10, Enterprise Grid: bindings from before the workspace joined its organisation
+    # move to the organisation's key before anything looks the person up.
+    await settle_identity(
+        services, identity, team_name=request.profile.team_name if identity.enterprise_id else None
+    )
 
     parsed = services.commands.parse(request.text)
     if isinstance(parsed, Unknown):
