@@ -206,3 +206,53 @@ async def test_commands_note_when_the_binding_was_last_used(running_app: Running
             break
         await asyncio.sleep(0.025)
     assert isinstance(used, int)
+
+
+async def test_a_click_without_a_usable_user_is_acknowledged_and_changes_nothing(
+    running_app: RunningApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = running_app
+    await app.bind("ada", "U0ADA")
+    value = button(await unlink_question(app, "U0ADA"), DISCONNECT_ACTION)["value"]
+    action = {"type": "button", "action_id": DISCONNECT_ACTION, "value": value}
+    for user in (None, {"id": "U0ADA"}, {"id": ["U0ADA"], "team_id": "T0SANDBOX"}, "U0ADA"):
+        payload = {"type": "block_actions", "team": {}, "actions": [action], "user": user}
+        outcome = await app.fake.send_envelope("interactive", payload)
+        assert outcome.acked
+    await asyncio.sleep(0.3)
+    assert bindings(app) == [("U0ADA", app.users["ada"].id)]
+    assert "Refused a Disconnect click with missing or malformed fields" in caplog.text
+
+
+def test_the_answers_escape_what_people_and_administrators_chose() -> None:
+    from bolt_app import messages
+
+    for reply in (
+        messages.unlink_question_reply("R&D <tools>", "<!channel>", "a" * 32, "/r&d"),
+        messages.disconnected_reply("R&D <tools>", "/r&d"),
+        messages.already_disconnected_reply("R&D <tools>"),
+        messages.stale_question_reply("R&D <tools>", "<!channel>", "/r&d"),
+    ):
+        mrkdwn = reply.text + str([b for b in reply.blocks if b.get("type") != "actions"])
+        assert "R&D" not in mrkdwn and "<tools>" not in mrkdwn and "<!channel>" not in mrkdwn
+        assert "/r&d" not in mrkdwn
+
+
+def test_a_click_names_its_person_from_the_payload_and_its_binding_from_the_value() -> None:
+    from bolt_app.listeners.actions.disconnect import MalformedClick, _value, clicked_by
+
+    grid = clicked_by({"user": {"id": "W0ADA", "team_id": "T0ONE"}, "enterprise": {"id": "E0ORG"}})
+    assert (grid.scope_id, grid.team_id, grid.user_id) == ("E0ORG", "T0ONE", "W0ADA")
+    plain = clicked_by({"user": {"id": "U0ADA"}, "team": {"id": "T0SANDBOX"}, "enterprise": None})
+    assert (plain.scope_id, plain.enterprise_id) == ("T0SANDBOX", None)
+    for bad in ({"user": {"id": "U 1", "team_id": "T1"}}, {"user": {"id": "U1"}, "team": "T1"}):
+        with pytest.raises(MalformedClick):
+            clicked_by(bad)
+    with pytest.raises(MalformedClick):
+        clicked_by({"user": {"id": "U1", "team_id": "T1"}, "enterprise": {"id": 7}})
+    public_id = "0123456789abcdef" * 2
+    assert _value({"actions": [{"value": f"{public_id} /acme"}]}) == (public_id, "/acme")
+    for command in ("/ac<me>", "acme", "/" + "a" * 40, "/acmé"):
+        assert _value({"actions": [{"value": f"{public_id} {command}"}]}) == (public_id, None)
+    assert _value({"actions": []}) == ("", None)
+    assert _value({"actions": [{"value": 7}]}) == ("", None)
