@@ -256,13 +256,5 @@ async def _link_reply(
     )
 
 
-def _no_reply(work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[Reply | None]]:
-    async def run() -> Reply | None:
-        await work()
-        return None
-
-    return run
-
-
 async def _ack(ack: AsyncAck, reply: Reply) -> None:
     await ack(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
