@@ -83,7 +83,7 @@ def build_bolt_app(client: AsyncWebClient, services: SlackServices) -> AsyncApp:
         app = AsyncApp(client=client, logger=log)
     app.use(services_middleware(services))
     app.use(installation_middleware(InstallationLookup(client)))
-    register_listeners(app)
+    register_listeners(app, services)
     return app
 
 

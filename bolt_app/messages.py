@@ -264,6 +264,13 @@ def _typed(command: str | None, subcommand: str) -> str:
     return f"`{escape(command)} {escape(subcommand)}`"
 
 
+# Issue 10, App Home: the commands' lines as the Home tab lists them (the help's own words).
+def command_line(command: str, subcommand: Subcommand, app_name: str) -> str:
+    """One subcommand as mrkdwn, escaped: "`/acme todo add <title>` adds a to-do", the line
+    the help shows for it."""
+    return _form_line(command, subcommand, app_name)
+
+
 # Issue 10, Enterprise Grid: two bindings of one Slack person merged into one
 
 

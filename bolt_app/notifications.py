@@ -12,6 +12,7 @@ from account_binding.binding import MergedBindings
 from account_binding.models import Binding, User
 
 from . import messages
+from .home_tab import HomeTab
 
 log = logging.getLogger(__name__)
 
@@ -21,17 +22,31 @@ DM_DEADLINE_SECONDS = 120.0
 
 
 class SlackNotifier:
-    """A failed DM is logged, never raised: the binding it reports stands either way."""
+    """A failed DM is logged, never raised: the binding it reports stands either way.
 
-    def __init__(self, client: AsyncWebClient, app_name: str) -> None:
+    With `home` (issue 10, App Home), every bind and unbind also republishes that Slack
+    person's Home tab, whichever side made it (the web page, the command, the Home tab, an
+    administrator); a failed publish is logged the same way.
+    """
+
+    def __init__(self, client: AsyncWebClient, app_name: str, home: HomeTab | None = None) -> None:
         self._client = client
         self._app_name = app_name
+        self._home = home
 
     async def binding_created(self, binding: Binding, user: User) -> None:
         await self._send(binding, messages.bound_dm(self._app_name, user.username))
+        await self._refresh_home(binding)
 
     async def binding_removed(self, binding: Binding) -> None:
         await self._send(binding, messages.unbound_dm(self._app_name))
+        await self._refresh_home(binding)
+
+    async def _refresh_home(self, binding: Binding) -> None:
+        """The Home tab as the connection stands now (looked up, not assumed: another bind
+        or unbind may have come since)."""
+        if self._home is not None:
+            await self._home.refresh(binding.identity)
 
     # Issue 10, Enterprise Grid
     async def bindings_merged(self, merged: MergedBindings) -> None:
@@ -43,6 +58,7 @@ class SlackNotifier:
             merged.removed_user.username if merged.removed_user else gone,
         )
         await self._send(merged.kept, reply)
+        await self._refresh_home(merged.kept)  # Issue 10, App Home: the kept account shows
 
     async def _send(self, binding: Binding, reply: messages.Reply) -> None:
         await self.direct_message(

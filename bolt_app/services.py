@@ -13,6 +13,7 @@ from .acting import ActingMode
 from .blocks import Reply
 from .commands.runner import PluginRunner
 from .commands.table import CommandTable
+from .home_tab import HomeTab
 from .internal_api import InternalApiConnection
 
 
@@ -35,6 +36,11 @@ class SlackServices:
     command_timeout: float
     #: Sends a DM to a Slack user ID; whether Slack took it.
     dm: Callable[[str, Reply], Awaitable[bool]]
+    # Issue 10, App Home and the shortcut "Connect account":
+    #: Publishes people's Home tabs (the notifier shares it); None: no Home tab is published.
+    home: HomeTab | None = None
+    #: BINDING_TRIGGERS: the actions that start binding ("command", "link", "home", "shortcut").
+    binding_triggers: tuple[str, ...] = ("command", "link", "home")
 
 
 CONTEXT_KEY = "account_binding_services"

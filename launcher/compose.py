@@ -33,6 +33,7 @@ from bolt_app.commands import CommandPlugin, core
 from bolt_app.commands.loading import load_plugins
 from bolt_app.commands.runner import PluginRunner
 from bolt_app.commands.table import CommandTable
+from bolt_app.home_tab import HomeContent, HomeTab, default_slash_command
 from bolt_app.internal_api import InternalApiConnection
 from bolt_app.notifications import SlackNotifier
 from bolt_app.services import SlackServices
@@ -158,7 +159,20 @@ def build_site(
             slowdown_seconds=settings.login_slowdown_seconds,
         ),
     )
-    notifier = SlackNotifier(client, settings.internal_app_name)
+    # Issue 10, App Home: one publisher of Home tabs, shared by the listeners and the notifier
+    # (which republishes a person's tab after every bind and unbind).
+    home = HomeTab(
+        client,
+        bindings,
+        HomeContent(
+            app_name=settings.internal_app_name,
+            command=default_slash_command(settings.internal_app_name),
+            commands=commands,
+            triggers=settings.binding_triggers,
+            link_ttl_seconds=settings.binding_ttl,
+        ),
+    )
+    notifier = SlackNotifier(client, settings.internal_app_name, home=home)
     internal_api = InternalApiConnection(settings.internal_api_url, settings.internal_app_name)
     runner = PluginRunner()
     sessions = SessionService(
@@ -177,6 +191,8 @@ def build_site(
         runner=runner,
         command_timeout=settings.command_timeout,
         dm=notifier.direct_message,
+        home=home,
+        binding_triggers=settings.binding_triggers,
     )
 
     @contextlib.asynccontextmanager

@@ -11,6 +11,7 @@ from account_binding.errors import UsernameTaken
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.settings import Settings
 from account_binding.store import Store
+from bolt_app.listeners.shortcuts.connect_account import CALLBACK_ID as CONNECT_SHORTCUT
 from fake_slack import FakeSlack
 from fake_slack.sandbox_page import install_sandbox_page
 
@@ -48,6 +49,11 @@ async def start_sandbox(settings: Settings, store: Store) -> Sandbox:
     if user is not None:
         await accounts.set_password(user, password)
     fake = FakeSlack(port=settings.sandbox_port)
+    # Issue 10, the shortcut: the page offers it when BINDING_TRIGGERS lists it, as the
+    # manifest would declare it.
+    shortcuts = (
+        [(CONNECT_SHORTCUT, "Connect account")] if "shortcut" in settings.binding_triggers else []
+    )
     if settings.auth == "oidc":
         # The site's login is the sandbox's OpenID provider (launcher.sandbox_provider).
         install_sandbox_page(
@@ -55,10 +61,14 @@ async def start_sandbox(settings: Settings, store: Store) -> Sandbox:
             site_url=settings.public_url,
             demo_login=None,
             sign_in_hint=f"On the binding site, sign in with the test provider as {SANDBOX_PERSON}.",
+            shortcuts=shortcuts,
         )
     else:
         install_sandbox_page(
-            fake, site_url=settings.public_url, demo_login=(DEMO_USERNAME, password)
+            fake,
+            site_url=settings.public_url,
+            demo_login=(DEMO_USERNAME, password),
+            shortcuts=shortcuts,
         )
     await fake.start()
     return Sandbox(fake=fake, demo_password=password)
