@@ -256,3 +256,28 @@ def test_a_click_names_its_person_from_the_payload_and_its_binding_from_the_valu
         assert _value({"actions": [{"value": f"{public_id} {command}"}]}) == (public_id, None)
     assert _value({"actions": []}) == ("", None)
     assert _value({"actions": [{"value": 7}]}) == ("", None)
+
+
+async def test_the_home_tab_follows_disconnect_and_remove_on_the_web(
+    running_app: RunningApp,
+) -> None:
+    from test_app_home import bind as bind_and_see
+    from test_app_home import connected, offering_connect, open_home, view_when
+
+    app = running_app
+    await open_home(app, "U0ADA")
+    await bind_and_see(app, "ada", "U0ADA")
+    await disconnect(app, "U0ADA")
+    await view_when(app, "U0ADA", offering_connect)
+
+    await bind_and_see(app, "ada", "U0ADA")
+    assert connected(app.fake.home_view("U0ADA") or {})
+    browser = app.browser()
+    await login(browser, "ada", next_path="/connections")
+    path = re.search(
+        r'href="(/connections/[0-9a-f]{32}/remove)"', (await browser.get("/connections")).text
+    )
+    assert path
+    asked = await browser.get(path.group(1))
+    assert (await browser.post(path.group(1), data={"csrf_token": csrf_of(asked)})).is_success
+    await view_when(app, "U0ADA", offering_connect)
