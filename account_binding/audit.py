@@ -32,6 +32,13 @@ class AuditEvent(StrEnum):
     # AUTH=proxy: a request carried PROXY_USER_HEADER or PROXY_EMAIL_HEADER from a peer not
     # in TRUSTED_PROXIES, and was refused (403). Detail: the header name(s). Capped.
     PROXY_HEADER_REFUSED = "proxy_header_refused"
+    # Issue 10, never a dead button. "Send me a new link in Slack" on the expired-link page
+    # DMed a new link to the Slack person the expired one was issued to (the entry's Slack
+    # identity); the old link is "replaced". Detail: "page".
+    LINK_RESENT = "link_resent"
+    # ... and refused it (capped per client and reason). Detail: unknown, used, replaced,
+    # cancelled, refused, ended, live, bound, too_soon, rate_limited.
+    LINK_RESEND_REFUSED = "link_resend_refused"
     # Issue 10, Enterprise Grid. A Slack person's binding (and/or pending links) moved from
     # their workspace's key to their organisation's when the workspace joined one; the entry
     # names the binding's internal account; detail: what moved, from which workspace.
@@ -40,6 +47,12 @@ class AuditEvent(StrEnum):
     # kept, the other removed (token revoked) and the person told by DM. The entry names the
     # removed binding's internal account; detail: which binding was kept and which removed.
     BINDING_MERGED = "binding_merged"
+    # Issue 10, resume: the command that started binding ran by itself once the binding was
+    # made (the person ticked it at Connect). The entry names the internal account and the
+    # Slack identity; detail: the subcommand and where the answer went ("todo add;
+    # response_url", "whoami; dm"), or why it did not run ("unknown", "bad_arguments",
+    # "not_bound").
+    COMMAND_RESUMED = "command_resumed"
 
 
 @dataclass(frozen=True)

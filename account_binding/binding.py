@@ -27,6 +27,7 @@ from .errors import (
     StoreBusy,
 )
 from .models import Binding, BindingRequest, SlackIdentity, SlackPerson, SlackProfile, User
+from .resume import PendingCommand, ResumedCommand
 from .store import LinkLimit, NewGrant, Rekeyed, RemovedBinding, Store
 from .text import ascii_lower
 from .token_validity import TokenValidity
@@ -152,9 +153,16 @@ class BindingService:
         self._clock = clock
         self._grants = grants
 
-    async def issue_link(self, identity: SlackIdentity, profile: SlackProfile) -> IssuedLink:
+    async def issue_link(
+        self,
+        identity: SlackIdentity,
+        profile: SlackProfile,
+        resume: PendingCommand | None = None,
+    ) -> IssuedLink:
         """A new one-time link for `identity`; older unused links of theirs stop working.
 
+        With `resume`, the link keeps that command (its response_url encrypted) to run once
+        it binds, if the person ticks it at Connect; older links' commands are dropped.
         Raises LinkRateLimited, storing and recording nothing, when `identity` was issued
         `links_per_hour` links in the last hour.
         """
@@ -172,6 +180,8 @@ class BindingService:
                 since=now - LINK_LIMIT_WINDOW + 1,
                 window=LINK_LIMIT_WINDOW,
             ),
+            resume_text=resume.text if resume else None,
+            resume_response_url=self._sealed_response_url(resume),
         )
         await self._audit.record(AuditEvent.LINK_ISSUED, identity=identity)
         return IssuedLink(nonce=nonce, expires_at=expires_at)
@@ -535,6 +545,43 @@ class BindingService:
             )
             await self._revoke_grant(rekeyed.removed)
         return SettledIdentity(moved=rekeyed.moved, links_moved=rekeyed.links_moved, merged=merged)
+
+    # Issue 10, resume: the command a link was issued for (account_binding.resume)
+
+    def _sealed_response_url(self, resume: PendingCommand | None) -> str | None:
+        """The command's response_url encrypted under SECRET_KEY, as API tokens are: it can
+        post into the person's conversation as the app."""
+        url = resume.response_url if resume else None
+        return self._cipher.encrypt(url) if url else None
+
+    async def drop_resume(self, nonce: str) -> None:
+        """Forget the link's command: the person unticked it at Connect."""
+        await self._store.drop_resume(digest(nonce))
+
+    async def take_resume(self, nonce: str, binding: Binding, user: User) -> ResumedCommand | None:
+        """The command to run for `binding`, just made from the link `nonce` for `user`, taken
+        from the link once (a second call, or a replayed Connect, gets None). None also when
+        the link kept no command, or the link's Slack identity is not the binding's."""
+        stored = await self._store.take_resume(digest(nonce))
+        if stored is None or stored.request.resume_text is None:
+            return None
+        link, text = stored.request, stored.request.resume_text
+        if (link.identity.scope_id, link.identity.user_id) != (
+            binding.identity.scope_id,
+            binding.identity.user_id,
+        ) or binding.user_id != user.id:
+            log.error("A link's command was not resumed: the binding is not the link's")
+            return None
+        ciphertext = stored.response_url_ciphertext
+        return ResumedCommand(
+            binding=binding,
+            user=user,
+            command=link.profile.command or "",
+            text=text,
+            # None when SECRET_KEY changed meanwhile: the answer then goes by DM.
+            response_url=self._cipher.decrypt(ciphertext) if ciphertext else None,
+            issued_at=link.created_at,
+        )
 
 
 # Issue 10, unbinding

@@ -57,10 +57,12 @@ from .store import (
     RefreshedTokens,
     Rekeyed,
     RemovedBinding,
+    ResendOutcome,
     Session,
     StoredBinding,
     StoredFlow,
     StoredGrant,
+    StoredResume,
     StoreUnavailable,
 )
 from .token_validity import TokenValidity
@@ -409,6 +411,9 @@ class SQLiteStore(SQLiteDatabase):
         now: int,
         expires_at: int,
         limit: LinkLimit | None = None,
+        *,
+        resume_text: str | None = None,
+        resume_response_url: str | None = None,
     ) -> None:
         def add(db: Database) -> None:
             with _write(db):
@@ -445,6 +450,8 @@ class SQLiteStore(SQLiteDatabase):
                         expires_at,
                     ],
                 )
+                # Issue 10, resume: a newer link replaces the older ones' commands too.
+                _keep_resume(db, nonce_hash, identity, resume_text, resume_response_url)
 
         await self._run(add)
 
@@ -1158,6 +1165,88 @@ class SQLiteStore(SQLiteDatabase):
 
         return await self._run(note)
 
+    # Issue 10, never a dead button: "Send me a new link in Slack"
+
+    async def resend_binding_request(
+        self,
+        old_hash: str,
+        new_hash: str,
+        now: int,
+        expires_at: int,
+        *,
+        limit: LinkLimit,
+        resend_after: int,
+    ) -> ResendOutcome:
+        def resend(db: Database) -> ResendOutcome:
+            with _write(db):
+                row = _one(db, "SELECT * FROM binding_requests WHERE nonce_hash = ?", [old_hash])
+                if row is None:
+                    return ResendOutcome("unknown", None)
+                old = _binding_request(row)
+                if old.used_at is not None:
+                    ended = old.ended_reason
+                    return ResendOutcome("used" if ended in (None, "bound") else ended, old)
+                if old.expires_at > now:
+                    return ResendOutcome("live", old)
+                identity = old.identity
+                key = [identity.scope_id, identity.user_id]
+                bound = _one(
+                    db, "SELECT id FROM bindings WHERE scope_id = ? AND slack_user_id = ?", key
+                )
+                if bound is not None:
+                    return ResendOutcome("bound", old)
+                recent = _one(
+                    db,
+                    "SELECT count(*) AS n, min(created_at) AS oldest FROM binding_requests "
+                    "WHERE scope_id = ? AND slack_user_id = ? AND created_at >= ?",
+                    [*key, limit.since],
+                )
+                assert recent is not None
+                if limit.count <= recent["n"]:
+                    raise LinkRateLimited(max(1, recent["oldest"] + limit.window - now))
+                # The check and the claim of this minute's resend are one conditional write.
+                claimed = db.execute(
+                    "INSERT INTO link_resends (scope_id, slack_user_id, sent_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (scope_id, slack_user_id) DO UPDATE SET sent_at = excluded.sent_at "
+                    "WHERE link_resends.sent_at <= ?",
+                    [*key, now, now - resend_after],
+                ).rowcount
+                if not claimed:
+                    last = _one(
+                        db,
+                        "SELECT sent_at FROM link_resends WHERE scope_id = ? AND slack_user_id = ?",
+                        key,
+                    )
+                    assert last is not None
+                    return ResendOutcome(
+                        "too_soon", old, max(1, last["sent_at"] + resend_after - now)
+                    )
+                db.execute(
+                    "UPDATE binding_requests SET used_at = ?, ended_reason = 'replaced' "
+                    "WHERE used_at IS NULL AND scope_id = ? AND slack_user_id = ?",
+                    [now, *key],
+                )
+                db.execute(
+                    "INSERT INTO binding_requests (nonce_hash, scope_id, slack_user_id, team_id, "
+                    "enterprise_id, user_name, team_name, app_id, command, created_at, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        new_hash,
+                        *key,
+                        identity.team_id,
+                        identity.enterprise_id,
+                        old.profile.user_name,
+                        old.profile.team_name,
+                        old.profile.app_id,
+                        old.profile.command,
+                        now,
+                        expires_at,
+                    ],
+                )
+                return ResendOutcome(None, old)
+
+        return await self._run(resend)
+
     # Issue 10, Enterprise Grid: a workspace that joined an organisation keeps its bindings
 
     async def rekey_to_organisation(
@@ -1271,6 +1360,42 @@ class SQLiteStore(SQLiteDatabase):
                 return Rekeyed(moved=moved, kept=kept, removed=removed, links_moved=links)
 
         return await self._run(rekey)
+
+    # Issue 10, resume: the command a link was issued for, run once it binds
+
+    async def take_resume(self, nonce_hash: str) -> StoredResume | None:
+        def take(db: Database) -> StoredResume | None:
+            with _write(db):
+                row = _one(
+                    db,
+                    "SELECT * FROM binding_requests WHERE nonce_hash = ? AND used_at IS NOT NULL "
+                    "AND ended_reason = 'bound' AND resume_text IS NOT NULL",
+                    [nonce_hash],
+                )
+                if row is None:
+                    return None
+                db.execute(
+                    "UPDATE binding_requests SET resume_text = NULL, resume_response_url = NULL "
+                    "WHERE nonce_hash = ?",
+                    [nonce_hash],
+                )
+                return StoredResume(
+                    request=_binding_request(row),
+                    response_url_ciphertext=row["resume_response_url"],
+                )
+
+        return await self._run(take)
+
+    async def drop_resume(self, nonce_hash: str) -> None:
+        def drop(db: Database) -> None:
+            with _write(db):
+                db.execute(
+                    "UPDATE binding_requests SET resume_text = NULL, resume_response_url = NULL "
+                    "WHERE nonce_hash = ? AND used_at IS NULL",
+                    [nonce_hash],
+                )
+
+        await self._run(drop)
 
 
 def _insert_grant(db: Database, binding_id: int, grant: NewGrant, now: int) -> None:
@@ -1419,3 +1544,29 @@ def _delete_binding(db: Database, row: Row, now: int) -> RemovedBinding:
         [now, row["api_token_id"]],
     )
     return RemovedBinding(_binding(row), _grant(grant) if grant else None)
+
+
+# Issue 10, resume
+
+
+def _keep_resume(
+    db: Database,
+    nonce_hash: str,
+    identity: SlackIdentity,
+    text: str | None,
+    response_url: str | None,
+) -> None:
+    """Within `add_binding_request`'s transaction: drop the identity's older links'
+    commands, and keep `text` and `response_url` with the new link."""
+    db.execute(
+        "UPDATE binding_requests SET resume_text = NULL, resume_response_url = NULL "
+        "WHERE scope_id = ? AND slack_user_id = ? AND nonce_hash != ? "
+        "AND resume_text IS NOT NULL",
+        [identity.scope_id, identity.user_id, nonce_hash],
+    )
+    if text is not None:
+        db.execute(
+            "UPDATE binding_requests SET resume_text = ?, resume_response_url = ? "
+            "WHERE nonce_hash = ?",
+            [text, response_url, nonce_hash],
+        )

@@ -162,11 +162,17 @@ class Store(Protocol):
         now: int,
         expires_at: int,
         limit: LinkLimit | None = None,
+        *,
+        resume_text: str | None = None,
+        resume_response_url: str | None = None,
     ) -> None:
         """Store a link and void the identity's older unused links (atomic).
 
         With `limit`, raises LinkRateLimited and stores nothing when the identity already has
         `limit.count` links issued since `limit.since` (counted in the same transaction).
+        `resume_text` and `resume_response_url` (encrypted) are the command to resume once
+        the link binds (account_binding.resume); the older links' commands are dropped in the
+        same transaction.
         """
         ...
 
@@ -374,6 +380,28 @@ class Store(Protocol):
         `not_since`; whether it was written (False too when there is no such binding)."""
         ...
 
+    # Issue 10, never a dead button: "Send me a new link in Slack" from the expired-link page
+    # (account_binding.link_renewal)
+
+    async def resend_binding_request(
+        self,
+        old_hash: str,
+        new_hash: str,
+        now: int,
+        expires_at: int,
+        *,
+        limit: LinkLimit,
+        resend_after: int,
+    ) -> ResendOutcome:
+        """Issue a new link, `new_hash`, to the Slack identity of the link `old_hash`, only if
+        that link expired unused (not used, replaced, cancelled or refused: `used_at` unset and
+        `expires_at` <= `now`), the identity is not bound, and no resend went to it in the
+        last `resend_after` seconds (table `link_resends`, set in the same write). All in one
+        transaction: the older unused links (the old one with them) become "replaced", as
+        `add_binding_request` does. Raises LinkRateLimited, changing nothing, when `limit`
+        is reached; a refusal changes nothing either."""
+        ...
+
     # Issue 10, Enterprise Grid: a workspace that joined an organisation keeps its bindings
 
     async def rekey_to_organisation(
@@ -394,6 +422,20 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    # Issue 10, resume: the command a link was issued for, run once it binds
+    # (account_binding.resume)
+
+    async def take_resume(self, nonce_hash: str) -> StoredResume | None:
+        """The command kept with the link, cleared in the same write, only when the link was
+        consumed by binding (`ended_reason` "bound"); None when it has none, was not bound,
+        or the command was already taken. So a command is handed out at most once."""
+        ...
+
+    async def drop_resume(self, nonce_hash: str) -> None:
+        """Forget the command kept with the link, if it is still unused (the person
+        unticked it at Connect)."""
+        ...
 
 
 # ACT_AS=oauth2: a binding's OAuth grant (table oauth_grants)
@@ -448,6 +490,23 @@ class RemovedBinding:
     grant: StoredGrant | None
 
 
+# Issue 10, never a dead button: what `resend_binding_request` decided
+
+
+@dataclass(frozen=True)
+class ResendOutcome:
+    """`refusal` is None when the new link was stored, else why not: "unknown" (no such
+    link), "used" (used to bind, or before reasons were kept), "replaced", "cancelled",
+    "refused", "ended" (its `ended_reason`), "live" (it has not expired), "bound" (the
+    identity is bound now), or "too_soon" (a resend went to the identity less than
+    `resend_after` seconds ago; `retry_after` says in how many seconds one may go).
+    `request` is the old link, when there is one."""
+
+    refusal: str | None
+    request: BindingRequest | None
+    retry_after: int = 0
+
+
 # Issue 10, Enterprise Grid: what `Store.rekey_to_organisation` did
 
 
@@ -472,3 +531,16 @@ class Rekeyed:
     def changed(self) -> bool:
         """Whether a binding or link moved or was removed."""
         return self.moved is not None or self.removed is not None or self.links_moved > 0
+
+
+# Issue 10, resume
+
+
+@dataclass(frozen=True)
+class StoredResume:
+    """A link's command as `take_resume` hands it out: the link (`request`, whose
+    `resume_text` is the command's text) and the response_url's ciphertext, None when none
+    was kept."""
+
+    request: BindingRequest
+    response_url_ciphertext: str | None = field(repr=False)

@@ -15,6 +15,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from account_binding.errors import BindingExpired, DomainError, LinkRateLimited
 from account_binding.models import SlackIdentity
+from account_binding.tokens import digest
 
 from . import messages
 from .home_tab import default_slash_command
@@ -109,9 +110,16 @@ async def send_link_by_dm(
         f"account, {_ASKED[origin]}."
     )
     url = services.association_url(link.nonce)
-    sent = await services.dm(
-        user_id, messages.link_reply(url, name, services.link_ttl_seconds, reason=reason)
+    # Issue 10, never a dead button (helper "links"): the button carries its link's ID.
+    reply = messages.link_reply(
+        url,
+        name,
+        services.link_ttl_seconds,
+        reason=reason,
+        link_id=digest(link.nonce),
+        in_dm=True,
     )
+    sent = await services.dm(user_id, reply)
     log.info(
         "Connect (%s): sent Slack user %s a link%s", origin, user_id, "" if sent else " (DM failed)"
     )

@@ -74,35 +74,45 @@ def outside_installation_reply(app_name: str, kind: str) -> Reply:
     return Reply(text=text, blocks=[_section(f":warning: {text}")])
 
 
-def link_reply(url: str, app_name: str, ttl_seconds: int, *, reason: str | None = None) -> Reply:
+def link_reply(
+    url: str,
+    app_name: str,
+    ttl_seconds: int,
+    *,
+    reason: str | None = None,
+    link_id: str | None = None,
+    note: str | None = None,
+    in_dm: bool = False,
+) -> Reply:
+    """The link message: why (`reason`, mrkdwn), the button that opens `url`, and the small
+    print with BINDING_TTL in words. `link_id` (the SHA-256 of the link's nonce, never the
+    nonce) is the button's value, so that a click on it once the link no longer works can
+    be answered with a fresh one. `note` (mrkdwn) comes first: what became of an older link,
+    or that a DM failed. `in_dm`: sent as a direct message, which only its recipient sees
+    (the ephemeral reply says "Only you can see this message")."""
     name = escape(app_name)
     intro = reason or f"To use this command, connect your Slack account to your {name} account."
-    return Reply(
-        text=f"Connect your {name} account: {url}",
-        blocks=[
-            _section(f"{intro}\nOpen the link, log in to {name} if asked, and confirm."),
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": OPEN_LINK_ACTION,
-                        "text": {
-                            "type": "plain_text",
-                            "text": f"Connect your {app_name} account"[:75],
-                        },
-                        "url": url,
-                        "style": "primary",
-                    }
-                ],
-            },
-            _context(
-                f"Only you can see this message. The link works once and expires in "
-                f"{durations.in_words(ttl_seconds)}. Do not share it: whoever completes it with "
-                f"their {name} account lets your Slack account act as them."
-            ),
-        ],
-    )
+    button: Block = {
+        "type": "button",
+        "action_id": OPEN_LINK_ACTION,
+        "text": {"type": "plain_text", "text": f"Connect your {app_name} account"[:75]},
+        "url": url,
+        "style": "primary",
+    }
+    if link_id is not None:
+        button["value"] = link_id
+    blocks: list[Block] = [_section(note)] if note else []
+    blocks += [
+        _section(f"{intro}\nOpen the link, log in to {name} if asked, and confirm."),
+        {"type": "actions", "elements": [button]},
+        _context(
+            f"{'This message is only for you' if in_dm else 'Only you can see this message'}. "
+            f"The link works once and expires in "
+            f"{durations.in_words(ttl_seconds)}. Do not share it: whoever completes it with "
+            f"their {name} account lets your Slack account act as them."
+        ),
+    ]
+    return Reply(text=f"Connect your {name} account: {url}", blocks=blocks)
 
 
 def already_linked_reply(app_name: str, command: str) -> Reply:
@@ -262,6 +272,123 @@ def _typed(command: str | None, subcommand: str) -> str:
     if command is None:
         return f"the app's slash command with `{escape(subcommand)}`"
     return f"`{escape(command)} {escape(subcommand)}`"
+
+
+# Issue 10, the tutorial's options and never a dead button (helper "links"): the command's
+# answers under BINDING_TRIGGERS and LINK_DELIVERY, and a link button's answers once its link
+# no longer works.
+
+
+def ways_to_connect(app_name: str, command: str, triggers: tuple[str, ...]) -> list[str]:
+    """The enabled BINDING_TRIGGERS a person can use to connect, as mrkdwn lines: the `link`
+    subcommand, the Home tab's Connect button, the "Connect account" shortcut."""
+    ways = []
+    if "link" in triggers:
+        ways.append(f"run `{escape(command)} link`")
+    if "home" in triggers:
+        ways.append(f"press *Connect* on the Home tab of the {escape(app_name)} app")
+    if "shortcut" in triggers:
+        ways.append(
+            "use the *Connect account* shortcut (the shortcuts button beside the message box)"
+        )
+    return ways
+
+
+def not_connected_reply(
+    app_name: str, command: str, triggers: tuple[str, ...], reason: str | None = None
+) -> Reply:
+    """For a person not connected, when BINDING_TRIGGERS leaves out `command`: no link, but
+    how to connect with the triggers that are enabled. `reason` (mrkdwn) replaces the first
+    line (a connection that expired or ended)."""
+    name = escape(app_name)
+    first = reason or (
+        f"Your Slack account is not connected to your {name} account yet, so "
+        f"`{escape(command)}` cannot act for you. Nothing was done."
+    )
+    ways = ways_to_connect(app_name, command, triggers)
+    lines = [first]
+    if ways:
+        lines.append("To connect, " + ways[0] + "." if len(ways) == 1 else "To connect:")
+        if len(ways) > 1:
+            lines += [f"• {way[0].upper()}{way[1:]}" for way in ways]
+    text = f"Your Slack account is not connected to {name} yet."
+    return Reply(text=text, blocks=[_section("\n".join(lines))])
+
+
+def link_sent_by_dm_reply(app_name: str, ttl_seconds: int, reason: str | None = None) -> Reply:
+    """LINK_DELIVERY=dm: the ephemeral answer, pointing at the DM that carries the link."""
+    name = escape(app_name)
+    intro = reason or f"To use this command, connect your Slack account to your {name} account."
+    where = (
+        f"I sent you a link in a direct message from the *{name}* app: open the {name} app "
+        f"under *Apps* in the sidebar (its Messages tab). The link expires in "
+        f"{durations.in_words(ttl_seconds)}."
+    )
+    return Reply(
+        text=f"I sent you a link in a direct message from the {name} app.",
+        blocks=[_section(f"{intro}\n{where}")],
+    )
+
+
+#: LINK_DELIVERY=dm, when Slack did not take the DM: the ephemeral link's first line.
+LINK_DM_FAILED = (
+    ":warning: I could not send you a direct message, so here is the link here instead."
+)
+
+#: What had become of the link whose button was clicked, as the fresh link's first line says.
+RENEWED_BECAUSE = {
+    "expired": "That link expired before it was used, so here is a new one.",
+    "replaced": "A newer link replaced that one, so here is a new one (only the newest link "
+    "works).",
+    "used": "That link was already used, so here is a new one.",
+    "cancelled": "That link was cancelled, so here is a new one.",
+}
+NO_LONGER_WORKS = "That link no longer works, so here is a new one."
+
+
+def renewed_link_reply(
+    url: str, app_name: str, ttl_seconds: int, why: str, link_id: str, *, in_dm: bool = False
+) -> Reply:
+    """The fresh link that replaces, in place, the message whose button was clicked."""
+    return link_reply(
+        url,
+        app_name,
+        ttl_seconds,
+        reason=f"Connect your Slack account to your {escape(app_name)} account.",
+        link_id=link_id,
+        note=f":arrows_counterclockwise: {RENEWED_BECAUSE.get(why, NO_LONGER_WORKS)}",
+        in_dm=in_dm,
+    )
+
+
+def renewal_refused_reply(why: str, message: str) -> Reply:
+    """In place of the old link message, when no fresh link could be issued: `message` (plain
+    text: LinkRateLimited's) says why."""
+    was = RENEWED_BECAUSE.get(why, NO_LONGER_WORKS).split(", so", 1)[0]
+    text = f"{was}. {escape(message)}"
+    return Reply(text=text, blocks=[_section(f":warning: {text}")])
+
+
+def connected_in_place_reply(app_name: str, username: str) -> Reply:
+    """In place of an old link message, for a person connected since."""
+    text = (
+        f"You're connected as *{escape(username)}* in {escape(app_name)}, so this link is no "
+        f"longer needed."
+    )
+    return Reply(text=text, blocks=[_section(f":white_check_mark: {text}")])
+
+
+def resent_link_dm(url: str, app_name: str, ttl_seconds: int, link_id: str) -> Reply:
+    """The DM "Send me a new link in Slack" sends, from the expired-link page."""
+    return link_reply(
+        url,
+        app_name,
+        ttl_seconds,
+        reason=f"Connect your Slack account to your {escape(app_name)} account.",
+        link_id=link_id,
+        note="Here is the new link asked for on the page of your expired one.",
+        in_dm=True,
+    )
 
 
 # Issue 10, App Home: the commands' lines as the Home tab lists them (the help's own words).

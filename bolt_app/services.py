@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from account_binding.binding import BindingService, Notifier
+from account_binding.link_renewal import LinkRenewal
 
 from .acting import ActingMode
 from .blocks import Reply
@@ -41,6 +42,14 @@ class SlackServices:
     home: HomeTab | None = None
     #: BINDING_TRIGGERS: the actions that start binding ("command", "link", "home", "shortcut").
     binding_triggers: tuple[str, ...] = ("command", "link", "home")
+
+    # Issue 10, the tutorial's options and never a dead button (helper "links"); with
+    # `binding_triggers` above.
+    #: LINK_DELIVERY: where a command's association URL goes, "ephemeral" or "dm".
+    link_delivery: str = "ephemeral"
+    #: A fresh link in place of an old link message whose button was clicked; None: the
+    #: click is only acknowledged.
+    link_renewal: LinkRenewal | None = None
 
 
 CONTEXT_KEY = "account_binding_services"

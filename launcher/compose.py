@@ -19,6 +19,7 @@ from account_binding.authorization_flows import AuthorizationFlows
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
 from account_binding.introspection import IntrospectionClient, TokenIntrospector
+from account_binding.link_renewal import LinkRenewal, ResentLink
 from account_binding.login import LoginLimits, LoginService
 from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.oauth_grants import GrantTimings, OAuthGrants, PendingGrants
@@ -27,6 +28,8 @@ from account_binding.settings import Settings
 from account_binding.slack_proof import SlackProofs
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.store import Store
+from account_binding.tokens import digest
+from bolt_app import messages
 from bolt_app.acting import ActAsOAuth2, ActAsService, ActAsToken, ActingMode
 from bolt_app.app import build_bolt_app, build_socket_mode_handler, build_web_client
 from bolt_app.commands import CommandPlugin, core
@@ -36,6 +39,7 @@ from bolt_app.commands.table import CommandTable
 from bolt_app.home_tab import HomeContent, HomeTab, default_slash_command
 from bolt_app.internal_api import InternalApiConnection
 from bolt_app.notifications import SlackNotifier
+from bolt_app.resume import SlackResumer
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
 from relying_party import Provider
@@ -46,6 +50,7 @@ from web.auth import LocalLogin
 from web.authentication import LoginBackend
 from web.grant_pages import CALLBACK_PATH as GRANT_CALLBACK_PATH
 from web.grant_pages import GrantServices
+from web.link_resend import LinkResends
 from web.oidc_login import CALLBACK_PATH, OidcLogin
 from web.proxy_identity import ProxyLogin
 from web.services import OAuthServices, SlackSignIn, WebServices
@@ -179,6 +184,9 @@ def build_site(
         store, idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
     )
     flows = AuthorizationFlows(store)
+    # Issue 10, never a dead button (helper "links"): fresh links for old link buttons and
+    # for the expired-link page.
+    renewal = LinkRenewal(store, bindings, audit, policy)
     slack_services = SlackServices(
         bindings=bindings,
         notifier=notifier,
@@ -192,7 +200,10 @@ def build_site(
         command_timeout=settings.command_timeout,
         dm=notifier.direct_message,
         home=home,
+        # Issue 10, the tutorial's options and never a dead button (helper "links")
         binding_triggers=settings.binding_triggers,
+        link_delivery=settings.link_delivery,
+        link_renewal=renewal,
     )
 
     @contextlib.asynccontextmanager
@@ -245,6 +256,10 @@ def build_site(
         slack_sign_in=slack_sign_in(settings, store, audit),
         login_backend=one_consent(login_backend(settings), settings, oauth2),
         grants=oauth2.web if oauth2 else None,
+        link_resends=link_resends(settings, renewal, notifier),
+        # Issue 10, resume: the web side runs a link's command through the Slack side's own
+        # path once the binding is made.
+        resumer=SlackResumer(slack_services, audit),
     )
     return build_web_app(
         services,
@@ -288,10 +303,35 @@ def command_table(settings: Settings) -> CommandTable:
 
         built_in.append(todo_plugin)
     plugins = load_plugins(settings.command_plugins)
-    table = CommandTable(plugins, first=core.FIRST, last=core.LAST, built_in=built_in)
+    # BINDING_TRIGGERS without `link`: no `link` subcommand, in the help or anywhere.
+    last = tuple(s for s in core.LAST if s is not core.LINK or "link" in settings.binding_triggers)
+    table = CommandTable(plugins, first=core.FIRST, last=last, built_in=built_in)
     if plugins:
         log.info("Loaded command plugins: %s", ", ".join(p.name for p in plugins))
     return table
+
+
+def link_resends(settings: Settings, renewal: LinkRenewal, notifier: SlackNotifier) -> LinkResends:
+    """ "Send me a new link in Slack" (issue 10, helper "links"): the new link goes by DM
+    through the web process's Slack client, within SLACK_PAGE_TIMEOUT."""
+
+    async def send(link: ResentLink) -> bool:
+        reply = messages.resent_link_dm(
+            f"{settings.public_url}/bind/{link.nonce}",
+            settings.internal_app_name,
+            settings.binding_ttl,
+            digest(link.nonce),
+        )
+        return await notifier.direct_message(
+            link.identity.user_id, reply, about=" with a link asked for again"
+        )
+
+    return LinkResends(
+        renewal=renewal,
+        send=send,
+        deadline_seconds=settings.slack_page_timeout,
+        ttl_seconds=settings.binding_ttl,
+    )
 
 
 def login_backend(settings: Settings) -> LoginBackend:

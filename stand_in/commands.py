@@ -109,13 +109,26 @@ def todo_completed_reply(todo: TodoItem) -> Reply:
 plugin = CommandPlugin(
     name="todo",
     subcommands=[
-        Subcommand("todo", "lists your to-do items", list_todos, aliases=["todo list"]),
-        Subcommand("todo add", "adds one", add_todo, arguments=[Argument("title", rest=True)]),
+        Subcommand(
+            "todo",
+            "lists your to-do items",
+            list_todos,
+            aliases=["todo list"],
+            changes_data=False,
+        ),
+        Subcommand(
+            "todo add",
+            "adds one",
+            add_todo,
+            arguments=[Argument("title", rest=True)],
+            changes_data=True,
+        ),
         Subcommand(
             "todo done",
             "completes the one with that number, as `todo` lists it",
             complete_todo,
             arguments=[Argument("number", convert=whole_number(1, MAX_TODO_NUMBER))],
+            changes_data=True,
         ),
     ],
 )

@@ -216,10 +216,13 @@ async def test_bind_then_use_by_keyboard_alone(context: BrowserContext, sandbox:
     await site.wait_for_load_state()
     await expect(site.get_by_text("Direct message from the app")).to_be_visible()
     await expect(site.get_by_text("now connected to Acme as demo")).to_be_visible()
+    # whoami only reads, so it ran by itself once connected (its box was ticked); run again:
     await site.get_by_label("Slash command").press_sequentially("whoami")
     await site.keyboard.press("Enter")
     await site.wait_for_load_state()
-    await expect(site.get_by_text("You are connected to Acme as demo")).to_be_visible()
+    await expect(
+        site.locator("#latest").get_by_text("You are connected to Acme as demo")
+    ).to_be_visible()
     await accessible(site)
 
 

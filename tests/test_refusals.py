@@ -247,8 +247,9 @@ async def test_link_pages_name_the_command(running_app: RunningApp) -> None:
     with sqlite3.connect(app.settings.database) as db:
         db.execute("UPDATE binding_requests SET command = '/acme' WHERE command IS NULL")
     replaced = await app.browser().get(urlsplit(old).path)
-    assert replaced.status_code == 410 and "Link already used" in replaced.text
-    assert "Run /acme link in Slack again" in replaced.text
+    # A replaced link says a newer one was sent (issue 10, never a dead button).
+    assert replaced.status_code == 410 and "A newer link was sent" in replaced.text
+    assert "run /acme link in Slack for another" in replaced.text
     with sqlite3.connect(app.settings.database) as db:
         db.execute("UPDATE binding_requests SET expires_at = 1")
     expired = await app.browser().get(urlsplit(new).path)

@@ -76,7 +76,13 @@ STALE_DISCONNECT = (
 )
 WEB_OWNER = "Removing someone else's Slack connection on the web"
 CROSS_SITE_REMOVE = "A cross-site Remove"
-
+# Issue 10, never a dead button (helper "links")
+WRONG_CLICKER = "A link button answered for the wrong person"
+RESEND_ABUSE = '"Send me a new link in Slack" abused'
+# Issue 10, resume
+RESUMED_UNSEEN = "A command run unseen after connecting"
+RESUMED_TWICE = "A resumed command run twice, or for someone else"
+RESUME_URL = "A command's response_url kept or used too long"
 
 REMOVALS = [
     # Forwarded link
@@ -1957,6 +1963,77 @@ REMOVALS = [
         "            await self.pending.take(session_token)",
         "            pass",
     ),
+    # Issue 10, never a dead button (helper "links")
+    Removal(
+        WRONG_CLICKER,
+        "a click on a button carrying another person's link gets a link all the same",
+        "account_binding/link_renewal.py",
+        "        if request is not None and not _same_person(request.identity, identity):",
+        "        if False:",
+    ),
+    Removal(
+        WRONG_CLICKER,
+        "a click by someone connected since gets a fresh link",
+        "account_binding/link_renewal.py",
+        "        if bound is not None:",
+        "        if False:",
+    ),
+    Removal(
+        WRONG_CLICKER,
+        "the button carries the nonce itself",
+        "bolt_app/listeners/commands/app_command.py",
+        "    link_id = digest(link.nonce)",
+        "    link_id = link.nonce",
+    ),
+    Removal(
+        POSTED,
+        "LINK_DELIVERY=dm posts the link in the reply as well",
+        "bolt_app/listeners/commands/app_command.py",
+        "            return messages.link_sent_by_dm_reply(name, ttl, reason=reason)",
+        "            return messages.link_reply(url, name, ttl, reason=reason)",
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "a used, replaced or cancelled link is renewed",
+        "account_binding/sqlite_store.py",
+        "                if old.used_at is not None:\n                    ended = old.ended_reason",
+        "                if False:\n                    ended = old.ended_reason",
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "a live link is renewed",
+        "account_binding/sqlite_store.py",
+        '                if old.expires_at > now:\n                    return ResendOutcome("live", old)',
+        '                if False:\n                    return ResendOutcome("live", old)',
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "no limit of one resend a minute",
+        "account_binding/sqlite_store.py",
+        '                    "WHERE link_resends.sent_at <= ?",',
+        '                    "WHERE link_resends.sent_at <= ? OR 1",',
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "LINKS_PER_HOUR not counted for resends",
+        "account_binding/sqlite_store.py",
+        "                    [*key, limit.since],",
+        "                    [*key, now + 1],",
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "the resend form's double-submit token is not checked",
+        "web/link_resend.py",
+        "    csrf.check(cookies.read(request, cookies.LOGIN_CSRF), form.get(csrf.FIELD))",
+        "    pass",
+    ),
+    Removal(
+        RESEND_ABUSE,
+        "the resend form's link is not checked against the link cookie",
+        "web/link_resend.py",
+        "    if not isinstance(shown, str) or not hmac.compare_digest(",
+        "    if False and hmac.compare_digest(",
+    ),
     # Issue 10, Enterprise Grid
     Removal(
         GRID_MERGE,
@@ -2065,6 +2142,107 @@ REMOVALS = [
         "account_binding/binding.py",
         "detail=WEB_REMOVAL\n        )\n        await self._revoke_grant(removed)\n",
         "detail=WEB_REMOVAL\n        )\n",
+    ),
+    # Issue 10, resume: A command run unseen after connecting
+    Removal(
+        RESUMED_UNSEEN,
+        "the box starts ticked for every command",
+        "web/resume.py",
+        "        return not self.changes_data",
+        "        return True",
+    ),
+    Removal(
+        RESUMED_UNSEEN,
+        "Connect without the box ticked keeps the command",
+        "web/binding_pages.py",
+        "        await services.bindings.drop_resume(nonce)",
+        "        pass",
+    ),
+    Removal(
+        RESUMED_UNSEEN,
+        "a subcommand that does not declare counts as read-only",
+        "bolt_app/commands/interface.py",
+        "    changes_data: bool = True",
+        "    changes_data: bool = False",
+    ),
+    Removal(
+        RESUMED_UNSEEN,
+        "the confirm page shows the command unescaped",
+        "web/templates/confirm.html",
+        "{{ resume.typed | cap(340) }}",
+        "{{ resume.typed | safe }}",
+    ),
+    Removal(
+        RESUMED_UNSEEN,
+        "a command of any length is kept, so the page cannot show it whole",
+        "account_binding/resume.py",
+        "        if not text or len(text) > MAX_RESUME_TEXT:",
+        "        if not text:",
+    ),
+    Removal(
+        RESUMED_UNSEEN,
+        "a command unknown now counts as read-only",
+        "bolt_app/resume.py",
+        "        return not (isinstance(parsed, Invocation) and not parsed.subcommand.changes_data)",
+        "        return isinstance(parsed, Invocation) and parsed.subcommand.changes_data",
+    ),
+    # Issue 10, resume: A resumed command run twice, or for someone else
+    Removal(
+        RESUMED_TWICE,
+        "taking the command leaves it with the link",
+        "account_binding/sqlite_store.py",
+        '                    "WHERE nonce_hash = ?",\n'
+        "                    [nonce_hash],\n"
+        "                )\n"
+        "                return StoredResume(",
+        '                    "WHERE 0",\n'
+        "                    [],\n"
+        "                )\n"
+        "                return StoredResume(",
+    ),
+    Removal(
+        RESUMED_TWICE,
+        "a link not consumed by binding hands out its command",
+        "account_binding/sqlite_store.py",
+        """"AND ended_reason = 'bound' AND resume_text IS NOT NULL",""",
+        """"AND resume_text IS NOT NULL",""",
+    ),
+    Removal(
+        RESUMED_TWICE,
+        "a binding that is not the link's takes its command",
+        "account_binding/binding.py",
+        "        ) or binding.user_id != user.id:",
+        "        ) and False:",
+    ),
+    Removal(
+        RESUMED_TWICE,
+        "a newer link leaves the older links' commands",
+        "account_binding/sqlite_store.py",
+        '''"WHERE scope_id = ? AND slack_user_id = ? AND nonce_hash != ? "''',
+        '''"WHERE 0 AND scope_id = ? AND slack_user_id = ? AND nonce_hash != ? "''',
+    ),
+    # Issue 10, resume: A command's response_url kept or used too long
+    Removal(
+        RESUME_URL,
+        "the response_url is stored in the clear",
+        "account_binding/binding.py",
+        "        return self._cipher.encrypt(url) if url else None",
+        "        return url",
+    ),
+    Removal(
+        RESUME_URL,
+        "a response_url older than 30 minutes is posted to",
+        "account_binding/resume.py",
+        "and now - self.issued_at < RESPONSE_URL_LIFETIME_SECONDS",
+        "and True",
+    ),
+    Removal(
+        RESUME_URL,
+        "a post the response_url refuses is not sent by DM",
+        "bolt_app/resume.py",
+        "            self._response_url = None  # expired, used up or refused: DMs from now on\n"
+        "        if await self._dm(self._user_id, reply):",
+        "            return False\n        if await self._dm(self._user_id, reply):",
     ),
 ]
 

@@ -32,11 +32,11 @@ from account_binding.errors import (
     LinkUsed,
     SlackUnavailable,
 )
-from account_binding.models import BindingRequest, SlackIdentity, SlackProfile, User
+from account_binding.models import Binding, BindingRequest, SlackIdentity, SlackProfile, User
 from account_binding.slack_proof import proven
 from account_binding.tokens import digest
 
-from . import cookies, csrf, errors
+from . import cookies, csrf, errors, resume
 from .auth import (
     BIND_PATH,
     MAX_COOKIE_LENGTH,
@@ -122,6 +122,10 @@ async def confirm_page(request: Request) -> Response:
             "require_email_match": services.require_email_match,
             # VERIFY_SLACK_IDENTITY: Sign in with Slack first, unless this session did.
             "needs_slack_sign_in": needs_slack_sign_in,
+            # Issue 10, resume: "After connecting, run …" with its box.
+            "resume": resume.preview(services, link.request, command_of(link.request.profile)),
+            "resume_field": resume.FIELD,
+            "resume_ticked": resume.TICKED,
         },
     )
     return response
@@ -174,6 +178,9 @@ async def confirm(request: Request) -> Response:
             },
             status_code=403,
         )
+    if action == "connect" and not resume.ticked(form):
+        # Issue 10, resume: the person did not tick the link's command, so it never runs.
+        await services.bindings.drop_resume(nonce)
     try:
         if action == "cancel":
             pending = await services.bindings.pending(nonce, actor)  # a used link is not undone
@@ -200,15 +207,24 @@ async def confirm(request: Request) -> Response:
         binding.identity.user_id,
         binding.identity.scope_id,
     )
+    return await success_page(request, nonce, binding, current.user)
+
+
+async def success_page(request: Request, nonce: str, binding: Binding, user: User) -> Response:
+    """The page after the binding was committed; once it is sent, the DM saying so and the
+    link's command, if it kept one (web.resume), run in the background."""
+    services = services_of(request)
+    background, resumed = await resume.after_binding(services, nonce, binding, user)
     return _page(
         request,
         "success.html",
         {
-            "user": current.user,
+            "user": user,
             "binding": binding,
             "slack_url": services.slack_return_url(binding.identity, binding.profile),
+            "resumed": f"{resumed.command} {resumed.text}" if resumed else None,
         },
-        background=BackgroundTask(services.notifier.binding_created, binding, current.user),
+        background=background,
     )
 
 
@@ -287,6 +303,29 @@ async def _link_error(
     command = command_of(link.profile) if link else None
     if command:
         message = message.replace("the link command", f"{command} link")
+    # Issue 10, never a dead button: a replaced link says a newer one was sent; a link that
+    # expired unused offers a new one in Slack.
+    if isinstance(error, LinkUsed) and link is not None and link.ended_reason == "replaced":
+        how = f"run {command} link" if command else "run the link command"
+        return _page(
+            request,
+            "error.html",
+            {
+                "title": "A newer link was sent",
+                "message": "A newer link was sent to you in Slack, so this one no longer "
+                f"works. Use the newest link, or {how} in Slack for another.",
+            },
+            status_code=410,
+        )
+    if (
+        isinstance(error, LinkExpired)
+        and link is not None
+        and link.used_at is None  # LinkExpired: so it expired unused
+        and services_of(request).link_resends is not None
+    ):
+        from .link_resend import expired_page
+
+        return expired_page(request, nonce, message, command)
     return _page(
         request,
         "error.html",

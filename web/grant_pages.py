@@ -25,7 +25,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -265,16 +264,7 @@ async def _bind(
         binding.identity.scope_id,
         grants.issuer,
     )
-    return binding_pages._page(
-        request,
-        "success.html",
-        {
-            "user": current.user,
-            "binding": binding,
-            "slack_url": services.slack_return_url(binding.identity, binding.profile),
-        },
-        background=BackgroundTask(services.notifier.binding_created, binding, current.user),
-    )
+    return await binding_pages.success_page(request, nonce, binding, current.user)
 
 
 def _same(stored_hash: str, computed_hash: str) -> bool:

@@ -16,6 +16,7 @@ from account_binding.binding import BindingService, Notifier
 from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.login import LoginService
 from account_binding.models import SlackIdentity, SlackProfile
+from account_binding.resume import Resumer
 from account_binding.sessions import SessionService
 from account_binding.slack_proof import SlackProofs
 from relying_party import Provider
@@ -23,6 +24,7 @@ from relying_party import Provider
 if TYPE_CHECKING:
     from .authentication import LoginBackend
     from .grant_pages import GrantServices
+    from .link_resend import LinkResends
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,13 @@ class WebServices:
     login_backend: LoginBackend | None = None
     #: ACT_AS=oauth2: binding with the person's grant (web.grant_pages); None otherwise.
     grants: GrantServices | None = None
+    # Issue 10, never a dead button (helper "links")
+    #: "Send me a new link in Slack" on the expired-link page (web.link_resend); None: the
+    #: page does not offer it.
+    link_resends: LinkResends | None = None
+    # Issue 10, resume: runs the link's command once the binding is made (web.resume);
+    # None: no command is ever resumed.
+    resumer: Resumer | None = None
 
 
 def services_of(connection: HTTPConnection) -> WebServices:

@@ -29,10 +29,10 @@ def whoami_reply(username: str, email: str, app_name: str) -> Reply:
     )
 
 
-WHOAMI = Subcommand("whoami", "shows your {app} account", _whoami)
+WHOAMI = Subcommand("whoami", "shows your {app} account", _whoami, changes_data=False)
 LINK = Subcommand("link", "connects your Slack account to {app}", _answered_by_listener)
 UNLINK = Subcommand("unlink", "disconnects it", _answered_by_listener)
-HELP = Subcommand("help", "shows this help", _answered_by_listener)
+HELP = Subcommand("help", "shows this help", _answered_by_listener, changes_data=False)
 
 #: Listed before the plugins' subcommands in the help, and after them.
 FIRST = (WHOAMI,)

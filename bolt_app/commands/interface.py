@@ -68,6 +68,13 @@ class Subcommand:
     `handler` what runs, after the acknowledgement and only for a bound person.
     `aliases` are other names that run it (not shown in help).
 
+    `changes_data` says whether running it changes anything in the internal application
+    (adds, edits, deletes, sends). When a person not yet connected runs a subcommand, it can
+    run by itself once they connect (README "Resuming the first command"); the confirm page
+    shows it with a box to tick, ticked only for a subcommand declared `changes_data=False`.
+    The default is True, the safe side: a subcommand that does not say it only reads never
+    runs unless the person ticks the box.
+
     Raises ValueError for a malformed declaration, when the plugin is loaded.
     """
 
@@ -76,6 +83,7 @@ class Subcommand:
     handler: Handler = field(repr=False)
     arguments: Sequence[Argument] = ()
     aliases: Sequence[str] = ()
+    changes_data: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "arguments", tuple(self.arguments))
@@ -104,6 +112,8 @@ class Subcommand:
             seen_optional = seen_optional or argument.optional
         if len({a.name for a in self.arguments}) != len(self.arguments):
             raise ValueError(f"subcommand {self.name!r}: two arguments share a name")
+        if not isinstance(self.changes_data, bool):
+            raise ValueError(f"subcommand {self.name!r}: changes_data must be True or False")
 
     @property
     def usage(self) -> str:

@@ -29,6 +29,8 @@ from account_binding.errors import (
     StoreBusy,
 )
 from account_binding.models import Binding
+from account_binding.resume import PendingCommand
+from account_binding.tokens import digest
 
 from ... import messages
 from ...acting import ConnectionEnded
@@ -172,6 +174,9 @@ async def _answer(
     if isinstance(parsed, BadArguments):
         return Answer(messages.usage_reply(slash, parsed.subcommand, name, parsed.reason))
     subcommand = parsed.subcommand
+    if subcommand is core.LINK and "link" not in services.binding_triggers:
+        # BINDING_TRIGGERS without `link`: the table leaves it out; answered as unknown.
+        return Answer(messages.help_reply(services.commands, slash, name, request.text[:100]))
     if subcommand is core.HELP:
         return Answer(messages.help_reply(services.commands, slash, name))
     if subcommand is core.UNLINK:
@@ -194,6 +199,9 @@ async def _answer(
     if subcommand is core.LINK and account is not None:
         return Answer(messages.already_linked_reply(name, slash))
     if account is None:
+        if subcommand is not core.LINK and "command" not in services.binding_triggers:
+            # BINDING_TRIGGERS without `command`: no link, but how to connect.
+            return Answer(_not_connected(services, request, expired=expired))
         if expired:
             reason: str | None = (
                 f"Your Slack account's connection to {messages.escape(name)} has expired. "
@@ -206,7 +214,9 @@ async def _answer(
                 f"To use `{messages.escape(slash)}`, first connect your Slack account to your "
                 f"{messages.escape(name)} account."
             )
-        return Answer(await _link_reply(services, request, reason))
+        # Issue 10, resume: the command runs by itself once they connect, if they tick it.
+        resume = None if subcommand is core.LINK else _resumable(request, respond)
+        return Answer(await _link_reply(services, request, reason, resume))
     if subcommand is core.WHOAMI:  # answered from the binding: no internal API needed
         return Answer(
             core.whoami_reply(account.user.username, account.user.email, name),
@@ -232,6 +242,10 @@ async def _answer(
                     f"Your Slack account's connection to {messages.escape(name)} was removed, "
                     f"so nothing was done. Connect it again to use `{messages.escape(slash)}`."
                 )
+            if "command" not in services.binding_triggers:
+                return messages.not_connected_reply(
+                    name, slash, services.binding_triggers, reason=reason
+                )
             try:
                 return await _link_reply(services, request, reason)
             except DomainError as error:  # StoreBusy: the person can try again
@@ -241,19 +255,56 @@ async def _answer(
 
 
 async def _link_reply(
-    services: SlackServices, request: CommandRequest, reason: str | None
+    services: SlackServices,
+    request: CommandRequest,
+    reason: str | None,
+    resume: PendingCommand | None = None,
 ) -> Reply:
     """A new link for the person who ran the command, or why there is none (too many links).
-    `reason` (mrkdwn) says why they need it."""
+    `reason` (mrkdwn) says why they need it; `resume`, the command the link keeps to run once
+    it binds."""
     name, slash, identity = services.internal_app_name, request.command, request.identity
     try:
-        link = await services.bindings.issue_link(identity, request.profile)
+        link = await services.bindings.issue_link(identity, request.profile, resume)
     except LinkRateLimited as error:
         log.warning("%s: no link for %s, who asked for too many", slash, identity.user_id)
         return messages.error_reply(str(error))
-    return messages.link_reply(
-        services.association_url(link.nonce), name, services.link_ttl_seconds, reason=reason
+    url, ttl = services.association_url(link.nonce), services.link_ttl_seconds
+    link_id = digest(link.nonce)
+    if services.link_delivery == "dm":
+        # LINK_DELIVERY=dm: the link goes by DM; the reply says where. Should Slack not take
+        # the DM, the link comes in the reply after all, so that nothing is lost.
+        dm = messages.link_reply(url, name, ttl, reason=reason, link_id=link_id, in_dm=True)
+        if await services.dm(identity.user_id, dm):
+            return messages.link_sent_by_dm_reply(name, ttl, reason=reason)
+        log.warning(
+            "%s: could not DM the link to %s (LINK_DELIVERY=dm); gave it in the reply instead",
+            slash,
+            identity.user_id,
+        )
+        return messages.link_reply(
+            url, name, ttl, reason=reason, link_id=link_id, note=messages.LINK_DM_FAILED
+        )
+    return messages.link_reply(url, name, ttl, reason=reason, link_id=link_id)
+
+
+def _not_connected(services: SlackServices, request: CommandRequest, *, expired: bool) -> Reply:
+    """BINDING_TRIGGERS without `command`: a person not connected is told how to connect."""
+    name, slash = services.internal_app_name, request.command
+    reason = (
+        f"Your Slack account's connection to {messages.escape(name)} has expired, so "
+        f"`{messages.escape(slash)}` cannot act for you. Nothing was done."
+        if expired
+        else None
     )
+    return messages.not_connected_reply(name, slash, services.binding_triggers, reason=reason)
+
+
+def _resumable(request: CommandRequest, respond: AsyncRespond) -> PendingCommand | None:
+    """Issue 10, resume: the command to keep with the link (its text as the app parsed it,
+    and its response_url), None when it is too long to show whole."""
+    response_url = getattr(respond, "response_url", None)
+    return PendingCommand.of(request.text, response_url if isinstance(response_url, str) else None)
 
 
 async def _ack(ack: AsyncAck, reply: Reply) -> None:

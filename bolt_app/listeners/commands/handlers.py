@@ -35,11 +35,16 @@ async def run_handler(
     invocation: Invocation,
     account: BoundAccount,
     request: CommandRequest,
-    responder: AsyncRespond,
+    responder: AsyncRespond | None,
+    *,
+    answer: Callable[[Reply], Awaitable[bool]] | None = None,
 ) -> Reply | None:
     """The handler's reply, or the reply that says what went wrong: its own InternalApiError
     message, a credential refused (as the acting mode words it), "did not finish in time",
     or "something went wrong" with an incident ID logged with the traceback.
+
+    `ctx.respond` posts through `responder` (the command's response_url), or calls `answer`
+    when given (a resumed command: response_url while usable, else DM; bolt_app.resume).
 
     Raises ConnectionEnded when the person's connection was removed on the way (ACT_AS=oauth2:
     the provider refused to refresh their grant): the caller answers with a new link."""
@@ -66,7 +71,7 @@ async def run_handler(
         api=api,
         app_name=name,
         command=slash,
-        respond=_on(main_loop, lambda reply: respond(responder, reply)),
+        respond=_on(main_loop, answer or (lambda reply: respond(responder, reply))),
         send_dm=_on(main_loop, lambda reply: services.dm(request.identity.user_id, reply)),
     )
 

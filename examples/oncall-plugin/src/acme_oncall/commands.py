@@ -121,13 +121,20 @@ plugin = CommandPlugin(
             now,
             arguments=[Argument("rotation", convert=rotation_id, optional=True)],
             aliases=["oncall"],
+            changes_data=False,  # only reads: may run by itself after connecting
         ),
-        Subcommand("oncall shifts", "your current and next on-call shifts", shifts),
+        Subcommand(
+            "oncall shifts",
+            "your current and next on-call shifts",
+            shifts,
+            changes_data=False,
+        ),
         Subcommand(
             "oncall page",
             "pages whoever is on call, as you",
             page,
             arguments=[Argument("message", rest=True)],
+            changes_data=True,  # sends a page: runs after connecting only if ticked
         ),
     ],
 )
