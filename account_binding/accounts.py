@@ -18,6 +18,7 @@ import anyio.to_thread
 from .audit import Actor, AuditEvent, AuditLog
 from .clock import Clock, system_clock
 from .errors import (
+    AccountDisabled,
     DomainError,
     EmailTaken,
     IdentityTaken,
@@ -59,9 +60,27 @@ class ExternalAccountRefused(DomainError):
     allows. `reason` is "username_taken", "email_taken" or "invalid_username" (for the audit
     log); `str(error)` is safe to show the person."""
 
+    #: The page that says so: its HTTP status and title.
+    status = 409
+    title = "No account for you here"
+
     def __init__(self, reason: str, message: str) -> None:
         self.reason = reason
         super().__init__(message)
+
+
+# Issue 10, lifecycle: a disabled account does not sign in, whoever vouches for the person
+
+
+class ExternalAccountDisabled(ExternalAccountRefused):
+    """The single sign-on identity's account was disabled by an administrator (reason
+    "disabled")."""
+
+    status = 403
+    title = "Account disabled"
+
+    def __init__(self) -> None:
+        super().__init__("disabled", str(AccountDisabled()))
 
 
 class AccountService:
@@ -143,6 +162,8 @@ class AccountService:
         if email and not EMAIL.fullmatch(email):
             email = ""
         if user is not None:
+            if user.disabled_at is not None:  # Issue 10, lifecycle
+                raise ExternalAccountDisabled()
             if email and email != user.email:
                 try:
                     await self._store.set_user_email(user.id, email)

@@ -32,6 +32,16 @@ class AuditEvent(StrEnum):
     # AUTH=proxy: a request carried PROXY_USER_HEADER or PROXY_EMAIL_HEADER from a peer not
     # in TRUSTED_PROXIES, and was refused (403). Detail: the header name(s). Capped.
     PROXY_HEADER_REFUSED = "proxy_header_refused"
+    # Issue 10, lifecycle. Slack said a workspace, organisation or person went away: the
+    # binding was removed and its credentials revoked. Detail: the event (app_uninstalled,
+    # tokens_revoked, user_change).
+    BINDING_REMOVED_BY_SLACK = "binding_removed_by_slack"
+    # An administrator disabled, enabled or removed an internal account (client "cli"); each
+    # binding it lost is recorded as `unbound` with the detail "user_disabled" or
+    # "user_removed".
+    USER_DISABLED = "user_disabled"
+    USER_ENABLED = "user_enabled"
+    USER_REMOVED = "user_removed"
     # Issue 10, never a dead button. "Send me a new link in Slack" on the expired-link page
     # DMed a new link to the Slack person the expired one was issued to (the entry's Slack
     # identity); the old link is "replaced". Detail: "page".

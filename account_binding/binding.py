@@ -16,6 +16,7 @@ from .audit import Actor, AuditEvent, AuditLog
 from .clock import Clock, system_clock
 from .crypto import TokenCipher
 from .errors import (
+    AccountDisabled,
     AlreadyBound,
     BindingExpired,
     EmailMismatch,
@@ -51,6 +52,7 @@ REFUSAL_REASONS: dict[type[Exception], str] = {
     LinkExpired: "expired",
     EmailMismatch: "email_mismatch",
     AlreadyBound: "already_bound",
+    AccountDisabled: "account_disabled",  # Issue 10, lifecycle
 }
 
 
@@ -225,7 +227,8 @@ class BindingService:
         `OAuthGrants.seal`), the binding holds it, written in the same transaction.
 
         The Slack person is looked up (users.info) so that the binding keeps their real name.
-        Raises LinkError (LinkNotFound, LinkUsed, LinkExpired, EmailMismatch) or AlreadyBound.
+        Raises LinkError (LinkNotFound, LinkUsed, LinkExpired, EmailMismatch), AlreadyBound,
+        or AccountDisabled when `user` was disabled or removed meanwhile (the link stays usable).
         When Slack does not answer in time: with REQUIRE_EMAIL_MATCH, records `slack_error` and
         raises SlackUnavailable, leaving the link usable; without it, binds all the same.
         """
@@ -263,7 +266,7 @@ class BindingService:
                 api_token_expires_at=now + ttl if api_token and ttl is not None else None,
                 grant=grant,
             )
-        except (LinkError, AlreadyBound) as error:
+        except (LinkError, AlreadyBound, AccountDisabled) as error:
             await self._refused(error, actor, request.identity)
             raise
         await self._audit.record(AuditEvent.BOUND, actor, binding.identity)

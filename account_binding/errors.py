@@ -125,3 +125,27 @@ class IdentityTaken(DomainError):
 
 class InvalidAccountDetails(DomainError):
     """A user name, email or password does not meet the rules."""
+
+
+# Issue 10, lifecycle: internal users disabled or removed by an administrator
+
+
+class AccountDisabled(DomainError):
+    """The internal account was disabled (or removed) by an administrator: it cannot log in,
+    and no Slack account can be connected to it."""
+
+    def __init__(self, *, removed: bool = False) -> None:
+        self.removed = removed
+        super().__init__(
+            "This account no longer exists, so no Slack account can be connected to it."
+            if removed
+            else "This account was disabled by an administrator, so you cannot log in with it "
+            "and no Slack account can be connected to it. Ask your administrator."
+        )
+
+
+class NoSuchUser(DomainError):
+    """No internal account has this user name."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"There is no user named {username!r}.")

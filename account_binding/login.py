@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from .accounts import AccountService, ExternalAccountRefused, normalise_username
 from .audit import Actor, AuditEvent, AuditLog
 from .clock import Clock, system_clock
-from .errors import DomainError
+from .errors import AccountDisabled, DomainError
 from .models import User
 from .store import Store
 from .tokens import digest
@@ -71,6 +71,8 @@ class LoginService:
         self._clock = clock
 
     async def log_in(self, username: str, password: str, client: str | None) -> User:
+        """The account this user name and password open. Raises LoginLocked, LoginFailed, or
+        AccountDisabled (the right password of an account an administrator disabled)."""
         name = normalise_username(username)[:64]
         account_key = "user:" + digest(name)
         limits = {account_key: self._limits.max_failures_per_account}
@@ -90,6 +92,13 @@ class LoginService:
             raise LoginLocked(self._limits.lockout_seconds)
 
         user = await self._accounts.authenticate(username, password)
+        if user is not None and user.disabled_at is not None:
+            # Issue 10, lifecycle: the right password of a disabled account logs nobody in;
+            # the attempt stays counted as a failure.
+            await self._audit.record_capped(
+                AuditEvent.LOGIN_FAILED, Actor(user=user, client=client), detail="disabled"
+            )
+            raise AccountDisabled()
         if user is not None:
             await self._store.forget_login_attempt(attempt.ids, account_key)
             # Capped like refusals: a script logging in again and again with a valid password

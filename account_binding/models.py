@@ -63,6 +63,9 @@ class User:
     username: str
     email: str
     created_at: int
+    # Issue 10, lifecycle: when an administrator disabled the account (Unix seconds); None
+    # while it is enabled. A disabled account cannot log in, and nothing binds to it.
+    disabled_at: int | None = None
 
     @property
     def subject(self) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import logging
 import os
 import sqlite3
@@ -33,6 +34,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from .errors import (
+    AccountDisabled,
     AlreadyBound,
     EmailTaken,
     IdentityTaken,
@@ -49,6 +51,8 @@ from .passwords import NO_PASSWORD
 from .store import (
     AuditFilter,
     AuditRecord,
+    EndedBinding,
+    EndedUser,
     IssuedToken,
     LinkLimit,
     LoginAttempt,
@@ -59,6 +63,7 @@ from .store import (
     RemovedBinding,
     ResendOutcome,
     Session,
+    SlackSelection,
     StoredBinding,
     StoredFlow,
     StoredGrant,
@@ -503,6 +508,16 @@ class SQLiteStore(SQLiteDatabase):
                 )
                 if bound is not None:
                     raise AlreadyBound()  # rolls the whole transaction back: the link stays unused
+                # Issue 10, lifecycle: nothing binds to a disabled or removed user (checked under
+                # the write lock, so a concurrent disable cannot slip in between), and binding
+                # forgets why the Slack person's previous binding ended.
+                owner = _one(db, "SELECT disabled_at FROM users WHERE id = ?", [user_id])
+                if owner is None or owner["disabled_at"] is not None:
+                    raise AccountDisabled(removed=owner is None)
+                db.execute(
+                    "DELETE FROM ended_bindings WHERE scope_id = ? AND slack_user_id = ?",
+                    [identity.scope_id, identity.user_id],
+                )
                 token_id = None
                 if api_token_hash is not None:
                     token = db.execute(
@@ -624,6 +639,7 @@ class SQLiteStore(SQLiteDatabase):
                 db,
                 "SELECT users.*, api_tokens.created_at AS issued_at, api_tokens.expires_at "
                 "FROM api_tokens JOIN users ON users.id = api_tokens.user_id "
+                "AND users.disabled_at IS NULL "  # Issue 10, lifecycle: never a disabled user's
                 "WHERE api_tokens.token_hash = ? AND api_tokens.revoked_at IS NULL",
                 [api_token_hash],
             )
@@ -1107,6 +1123,114 @@ class SQLiteStore(SQLiteDatabase):
 
         return await self._run(take)
 
+    # Issue 10, lifecycle: Slack's lifecycle events and internal users disabled or removed
+    # (account_binding.lifecycle)
+
+    async def note_slack_event(self, event_id: str, now: int) -> bool:
+        def note(db: Database) -> bool:
+            with _write(db):
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO slack_events (event_id, received_at) VALUES (?, ?)",
+                    [event_id, now],
+                )
+            return bool(cursor.rowcount)
+
+        return await self._run(note)
+
+    async def purge_slack_events(self, received_before: int) -> int:
+        def purge(db: Database) -> int:
+            with _write(db):
+                cursor = db.execute(
+                    "DELETE FROM slack_events WHERE received_at < ?", [received_before]
+                )
+            return int(cursor.rowcount)
+
+        return await self._run(purge)
+
+    async def remove_slack_bindings(self, where: SlackSelection, now: int) -> list[RemovedBinding]:
+        clause, params = _selected(where)
+
+        def remove(db: Database) -> list[RemovedBinding]:
+            with _write(db):
+                removed = _remove_bindings(db, clause, params, now)
+                db.execute(
+                    "UPDATE binding_requests SET used_at = ?, ended_reason = 'ended' "  # noqa: S608 - a fixed clause
+                    f"WHERE ({clause}) AND used_at IS NULL",
+                    [now, *params],
+                )
+            return removed
+
+        return await self._run(remove)
+
+    async def disable_user(self, user_id: int, now: int) -> EndedUser | None:
+        def disable(db: Database) -> EndedUser | None:
+            with _write(db):
+                row = _one(db, "SELECT * FROM users WHERE id = ?", [user_id])
+                if row is None:
+                    return None
+                db.execute(
+                    "UPDATE users SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL",
+                    [now, user_id],
+                )
+                removed = _remove_bindings(db, "user_id = ?", [user_id], now)
+                db.execute(
+                    "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                    [now, user_id],
+                )
+                db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
+                _note_ended(db, removed, user_id, row["username"], "disabled", now)
+            return EndedUser(user=_user(row), removed=removed)
+
+        return await self._run(disable)
+
+    async def enable_user(self, user_id: int) -> bool:
+        def enable(db: Database) -> bool:
+            with _write(db):
+                cursor = db.execute(
+                    "UPDATE users SET disabled_at = NULL WHERE id = ? AND disabled_at IS NOT NULL",
+                    [user_id],
+                )
+                db.execute(
+                    "DELETE FROM ended_bindings WHERE user_id = ? AND reason = 'disabled'",
+                    [user_id],
+                )
+            return bool(cursor.rowcount)
+
+        return await self._run(enable)
+
+    async def delete_user(self, user_id: int, now: int) -> EndedUser | None:
+        def delete(db: Database) -> EndedUser | None:
+            with _write(db):
+                row = _one(db, "SELECT * FROM users WHERE id = ?", [user_id])
+                if row is None:
+                    return None
+                removed = _remove_bindings(db, "user_id = ?", [user_id], now)
+                _note_ended(db, removed, user_id, row["username"], "removed", now)
+                # Those told the account was disabled are now told it was removed; the user
+                # ID goes, as SQLite may give it to the next account made.
+                db.execute(
+                    "UPDATE ended_bindings SET reason = 'removed', user_id = NULL, ended_at = ? "
+                    "WHERE user_id = ?",
+                    [now, user_id],
+                )
+                for table, column in _tables_referring_to_users(db):
+                    # Names read from the schema, not from any input.
+                    db.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', [user_id])  # noqa: S608
+                db.execute("DELETE FROM users WHERE id = ?", [user_id])
+            return EndedUser(user=_user(row), removed=removed)
+
+        return await self._run(delete)
+
+    async def ended_binding(self, identity: SlackIdentity) -> EndedBinding | None:
+        row = await self._read(
+            lambda db: _one(
+                db,
+                "SELECT * FROM ended_bindings WHERE scope_id = ? AND slack_user_id = ?",
+                [identity.scope_id, identity.user_id],
+            )
+        )
+        return EndedBinding(**row) if row else None
+
     # Issue 10, unbinding: one binding removed by its public ID; when a binding was last used
 
     async def remove_binding_by_public_id(
@@ -1483,7 +1607,11 @@ def _one(db: Database, sql: str, params: list[Any]) -> Row | None:
 
 def _user(row: Row) -> User:
     return User(
-        id=row["id"], username=row["username"], email=row["email"], created_at=row["created_at"]
+        id=row["id"],
+        username=row["username"],
+        email=row["email"],
+        created_at=row["created_at"],
+        disabled_at=row.get("disabled_at"),  # Issue 10, lifecycle
     )
 
 
@@ -1529,6 +1657,93 @@ def _binding(row: Row) -> Binding:
         public_id=row.get("public_id"),
         last_used_at=row.get("last_used_at"),
     )
+
+
+# Issue 10, lifecycle: helpers of the lifecycle's writes (run inside their transaction)
+
+
+def _selected(where: SlackSelection) -> tuple[str, list[Any]]:
+    """The WHERE clause (one of three fixed texts) and parameters over the columns that
+    `bindings` and `binding_requests` share, selecting what `where` names."""
+    if where.identity is not None:
+        return "scope_id = ? AND slack_user_id = ?", [
+            where.identity.scope_id,
+            where.identity.user_id,
+        ]
+    if where.enterprise_id is not None:
+        return "scope_id = ? OR enterprise_id = ?", [where.enterprise_id, where.enterprise_id]
+    if where.team_id is not None:
+        return "team_id = ?", [where.team_id]
+    raise ValueError("a selection names a person, an organisation or a workspace")
+
+
+def _remove_bindings(
+    db: Database, clause: str, params: list[Any], now: int
+) -> list[RemovedBinding]:
+    """Delete the bindings `clause` selects (a fixed text) with their OAuth grants, and revoke
+    their API tokens; what was removed."""
+    grants = {
+        row["binding_id"]: _grant(row)
+        for row in _all(
+            db,
+            "DELETE FROM oauth_grants WHERE binding_id IN "  # noqa: S608 - a fixed clause
+            f"(SELECT id FROM bindings WHERE {clause}) RETURNING *",
+            params,
+        )
+    }
+    rows = _all(db, f"DELETE FROM bindings WHERE {clause} RETURNING *", params)  # noqa: S608
+    token_ids = [row["api_token_id"] for row in rows if row["api_token_id"] is not None]
+    db.execute(
+        "UPDATE api_tokens SET revoked_at = ? "
+        "WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL",
+        [now, json.dumps(token_ids)],
+    )
+    rows.sort(key=lambda row: row["id"])
+    return [RemovedBinding(_binding(row), grants.get(row["id"])) for row in rows]
+
+
+def _note_ended(
+    db: Database,
+    removed: list[RemovedBinding],
+    user_id: int,
+    username: str,
+    reason: str,
+    now: int,
+) -> None:
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO ended_bindings (scope_id, slack_user_id, user_id, username, "
+        "reason, ended_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            [
+                r.binding.identity.scope_id,
+                r.binding.identity.user_id,
+                user_id,
+                username,
+                reason,
+                now,
+            ]
+            for r in removed
+        ],
+    )
+
+
+#: The domain's own tables that refer to users, emptied of a removed user's rows in this
+#: order by `delete_user` (after their bindings, which refer to api_tokens).
+_USER_TABLES = ("api_tokens", "sessions", "user_identities")
+
+
+def _tables_referring_to_users(db: Database) -> list[tuple[str, str]]:
+    """(table, column) for every table with a foreign key to users.id: the domain's own
+    first, then any other (the stand-in's to-do items)."""
+    found: list[tuple[str, str]] = []
+    for (table,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    ).fetchall():
+        for key in _all(db, "SELECT * FROM pragma_foreign_key_list(?)", [table]):
+            if key["table"] == "users" and key["to"] in (None, "id"):
+                found.append((str(table), str(key["from"])))
+    order = {name: index for index, name in enumerate(_USER_TABLES)}
+    return sorted(found, key=lambda pair: (order.get(pair[0], len(order)), pair[0]))
 
 
 # Issue 10, Enterprise Grid

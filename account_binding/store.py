@@ -423,6 +423,47 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    # Issue 10, lifecycle: Slack's lifecycle events and internal users disabled or removed
+    # (account_binding.lifecycle)
+
+    async def note_slack_event(self, event_id: str, now: int) -> bool:
+        """Record that the Events API delivery `event_id` was received, in one write
+        (insert-or-ignore); True the first time, False when it was recorded before."""
+        ...
+
+    async def purge_slack_events(self, received_before: int) -> int:
+        """Forget deliveries received before `received_before` (Unix seconds); how many."""
+        ...
+
+    async def remove_slack_bindings(self, where: SlackSelection, now: int) -> list[RemovedBinding]:
+        """Delete every binding `where` selects with its OAuth grant, revoke their API tokens
+        and void the selected identities' unused links (ended_reason "ended"), in one
+        transaction; what was removed."""
+        ...
+
+    async def disable_user(self, user_id: int, now: int) -> EndedUser | None:
+        """Disable the user (`disabled_at`, kept from the first time), delete their bindings
+        and OAuth grants, revoke all their API tokens, end their sessions, and note for each
+        Slack identity that was bound to them why (`ended_bindings`, reason "disabled"), in
+        one transaction. None when there is no such user."""
+        ...
+
+    async def enable_user(self, user_id: int) -> bool:
+        """Clear `disabled_at` and forget the "disabled" notes of the user's former Slack
+        identities (they may be sent a link again); whether the user was disabled."""
+        ...
+
+    async def delete_user(self, user_id: int, now: int) -> EndedUser | None:
+        """Delete the user and everything keyed on them: bindings, OAuth grants, API tokens,
+        sessions, identities at providers, and the rows of any other table that refers to
+        them (the stand-in's to-do items). Each Slack identity that was bound to them, or
+        noted when they were disabled, is noted with reason "removed". The audit log is kept.
+        One transaction; None when there is no such user."""
+        ...
+
+    async def ended_binding(self, identity: SlackIdentity) -> EndedBinding | None:
+        """Why `identity`'s binding ended, when they are to be told (until they bind again)."""
+
     # Issue 10, resume: the command a link was issued for, run once it binds
     # (account_binding.resume)
 
@@ -488,6 +529,62 @@ class RemovedBinding:
 
     binding: Binding
     grant: StoredGrant | None
+
+
+# Issue 10, lifecycle: what Slack's lifecycle events and disabling or removing users end
+
+
+@dataclass(frozen=True)
+class SlackSelection:
+    """The bindings and links a Slack lifecycle event ends: one person's (`identity`), an
+    Enterprise Grid organisation's (`enterprise_id`: every identity keyed on it, for an
+    org-wide install) or one workspace's (`team_id`). Build it with a class method."""
+
+    identity: SlackIdentity | None = None
+    enterprise_id: str | None = None
+    team_id: str | None = None
+
+    @classmethod
+    def person(cls, identity: SlackIdentity) -> SlackSelection:
+        return cls(identity=identity)
+
+    @classmethod
+    def organisation(cls, enterprise_id: str) -> SlackSelection:
+        return cls(enterprise_id=enterprise_id)
+
+    @classmethod
+    def workspace(cls, team_id: str) -> SlackSelection:
+        return cls(team_id=team_id)
+
+    def __str__(self) -> str:
+        if self.identity is not None:
+            return f"Slack user {self.identity.scope_id}/{self.identity.user_id}"
+        if self.enterprise_id is not None:
+            return f"organisation {self.enterprise_id}"
+        return f"workspace {self.team_id}"
+
+
+@dataclass(frozen=True)
+class EndedBinding:
+    """Why a Slack identity's binding ended (table ended_bindings): its internal account
+    `username` was "disabled" or "removed" by an administrator at `ended_at` (Unix
+    seconds). `user_id` is None once the account is removed."""
+
+    scope_id: str
+    slack_user_id: str
+    user_id: int | None
+    username: str
+    reason: str
+    ended_at: int
+
+
+@dataclass(frozen=True)
+class EndedUser:
+    """A user disabled or removed: as they were before (`user`), and the bindings removed
+    (with their OAuth grants, to revoke at the provider)."""
+
+    user: User
+    removed: list[RemovedBinding]
 
 
 # Issue 10, never a dead button: what `resend_binding_request` decided

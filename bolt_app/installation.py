@@ -128,6 +128,15 @@ class InstallationLookup:
         )
         return installation
 
+    # Issue 10, lifecycle: app_uninstalled and tokens_revoked arrive when the bot token may
+    # already be revoked, so auth.test would fail (token_revoked, invalid_auth): their
+    # listeners read what is known and never ask.
+
+    @property
+    def known(self) -> Installation | None:
+        """The installation if an earlier auth.test told it; None otherwise. Never asks."""
+        return self._installation
+
 
 def installation_middleware(
     lookup: InstallationLookup,

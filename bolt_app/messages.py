@@ -173,6 +173,43 @@ def unbound_dm(app_name: str) -> Reply:
     )
 
 
+# Issue 10, lifecycle: a binding an administrator ended by disabling or removing the account
+
+
+def binding_ended_reply(
+    app_name: str, command: str, username: str, reason: str, triggers: tuple[str, ...]
+) -> Reply:
+    """The answer to a command from a Slack person whose binding ended because an
+    administrator disabled or removed (`reason`) the account `username`, instead of a link;
+    with how to connect another account by the BINDING_TRIGGERS that start binding
+    deliberately (`link`, the Home tab, the shortcut)."""
+    name = escape(app_name)
+    what = "disabled" if reason == "disabled" else "removed"
+    text = (
+        f"Your {name} account *{escape(username)}* was {what} by an administrator, so your "
+        f"Slack account was disconnected. Ask your administrator if you think this is a "
+        f"mistake."
+    )
+    blocks = [_section(f":warning: {text}")]
+    ways = ways_to_connect(app_name, command, triggers)
+    if ways:
+        blocks.append(_context(f"To connect another {name} account, " + " or ".join(ways) + "."))
+    return Reply(text=text, blocks=blocks)
+
+
+def binding_ended_dm(app_name: str, username: str, reason: str) -> Reply:
+    """The DM telling a Slack person at once that their binding ended (see
+    `binding_ended_reply`)."""
+    name = escape(app_name)
+    what = "disabled" if reason == "disabled" else "removed"
+    text = (
+        f"Your Slack account was disconnected from your {name} account *{escape(username)}*, "
+        f"because an administrator {what} that account; its access token is revoked. Ask "
+        f"your administrator if you think this is a mistake."
+    )
+    return Reply(text=text, blocks=[_section(text)])
+
+
 # Issue 10, unbinding: `unlink` asks first, with Disconnect and Keep it; what each answers.
 
 #: The question's buttons. Disconnect's value is "<the binding's public ID> <slash command>".

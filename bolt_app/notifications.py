@@ -84,3 +84,11 @@ class SlackNotifier:
             log.error("Could not DM Slack user %s%s: %s", user_id, about, type(error).__name__)
             return False
         return True
+
+    # Issue 10, lifecycle: account_binding.lifecycle.EndedNotifier
+
+    async def binding_ended(self, binding: Binding, username: str, reason: str) -> None:
+        """DM the Slack person that their binding ended because an administrator disabled
+        or removed (`reason`) the account `username`."""
+        await self._send(binding, messages.binding_ended_dm(self._app_name, username, reason))
+        await self._refresh_home(binding)

@@ -16,6 +16,7 @@ from .commands.runner import PluginRunner
 from .commands.table import CommandTable
 from .home_tab import HomeTab
 from .internal_api import InternalApiConnection
+from .lifecycle import SlackLifecycle
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class SlackServices:
     command_timeout: float
     #: Sends a DM to a Slack user ID; whether Slack took it.
     dm: Callable[[str, Reply], Awaitable[bool]]
+    # Issue 10, lifecycle: Slack's lifecycle events, and bindings an administrator ended
+    # (None: the events are acknowledged and ignored, and no command says why).
+    lifecycle: SlackLifecycle | None = None
+
     # Issue 10, App Home and the shortcut "Connect account":
     #: Publishes people's Home tabs (the notifier shares it); None: no Home tab is published.
     home: HomeTab | None = None

@@ -29,6 +29,7 @@ from account_binding.store import AuditFilter, NoDatabase, StoreUnavailable
 from bolt_app.commands.loading import PluginLoadError
 from bolt_app.commands.table import CommandClash
 
+from . import user_admin
 from .compose import (
     SlackConnection,
     build_site,
@@ -60,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_add_user(settings, args.name, args.email, _read_password()))
         elif args.command == "user" and args.user_command == "list":
             asyncio.run(_list_users(settings))
+        elif args.command == "user" and args.user_command in user_admin.ACTIONS:
+            return user_admin.run(settings, args)  # Issue 10, lifecycle
         elif args.command == "audit":
             asyncio.run(_audit(settings, args))
         elif args.command == "unbind":
@@ -110,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--email", required=True)
     user_commands.add_parser("list", help="list the accounts")
+    user_admin.add_commands(user_commands)  # Issue 10, lifecycle: disable, enable, remove
     unbind = commands.add_parser(
         "unbind",
         help="remove a Slack account's binding and revoke its token (audited); the Slack "
@@ -425,4 +429,5 @@ async def _list_users(settings: Settings) -> None:
     if not users:
         print("No users yet. Add one with: account-binding user add NAME --email EMAIL")
     for user in users:
-        print(f"{user.username}\t{user.email}")
+        disabled = "\tdisabled" if user.disabled_at is not None else ""  # Issue 10, lifecycle
+        print(f"{user.username}\t{user.email}{disabled}")

@@ -19,6 +19,7 @@ from account_binding.authorization_flows import AuthorizationFlows
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
 from account_binding.introspection import IntrospectionClient, TokenIntrospector
+from account_binding.lifecycle import EndedNotifier, Lifecycle
 from account_binding.link_renewal import LinkRenewal, ResentLink
 from account_binding.login import LoginLimits, LoginService
 from account_binding.models import SlackIdentity, SlackProfile
@@ -38,6 +39,7 @@ from bolt_app.commands.runner import PluginRunner
 from bolt_app.commands.table import CommandTable
 from bolt_app.home_tab import HomeContent, HomeTab, default_slash_command
 from bolt_app.internal_api import InternalApiConnection
+from bolt_app.lifecycle import SlackLifecycle
 from bolt_app.notifications import SlackNotifier
 from bolt_app.resume import SlackResumer
 from bolt_app.services import SlackServices
@@ -184,6 +186,7 @@ def build_site(
         store, idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
     )
     flows = AuthorizationFlows(store)
+    lifecycle = lifecycle_of(settings, store, audit, oauth2, notifier)
     # Issue 10, never a dead button (helper "links"): fresh links for old link buttons and
     # for the expired-link page.
     renewal = LinkRenewal(store, bindings, audit, policy)
@@ -199,6 +202,7 @@ def build_site(
         runner=runner,
         command_timeout=settings.command_timeout,
         dm=notifier.direct_message,
+        lifecycle=SlackLifecycle(lifecycle),
         home=home,
         # Issue 10, the tutorial's options and never a dead button (helper "links")
         binding_triggers=settings.binding_triggers,
@@ -211,7 +215,15 @@ def build_site(
         await store.open()
         await runner.start()
         purger = asyncio.create_task(
-            _purge_forever(bindings, login, sessions, flows, audit, settings.audit_retention_days)
+            _purge_forever(
+                bindings,
+                login,
+                sessions,
+                flows,
+                audit,
+                settings.audit_retention_days,
+                slack_events=lifecycle,
+            )
         )
         handler = None
         try:
@@ -482,9 +494,12 @@ async def _purge_forever(
     audit: AuditLog,
     audit_retention_days: int,
     every_seconds: float = PURGE_EVERY_SECONDS,
+    *,
+    slack_events: Lifecycle | None = None,
 ) -> None:
     """Remove expired links, login failures, sessions, authorization flows and audit entries older than
-    AUDIT_RETENTION_DAYS, now and then every `every_seconds`."""
+    AUDIT_RETENTION_DAYS, now and then every `every_seconds`; with `slack_events`, the Events
+    API deliveries handled more than a day ago."""
     while True:
         try:
             purged = await bindings.purge()
@@ -496,6 +511,31 @@ async def _purge_forever(
             purged = await audit.purge(audit_retention_days)
             if purged:
                 log.info("Purged %d audit entries older than %d days", purged, audit_retention_days)
+            if slack_events is not None:  # Issue 10, lifecycle: handled Events API deliveries
+                await slack_events.purge()
         except Exception:  # keep purging later; the cause is in the log
             log.exception("Purging expired records failed")
         await asyncio.sleep(every_seconds)
+
+
+# Issue 10, lifecycle: Slack's lifecycle events and internal users disabled or removed
+
+
+def lifecycle_of(
+    settings: Settings,
+    store: Store,
+    audit: AuditLog,
+    oauth2: OAuth2Grants | None,
+    notifier: EndedNotifier | None,
+) -> Lifecycle:
+    """The lifecycle's domain service: removed bindings' grants revoked at OAUTH2_ISSUER
+    (ACT_AS=oauth2), each within three PROVIDER_TIMEOUTs (discovery, then the refresh and
+    the access token); `notifier` DMs the Slack people an administrator's removal concerns
+    (None: none is sent)."""
+    return Lifecycle(
+        store,
+        audit,
+        grants=oauth2.grants if oauth2 else None,
+        revoke_deadline_seconds=3 * settings.provider_timeout + 1,
+        notifier=notifier,
+    )

@@ -79,7 +79,8 @@ class BuiltInUsers:
 
     async def user_named(self, username: str) -> User | None:
         found = await self._store.find_credentials(username)
-        return found[0] if found else None
+        # Issue 10, lifecycle: nobody acts as an account an administrator disabled.
+        return found[0] if found and found[0].disabled_at is None else None
 
 
 class UserInfo(Protocol):
@@ -116,7 +117,9 @@ class ProviderTokenUsers:
             raise Refused(
                 503, f"Could not reach {self.provider_name} to check the token. Try again."
             ) from None
-        return await self._store.find_user_by_identity(self.issuer, claims["sub"])
+        user = await self._store.find_user_by_identity(self.issuer, claims["sub"])
+        # Issue 10, lifecycle: nobody acts as an account an administrator disabled.
+        return user if user is not None and user.disabled_at is None else None
 
 
 class RequestAuthenticator:

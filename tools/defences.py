@@ -61,6 +61,9 @@ BROKEN_PLUGIN = "A plugin that breaks"
 # Issue 10, Enterprise Grid
 GRID_MERGE = "Two bindings of one Slack person on Enterprise Grid"
 GRID_WORKSPACE = "Commands from another workspace of the organisation"
+# Issue 10, lifecycle
+SLACK_GONE = "A binding outliving its Slack workspace or person"
+ACCOUNT_ENDED = "An internal account that must stop acting"
 CREDENTIAL_ELSEWHERE = "A credential sent somewhere else"
 SURPRISE_COMMANDS = "Commands added by surprise"
 SIGN_IN_CALLBACK = "A forged, replayed or misdirected sign-in answer"
@@ -2076,6 +2079,159 @@ REMOVALS = [
         "bolt_app/installation.py",
         "    def _may_reask(self) -> bool:\n        return (",
         "    def _may_reask(self) -> bool:\n        return True or (",
+    ),
+    # Issue 10, lifecycle
+    Removal(
+        SLACK_GONE,
+        "app_uninstalled is not listened to",
+        "bolt_app/listeners/events/lifecycle.py",
+        '    app.event("app_uninstalled")(app_uninstalled)\n',
+        "",
+    ),
+    Removal(
+        SLACK_GONE,
+        "a revoked bot token is not recognised",
+        "bolt_app/lifecycle.py",
+        "    return isinstance(bots, list) and any(isinstance(b, str) and b for b in bots)",
+        "    return False",
+    ),
+    Removal(
+        SLACK_GONE,
+        "a deactivated Slack user keeps their binding",
+        "bolt_app/lifecycle.py",
+        '    if not isinstance(user, dict) or user.get("deleted") is not True:',
+        "    if True:",
+    ),
+    Removal(
+        SLACK_GONE,
+        "a binding keyed on the workspace before it joined an organisation stays",
+        "bolt_app/lifecycle.py",
+        "    if enterprise_id is not None and team_id is not None:",
+        "    if False:",
+    ),
+    Removal(
+        SLACK_GONE,
+        "the listener asks auth.test, which fails once the token is revoked",
+        "bolt_app/listeners/events/lifecycle.py",
+        "installation_of_event(body, installation_of(context).known)",
+        "installation_of_event(body, await installation_of(context).get())",
+    ),
+    Removal(
+        SLACK_GONE,
+        "a retried delivery is handled again",
+        "account_binding/lifecycle.py",
+        "        return await self._store.note_slack_event(event_id, self._clock())",
+        "        await self._store.note_slack_event(event_id, self._clock())\n        return True",
+    ),
+    Removal(
+        SLACK_GONE,
+        "the removed bindings' tokens keep working",
+        "account_binding/sqlite_store.py",
+        '"WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL",',
+        '"WHERE 0 AND id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL",',
+    ),
+    Removal(
+        SLACK_GONE,
+        "the gone workspace's links still work",
+        "account_binding/sqlite_store.py",
+        '                    f"WHERE ({clause}) AND used_at IS NULL",',
+        '                    f"WHERE 0 AND ({clause}) AND used_at IS NULL",',
+    ),
+    Removal(
+        SLACK_GONE,
+        "an org-wide uninstall is taken for one workspace's",
+        "bolt_app/lifecycle.py",
+        "    if org_wide and enterprise_id is not None:",
+        "    if False:",
+    ),
+    Removal(
+        SLACK_GONE,
+        "a hanging revocation has no deadline",
+        "account_binding/lifecycle.py",
+        "                await asyncio.wait_for(piece(), deadline_seconds)",
+        "                await piece()",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "the right password of a disabled account logs in",
+        "account_binding/login.py",
+        "        if user is not None and user.disabled_at is not None:",
+        "        if False:",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "single sign-on opens a disabled account",
+        "account_binding/accounts.py",
+        "            if user.disabled_at is not None:  # Issue 10, lifecycle",
+        "            if False:",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "a disabled account's leftover session logs it in",
+        "web/authentication.py",
+        "    if user is None or user.disabled_at is not None:",
+        "    if user is None:",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "the binding's transaction does not check the account",
+        "account_binding/sqlite_store.py",
+        '                if owner is None or owner["disabled_at"] is not None:',
+        "                if owner is None:",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "a disabled account's token is honoured once its revocation is undone",
+        "account_binding/sqlite_store.py",
+        '"AND users.disabled_at IS NULL "',
+        '""',
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "disabling leaves the sessions",
+        "account_binding/sqlite_store.py",
+        '                db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])\n'
+        "                _note_ended(",
+        "                _note_ended(",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "disabling leaves the bindings",
+        "account_binding/sqlite_store.py",
+        '                removed = _remove_bindings(db, "user_id = ?", [user_id], now)\n'
+        "                db.execute(\n"
+        '                    "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ?',
+        "                removed = []\n"
+        "                db.execute(\n"
+        '                    "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ?',
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "the stand-in impersonates a disabled account",
+        "stand_in/auth.py",
+        "        return found[0] if found and found[0].disabled_at is None else None",
+        "        return found[0] if found else None",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "the stand-in takes a provider's token of a disabled account",
+        "stand_in/auth.py",
+        "        return user if user is not None and user.disabled_at is None else None",
+        "        return user",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "the Slack person is sent a link instead of being told why",
+        "bolt_app/listeners/commands/app_command.py",
+        "        if ended is not None:\n            return Answer(ended)",
+        "        if False:\n            return Answer(ended)",
+    ),
+    Removal(
+        ACCOUNT_ENDED,
+        "remove does not ask first",
+        "launcher/user_admin.py",
+        '    if args.user_command == "remove" and not args.yes:',
+        "    if False:",
     ),
     # Issue 10, unbinding: Disconnect in Slack, Remove on the web
     Removal(

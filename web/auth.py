@@ -26,6 +26,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from account_binding.audit import Actor, AuditEvent
+from account_binding.errors import AccountDisabled
 from account_binding.login import LoginFailed, LoginLocked
 from account_binding.models import User
 from account_binding.sessions import ActiveSession
@@ -174,6 +175,15 @@ async def login(request: Request) -> Response:
             error=str(error),
             username=username,
             status_code=400,
+        )
+    except AccountDisabled as error:  # Issue 10, lifecycle
+        return _login_form(
+            request,
+            next_path=next_path,
+            link_id=link_field,
+            error=str(error),
+            username=username,
+            status_code=403,
         )
     return await begin_session(request, user, link_field, next_path)
 

@@ -107,8 +107,8 @@ def authenticated(user: SiteUser) -> tuple[AuthCredentials, BaseUser]:
 
 async def session_user(connection: HTTPConnection) -> SiteUser | None:
     """The person whose live session the request's session cookie names, or None (no cookie,
-    two, too long, unknown, expired, or its account is gone). Raises AuthenticationRefused
-    (503) when the database is locked past its busy timeout."""
+    two, too long, unknown, expired, or its account is gone or disabled). Raises
+    AuthenticationRefused (503) when the database is locked past its busy timeout."""
     token = cookies.read(connection, cookies.SESSION)
     if not token or len(token) > MAX_COOKIE_LENGTH:
         return None
@@ -120,7 +120,9 @@ async def session_user(connection: HTTPConnection) -> SiteUser | None:
         user = await services.accounts.user(session.user_id)
     except StoreBusy as error:
         raise AuthenticationRefused(503, "Busy", str(error), {"Retry-After": "60"}) from None
-    return SiteUser(user, session) if user else None
+    if user is None or user.disabled_at is not None:
+        return None  # Issue 10, lifecycle: a disabled account's session logs nobody in
+    return SiteUser(user, session)
 
 
 class SessionBackend(AuthenticationBackend):

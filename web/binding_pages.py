@@ -24,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 
 from account_binding.audit import Actor
 from account_binding.errors import (
+    AccountDisabled,
     AlreadyBound,
     EmailMismatch,
     LinkError,
@@ -201,6 +202,8 @@ async def confirm(request: Request) -> Response:
         return await _already_bound(request, pending_request, current)
     except LinkError as error:
         return await _link_error(request, error, nonce, current)
+    except AccountDisabled as error:  # Issue 10, lifecycle
+        return account_disabled(request, error)
     log.info(
         "User %s bound to Slack user %s of %s",
         current.user.id,
@@ -345,4 +348,22 @@ def _page(
     context = {"app_name": services_of(request).internal_app_name, **context}
     return templates.TemplateResponse(
         request, name, context, status_code=status_code, background=background
+    )
+
+
+# Issue 10, lifecycle: no binding to a disabled account
+
+
+def account_disabled(request: Request, error: AccountDisabled) -> Response:
+    """403: the account was disabled (or removed) by an administrator while its page was
+    open, so nothing was connected; the link still works for another account."""
+    return _page(
+        request,
+        "error.html",
+        {
+            "title": "Account removed" if error.removed else "Account disabled",
+            "message": f"{error} Nothing was connected; the link still works for another "
+            "account until it expires.",
+        },
+        status_code=403,
     )

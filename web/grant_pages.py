@@ -31,7 +31,13 @@ from starlette.responses import Response
 
 from account_binding.audit import Actor
 from account_binding.authorization_flows import FlowRefused
-from account_binding.errors import AlreadyBound, IdentityTaken, LinkError, SlackUnavailable
+from account_binding.errors import (
+    AccountDisabled,
+    AlreadyBound,
+    IdentityTaken,
+    LinkError,
+    SlackUnavailable,
+)
 from account_binding.oauth_grants import GrantedTokens, OAuthGrants, PendingGrants
 from account_binding.tokens import digest
 from relying_party import InvalidIdToken, Provider, ProviderRefused, ProviderUnavailable
@@ -211,6 +217,8 @@ async def _callback(request: Request, grant_services: GrantServices) -> Response
         )
     except LinkError as error:
         return await binding_pages._link_error(request, error, nonce, current)
+    except AccountDisabled as error:  # Issue 10, lifecycle
+        return binding_pages.account_disabled(request, error)
 
 
 async def _bind(

@@ -338,7 +338,7 @@ class OidcLogin:
                 via="oidc",
             )
         except ExternalAccountRefused as refused:
-            return errors.error_page(request, 409, str(refused), title="No account for you here")
+            return errors.error_page(request, refused.status, str(refused), title=refused.title)
 
         async def keep_grant(session_token: str) -> None:
             if flow.link_hash is not None and self.on_link_grant is not None:

@@ -108,7 +108,7 @@ class ProxyBackend(AuthenticationBackend):
                 Actor(client=_client(conn), username=normalise_username(name)[:64]),
                 detail=f"proxy:{error.reason}",
             )
-            raise AuthenticationRefused(409, "No account for you here", str(error)) from None
+            raise AuthenticationRefused(error.status, error.title, str(error)) from None
         except StoreBusy as error:
             raise AuthenticationRefused(503, "Busy", str(error), {"Retry-After": "60"}) from None
         found = await session_user(conn)

@@ -39,6 +39,7 @@ from ...commands import core
 from ...commands.table import BadArguments, Unknown
 from ...identity_settling import settle_identity
 from ...installation import InstallationLookup, installation_of
+from ...lifecycle import ended_binding_reply
 from ...messages import Reply
 from ...services import SlackServices, services_of
 from .handlers import run_handler
@@ -198,6 +199,14 @@ async def _answer(
         account, expired = None, True
     if subcommand is core.LINK and account is not None:
         return Answer(messages.already_linked_reply(name, slash))
+    if account is None and not expired and subcommand is not core.LINK and services.lifecycle:
+        # Issue 10, lifecycle: whose account an administrator disabled or removed is told so
+        # instead of being sent a link (`link` still sends one: they may connect another).
+        ended = await ended_binding_reply(
+            services.lifecycle, request, name, services.binding_triggers
+        )
+        if ended is not None:
+            return Answer(ended)
     if account is None:
         if subcommand is not core.LINK and "command" not in services.binding_triggers:
             # BINDING_TRIGGERS without `command`: no link, but how to connect.
