@@ -2437,6 +2437,15 @@ REMOVALS += [
     ),
     Removal(
         HOME_TAB,
+        "a stale tab's Disconnect removes whatever binding the person has now",
+        "bolt_app/listeners/actions/home_buttons.py",
+        "            await services.bindings.unbind_binding(\n"
+        '                identity, public_id, Actor(client=f"slack:{identity.user_id}")\n'
+        "            )",
+        '            await services.bindings.unbind(identity, Actor(client=f"slack:{identity.user_id}"))',
+    ),
+    Removal(
+        HOME_TAB,
         "the shortcut listened for whatever BINDING_TRIGGERS says",
         "bolt_app/listeners/shortcuts/connect_account.py",
         '    if "shortcut" in binding_triggers:',
