@@ -6,6 +6,7 @@ Every bind, unbind, cancellation and refusal goes to the audit log.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -24,6 +25,7 @@ from .errors import (
     LinkNotFound,
     LinkUsed,
     SlackUnavailable,
+    StoreBusy,
 )
 from .models import Binding, BindingRequest, SlackIdentity, SlackPerson, SlackProfile, User
 from .resume import PendingCommand, ResumedCommand
@@ -420,6 +422,80 @@ class BindingService:
             detail=REFUSAL_REASONS.get(type(error), "other"),
         )
 
+    # Issue 10, unbinding: disconnecting from Slack after a confirmation, removing from the
+    # web page, and when the Slack side last acted with a binding.
+
+    async def connection_of(self, identity: SlackIdentity) -> Connection | None:
+        """The identity's binding and the internal user it acts as; None when not bound.
+        Unlike `bound_account`, it only looks: it records no use and removes nothing."""
+        stored = await self._store.find_binding(identity)
+        return Connection(stored.binding, stored.user) if stored else None
+
+    async def unbind_binding(
+        self, identity: SlackIdentity, public_id: str, actor: Actor
+    ) -> Binding | None:
+        """Slack's Disconnect button: remove the binding whose public ID is `public_id` (the
+        one the question named) if it is `identity`'s, revoke its API token and, after, its
+        OAuth grant; audited as `unbound` with the owner, like `unbind`. None when `identity`
+        has no binding of that ID: it was removed meanwhile, or (a stale question) the person
+        has a newer binding, which is left alone."""
+        if not is_public_id(public_id):
+            return None
+        removed = await self._store.remove_binding_by_public_id(
+            public_id, self._clock(), identity=identity
+        )
+        if removed is None:
+            return None
+        await self._audit.record(
+            AuditEvent.UNBOUND,
+            await self._owner_as_actor(removed.binding, actor),
+            removed.binding.identity,
+        )
+        await self._revoke_grant(removed)
+        return removed.binding
+
+    async def binding_of(self, user: User, public_id: str) -> Binding | None:
+        """`user`'s binding whose public ID is `public_id`; None when there is none (no such
+        binding, or another person's)."""
+        if not is_public_id(public_id):
+            return None
+        return next((b for b in await self.bindings_of(user) if b.public_id == public_id), None)
+
+    async def remove_binding_of(self, user: User, public_id: str, actor: Actor) -> Binding | None:
+        """The web page's Remove: remove `user`'s binding whose public ID is `public_id`,
+        revoke its API token and, after, its OAuth grant; audited as `unbound` with `actor`
+        (the logged-in person) and the detail "web". None when `user` has no such binding
+        (removed meanwhile, or another person's): nothing is removed."""
+        if not is_public_id(public_id):
+            return None
+        removed = await self._store.remove_binding_by_public_id(
+            public_id, self._clock(), user_id=user.id
+        )
+        if removed is None:
+            return None
+        await self._audit.record(
+            AuditEvent.UNBOUND, actor, removed.binding.identity, detail=WEB_REMOVAL
+        )
+        await self._revoke_grant(removed)
+        return removed.binding
+
+    async def record_use(self, binding: Binding) -> None:
+        """Note that the Slack side acted with `binding` now (`last_used_at`), writing at most
+        once per USE_RECORD_SECONDS per binding: no write at all when `binding`, as read,
+        was noted within that time. It never fails the command it records: a database too
+        busy to take the write (StoreBusy) skips it, logged."""
+        now = self._clock()
+        if binding.public_id is None:
+            return
+        if binding.last_used_at is not None and now - binding.last_used_at < USE_RECORD_SECONDS:
+            return
+        try:
+            await self._store.note_binding_used(
+                binding.id, binding.public_id, now, now - USE_RECORD_SECONDS + 1
+            )
+        except StoreBusy:
+            log.info("Binding %s: its use was not recorded (the database was busy)", binding.id)
+
     # Issue 10, Enterprise Grid: one binding per Slack person of an organisation
 
     async def settle_identity(
@@ -509,6 +585,28 @@ class BindingService:
             response_url=self._cipher.decrypt(ciphertext) if ciphertext else None,
             issued_at=link.created_at,
         )
+
+
+# Issue 10, unbinding
+
+#: `last_used_at` is written at most once per this many seconds per binding.
+USE_RECORD_SECONDS = 60
+#: The audit detail of an `unbound` entry made from the web page (its actor is the person).
+WEB_REMOVAL = "web"
+_PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_public_id(value: object) -> bool:
+    """Whether `value` has the shape of a binding's public ID (32 lower-case hex digits)."""
+    return isinstance(value, str) and _PUBLIC_ID.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A Slack identity's binding and the internal user it acts as (no credential)."""
+
+    binding: Binding
+    user: User
 
 
 # Issue 10, Enterprise Grid

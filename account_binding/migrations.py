@@ -289,6 +289,25 @@ def m007_link_lifecycle_and_account_management(db: Database) -> None:
     )
     _table(db, "slack_events").create_index(["received_at"])
 
+    # Issue 10, unbinding: each binding's public ID, random and never reused. The integer IDs
+    # are reused (SQLite gives a new row the highest ID plus one, so removing the newest
+    # binding frees its ID), so what Slack's Disconnect button and the web's Remove carry is
+    # this, and a stale question can never name a newer binding. A trigger sets it on every
+    # insert, whoever inserts; existing bindings get one here. A later migration that rebuilds
+    # the table (sqlite-utils `transform`) drops the trigger: it must execute
+    # BINDING_PUBLIC_ID_TRIGGER again (test_unbinding_store.py checks that new rows get one).
+    _table(db, "bindings").add_column("public_id", str)
+    db.execute("UPDATE bindings SET public_id = lower(hex(randomblob(16))) WHERE public_id IS NULL")
+    db.execute(BINDING_PUBLIC_ID_TRIGGER)
+
+
+#: Issue 10, unbinding: gives every new binding its public ID (see m007).
+BINDING_PUBLIC_ID_TRIGGER = (
+    "CREATE TRIGGER bindings_public_id AFTER INSERT ON bindings "
+    "FOR EACH ROW WHEN NEW.public_id IS NULL BEGIN "
+    "UPDATE bindings SET public_id = lower(hex(randomblob(16))) WHERE id = NEW.id; END"
+)
+
 
 def _table(db: Database, name: str) -> Table:
     return db.table(name)

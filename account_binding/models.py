@@ -107,3 +107,11 @@ class Binding:
     #: The personal API token issued at binding; None when none was (ACT_AS=service).
     api_token_id: int | None
     created_at: int
+    # Issue 10, unbinding:
+    #: The binding's public ID: 32 hex digits, random, never reused (unlike `id`), which the
+    #: Disconnect button and the web's Remove carry. None on the Binding `complete_binding`
+    #: returns (the database gives it after the insert) and for rows made without it.
+    public_id: str | None = None
+    #: When the Slack side last acted with the binding (Unix seconds, to the minute); None:
+    #: not since it was made.
+    last_used_at: int | None = None

@@ -1233,6 +1233,64 @@ class SQLiteStore(SQLiteDatabase):
         )
         return EndedBinding(**row) if row else None
 
+    # Issue 10, unbinding: one binding removed by its public ID; when a binding was last used
+
+    async def remove_binding_by_public_id(
+        self,
+        public_id: str,
+        now: int,
+        *,
+        user_id: int | None = None,
+        identity: SlackIdentity | None = None,
+    ) -> RemovedBinding | None:
+        if user_id is None and identity is None:
+            raise ValueError("a binding is removed by its public ID only for its owner")
+        # Each owner condition holds when its value is not given (NULL).
+        scope_id, slack_user_id = (
+            (identity.scope_id, identity.user_id) if identity else (None, None)
+        )
+        params = [public_id, user_id, user_id, scope_id, scope_id, slack_user_id]
+
+        def remove(db: Database) -> RemovedBinding | None:
+            with _write(db):
+                # The grant first: it refers to the binding (foreign keys are on).
+                grant = _one(
+                    db,
+                    "DELETE FROM oauth_grants WHERE binding_id IN (SELECT id FROM bindings "
+                    "WHERE public_id = ? AND (? IS NULL OR user_id = ?) "
+                    "AND (? IS NULL OR (scope_id = ? AND slack_user_id = ?))) RETURNING *",
+                    params,
+                )
+                row = _one(
+                    db,
+                    "DELETE FROM bindings WHERE public_id = ? AND (? IS NULL OR user_id = ?) "
+                    "AND (? IS NULL OR (scope_id = ? AND slack_user_id = ?)) RETURNING *",
+                    params,
+                )
+                if row is None:
+                    return None
+                db.execute(  # its token stops working in the same transaction
+                    "UPDATE api_tokens SET revoked_at = ? WHERE id IS ? AND revoked_at IS NULL",
+                    [now, row["api_token_id"]],
+                )
+                return RemovedBinding(_binding(row), _grant(grant) if grant else None)
+
+        return await self._run(remove)
+
+    async def note_binding_used(
+        self, binding_id: int, public_id: str, now: int, not_since: int
+    ) -> bool:
+        def note(db: Database) -> bool:
+            with _write(db):
+                cursor = db.execute(
+                    "UPDATE bindings SET last_used_at = ? WHERE id = ? AND public_id = ? "
+                    "AND (last_used_at IS NULL OR last_used_at < ?)",
+                    [now, binding_id, public_id, not_since],
+                )
+            return bool(cursor.rowcount)
+
+        return await self._run(note)
+
     # Issue 10, never a dead button: "Send me a new link in Slack"
 
     async def resend_binding_request(
@@ -1639,6 +1697,8 @@ def _binding(row: Row) -> Binding:
         profile=_profile(row),
         api_token_id=row["api_token_id"],
         created_at=row["created_at"],
+        public_id=row.get("public_id"),
+        last_used_at=row.get("last_used_at"),
     )
 
 

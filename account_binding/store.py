@@ -355,6 +355,31 @@ class Store(Protocol):
         SHA-256 is `link_hash`; nothing when there is no such session."""
         ...
 
+    # Issue 10, unbinding: one binding removed by its public ID (`Binding.public_id`), for its
+    # owner or its Slack person only; when the Slack side last acted with a binding.
+
+    async def remove_binding_by_public_id(
+        self,
+        public_id: str,
+        now: int,
+        *,
+        user_id: int | None = None,
+        identity: SlackIdentity | None = None,
+    ) -> RemovedBinding | None:
+        """Delete the binding whose public ID is `public_id` and its OAuth grant, and revoke
+        its API token (atomic), only when it is bound to the internal user `user_id` and/or to
+        the Slack `identity`, whichever are given (at least one must be: ValueError). What was
+        removed; None when no such binding is theirs (removed already, or someone else's)."""
+        ...
+
+    async def note_binding_used(
+        self, binding_id: int, public_id: str, now: int, not_since: int
+    ) -> bool:
+        """Set the `last_used_at` of the binding with this ID and public ID (the ID alone may
+        have been reused) to `now` (Unix seconds), unless it is already at or after
+        `not_since`; whether it was written (False too when there is no such binding)."""
+        ...
+
     # Issue 10, never a dead button: "Send me a new link in Slack" from the expired-link page
     # (account_binding.link_renewal)
 

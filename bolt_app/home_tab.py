@@ -60,6 +60,9 @@ class HomeState:
     username: str | None = None
     bound_at: int | None = None
     expired: bool = False
+    #: The binding's public ID, which Disconnect carries so that a stale tab never removes
+    #: a newer binding.
+    binding_public_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def home_view(state: HomeState, content: HomeContent) -> dict[str, Any]:
         )
         if state.bound_at is not None:
             blocks.append(context(f"Connected {_slack_date(state.bound_at)}."))
-        blocks.append(_actions(_disconnect_button(content.app_name)))
+        blocks.append(_actions(_disconnect_button(content.app_name, state.binding_public_id)))
     else:
         if state.expired:
             status = (
@@ -189,12 +192,14 @@ def _connect_button(app_name: str) -> Block:
     }
 
 
-def _disconnect_button(app_name: str) -> Block:
+def _disconnect_button(app_name: str, public_id: str | None) -> Block:
     """Disconnect, behind Slack's confirmation dialog: Slack sends the click only after the
-    person confirms."""
+    person confirms. Its value is the public ID of the binding the tab shows (never whose
+    it is: the click acts for the person who clicked)."""
     return {
         "type": "button",
         "action_id": DISCONNECT_ACTION,
+        **({"value": public_id} if public_id else {}),
         "text": _plain("Disconnect", BUTTON_TEXT_LIMIT),
         "style": "danger",
         "confirm": {
@@ -251,7 +256,11 @@ class HomeTab:
             return HomeState(expired=True)
         if account is None:
             return HomeState()
-        return HomeState(username=account.user.username, bound_at=account.binding.created_at)
+        return HomeState(
+            username=account.user.username,
+            bound_at=account.binding.created_at,
+            binding_public_id=account.binding.public_id,
+        )
 
     async def refresh(self, identity: SlackIdentity) -> bool:
         """Publish `identity`'s Home tab as their connection stands now; whether Slack took it."""

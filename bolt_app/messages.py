@@ -210,6 +210,107 @@ def binding_ended_dm(app_name: str, username: str, reason: str) -> Reply:
     return Reply(text=text, blocks=[_section(text)])
 
 
+# Issue 10, unbinding: `unlink` asks first, with Disconnect and Keep it; what each answers.
+
+#: The question's buttons. Disconnect's value is "<the binding's public ID> <slash command>".
+DISCONNECT_ACTION = "unlink_disconnect"
+KEEP_ACTION = "unlink_keep"
+
+
+def unlink_question_reply(app_name: str, username: str, public_id: str, command: str) -> Reply:
+    """`unlink` from a connected person: the question, naming the account they act as, with
+    Disconnect (danger) carrying the binding's public ID, and Keep it."""
+    name = escape(app_name)
+    question = f"Disconnect your Slack account from {name} (connected as *{escape(username)}*)?"
+    return Reply(
+        text=f"Disconnect your Slack account from {name} (connected as {escape(username)})?",
+        blocks=[
+            _section(question),
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": DISCONNECT_ACTION,
+                        "text": {"type": "plain_text", "text": "Disconnect"},
+                        "style": "danger",
+                        "value": f"{public_id} {command}"[:2000],
+                    },
+                    {
+                        "type": "button",
+                        "action_id": KEEP_ACTION,
+                        "text": {"type": "plain_text", "text": "Keep it"},
+                        "value": "keep",
+                    },
+                ],
+            },
+            _context(
+                f"Disconnecting revokes the app's access to {name} as you at once. "
+                f"To use `{escape(command)}` again later, you connect again."
+            ),
+        ],
+    )
+
+
+def disconnected_reply(app_name: str, command: str | None) -> Reply:
+    """Disconnect, done: replaces the question."""
+    name = escape(app_name)
+    text = (
+        f"Disconnected from {name}: your Slack account no longer acts as you there, and the "
+        f"app's access is revoked."
+    )
+    return Reply(
+        text=text,
+        blocks=[
+            _section(text),
+            _context(f"To connect again, run {_typed(command, 'link')}."),
+        ],
+    )
+
+
+def kept_reply() -> Reply:
+    """Keep it: replaces the question."""
+    text = "Nothing was changed."
+    return Reply(text=text, blocks=[_section(text)])
+
+
+def already_disconnected_reply(app_name: str) -> Reply:
+    """Disconnect, when the person is no longer connected (removed meanwhile)."""
+    text = (
+        f"Your Slack account is no longer connected to {escape(app_name)}: it was disconnected "
+        f"already, so nothing was changed."
+    )
+    return Reply(text=text, blocks=[_section(text)])
+
+
+def stale_question_reply(app_name: str, username: str, command: str | None) -> Reply:
+    """Disconnect on a question about a connection that has ended, when the person has
+    connected again since: the newer connection is left alone."""
+    name = escape(app_name)
+    text = (
+        f"This question was about an earlier connection to {name}, which was already "
+        f"disconnected, so nothing was changed."
+    )
+    return Reply(
+        text=text,
+        blocks=[
+            _section(text),
+            _context(
+                f"You have connected again since, as *{escape(username)}*. To disconnect that, "
+                f"run {_typed(command, 'unlink')} again."
+            ),
+        ],
+    )
+
+
+def _typed(command: str | None, subcommand: str) -> str:
+    """How to type `subcommand` (mrkdwn): "`/acme link`", or, when the slash command is not
+    known, "the app's slash command with `link`"."""
+    if command is None:
+        return f"the app's slash command with `{escape(subcommand)}`"
+    return f"`{escape(command)} {escape(subcommand)}`"
+
+
 # Issue 10, the tutorial's options and never a dead button (helper "links"): the command's
 # answers under BINDING_TRIGGERS and LINK_DELIVERY, and a link button's answers once its link
 # no longer works.

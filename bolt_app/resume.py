@@ -135,6 +135,7 @@ class SlackResumer:
                 return
         if reply is not None:
             await delivery.send(reply)
+        await services.bindings.record_use(account.binding)  # as the listener does
         await self._record(command, subcommand.name, delivery)
 
     async def _record(self, command: ResumedCommand, what: str, delivery: _Delivery) -> None:

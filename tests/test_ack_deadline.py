@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import RunningApp, find_link, login, run_app, write_lock_held
+from unbinding import unlink_question
 
+from bolt_app.messages import DISCONNECT_ACTION
 from fake_slack import Message
 
 LOCK_SECONDS = 5.0
@@ -48,17 +50,19 @@ async def test_a_link_asked_for_while_the_database_is_locked_still_arrives(
 async def test_an_unlink_while_the_database_is_locked_is_answered_when_done(
     running_app: RunningApp,
 ) -> None:
+    """`unlink` only reads, so it asks at once; the Disconnect click is acknowledged at once
+    too, and the question is replaced once the removal could be written."""
     app = running_app
     await app.bind("ada", "U0ADA")
-    before = len(app.fake.state.messages)
     started = time.monotonic()
     with write_lock_held(app.settings.database):
-        outcome = await app.fake.send_slash_command("U0ADA", "unlink")
-        assert outcome.acked and outcome.ack_payload
-        assert "One moment" in outcome.ack_payload["text"]
+        question = await unlink_question(app, "U0ADA")
+        outcome = await app.fake.click("U0ADA", question, DISCONNECT_ACTION)
+        assert outcome.acked, "no acknowledgement within Slack's 3 seconds"
         await asyncio.sleep(max(0.0, LOCK_SECONDS - (time.monotonic() - started)))
-    done = await app.fake.wait_for_message(from_response_url("U0ADA"), 15, after=before)
-    assert "no longer connected" in done.text
+        assert question.replaced == 0 and app.query("SELECT count(*) FROM bindings") == [(1,)]
+    await app.fake.wait_until(lambda: question.replaced == 1, 15)
+    assert question.text.startswith("Disconnected from Acme")
     await app.fake.wait_for_message(lambda m: m.where == "dm" and "no longer" in m.text)
     assert app.query("SELECT count(*) FROM bindings") == [(0,)]
 

@@ -32,6 +32,7 @@ from relying_party import Provider, new_code_verifier, new_secret_value
 from tests.conftest import RunningApp, find_link, hidden_fields, login, run_app
 from tests.oidc_provider import RunningProvider, provider_url, running_provider, sign_in_at_provider
 from tests.processes import run_command
+from tests.unbinding import disconnect
 
 PUBLIC_URL = "http://binding.test"
 CALLBACK = PUBLIC_URL + "/grant/callback"
@@ -317,8 +318,8 @@ async def test_unlink_revokes_the_grant_at_the_provider(tmp_path: Path) -> None:
     async with oauth2_app(tmp_path) as setup:
         await bind(setup, "ada", "U0ADA")
         access, refresh = setup.tokens("U0ADA")
-        said = await answer(setup.app, "U0ADA", "unlink")
-        assert "no longer connected" in said, said
+        said = (await disconnect(setup.app, "U0ADA")).text
+        assert "Disconnected from" in said, said
         assert not setup.app.query("SELECT * FROM bindings")
         assert not setup.app.query("SELECT * FROM oauth_grants")
         assert setup.introspect(refresh)["active"] is False
@@ -355,8 +356,8 @@ async def test_a_failed_revocation_is_logged_and_the_unlink_stands(
         await bind(setup, "ada", "U0ADA")
         access, refresh = setup.tokens("U0ADA")
         setup.stop_provider.close()  # the provider is gone
-        said = await answer(setup.app, "U0ADA", "unlink")
-        assert "no longer connected" in said, said
+        said = (await disconnect(setup.app, "U0ADA")).text
+        assert "Disconnected from" in said, said
         assert not setup.app.query("SELECT * FROM bindings")
         warnings = [
             r for r in caplog.records if r.levelno == logging.WARNING and "revoke" in r.getMessage()

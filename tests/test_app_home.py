@@ -406,3 +406,30 @@ async def test_an_expired_connection_shows_as_expired_with_connect(
     view = await open_home(app, "U0ADA")
     assert "has expired" in text_of(view) and CONNECT_ACTION in actions_of(view)
     assert not bound(app, "U0ADA")
+
+
+async def test_a_stale_tabs_disconnect_never_removes_a_newer_connection(
+    running_app: RunningApp,
+) -> None:
+    """A tab whose republish never reached the person (Slack refused it, say) still shows
+    the binding they had; its Disconnect names that binding, so it leaves the one they made
+    since alone, and the tab is republished as things stand."""
+    app = running_app
+    await bind(app, "ada", "U0ADA")
+    stale = await open_home(app, "U0ADA")
+    answer = await app.command("U0ADA", "unlink")
+    asking = [m for m in answer if "unlink_disconnect" in str(m.blocks)]
+    await app.fake.click("U0ADA", asking[-1], "unlink_disconnect", confirmed=True)
+    await view_when(app, "U0ADA", offering_connect)
+    await bind(app, "grace", "U0ADA")
+    app.fake.state.home_views["U0ADA"] = stale  # the tab as the person still sees it
+
+    before = publishes(app, "U0ADA")
+    outcome = await app.fake.click_home("U0ADA", DISCONNECT_ACTION, confirmed=True)
+    assert outcome.acked
+    await eventually(lambda: publishes(app, "U0ADA") > before, "the tab republished")
+    assert bound(app, "U0ADA")
+    assert app.query(
+        "SELECT users.username FROM bindings JOIN users ON users.id = bindings.user_id"
+    ) == [("grace",)]
+    assert "as *grace*" in text_of(app.fake.home_view("U0ADA"))

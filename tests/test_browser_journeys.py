@@ -271,6 +271,8 @@ async def test_a_used_and_an_expired_link_show_their_pages(
     # After unlink, the used link is just used, and says which command gives a new one.
     await slack.bring_to_front()
     await run_command(slack, "unlink")
+    await slack.get_by_role("button", name="Disconnect").last.click()
+    await expect(slack.get_by_text("Disconnected from Acme")).to_be_visible()
     response = await used.goto(link)
     assert response and response.status == 410
     await expect(used.get_by_role("heading", name="Link already used")).to_be_visible()

@@ -21,6 +21,7 @@ import pytest
 from conftest import RunningApp, find_link, hidden_fields, run_app
 from test_app_home import open_home
 from test_link_options import bind_with, link_buttons, links_issued
+from unbinding import disconnect
 
 from bolt_app.home_tab import CONNECT_ACTION
 from bolt_app.messages import OPEN_LINK_ACTION
@@ -118,7 +119,7 @@ async def test_a_used_link_gives_a_fresh_one_after_disconnecting(running_app: Ru
     app = running_app
     [message] = await app.command(ADA, "link")
     await bind_with(app, find_link([message]))
-    await app.command(ADA, "unlink")
+    await disconnect(app, ADA)  # unlink, then its Disconnect (issue 10, unbinding)
     await click_and_wait_for_replacement(app, ADA, message)
     assert "That link was already used, so here is a new one." in shown(message)
     await bind_with(app, find_link([message]))

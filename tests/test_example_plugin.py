@@ -25,6 +25,7 @@ from acme_oncall.service import (
 )
 from conftest import RunningApp, find_link, free_socket, run_app
 from starlette.types import ASGIApp, Receive, Scope, Send
+from unbinding import disconnect
 
 CLIENT_ID = "acme-oncall"
 CLIENT_SECRET = "introspection-client-secret-for-the-oncall-api"
@@ -96,7 +97,7 @@ async def test_the_service_checks_a_personal_token_at_the_apps_introspection_end
             base_url=oncall.url, headers={"Authorization": f"Bearer {token}"}, trust_env=False
         ) as http:
             assert (await http.get("/api/me")).json() == {"username": "ada", "via": "token"}
-            assert (await app.command("U0ADA", "unlink"))[0].text
+            await disconnect(app, "U0ADA")
             refused = await http.get("/api/me")
             assert refused.status_code == 401  # inactive at once: nothing cached on either side
             assert 'error="invalid_token"' in refused.headers["www-authenticate"]
@@ -136,7 +137,7 @@ async def test_token_mode_the_service_introspects_the_persons_token(
         assert [(a.username, a.via) for a in oncall.state.accesses] == [("ada", "token")] * 2
 
         # Unlinking makes the token inactive at once: the service refuses it at its next use.
-        await app.command("U0ADA", "unlink")
+        await disconnect(app, "U0ADA")
         async with httpx.AsyncClient(base_url=oncall.url, trust_env=False) as http:
             again = await http.get("/api/oncall", headers={"Authorization": f"Bearer {token}"})
         assert again.status_code == 401
@@ -172,7 +173,7 @@ async def test_service_mode_the_service_token_names_the_bound_user(
         assert [(a.username, a.via) for a in oncall.state.accesses] == [("grace", "service")] * 2
 
         # Unlinked, the person is asked to link again and the service is not called.
-        await app.command("U0GRACE", "unlink")
+        await disconnect(app, "U0GRACE")
         assert find_link(await app.command("U0GRACE", "oncall now"))
         assert len(oncall.seen) == 2
 

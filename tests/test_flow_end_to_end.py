@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import PASSWORD, RunningApp, find_link, hidden_fields, login
+from unbinding import disconnect
 
 from account_binding.crypto import TokenCipher
 
@@ -133,8 +134,8 @@ async def test_unlink_removes_the_binding_revokes_the_token_and_tells_the_person
     headers = {"Authorization": f"Bearer {token}"}
     assert (await app.http.get("/api/me", headers=headers)).json()["username"] == "alan"
 
-    messages = await app.command("U0ALAN", "unlink")
-    assert "no longer connected" in messages[0].text
+    question = await disconnect(app, "U0ALAN")
+    assert "no longer acts as you" in question.text
     await app.fake.wait_for_message(lambda m: m.where == "dm" and "no longer connected" in m.text)
     with sqlite3.connect(app.settings.database) as db:
         assert db.execute("SELECT count(*) FROM bindings").fetchone() == (0,)

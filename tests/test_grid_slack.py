@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from conftest import RunningApp, find_link, hidden_fields, run_app
+from unbinding import disconnect, has_button
 
+from bolt_app.messages import DISCONNECT_ACTION
 from fake_slack import FakeSlack, FakeUser, Message
 
 ORG, ORG_NAME = "E0ORG", "Acme Org"
@@ -81,8 +83,15 @@ async def test_the_same_person_from_two_workspaces_of_an_org_is_one_binding(
         _, messages = await command_from(app, team, "W0ADA", "whoami")
         assert "You are ada in Acme." in said(messages), team
     assert app.query("SELECT count(*) FROM binding_requests") == [(1,)]  # no second link
-    # Unlinking from the other workspace ends the one binding.
+    # Unlinking from the other workspace ends the one binding (the click comes from there).
     _, messages = await command_from(app, SECOND, "W0ADA", "unlink")
+    [question] = [m for m in messages if has_button(m, DISCONNECT_ACTION)]
+    home = app.fake.workspace
+    app.fake.workspace = dataclasses.replace(home, team_id=SECOND, team_domain=SECOND.lower())
+    try:
+        await disconnect(app, "W0ADA", question)
+    finally:
+        app.fake.workspace = home
     assert app.query("SELECT count(*) FROM bindings") == [(0,)]
     _, messages = await command_from(app, HOME, "W0ADA", "whoami")
     assert find_link(messages)

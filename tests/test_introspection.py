@@ -16,6 +16,7 @@ import httpx
 import pytest
 from conftest import RunningApp, run_app
 from processes import run_command
+from unbinding import disconnect
 
 from account_binding.audit import CAPPED_PER_HOUR, AuditLog
 from account_binding.binding import BindingPolicy, BindingService
@@ -112,7 +113,7 @@ async def test_client_secret_basic_form_urlencodes_the_id_and_secret(tmp_path: P
 async def test_unlink_in_slack_makes_a_token_inactive_at_once(app: RunningApp) -> None:
     token = await app.bind("ada", ADA)
     assert (await introspect(app, token)).json()["active"] is True
-    await app.command(ADA, "unlink")
+    await disconnect(app, ADA)
     answer = await introspect(app, token)
     assert answer.status_code == 200 and answer.json() == {"active": False}
 
@@ -215,7 +216,7 @@ async def test_introspection_answers_inactive_for_every_token_that_does_not_work
 ) -> None:
     token = await app.bind("ada", ADA)
     await app.bind("grace", "U0GRACE")
-    await app.command(ADA, "unlink")  # revoked
+    await disconnect(app, ADA)  # revoked
     for case in (
         token,  # revoked
         token[:-1] + ("A" if token[-1] != "A" else "B"),  # unknown, of the right shape

@@ -22,6 +22,7 @@ from conftest import RunningApp, find_link, hidden_fields, login, run_app
 from hypothesis import given
 from hypothesis import strategies as st
 from test_bad_input import EXAMPLES, assert_handled, nasty
+from unbinding import disconnect
 
 from account_binding.audit import Actor, AuditLog
 from account_binding.binding import BindingPolicy, BindingService
@@ -137,7 +138,7 @@ async def test_a_used_link_is_not_renewed(running_app: RunningApp) -> None:
     app = running_app
     url = await app.link_for(ADA)
     assert (await bind_with(app, url)).status_code == 200
-    await app.command(ADA, "unlink")
+    await disconnect(app, ADA)  # unlink, then its Disconnect (issue 10, unbinding)
     expire(app, url)
     page = await app.browser().get(urlsplit(url).path)
     assert page.status_code == 410 and BUTTON not in page.text  # "already used": no offer

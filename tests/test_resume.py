@@ -166,6 +166,8 @@ async def test_a_read_only_command_starts_ticked_and_runs(running_app: RunningAp
     assert answer.source == "response_url"
     assert "You have no to-do items in Acme" in answer.text
     assert (await audited(app))[0][-1] == "todo; response_url"
+    # A resumed command is a use of the binding, as a typed one is ("last used" on the web).
+    assert app.query("SELECT last_used_at IS NOT NULL FROM bindings") == [(1,)]
 
 
 async def test_whoami_is_read_only_and_answers_from_the_new_binding(

@@ -12,6 +12,7 @@ import httpx
 from argon2 import PasswordHasher
 from conftest import PASSWORD, RunningApp, csrf_of, hidden_fields, login, run_app
 from processes import run_command
+from unbinding import disconnect
 
 from account_binding.sessions import SessionService
 from account_binding.sqlite_store import SQLiteStore
@@ -120,7 +121,7 @@ async def test_every_bind_and_unbind_is_told_to_the_slack_person(running_app: Ru
     app = running_app
     await app.bind("ada", "U0ADA")
     await app.fake.wait_for_message(lambda m: m.where == "dm" and "now connected" in m.text)
-    await app.command("U0ADA", "unlink")
+    await disconnect(app, "U0ADA")
     await app.fake.wait_for_message(lambda m: m.where == "dm" and "no longer connected" in m.text)
     assert [m.user_id for m in app.fake.dms("U0ADA")] == ["U0ADA", "U0ADA"]
 
@@ -342,7 +343,7 @@ async def test_the_audit_log_records_binds_unbinds_refusals_and_logins(
 ) -> None:
     app = running_app
     await app.bind("ada", "U0ADA")
-    await app.command("U0ADA", "unlink")
+    await disconnect(app, "U0ADA")
     await app.http.get("/bind/unknown-link-value")
     await login(app.browser(), "ada", "wrong")
     await login(app.http, "ada")

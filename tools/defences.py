@@ -73,6 +73,12 @@ TAKEOVER = "An account taken over through single sign-on"
 AROUND_PROXY = "Identity headers sent around the proxy"
 FORWARDED_FOR_GOOD = "Forwarded link, closed for good"
 OAUTH_TOKENS = "A person's OAuth tokens misused or outliving the binding"
+# Issue 10, unbinding
+STALE_DISCONNECT = (
+    "Disconnecting someone else from Slack, or a newer connection with an old question"
+)
+WEB_OWNER = "Removing someone else's Slack connection on the web"
+CROSS_SITE_REMOVE = "A cross-site Remove"
 # Issue 10, never a dead button (helper "links")
 WRONG_CLICKER = "A link button answered for the wrong person"
 RESEND_ABUSE = '"Send me a new link in Slack" abused'
@@ -2233,6 +2239,72 @@ REMOVALS = [
         '    if args.user_command == "remove" and not args.yes:',
         "    if False:",
     ),
+    # Issue 10, unbinding: Disconnect in Slack, Remove on the web
+    Removal(
+        STALE_DISCONNECT,
+        "Disconnect removes the binding the value names, whoever clicked",
+        "account_binding/sqlite_store.py",
+        '"AND (? IS NULL OR (scope_id = ? AND slack_user_id = ?)) RETURNING *",',
+        '"AND (? IS NULL OR (? IS NOT NULL OR ? IS NULL)) RETURNING *",',
+    ),
+    Removal(
+        STALE_DISCONNECT,
+        "Disconnect removes whichever binding the person has now, not the one asked about",
+        "account_binding/sqlite_store.py",
+        '"DELETE FROM bindings WHERE public_id = ? AND (? IS NULL OR user_id = ?) "',
+        '"DELETE FROM bindings WHERE ? IS NOT NULL AND (? IS NULL OR user_id = ?) "',
+    ),
+    Removal(
+        STALE_DISCONNECT,
+        "a binding's public ID follows its integer ID, which SQLite reuses",
+        "account_binding/migrations.py",
+        '"UPDATE bindings SET public_id = lower(hex(randomblob(16))) WHERE id = NEW.id; END"',
+        "\"UPDATE bindings SET public_id = printf('%032x', NEW.id) WHERE id = NEW.id; END\"",
+    ),
+    Removal(
+        WEB_OWNER,
+        "Remove deletes the binding of that public ID whoever owns it",
+        "account_binding/sqlite_store.py",
+        '"DELETE FROM bindings WHERE public_id = ? AND (? IS NULL OR user_id = ?) "',
+        '"DELETE FROM bindings WHERE public_id = ? AND (? IS NULL OR ? IS NOT NULL) "',
+    ),
+    Removal(
+        CROSS_SITE_REMOVE,
+        "Remove takes a post without the session's CSRF token",
+        "web/connections.py",
+        "    csrf.check(current.session.csrf_token, form.get(csrf.FIELD))\n",
+        "",
+    ),
+    Removal(
+        CROSS_SITE_REMOVE,
+        "the confirm page removes at once (a GET removes)",
+        "web/connections.py",
+        "    binding = await services_of(request).bindings.binding_of(current.user, public_id)\n",
+        "    binding = await services_of(request).bindings.remove_binding_of(\n"
+        "        current.user, public_id, Actor(user=current.user)\n"
+        "    )\n",
+    ),
+    Removal(
+        OLD_TOKEN,
+        "Disconnect and Remove do not revoke the token",
+        "account_binding/sqlite_store.py",
+        '"UPDATE api_tokens SET revoked_at = ? WHERE id IS ? AND revoked_at IS NULL",',
+        '"UPDATE api_tokens SET revoked_at = ? WHERE 0 AND id IS ? AND revoked_at IS NULL",',
+    ),
+    Removal(
+        OAUTH_TOKENS,
+        "Disconnect does not revoke the grant at the provider",
+        "account_binding/binding.py",
+        "            removed.binding.identity,\n        )\n        await self._revoke_grant(removed)\n",
+        "            removed.binding.identity,\n        )\n",
+    ),
+    Removal(
+        OAUTH_TOKENS,
+        "Remove on the web does not revoke the grant at the provider",
+        "account_binding/binding.py",
+        "detail=WEB_REMOVAL\n        )\n        await self._revoke_grant(removed)\n",
+        "detail=WEB_REMOVAL\n        )\n",
+    ),
     # Issue 10, resume: A command run unseen after connecting
     Removal(
         RESUMED_UNSEEN,
@@ -2440,6 +2512,15 @@ REMOVALS += [
         "bolt_app/home_tab.py",
         'f"*{escape(state.username)}*.',
         'f"*{state.username}*.',
+    ),
+    Removal(
+        HOME_TAB,
+        "a stale tab's Disconnect removes whatever binding the person has now",
+        "bolt_app/listeners/actions/home_buttons.py",
+        "            await services.bindings.unbind_binding(\n"
+        '                identity, public_id, Actor(client=f"slack:{identity.user_id}")\n'
+        "            )",
+        '            await services.bindings.unbind(identity, Actor(client=f"slack:{identity.user_id}"))',
     ),
     Removal(
         HOME_TAB,

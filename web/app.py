@@ -17,7 +17,17 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from account_binding.errors import SlackUnavailable, StoreBusy
 
-from . import auth, binding_pages, errors, grant_pages, home, link_resend, oauth, slack_identity
+from . import (
+    auth,
+    binding_pages,
+    connections,
+    errors,
+    grant_pages,
+    home,
+    link_resend,
+    oauth,
+    slack_identity,
+)
 from .authentication import authentication_middleware
 from .body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from .peer import RecordPeer
@@ -58,6 +68,8 @@ def build_web_app(
         Route(grant_pages.CALLBACK_PATH, grant_pages.callback, methods=["GET"]),
         *oauth.routes,
         *slack_identity.routes,
+        # Issue 10, unbinding: the connected Slack accounts page and Remove.
+        *connections.routes,
         *link_resend.routes,
         *extra_routes,
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),

@@ -2,7 +2,9 @@
 dialog, the same unbinding as the command's `unlink`).
 
 Each click is acknowledged first; the work follows. A click acts only for the Slack user who
-clicked (`user.id` of the payload): the buttons carry no value.
+clicked (`user.id` of the payload). Disconnect carries the public ID of the binding the tab
+showed, and removes only that binding of the person who clicked: a stale tab never removes a
+newer one.
 """
 
 from __future__ import annotations
@@ -68,8 +70,15 @@ async def disconnect_clicked(
     identity = clicked.identity
     try:
         await settle(services, clicked)
-        binding = await services.bindings.unbind(
-            identity, Actor(client=f"slack:{identity.user_id}")
+        # Only the binding the tab showed: a stale tab (a publish that failed) must not
+        # remove a newer binding the person made since.
+        public_id = clicked_value(body)
+        binding = (
+            await services.bindings.unbind_binding(
+                identity, public_id, Actor(client=f"slack:{identity.user_id}")
+            )
+            if public_id
+            else None
         )
     except DomainError as error:  # StoreBusy: nothing was done; the person can try again
         log.warning("Disconnect on the Home tab for %s: %s", identity.user_id, type(error).__name__)
@@ -84,6 +93,16 @@ async def disconnect_clicked(
         return
     log.info("Disconnect on the Home tab: unbound Slack user %s", identity.user_id)
     await services.notifier.binding_removed(binding)  # the DM, and the tab republished
+
+
+def clicked_value(body: dict[str, Any]) -> str | None:
+    """The `value` of the clicked button (block_actions `actions[0].value`), if a string."""
+    actions = body.get("actions")
+    if isinstance(actions, list) and actions and isinstance(actions[0], dict):
+        value = actions[0].get("value")
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 async def _refresh(services: SlackServices, clicked: Interaction) -> None:

@@ -21,7 +21,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
-from account_binding.audit import Actor
 from account_binding.errors import (
     BindingExpired,
     DomainError,
@@ -29,6 +28,7 @@ from account_binding.errors import (
     SlackUnavailable,
     StoreBusy,
 )
+from account_binding.models import Binding
 from account_binding.resume import PendingCommand
 from account_binding.tokens import digest
 
@@ -65,6 +65,9 @@ class Answer:
 
     reply: Reply | None
     then: Callable[[], Awaitable[Reply | None]] | None = None
+    # Issue 10, unbinding: the binding the command acted with, whose use is recorded
+    # (`last_used_at`) once the person has their answer.
+    used: Binding | None = None
 
 
 async def app_command(
@@ -118,6 +121,8 @@ async def app_command(
         follow_up = await answer.then()
         if follow_up is not None:
             await _respond(respond, follow_up)
+    if answer.used is not None:
+        await services.bindings.record_use(answer.used)
 
 
 def _result(work: asyncio.Future[Answer], what: str) -> Answer:
@@ -176,16 +181,16 @@ async def _answer(
     if subcommand is core.HELP:
         return Answer(messages.help_reply(services.commands, slash, name))
     if subcommand is core.UNLINK:
-        binding = await services.bindings.unbind(
-            identity, Actor(client=f"slack:{identity.user_id}")
-        )
-        if binding is None:
+        # Issue 10, unbinding: asked first; the Disconnect button unbinds
+        # (listeners/actions/disconnect.py), naming this binding by its public ID.
+        connection = await services.bindings.connection_of(identity)
+        if connection is None:
             return Answer(messages.unlinked_reply(name, was_linked=False))
-
-        async def tell() -> None:
-            await services.notifier.binding_removed(binding)
-
-        return Answer(messages.unlinked_reply(name, was_linked=True), then=_no_reply(tell))
+        return Answer(
+            messages.unlink_question_reply(
+                name, connection.user.username, connection.binding.public_id or "", slash
+            )
+        )
 
     expired = False
     try:
@@ -222,7 +227,10 @@ async def _answer(
         resume = None if subcommand is core.LINK else _resumable(request, respond)
         return Answer(await _link_reply(services, request, reason, resume))
     if subcommand is core.WHOAMI:  # answered from the binding: no internal API needed
-        return Answer(core.whoami_reply(account.user.username, account.user.email, name))
+        return Answer(
+            core.whoami_reply(account.user.username, account.user.email, name),
+            used=account.binding,
+        )
     bound = account
 
     async def act() -> Reply | None:
@@ -252,7 +260,7 @@ async def _answer(
             except DomainError as error:  # StoreBusy: the person can try again
                 return messages.error_reply(str(error))
 
-    return Answer(None, then=act)
+    return Answer(None, then=act, used=bound.binding)
 
 
 async def _link_reply(
@@ -306,14 +314,6 @@ def _resumable(request: CommandRequest, respond: AsyncRespond) -> PendingCommand
     and its response_url), None when it is too long to show whole."""
     response_url = getattr(respond, "response_url", None)
     return PendingCommand.of(request.text, response_url if isinstance(response_url, str) else None)
-
-
-def _no_reply(work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[Reply | None]]:
-    async def run() -> Reply | None:
-        await work()
-        return None
-
-    return run
 
 
 async def _ack(ack: AsyncAck, reply: Reply) -> None:
