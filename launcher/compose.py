@@ -272,6 +272,7 @@ def build_site(
         # Issue 10, resume: the web side runs a link's command through the Slack side's own
         # path once the binding is made.
         resumer=SlackResumer(slack_services, audit),
+        binding_triggers=settings.binding_triggers,
     )
     return build_web_app(
         services,

@@ -101,6 +101,38 @@ async def test_without_command_or_link_only_the_enabled_ways_are_named(tmp_path:
         assert links_issued(app) == 0
 
 
+@pytest.mark.parametrize(
+    ("triggers", "unknown_says", "cancelled_says"),
+    [
+        (
+            "command,link,home",
+            "Run the app&#39;s slash command with link in Slack",
+            "run /acme link",
+        ),
+        ("command,home", "Run the app&#39;s slash command in Slack", None),
+        ("home,shortcut", "Press Connect on the app&#39;s Home tab in Slack", None),
+        ("shortcut", "Use the shortcut Connect account in Slack", None),
+    ],
+)
+async def test_the_pages_name_only_the_enabled_ways_to_get_a_link(
+    tmp_path: Path, triggers: str, unknown_says: str, cancelled_says: str | None
+) -> None:
+    async with run_app(tmp_path, BINDING_TRIGGERS=triggers) as app:
+        await app.add_user("ada")
+        unknown = await app.http.get("/bind/not-a-real-nonce")
+        assert unknown.status_code == 404
+        assert unknown_says in unknown.text
+        if "link" not in triggers:
+            assert "with link" not in unknown.text and "/acme link" not in unknown.text
+        if cancelled_says is not None:  # a link's own page names its command
+            url = find_link(await app.command(ADA, "link"))
+            browser, page = await app.open_link_as("ada", url)
+            cancelled = await browser.post(
+                "/bind", data={**hidden_fields(page), "action": "cancel"}
+            )
+            assert f"{cancelled_says} in Slack for a new link" in cancelled.text
+
+
 async def test_without_command_an_expired_connection_is_told_how_to_connect_again(
     tmp_path: Path,
 ) -> None:

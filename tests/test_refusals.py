@@ -32,7 +32,7 @@ async def test_an_unknown_link_gets_a_404_page_that_says_what_to_do(
     for nonce in ("not-a-real-nonce", "x" * 500, "%00%3Cscript%3E"):
         page = await running_app.http.get(f"/bind/{nonce}")
         assert page.status_code == 404
-        assert "Run the link command in Slack again" in page.text
+        assert "Run the app&#39;s slash command with link in Slack again" in page.text
         assert "binding_link" not in page.headers.get("set-cookie", "")
 
 
@@ -166,7 +166,7 @@ async def test_confirming_needs_a_login(running_app: RunningApp) -> None:
 
 async def test_the_binding_page_without_a_link_says_what_to_do(running_app: RunningApp) -> None:
     page = await running_app.http.get("/bind")
-    assert page.status_code == 400 and "Run the app's slash command" in page.text
+    assert page.status_code == 400 and "Run the app&#39;s slash command" in page.text
 
 
 async def test_connect_binds_only_the_link_the_page_showed(running_app: RunningApp) -> None:

@@ -50,7 +50,7 @@ from .auth import (
 )
 from .forms import read_form
 from .services import services_of
-from .templating import templates
+from .templating import how_to_get_a_link, templates, with_how_to_get_a_link
 
 log = logging.getLogger(__name__)
 
@@ -304,12 +304,11 @@ async def _link_error(
     )
     message = str(error)
     command = command_of(link.profile) if link else None
-    if command:
-        message = message.replace("the link command", f"{command} link")
+    message = with_how_to_get_a_link(request, message, command)
     # Issue 10, never a dead button: a replaced link says a newer one was sent; a link that
     # expired unused offers a new one in Slack.
     if isinstance(error, LinkUsed) and link is not None and link.ended_reason == "replaced":
-        how = f"run {command} link" if command else "run the link command"
+        how = how_to_get_a_link(request, command)
         return _page(
             request,
             "error.html",

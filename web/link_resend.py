@@ -37,7 +37,7 @@ from .auth import MAX_COOKIE_LENGTH, client_address, link_nonce, logged_in
 from .binding_pages import command_of
 from .forms import read_form
 from .services import services_of
-from .templating import templates
+from .templating import how_to_get_a_link, templates, with_how_to_get_a_link
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ async def resend(request: Request) -> Response:
             resent.identity.scope_id,
             "Slack did not answer in time" if sent is None else "Slack refused it",
         )
-        how = f"run {command} link in Slack" if command else "run the link command in Slack"
+        how = how_to_get_a_link(request, command) + " in Slack"
         return _error(
             request,
             "Slack did not take the message",
@@ -181,8 +181,7 @@ async def resend(request: Request) -> Response:
 def _refused(request: Request, refusal: ResendRefused, old: BindingRequest | None) -> Response:
     message = str(refusal)
     command = command_of(old.profile if old else None)
-    if command:
-        message = message.replace("the link command", f"{command} link")
+    message = with_how_to_get_a_link(request, message, command)
     headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
     return _error(
         request,

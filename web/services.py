@@ -83,6 +83,9 @@ class WebServices:
     #: "Send me a new link in Slack" on the expired-link page (web.link_resend); None: the
     #: page does not offer it.
     link_resends: LinkResends | None = None
+    # Issue 10, the tutorial's options: BINDING_TRIGGERS, so that pages say how to ask for a
+    # new link in the ways that are enabled.
+    binding_triggers: tuple[str, ...] = ("command", "link", "home")
     # Issue 10, resume: runs the link's command once the binding is made (web.resume);
     # None: no command is ever resumed.
     resumer: Resumer | None = None
