@@ -196,7 +196,7 @@ class Settings(BaseSettings):
     binding_triggers: CommaSeparated = Field(
         ("command", "link", "home"),
         validate_default=True,
-        description='Comma-separated actions that start binding: `command` (any command from a person not yet connected answers with a link), `link` (the `link` subcommand), `home` (the Connect button on the app\'s Home tab) and `shortcut` (the global shortcut "Connect account"). At least one; `account-binding manifest` adds the Home tab and the shortcut to the manifest when they are listed.',
+        description='Comma-separated actions that start binding: `command` (any command from a person not yet connected answers with a link), `link` (the `link` subcommand), `home` (the Connect button on the app\'s Home tab) and `shortcut` (the global shortcut "Connect account"). At least one; `account-binding manifest` adds the shortcut to the manifest when it is listed.',
         json_schema_extra=_shown("`command,link,home`"),
     )
     link_delivery: Annotated[Literal["ephemeral", "dm"], BeforeValidator(_lower)] = Field(

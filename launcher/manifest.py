@@ -6,13 +6,14 @@ This one declares what the enabled features need, and no more:
 
 - always: one slash command (no request URL: Socket Mode carries it), named `/` and the app's
   name in lower case; interactivity (buttons); Socket Mode; the App Home Messages tab, where the
-  app's DMs land; bot scopes `commands`, `chat:write` (DMs) and `users:read` (who the Slack
+  app's DMs land, and its Home tab (the bot event `app_home_opened`: whether the person is
+  connected, Disconnect, the commands, and Connect with `BINDING_TRIGGERS` `home`); bot scopes `commands`, `chat:write` (DMs) and `users:read` (who the Slack
   person is); the bot events `app_uninstalled` and `tokens_revoked` (Slack's lifecycle: the
   workspace's bindings end) and `user_change` (a deactivated Slack user's binding ends; it
   needs `users:read`);
 - `REQUIRE_EMAIL_MATCH=true`: the bot scope `users:read.email`;
-- `BINDING_TRIGGERS` with `home`: the Home tab and the bot event `app_home_opened`; with
-  `shortcut`: the global shortcut "Connect account" (callback ID `connect_account`);
+- `BINDING_TRIGGERS` with `shortcut`: the global shortcut "Connect account" (callback ID
+  `connect_account`);
 - `VERIFY_SLACK_IDENTITY=true`: the redirect URL `PUBLIC_URL/slack-identity/callback` and the
   user scope `openid` (Sign in with Slack).
 
@@ -65,14 +66,12 @@ def manifest(settings: Settings, commands: CommandTable) -> dict[str, Data]:
     YAML needs one; `commented_yaml.plain` gives what Slack reads."""
     name = app_name(settings.internal_app_name)
     command = command_name(settings.internal_app_name)
-    home = "home" in settings.binding_triggers
     features: dict[str, Data] = {
         "app_home": {
             "home_tab_enabled": Note(
-                home,
-                "the Home tab: connected or not, Connect or Disconnect, the commands"
-                if home
-                else "on with BINDING_TRIGGERS=home",
+                True,
+                "the Home tab: connected or not, Connect (BINDING_TRIGGERS=home) or "
+                "Disconnect, the commands",
             ),
             "messages_tab_enabled": Note(True, "where the app's DMs land"),
             "messages_tab_read_only_enabled": Note(True, "the app reads no messages"),
@@ -114,10 +113,8 @@ def manifest(settings: Settings, commands: CommandTable) -> dict[str, Data]:
             list(SIGN_IN_WITH_SLACK_SCOPES.split()), "VERIFY_SLACK_IDENTITY: Sign in with Slack"
         )
     oauth["scopes"] = scopes
-    events: list[Data] = []
-    if home:
-        events.append(Note("app_home_opened", "the Home tab is drawn when opened"))
-    events += [
+    events: list[Data] = [
+        Note("app_home_opened", "the Home tab is drawn when opened"),
         Note("app_uninstalled", "the workspace's bindings end"),
         Note("tokens_revoked", "the app's tokens revoked: the same"),
         Note("user_change", "a deactivated Slack user's binding ends (needs users:read)"),

@@ -164,7 +164,7 @@ def test_manifest_yml_declares_what_the_app_uses_and_no_more(project_root: Path)
     assert set(loaded["oauth_config"]["scopes"]["bot"]) == {"commands", "chat:write", "users:read"}
     assert "user" not in loaded["oauth_config"]["scopes"]  # least privilege
     assert loaded["features"]["app_home"]["messages_tab_enabled"] is True  # where DMs land
-    assert loaded["features"]["app_home"]["home_tab_enabled"] is True  # BINDING_TRIGGERS=home
+    assert loaded["features"]["app_home"]["home_tab_enabled"] is True  # always: the Home tab
     assert "shortcuts" not in loaded["features"]
 
 
@@ -196,13 +196,15 @@ def test_the_manifest_asks_for_what_the_enabled_features_need(
     triggers: str, email: str, verify: str
 ) -> None:
     _, data = generated(settings_for(triggers, email, verify))
-    home, shortcut = "home" in triggers, "shortcut" in triggers
+    shortcut = "shortcut" in triggers
     hint = data["features"]["slash_commands"][0]["usage_hint"]
     assert ("| link |" in hint) is ("link" in triggers)  # the subcommand, only when it binds
     features, oauth = data["features"], data["oauth_config"]
     events = data["settings"]["event_subscriptions"]["bot_events"]
-    assert features["app_home"]["home_tab_enabled"] is home
-    assert ("app_home_opened" in events) is home
+    # The Home tab is always there (connected or not, Disconnect, the commands); `home`
+    # only puts Connect on it.
+    assert features["app_home"]["home_tab_enabled"] is True
+    assert "app_home_opened" in events
     assert features["app_home"]["messages_tab_enabled"] is True  # the DMs, always
     assert {"app_uninstalled", "tokens_revoked", "user_change"} <= set(events)  # lifecycle
     if shortcut:
