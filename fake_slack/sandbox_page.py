@@ -9,6 +9,7 @@ global shortcuts.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +26,8 @@ from .server import FakeSlack, Message
 from .workspace import FakeUser
 
 FOLLOW_UP_WAIT_SECONDS = 3.0
+#: How long what a person sees must stay unchanged before the page shows it, in seconds.
+SETTLE_SECONDS = 0.3
 SANDBOX_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
@@ -162,8 +165,7 @@ def install_sandbox_page(
             assert message is not None
             outcome = await fake.click(user.id, message, action_id, confirmed=True)
         if outcome.acked:
-            with contextlib.suppress(TimeoutError):
-                await fake.wait_until(changed, FOLLOW_UP_WAIT_SECONDS)
+            await _until_settled(fake, user.id, changed)
         raise web.HTTPSeeOther(back)
 
     async def open_home(request: web.Request) -> web.StreamResponse:
@@ -174,8 +176,7 @@ def install_sandbox_page(
         changed = _change_watch(fake, user.id)
         outcome = await fake.send_event(fake.app_home_opened_event(user.id))
         if outcome.acked:
-            with contextlib.suppress(TimeoutError):
-                await fake.wait_until(changed, FOLLOW_UP_WAIT_SECONDS)
+            await _until_settled(fake, user.id, changed)
         raise web.HTTPSeeOther(f"/home?user={user.id}")
 
     async def shortcut(request: web.Request) -> web.StreamResponse:
@@ -189,8 +190,7 @@ def install_sandbox_page(
         changed = _change_watch(fake, user.id)
         outcome = await fake.run_shortcut(user.id, callback_id)
         if outcome.acked:
-            with contextlib.suppress(TimeoutError):
-                await fake.wait_until(changed, FOLLOW_UP_WAIT_SECONDS)
+            await _until_settled(fake, user.id, changed)
         raise web.HTTPSeeOther(f"/?user={user.id}#text")
 
     async def stylesheet(request: web.Request) -> web.FileResponse:
@@ -258,6 +258,19 @@ def _confirm_for(request: web.Request, user: FakeUser, fake: FakeSlack) -> dict[
         "action_id": action_id,
         "back": back,
     }
+
+
+async def _until_settled(fake: FakeSlack, user_id: str, changed: Callable[[], bool]) -> None:
+    """Wait (at most FOLLOW_UP_WAIT_SECONDS in all) until what `user_id` sees has changed and
+    then stayed the same for SETTLE_SECONDS: an app's answer to a click often comes in more
+    than one step (a DM, then the Home tab republished), and the page shows them together."""
+    deadline = asyncio.get_running_loop().time() + FOLLOW_UP_WAIT_SECONDS
+    try:
+        await fake.wait_until(changed, FOLLOW_UP_WAIT_SECONDS)
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await fake.wait_until(_change_watch(fake, user_id), min(SETTLE_SECONDS, left))
+    except TimeoutError:
+        return
 
 
 def _change_watch(fake: FakeSlack, user_id: str) -> Callable[[], bool]:
