@@ -1369,6 +1369,9 @@ class SQLiteStore(SQLiteDatabase):
                         expires_at,
                     ],
                 )
+                # The older links' commands (and response_urls) go with them, as when a
+                # command issues a link; the resent link keeps none.
+                _keep_resume(db, new_hash, identity, None, None)
                 return ResendOutcome(None, old)
 
         return await self._run(resend)

@@ -26,6 +26,7 @@ from . import messages
 from .command_payload import CommandRequest, MalformedCommand
 from .installation import InstallationLookup, installation_middleware
 from .listeners import register_listeners
+from .response_urls import is_slack_response_url
 from .services import SlackServices, services_middleware
 
 log = logging.getLogger("bolt_app")
@@ -105,8 +106,12 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
     gets the malformed-command error as its ephemeral answer.
     """
 
-    def __init__(self, app: AsyncApp, app_token: str, web_client: AsyncWebClient) -> None:
+    def __init__(
+        self, app: AsyncApp, app_token: str, web_client: AsyncWebClient, api_url: str = ""
+    ) -> None:
         super().__init__(app, app_token, web_client=web_client)
+        #: SLACK_API_URL: late answers go only to its Slack's response_urls.
+        self.api_url = api_url or str(web_client.base_url)
         # Every envelope comes through `_receive`, which builds the SocketModeRequest itself
         # rather than let slack_sdk's SocketModeRequest.from_dict raise on an odd payload.
         self.client.socket_mode_request_listeners.remove(self.handle)  # type: ignore[arg-type]
@@ -167,7 +172,7 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
             response, to_post = _acknowledgeable(req, work)
             await send_async_response(client, req, response, start)
             if to_post is not None:
-                await _post_to_response_url(req, to_post)
+                await _post_to_response_url(req, to_post, self.api_url)
             return
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
         log.warning(
@@ -183,7 +188,7 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         if to_post is None and late.body:
             to_post = _payload_of(late)
         if to_post is not None:
-            await _post_to_response_url(req, to_post)
+            await _post_to_response_url(req, to_post, self.api_url)
 
 
 def _acknowledgeable(
@@ -233,11 +238,15 @@ def _payload_of(response: BoltResponse) -> dict[str, Any]:
     return {"text": response.body}
 
 
-async def _post_to_response_url(req: SocketModeRequest, body: dict[str, Any]) -> None:
-    """Post `body` to the envelope's response_url, if it has one; failures are logged."""
+async def _post_to_response_url(req: SocketModeRequest, body: dict[str, Any], api_url: str) -> None:
+    """Post `body` to the envelope's response_url, if it has one and it is Slack's (as
+    `api_url` names Slack); failures are logged."""
     payload = req.payload if isinstance(req.payload, dict) else {}
     url = payload.get("response_url")
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+    if url is None:
+        return
+    if not is_slack_response_url(url, api_url):
+        log.warning("An envelope of type %s named a response_url that is not Slack's", req.type)
         return
     try:
         sent = await AsyncWebhookClient(url, timeout=10).send_dict(
@@ -255,5 +264,5 @@ def build_socket_mode_handler(
 ) -> AsyncSocketModeHandler:
     """Must be called inside the running event loop: the aiohttp client binds to it."""
     return AcknowledgingSocketModeHandler(
-        app, app_token, web_client=AsyncWebClient(base_url=api_url)
+        app, app_token, web_client=AsyncWebClient(base_url=api_url), api_url=api_url
     )

@@ -92,6 +92,21 @@ def installation_of_event(
     return None
 
 
+def delivered_to(body: dict[str, Any], installation: Installation) -> bool:
+    """Whether an Events API delivery is for `installation`: its wrapper (or its first
+    authorization) names the installation's organisation, for an org-wide install, or its
+    workspace for a workspace install (whatever organisation it names: a workspace that
+    joined one since auth.test answered keeps its ID). A delivery for another installation
+    changes nothing here, as a command from outside it does nothing."""
+    auths = body.get("authorizations")
+    first = auths[0] if isinstance(auths, list) and auths and isinstance(auths[0], dict) else {}
+    enterprise_id = _id(body.get("enterprise_id")) or _id(first.get("enterprise_id"))
+    team_id = _id(body.get("team_id")) or _id(first.get("team_id"))
+    if installation.is_enterprise_install:
+        return enterprise_id is not None and enterprise_id == installation.enterprise_id
+    return team_id is not None and team_id == installation.team_id
+
+
 def bot_token_revoked(event: dict[str, Any]) -> bool:
     """Whether a `tokens_revoked` event names a bot token: the app has one bot user per
     workspace, so that is the app's own token there. Revoked user (`oauth`) tokens alone

@@ -56,6 +56,10 @@ class SlackServices:
     #: click is only acknowledged.
     link_renewal: LinkRenewal | None = None
 
+    # Issue 10, review: SLACK_API_URL, whose Slack's response_urls alone the app posts to
+    # (bolt_app.response_urls).
+    slack_api_url: str = "https://slack.com/api/"
+
 
 CONTEXT_KEY = "account_binding_services"
 

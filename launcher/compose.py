@@ -191,6 +191,7 @@ def build_site(
     # for the expired-link page.
     renewal = LinkRenewal(store, bindings, audit, policy)
     slack_services = SlackServices(
+        slack_api_url=slack.api_url,
         bindings=bindings,
         notifier=notifier,
         association_url=lambda nonce: f"{settings.public_url}/bind/{nonce}",

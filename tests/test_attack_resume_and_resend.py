@@ -5,7 +5,6 @@ do; a failure is a finding."""
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from conftest import RunningApp, find_link, hidden_fields
@@ -23,7 +22,9 @@ async def test_a_replaced_links_response_url_is_cleared_when_a_page_resend_repla
     app = running_app
     messages = await app.command(ADA, "todo list")  # unbound: a link that keeps the command
     url = find_link(messages)
-    [(kept,)] = app.query("SELECT count(*) FROM binding_requests WHERE resume_response_url IS NOT NULL")
+    [(kept,)] = app.query(
+        "SELECT count(*) FROM binding_requests WHERE resume_response_url IS NOT NULL"
+    )
     assert kept == 1
     expire(app, url)
     browser, page = await expired_page(app, url)
@@ -83,6 +84,11 @@ def _ack_message(outcome):  # the link in the acknowledgement itself
 
     body = outcome.ack_payload or {}
     return Message(
-        where="ephemeral", user_id=ADA, channel="C", text=body.get("text", ""),
-        blocks=body.get("blocks", []), ts="0", source="ack",
+        where="ephemeral",
+        user_id=ADA,
+        channel="C",
+        text=body.get("text", ""),
+        blocks=body.get("blocks", []),
+        ts="0",
+        source="ack",
     )

@@ -10,7 +10,8 @@ import logging
 import pytest
 from conftest import RunningApp
 
-from bolt_app.home_tab import CONNECT_ACTION, DISCONNECT_ACTION as HOME_DISCONNECT
+from bolt_app.home_tab import CONNECT_ACTION
+from bolt_app.home_tab import DISCONNECT_ACTION as HOME_DISCONNECT
 from bolt_app.messages import DISCONNECT_ACTION, KEEP_ACTION, OPEN_LINK_ACTION
 from fake_slack import payloads
 
@@ -26,7 +27,11 @@ def ours(caplog: pytest.LogCaptureFixture) -> list[str]:
     for r in caplog.records:
         if r.exc_info:
             text = "".join(traceback.format_exception(*r.exc_info))
-            if "bolt_app/listeners" in text or "account_binding/" in text or "bolt_app/lifecycle" in text:
+            if (
+                "bolt_app/listeners" in text
+                or "account_binding/" in text
+                or "bolt_app/lifecycle" in text
+            ):
                 found.append(text[-1500:])
     return found
 
@@ -37,15 +42,39 @@ def base_click(app: RunningApp, action_id: str, value: object = "x") -> dict:
         ws,
         ADA,
         {"type": "button", "action_id": action_id, "block_id": "b", "value": value},
-        container={"type": "message", "message_ts": "1.2", "channel_id": "C1", "is_ephemeral": True},
+        container={
+            "type": "message",
+            "message_ts": "1.2",
+            "channel_id": "C1",
+            "is_ephemeral": True,
+        },
         extra={"channel": {"id": "C1"}, "response_url": "", "state": {"values": {}}},
     )
 
 
 def mutations(body: dict) -> list[dict]:
     out = []
-    for key in ("user", "team", "enterprise", "actions", "container", "channel", "response_url", "api_app_id"):
-        for bad in (None, 5, "x", [], [1], {"id": 5}, {"id": ["U0ADA"]}, {"id": "u0ada"}, {"id": "U" * 500}):
+    for key in (
+        "user",
+        "team",
+        "enterprise",
+        "actions",
+        "container",
+        "channel",
+        "response_url",
+        "api_app_id",
+    ):
+        for bad in (
+            None,
+            5,
+            "x",
+            [],
+            [1],
+            {"id": 5},
+            {"id": ["U0ADA"]},
+            {"id": "u0ada"},
+            {"id": "U" * 500},
+        ):
             b = copy.deepcopy(body)
             b[key] = bad
             out.append(b)
@@ -88,9 +117,16 @@ async def test_malformed_lifecycle_events_are_acknowledged_and_never_raise(
     app = running_app
     caplog.set_level(logging.WARNING)
     events = []
-    for user in (None, 5, "U0ADA", [], {"id": 5, "deleted": True}, {"deleted": True},
-                 {"id": "U0ADA", "deleted": True, "enterprise_user": "x"},
-                 {"id": "U0ADA", "deleted": True, "team_id": ["T"]}):
+    for user in (
+        None,
+        5,
+        "U0ADA",
+        [],
+        {"id": 5, "deleted": True},
+        {"deleted": True},
+        {"id": "U0ADA", "deleted": True, "enterprise_user": "x"},
+        {"id": "U0ADA", "deleted": True, "team_id": ["T"]},
+    ):
         events.append({"type": "user_change", "user": user})
     for tokens in (None, 5, [], {"bot": "B"}, {"bot": [5]}, {"oauth": {"x": 1}}):
         events.append({"type": "tokens_revoked", "tokens": tokens})
@@ -98,8 +134,13 @@ async def test_malformed_lifecycle_events_are_acknowledged_and_never_raise(
     events.append({"type": "app_home_opened", "user": "U0ADA", "tab": "home", "view": 5})
     for event in events:
         payload = app.fake.event_payload(event)
-        for variant in (payload, {**payload, "authorizations": 5}, {**payload, "authorizations": [5]},
-                        {**payload, "team_id": 5, "enterprise_id": []}, {**payload, "event_id": 7}):
+        for variant in (
+            payload,
+            {**payload, "authorizations": 5},
+            {**payload, "authorizations": [5]},
+            {**payload, "team_id": 5, "enterprise_id": []},
+            {**payload, "event_id": 7},
+        ):
             outcome = await app.fake.send_envelope("events_api", variant)
             assert outcome.acked, variant
     await asyncio.sleep(0.5)
@@ -116,10 +157,23 @@ async def test_connection_addresses_of_any_shape_are_never_500(running_app: Runn
 
     browser = app.browser()
     await login(browser, "alice")
-    for public_id in ("A" * 32, "0" * 32, "g" * 32, "0" * 5000, "%00", "..%2f..%2f", "%ff" * 16,
-                      "0" * 31 + "%0a", "\u202e" * 32, "0" * 32 + "/x"):
+    for public_id in (
+        "A" * 32,
+        "0" * 32,
+        "g" * 32,
+        "0" * 5000,
+        "%00",
+        "..%2f..%2f",
+        "%ff" * 16,
+        "0" * 31 + "%0a",
+        "\u202e" * 32,
+        "0" * 32 + "/x",
+    ):
         for method in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"):
-            response = await browser.request(method, f"/connections/{public_id}/remove",
-                                             data={"csrf_token": "x"} if method == "POST" else None)
+            response = await browser.request(
+                method,
+                f"/connections/{public_id}/remove",
+                data={"csrf_token": "x"} if method == "POST" else None,
+            )
             assert response.status_code < 500, (method, public_id, response.status_code)
     assert app.query("SELECT count(*) FROM bindings") == [(1,)]

@@ -2530,3 +2530,28 @@ REMOVALS += [
         "    if True:",
     ),
 ]
+
+# Issue 10, the review's findings
+REMOVALS += [
+    Removal(
+        SLACK_GONE,
+        "a user_change delivered for another installation is acted on",
+        "bolt_app/listeners/events/lifecycle.py",
+        "    if installation is not None and not delivered_to(body, installation):",
+        "    if False:",
+    ),
+    Removal(
+        RESUME_URL,
+        "a response_url that is not Slack's is kept for the resumed command",
+        "bolt_app/listeners/commands/app_command.py",
+        "    if response_url is not None and not is_slack_response_url(",
+        "    if False and not is_slack_response_url(",
+    ),
+    Removal(
+        RESUME_URL,
+        "a resent link leaves the older links' commands and response_urls",
+        "account_binding/sqlite_store.py",
+        "                _keep_resume(db, new_hash, identity, None, None)\n",
+        "",
+    ),
+]

@@ -145,7 +145,7 @@ def _value(body: dict[str, Any]) -> tuple[str, str | None]:
 async def _answer(responder: AsyncRespond | None, reply: Reply, *, replace: bool = True) -> None:
     """Answer through the click's response_url: in place of the question (`replace`), or as a
     new ephemeral message. A failure is logged; nobody else would see it."""
-    if responder is None or not getattr(responder, "response_url", None):
+    if responder is None or not isinstance(getattr(responder, "response_url", None), str):
         log.error("Could not answer a click: it came without a response_url")
         return
     try:

@@ -41,6 +41,7 @@ from ...identity_settling import settle_identity
 from ...installation import InstallationLookup, installation_of
 from ...lifecycle import ended_binding_reply
 from ...messages import Reply
+from ...response_urls import is_slack_response_url
 from ...services import SlackServices, services_of
 from .handlers import run_handler
 from .responding import respond as _respond
@@ -224,7 +225,7 @@ async def _answer(
                 f"{messages.escape(name)} account."
             )
         # Issue 10, resume: the command runs by itself once they connect, if they tick it.
-        resume = None if subcommand is core.LINK else _resumable(request, respond)
+        resume = None if subcommand is core.LINK else _resumable(services, request, respond)
         return Answer(await _link_reply(services, request, reason, resume))
     if subcommand is core.WHOAMI:  # answered from the binding: no internal API needed
         return Answer(
@@ -309,10 +310,21 @@ def _not_connected(services: SlackServices, request: CommandRequest, *, expired:
     return messages.not_connected_reply(name, slash, services.binding_triggers, reason=reason)
 
 
-def _resumable(request: CommandRequest, respond: AsyncRespond) -> PendingCommand | None:
+def _resumable(
+    services: SlackServices, request: CommandRequest, respond: AsyncRespond
+) -> PendingCommand | None:
     """Issue 10, resume: the command to keep with the link (its text as the app parsed it,
-    and its response_url), None when it is too long to show whole."""
+    and its response_url when it is Slack's: else the answer will come by DM), None when it
+    is too long to show whole."""
     response_url = getattr(respond, "response_url", None)
+    if response_url is not None and not is_slack_response_url(response_url, services.slack_api_url):
+        log.warning(
+            "%s from %s came with a response_url that is not Slack's; the resumed answer "
+            "will go by DM",
+            request.command,
+            request.identity.user_id,
+        )
+        response_url = None
     return PendingCommand.of(request.text, response_url if isinstance(response_url, str) else None)
 
 

@@ -11,7 +11,10 @@ listener's own `ack()` comes first too), then handled:
   does this listener (`InstallationLookup.known` never asks): the token may be revoked
   already, and auth.test would fail with `token_revoked` or `invalid_auth`.
 - `user_change` whose user is deactivated or deleted (`user.deleted`): that person's binding
-  goes the same way. Any other `user_change` (a new status, a new title) costs nothing: no
+  goes the same way.
+- A delivery whose wrapper names another installation than this app's (as auth.test told it;
+  for the first two, when it is known) is ignored and logged, as a command from outside the
+  installation would be. Any other `user_change` (a new status, a new title) costs nothing: no
   write, no Slack call.
 
 A delivery is handled once: its `event_id` is recorded in the same write that checks it
@@ -29,12 +32,18 @@ from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from account_binding.errors import StoreBusy
+from account_binding.errors import SlackUnavailable, StoreBusy
 from account_binding.lifecycle import Lifecycle
 from account_binding.store import SlackSelection
 
 from ...installation import installation_of
-from ...lifecycle import bot_token_revoked, deleted_user, event_id_of, installation_of_event
+from ...lifecycle import (
+    bot_token_revoked,
+    deleted_user,
+    delivered_to,
+    event_id_of,
+    installation_of_event,
+)
 from ...services import services_of
 
 log = logging.getLogger(__name__)
@@ -72,6 +81,13 @@ async def user_change(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCon
     identities = deleted_user(body)
     if not identities:
         return  # a profile change: nothing to do, nothing written
+    try:  # the bot token works (Bolt asked auth.test for this event): this asks at most once
+        installation = await installation_of(context).get()
+    except SlackUnavailable:
+        installation = None
+    if installation is not None and not delivered_to(body, installation):
+        log.warning("A user_change for another installation was ignored")
+        return
     lifecycle = _lifecycle(context)
     if lifecycle is None or not await _first_delivery(lifecycle, body):
         return
@@ -83,10 +99,14 @@ async def user_change(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCon
 
 
 async def _installation_gone(body: dict[str, Any], context: AsyncBoltContext, event: str) -> None:
+    known = installation_of(context).known
+    if known is not None and not delivered_to(body, known):
+        log.warning("Slack's %s for another installation was ignored; nothing was removed", event)
+        return
     lifecycle = _lifecycle(context)
     if lifecycle is None or not await _first_delivery(lifecycle, body):
         return
-    where = installation_of_event(body, installation_of(context).known)
+    where = installation_of_event(body, known)
     if where is None:
         log.warning("Slack's %s named no workspace or organisation; nothing was removed", event)
         return
