@@ -118,8 +118,10 @@ class RunningApp:
         await browser.get(urlsplit(url).path)
         await login(browser, username, next_path="/bind")
         page = await browser.get("/bind")
+        before = self.background_marks()
         done = await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
         assert done.status_code == 200, done.text
+        await self.after_connect(before, slack_user)
         with sqlite3.connect(self.settings.database) as db:
             (ciphertext,) = db.execute(
                 "SELECT api_token_ciphertext FROM bindings WHERE slack_user_id = ?", [slack_user]
@@ -130,6 +132,24 @@ class RunningApp:
         token = TokenCipher(self.settings.secret_key()).decrypt(ciphertext)
         assert token
         return token
+
+    def background_marks(self) -> tuple[int, int]:
+        """How many messages and views.publish calls the fake Slack has seen: take it before
+        pressing Connect, for `after_connect`."""
+        publishes = sum(1 for c in self.fake.state.api_calls if c.method == "views.publish")
+        return len(self.fake.state.messages), publishes
+
+    async def after_connect(self, before: tuple[int, int], slack_user: str | None = None) -> None:
+        """Wait (a few seconds at most) for the work a Connect leaves for after its page: the
+        DM that confirms it, then the Home tab republished; so that a test's next command
+        or count of Slack calls does not catch them late."""
+        messages, publishes = before
+        with contextlib.suppress(TimeoutError):
+            await self.fake.wait_for_message(
+                lambda m: m.where == "dm" and slack_user in (None, m.user_id), 5.0, after=messages
+            )
+        with contextlib.suppress(TimeoutError):
+            await self.fake.wait_until(lambda: self.background_marks()[1] > publishes, 5.0)
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         with sqlite3.connect(self.settings.database) as db:

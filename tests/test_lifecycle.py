@@ -246,8 +246,10 @@ async def test_a_disabled_account_is_disconnected_told_and_kept_out_until_enable
     assert (await login(other, "ada", next_path="/bind")).status_code == 403
     await login(other, "grace", next_path="/bind")
     page = await other.get("/bind")
+    before = app.background_marks()
     done = await other.post("/bind", data={**hidden_fields(page), "action": "connect"})
     assert done.status_code == 200
+    await app.after_connect(before, "U0ADA")
     [answer] = await app.command("U0ADA", "whoami")
     assert "grace" in answer.text  # bound to grace: no longer told about ada
 

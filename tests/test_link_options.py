@@ -47,8 +47,10 @@ async def bind_with(app: RunningApp, url: str, username: str = "ada") -> None:
     assert opened.status_code == 303, opened.text
     await login(browser, username, next_path="/bind")
     page = await browser.get("/bind")
+    before = app.background_marks()
     done = await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
     assert done.status_code == 200, done.text
+    await app.after_connect(before)
 
 
 # BINDING_TRIGGERS
