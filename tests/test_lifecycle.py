@@ -363,7 +363,7 @@ def test_remove_at_a_terminal_asks_for_the_user_name(
     answers = iter(["grace", "ada"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
     assert cli.main(["user", "remove", "ada"]) == 1
-    assert "Not removed" in capsys.readouterr().err
+    assert "Nothing removed" in capsys.readouterr().err
     assert cli.main(["user", "remove", "ada"]) == 0
     assert "Removed ada" in capsys.readouterr().out
 
