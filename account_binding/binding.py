@@ -56,6 +56,11 @@ REFUSAL_REASONS: dict[type[Exception], str] = {
 }
 
 
+#: Why a link stopped working before it expired, other than being used to bind
+#: (`BindingRequest.ended_reason`): the audit names these rather than `used`.
+ENDED_REASONS = frozenset({"replaced", "cancelled", "refused", "ended"})
+
+
 @dataclass(frozen=True)
 class IssuedLink:
     nonce: str = field(repr=False)
@@ -199,7 +204,12 @@ class BindingService:
             if request.expires_at <= self._clock():
                 raise LinkExpired()
         except LinkError as error:
-            await self._refused(error, actor, request.identity if request else None)
+            await self._refused(
+                error,
+                actor,
+                request.identity if request else None,
+                request.ended_reason if request else None,
+            )
             raise
         return request
 
@@ -412,15 +422,19 @@ class BindingService:
         return await self._store.purge_binding_requests(self._clock() - PURGE_AFTER_SECONDS)
 
     async def _refused(
-        self, error: Exception, actor: Actor, identity: SlackIdentity | None
+        self,
+        error: Exception,
+        actor: Actor,
+        identity: SlackIdentity | None,
+        ended_reason: str | None = None,
     ) -> None:
+        """Audit a refused link, the detail saying why: a link that stopped working before
+        it expired says how (`replaced`, `cancelled`, `refused`, `ended`), not `used`."""
+        detail = REFUSAL_REASONS.get(type(error), "other")
+        if isinstance(error, LinkUsed) and ended_reason in ENDED_REASONS:
+            detail = ended_reason
         # Capped per client and reason: anyone can present made-up, used or expired links.
-        await self._audit.record_capped(
-            AuditEvent.LINK_REFUSED,
-            actor,
-            identity,
-            detail=REFUSAL_REASONS.get(type(error), "other"),
-        )
+        await self._audit.record_capped(AuditEvent.LINK_REFUSED, actor, identity, detail=detail)
 
     # Issue 10, unbinding: disconnecting from Slack after a confirmation, removing from the
     # web page, and when the Slack side last acted with a binding.

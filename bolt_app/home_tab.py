@@ -133,10 +133,16 @@ def home_view(state: HomeState, content: HomeContent) -> dict[str, Any]:
     blocks.append(header("Commands"))
     blocks.extend(_command_sections(content, room=MAX_VIEW_BLOCKS - len(blocks) - 1))
     if state.username is None:
+        command = escape(content.command)
+        before = (
+            f"`{command} help` and `{command} link` work"
+            if "link" in content.triggers
+            else f"`{command} help` works"
+        )
         blocks.append(
             context(
-                f"`{escape(content.command)} help` and `{escape(content.command)} link` work "
-                f"before you connect; the others act in {name} as you once you are connected."
+                f"{before} before you connect; the others act in {name} as you once you are "
+                f"connected."
             )
         )
     return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}

@@ -92,7 +92,7 @@ async def test_list_confirm_remove_and_the_empty_list(
     await site.get_by_role("button", name="Remove").click()
     await site.get_by_role("link", name="Your connected Slack accounts").click()
     await expect(site.get_by_role("status")).to_contain_text("No Slack account is connected")
-    await expect(site.get_by_text("run the app's slash command in Slack")).to_be_visible()
+    await expect(site.get_by_text("run the app's slash command with link in Slack")).to_be_visible()
     await accessible(site)
 
 

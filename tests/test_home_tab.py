@@ -108,6 +108,14 @@ def test_without_the_home_trigger_there_is_no_connect_button_but_the_way_that_is
     assert set(buttons(connected)) == {DISCONNECT_ACTION}
 
 
+def test_the_tab_says_link_works_before_connecting_only_when_it_is_on() -> None:
+    with_link = texts(home_view(HomeState(), content(("command", "link", "home"))))
+    assert "`/acme help` and `/acme link` work before you connect" in with_link
+    without = texts(home_view(HomeState(), content(("home", "shortcut"))))
+    assert "`/acme help` works before you connect" in without
+    assert "`/acme link` work" not in without
+
+
 def test_the_commands_are_the_helps_lines_from_the_table() -> None:
     shown = texts(home_view(HomeState(username="ada", bound_at=1), content()))
     for line in (

@@ -7,7 +7,7 @@ import sqlite3
 from urllib.parse import urlsplit
 
 import httpx
-from conftest import RunningApp, csrf_of, hidden_fields, login
+from conftest import RunningApp, csrf_of, find_link, hidden_fields, login
 
 from account_binding.tokens import digest
 
@@ -296,3 +296,23 @@ async def test_only_the_links_own_login_makes_the_page_ask_slack(running_app: Ru
     confirm_page = await browser.get("/bind")
     assert confirm_page.status_code == 200 and "U0ADA" in confirm_page.text
     assert users_info_calls() == 1
+
+
+async def test_a_replaced_or_cancelled_link_is_audited_as_such_not_as_used(
+    running_app: RunningApp,
+) -> None:
+    """An administrator reading the audit log must not think someone used a link nobody
+    used: a link replaced by a newer one, or cancelled, says so."""
+    app = running_app
+    await app.add_user("ada")
+    first = find_link(await app.command("U0ADA", "link"))
+    second = find_link(await app.command("U0ADA", "link"))  # replaces the first
+    page = await app.http.get(first.replace(app.settings.public_url, ""))
+    assert page.status_code == 410 and "A newer link was sent" in page.text
+    browser, confirm = await app.open_link_as("ada", second)
+    await browser.post("/bind", data={**hidden_fields(confirm), "action": "cancel"})
+    again = await app.browser().get(second.replace(app.settings.public_url, ""))
+    assert again.status_code == 410
+    details = app.query("SELECT detail FROM audit_events WHERE event = 'link_refused'")
+    assert ("replaced",) in details and ("cancelled",) in details
+    assert ("used",) not in details

@@ -503,3 +503,17 @@ def test_pending_commands_keep_only_what_can_be_shown_whole() -> None:
     kept = PendingCommand.of(" todo ", "https://hooks.slack.com/secret")
     assert kept is not None and kept.text == "todo"
     assert "secret" not in repr(kept)
+
+
+async def test_a_link_with_no_command_says_the_command_now_acts(running_app: RunningApp) -> None:
+    """From `/acme link` (or the Home tab, the shortcut) no command was kept: the page does
+    not ask to run a command "again"."""
+    app = running_app
+    await app.add_user("ada")
+    url = find_link(await app.command("U0ADA", "link"))
+    browser, page = await app.open_link_as("ada", url)
+    done = await browser.post("/bind", data={**hidden_fields(page), "action": "connect"})
+    assert done.status_code == 200
+    assert "run your command again" not in done.text
+    assert "<code>/acme</code> now acts in Acme as you" in done.text
+    assert "<code>/acme unlink</code>" in done.text

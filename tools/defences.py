@@ -953,7 +953,12 @@ REMOVALS = [
         ABUSE,
         "refused links are not audited",
         "account_binding/binding.py",
-        "            await self._refused(error, actor, request.identity if request else None)\n",
+        "            await self._refused(\n"
+        "                error,\n"
+        "                actor,\n"
+        "                request.identity if request else None,\n"
+        "                request.ended_reason if request else None,\n"
+        "            )\n",
         "",
     ),
     Removal(
@@ -2119,8 +2124,8 @@ REMOVALS = [
         SLACK_GONE,
         "the listener asks auth.test, which fails once the token is revoked",
         "bolt_app/listeners/events/lifecycle.py",
-        "installation_of_event(body, installation_of(context).known)",
-        "installation_of_event(body, await installation_of(context).get())",
+        "    known = installation_of(context).known\n",
+        "    known = await installation_of(context).get()\n",
     ),
     Removal(
         SLACK_GONE,

@@ -179,8 +179,11 @@ async def confirm(request: Request) -> Response:
             },
             status_code=403,
         )
+    skipped = False
     if action == "connect" and not resume.ticked(form):
         # Issue 10, resume: the person did not tick the link's command, so it never runs.
+        kept = await services.bindings.lookup(nonce)
+        skipped = kept is not None and kept.resume_text is not None
         await services.bindings.drop_resume(nonce)
     try:
         if action == "cancel":
@@ -210,12 +213,15 @@ async def confirm(request: Request) -> Response:
         binding.identity.user_id,
         binding.identity.scope_id,
     )
-    return await success_page(request, nonce, binding, current.user)
+    return await success_page(request, nonce, binding, current.user, skipped=skipped)
 
 
-async def success_page(request: Request, nonce: str, binding: Binding, user: User) -> Response:
+async def success_page(
+    request: Request, nonce: str, binding: Binding, user: User, *, skipped: bool = False
+) -> Response:
     """The page after the binding was committed; once it is sent, the DM saying so and the
-    link's command, if it kept one (web.resume), run in the background."""
+    link's command, if it kept one (web.resume), run in the background. `skipped`: the link
+    kept a command the person left unticked (the page says to run it again)."""
     services = services_of(request)
     background, resumed = await resume.after_binding(services, nonce, binding, user)
     return _page(
@@ -226,6 +232,8 @@ async def success_page(request: Request, nonce: str, binding: Binding, user: Use
             "binding": binding,
             "slack_url": services.slack_return_url(binding.identity, binding.profile),
             "resumed": f"{resumed.command} {resumed.text}" if resumed else None,
+            "command": command_of(binding.profile),
+            "skipped": skipped,
         },
         background=background,
     )
