@@ -148,4 +148,4 @@ class NoSuchUser(DomainError):
     """No internal account has this user name."""
 
     def __init__(self, username: str) -> None:
-        super().__init__(f"There is no user named {username!r}.")
+        super().__init__(f"There is no account named {username!r}.")

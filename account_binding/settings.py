@@ -13,6 +13,7 @@ prints and exits on without a traceback. Secrets are `SecretStr`: `repr`, `str` 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ipaddress
 import logging
 import os
@@ -794,7 +795,7 @@ class Settings(BaseSettings):
                     raise SettingsError(
                         f"ACT_AS=oauth2 needs {name.upper()} (or {fallback.upper()}, its default)"
                     )
-        if self.verify_slack_identity:
+        if self.verify_slack_identity and not _FOR_MANIFEST.get():
             if not self.slack_client_id or not self.slack_client_secret:
                 raise SettingsError(
                     "VERIFY_SLACK_IDENTITY=true needs SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, "
@@ -1231,3 +1232,25 @@ def _read_key_file(path: Path) -> str | None:
         )
     check_secret_key(key, f"The key in {path}")
     return key
+
+
+# Issue 10, administration: the settings `account-binding manifest` reads.
+
+#: True while `load_manifest_settings` reads the settings.
+_FOR_MANIFEST: contextvars.ContextVar[bool] = contextvars.ContextVar("for_manifest", default=False)
+
+
+def load_manifest_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
+    """The settings as `load_settings` reads them, for `account-binding manifest` only: there,
+    `VERIFY_SLACK_IDENTITY=true` needs neither `SLACK_CLIENT_ID` and `SLACK_CLIENT_SECRET`
+    (Slack gives them only once the app is created from the manifest) nor an `https://`
+    `PUBLIC_URL` (the manifest names the redirect URL, and the command warns when Slack
+    would refuse it). Every other check stands. Never run the app with these settings.
+    Raises SettingsError as `load_settings` does."""
+    token = _FOR_MANIFEST.set(True)
+    try:
+        return load_settings(environ, env_file)
+    finally:
+        _FOR_MANIFEST.reset(token)

@@ -3,7 +3,10 @@
 
 `launcher.cli` builds the parser with `add_commands` and hands these commands to `run`.
 Errors are `DomainError`s, which the CLI prints as one line with exit status 1; a usage
-mistake exits 2 through argparse. Every change is audited with the client "cli".
+mistake (flags that do not go together: `usage_mistake`) exits 2 through argparse. A binding
+is named by its public ID (`Binding.public_id`, 32 hex digits, never reused), not by the
+database's row number, which SQLite may give again to a newer binding. Every change is
+audited with the client "cli".
 """
 
 from __future__ import annotations
@@ -17,10 +20,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from account_binding.accounts import AccountService
-from account_binding.administration import Administration, NoBindingMatches, Selection
+from account_binding.accounts import AccountService, normalise_username
+from account_binding.administration import (
+    Administration,
+    NoBindingMatches,
+    NoSuchUser,
+    Selection,
+)
 from account_binding.audit import Actor, AuditLog
-from account_binding.binding import BindingPolicy, BindingService
+from account_binding.binding import BindingPolicy, BindingService, is_public_id
 from account_binding.crypto import TokenCipher
 from account_binding.errors import DomainError
 from account_binding.models import SlackIdentity, SlackPerson
@@ -33,7 +41,7 @@ from bolt_app.messages import removed_by_administrator_dm
 from bolt_app.notifications import SlackNotifier
 
 from .compose import command_table, home_content, oauth2_grants, open_store
-from .manifest import manifest_yaml
+from .manifest import manifest_warnings, manifest_yaml
 
 #: The audit log's client for every change made here.
 CLIENT = "cli"
@@ -42,6 +50,8 @@ CLIENT = "cli"
 DM_SECONDS = 20.0
 #: A Slack team, organisation or user ID, as Slack writes them.
 SLACK_ID = re.compile(r"[A-Z0-9]{1,32}")
+#: A Slack workspace (team, T…) or Enterprise Grid organisation (E…) ID.
+WORKSPACE_ID = re.compile(r"[TE][A-Z0-9]{1,31}")
 #: Longest Slack-supplied name the table shows, in characters.
 NAME_WIDTH = 40
 
@@ -76,6 +86,7 @@ def add_commands(
     binding = commands.add_parser("binding", help="list or remove bindings")
     actions = binding.add_subparsers(dest="binding_command", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list the bindings, oldest first")
+    listing.set_defaults(usage_parser=listing)
     listing.add_argument("--user", metavar="NAME", help="only this internal user's")
     listing.add_argument(
         "--slack-user",
@@ -104,8 +115,14 @@ def add_commands(
         help="remove bindings as unlink does: credentials revoked, audited, the Slack person "
         "told by DM when Slack tokens are set",
     )
+    remove.set_defaults(usage_parser=remove)
     which = remove.add_mutually_exclusive_group(required=True)
-    which.add_argument("--id", type=_binding_id, metavar="N", help="the binding with this ID")
+    which.add_argument(
+        "--id",
+        type=_binding_id,
+        metavar="ID",
+        help="the binding with this ID, as `binding list` shows it (32 hex digits)",
+    )
     which.add_argument(
         "--slack-user",
         type=_slack_user,
@@ -133,16 +150,40 @@ def needs_password(args: argparse.Namespace) -> bool:
 
 
 def handles(args: argparse.Namespace) -> bool:
-    """Whether `run` runs this command line."""
-    return args.command in ("binding", "manifest") or needs_password(args)
+    """Whether `run` runs this command line (`manifest` runs through `print_manifest`)."""
+    return args.command == "binding" or needs_password(args)
+
+
+def usage_mistake(args: argparse.Namespace) -> str | None:
+    """What is wrong with a `binding` command line whose flags do not go together (the CLI
+    hands it to `args.usage_parser.error`, exit status 2), else None."""
+    if args.command != "binding":
+        return None
+    slack_user: SlackUserArgument | None = args.slack_user
+    if args.binding_command == "remove" and args.workspace is not None and slack_user is None:
+        return "--workspace goes with --slack-user"
+    if (
+        slack_user is not None
+        and slack_user.workspace is not None
+        and args.workspace is not None
+        and args.workspace != slack_user.workspace
+    ):
+        return f"--slack-user says {slack_user.workspace}, --workspace {args.workspace}"
+    return None
+
+
+def print_manifest(settings: Settings) -> int:
+    """`manifest`: the manifest on stdout, and on stderr only warnings (`manifest_warnings`,
+    each one line); exit status 0."""
+    sys.stdout.write(manifest_yaml(settings, command_table(settings)))
+    for warning in manifest_warnings(settings):
+        print(f"account-binding: warning: {warning}", file=sys.stderr)
+    return 0
 
 
 def run(settings: Settings, args: argparse.Namespace, password: str | None = None) -> int:
     """Run the command; its exit status. `password` (for set-password) was read already,
     before any event loop, as `user add` reads it. Raises DomainError for a refusal."""
-    if args.command == "manifest":
-        sys.stdout.write(manifest_yaml(settings, command_table(settings)))
-        return 0
     if needs_password(args):
         assert password is not None
         user = asyncio.run(_set_password(settings, args.name, password))
@@ -150,32 +191,31 @@ def run(settings: Settings, args: argparse.Namespace, password: str | None = Non
         return 0
     if args.binding_command == "list":
         return asyncio.run(_list(settings, args))
-    if args.workspace is not None and args.slack_user is None:
-        raise DomainError("--workspace goes with --slack-user.")
+    if args.id is not None:
+        return remove(settings, args.id, yes=args.yes)
     slack_user_id, workspace = _slack_user_in(args)
-    selection = Selection(
-        binding_id=args.id, slack_user_id=slack_user_id, workspace=workspace, username=args.user
-    )
+    selection = Selection(slack_user_id=slack_user_id, workspace=workspace, username=args.user)
     return remove(settings, selection, yes=args.yes)
 
 
-def remove(settings: Settings, selection: Selection, *, yes: bool) -> int:
-    """`binding remove`: show what `selection` names, ask unless `yes`, remove, tell."""
+def remove(settings: Settings, selection: Selection | str, *, yes: bool) -> int:
+    """`binding remove`: show what `selection` names (a Selection, or a binding's public ID),
+    ask unless `yes`, remove, tell. Declined: "Nothing removed." and exit status 1."""
     chosen = asyncio.run(_select(settings, selection))
     print(_table(chosen))
     if not yes and not _confirm(
         f"Remove {'this binding' if len(chosen) == 1 else f'these {len(chosen)} bindings'}?"
     ):
-        print("account-binding: nothing removed.", file=sys.stderr)
+        print("account-binding: Nothing removed.", file=sys.stderr)
         return 1
     told = asyncio.run(_remove(settings, chosen))
     for row in chosen:
         where = f"{row.binding.identity.scope_id}/{row.binding.identity.user_id}"
         if row.binding.id not in told:
-            print(f"Binding {row.binding.id} ({where}) was already gone.")
+            print(f"Binding {_public(row)} of {where} was already gone.")
             continue
         print(
-            f"Removed binding {row.binding.id} ({where}, bound to {row.username}) and revoked "
+            f"Removed binding {_public(row)} of {where}, bound to {row.username}, and revoked "
             f"its credentials. {told[row.binding.id]}"
         )
     return 0 if told else 1
@@ -197,11 +237,17 @@ def unbind(settings: Settings, identity: SlackIdentity) -> int:
             )
         )
     except NoBindingMatches:
-        print(f"No binding for {identity.scope_id}/{identity.user_id}.", file=sys.stderr)
+        print(
+            f"account-binding: No binding for {identity.scope_id}/{identity.user_id}.",
+            file=sys.stderr,
+        )
         return 1
     told = asyncio.run(_remove(settings, chosen))
     if not told:
-        print(f"No binding for {identity.scope_id}/{identity.user_id}.", file=sys.stderr)
+        print(
+            f"account-binding: No binding for {identity.scope_id}/{identity.user_id}.",
+            file=sys.stderr,
+        )
         return 1
     print(
         f"Removed the binding of {identity.scope_id}/{identity.user_id} and revoked its token. "
@@ -247,6 +293,10 @@ async def _list(settings: Settings, args: argparse.Namespace) -> int:
     slack_user_id, workspace = _slack_user_in(args)
     store = await open_store(settings, create=False)
     try:
+        if args.user is not None:
+            username = normalise_username(args.user)
+            if await AccountService(store).find(username) is None:
+                raise NoSuchUser(username)  # as `binding remove --user` says
         found = await _administration(settings, store).bindings(
             BindingFilter(
                 username=args.user,
@@ -266,10 +316,22 @@ async def _list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _select(settings: Settings, selection: Selection) -> list[ListedBinding]:
+async def _select(settings: Settings, selection: Selection | str) -> list[ListedBinding]:
+    """The bindings `selection` names (a Selection, or a binding's public ID), at least one;
+    raises as `Administration.select` does."""
     store = await open_store(settings, create=False)
     try:
-        return await _administration(settings, store).select(selection)
+        administration = _administration(settings, store)
+        if isinstance(selection, Selection):
+            return await administration.select(selection)
+        found = [
+            row
+            for row in await administration.bindings(BindingFilter())
+            if row.binding.public_id == selection
+        ]
+        if not found:
+            raise NoBindingMatches(f"the ID {selection}")
+        return found
     finally:
         await store.close()
 
@@ -324,7 +386,7 @@ class _SlackSide:
         try:
             sent = await asyncio.wait_for(
                 self.notifier.direct_message(
-                    user_id, reply, about=f" about binding {row.binding.id}"
+                    user_id, reply, about=f" about binding {_public(row)}"
                 ),
                 DM_SECONDS,
             )
@@ -353,7 +415,7 @@ async def _set_password(settings: Settings, name: str, password: str) -> str:
 def _json(row: ListedBinding) -> dict[str, object]:
     binding = row.binding
     return {
-        "id": binding.id,
+        "id": _public(row),
         "username": row.username,
         "slack_user_id": binding.identity.user_id,
         "team_id": binding.identity.team_id,
@@ -372,7 +434,7 @@ def _table(rows: Sequence[ListedBinding]) -> str:
     header = ("ID", "USER", "SLACK", "SLACK NAME", "WORKSPACE", "BOUND", "LAST USED", "CREDENTIAL")
     cells = [header] + [
         (
-            str(row.binding.id),
+            _public(row),
             row.username,
             f"{row.binding.identity.scope_id}/{row.binding.identity.user_id}",
             _shown(row.binding.profile.display),
@@ -396,6 +458,11 @@ def _shown(text: str) -> str:
     a zero-width character) as its \\u escape; cut to NAME_WIDTH characters."""
     shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
     return shown if len(shown) <= NAME_WIDTH else shown[: NAME_WIDTH - 1] + "…"
+
+
+def _public(row: ListedBinding) -> str:
+    """The binding's ID as the administrator sees it: its public ID (never reused)."""
+    return row.binding.public_id or "-"
 
 
 def _time(at: int) -> str:
@@ -426,35 +493,38 @@ class SlackUserArgument:
 
 
 def _slack_user_in(args: argparse.Namespace) -> tuple[str | None, str | None]:
-    """The Slack user ID and workspace that --slack-user and --workspace name together.
-    Raises DomainError when they name two workspaces."""
+    """The Slack user ID and workspace that --slack-user and --workspace name together
+    (`usage_mistake` refused two different workspaces already)."""
     slack_user: SlackUserArgument | None = args.slack_user
     workspace: str | None = args.workspace
     if slack_user is None:
         return None, workspace
-    if slack_user.workspace is not None:
-        if workspace is not None and workspace != slack_user.workspace:
-            raise DomainError(f"--slack-user says {slack_user.workspace}, --workspace {workspace}.")
-        workspace = slack_user.workspace
-    return slack_user.user_id, workspace
+    return slack_user.user_id, slack_user.workspace or workspace
 
 
 def _slack_user(value: str) -> SlackUserArgument:
     workspace, _, user_id = value.strip().rpartition("/")
-    if not SLACK_ID.fullmatch(user_id) or (workspace and not SLACK_ID.fullmatch(workspace)):
+    if not SLACK_ID.fullmatch(user_id) or (workspace and not WORKSPACE_ID.fullmatch(workspace)):
         raise argparse.ArgumentTypeError(
-            "a Slack user ID such as U0ADA, or WORKSPACE/USER such as T0ACME/U0ADA"
+            "a Slack user ID such as U0ADA, or WORKSPACE/USER such as T0ACME/U0ADA (the "
+            "workspace a T… or E… ID)"
         )
     return SlackUserArgument(user_id=user_id, workspace=workspace or None)
 
 
 def _slack_id(value: str) -> str:
-    if not SLACK_ID.fullmatch(value.strip()):
-        raise argparse.ArgumentTypeError("a Slack workspace or organisation ID such as T0ACME")
+    """--workspace: a Slack workspace (T…) or Enterprise Grid organisation (E…) ID."""
+    if not WORKSPACE_ID.fullmatch(value.strip()):
+        raise argparse.ArgumentTypeError(
+            "a Slack workspace or organisation ID (T… or E…) such as T0ACME"
+        )
     return value.strip()
 
 
-def _binding_id(value: str) -> int:
-    if not (value.isdigit() and len(value) <= 19 and 1 <= int(value) <= 2**63 - 1):
-        raise argparse.ArgumentTypeError("a binding ID as `binding list` shows it: a whole number")
-    return int(value)
+def _binding_id(value: str) -> str:
+    """--id: a binding's public ID as `binding list` shows it (32 hex digits); the database's
+    row numbers are not taken, as SQLite may give one again to a newer binding."""
+    public_id = value.strip().lower()
+    if not is_public_id(public_id):
+        raise argparse.ArgumentTypeError("a binding ID as `binding list` shows it: 32 hex digits")
+    return public_id

@@ -21,7 +21,12 @@ from account_binding.accounts import AccountService, normalise_username
 from account_binding.audit import AuditEvent, AuditLog
 from account_binding.errors import DomainError
 from account_binding.models import SlackIdentity
-from account_binding.settings import Settings, SettingsError, load_settings
+from account_binding.settings import (
+    Settings,
+    SettingsError,
+    load_manifest_settings,
+    load_settings,
+)
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.store import AuditFilter, NoDatabase, StoreUnavailable
 from bolt_app.commands.loading import PluginLoadError
@@ -47,12 +52,23 @@ log = logging.getLogger("account_binding")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # Issue 10, administration: flags that do not go together are a usage mistake (exit 2).
+    mistake = admin_commands.usage_mistake(args)
+    if mistake is not None:
+        args.usage_parser.error(mistake)
     configure_logging("INFO")
     try:
+        if args.command == "manifest":
+            # The manifest comes before the Slack app (and its credentials) exists, and from
+            # the settings alone: only the manifest on stdout, only warnings on stderr.
+            configure_logging("WARNING")
+            settings = load_manifest_settings()
+            if settings.log_level in ("ERROR", "CRITICAL"):
+                configure_logging(settings.log_level)
+            return admin_commands.print_manifest(settings)
         settings = load_settings()
         configure_logging(settings.log_level)
-        if args.command != "manifest":  # the manifest comes from the settings alone
-            print(f"account-binding: database {settings.database.absolute()}", file=sys.stderr)
+        print(f"account-binding: database {settings.database.absolute()}", file=sys.stderr)
         if args.command in (None, "run"):
             asyncio.run(_run(settings, sandbox=getattr(args, "sandbox", False)))
         elif args.command == "user" and args.user_command == "add":
@@ -390,10 +406,11 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> None:
         return
     if not rows:
         print("No audit entries match.")
+    width = max((len(str(row["event"])) for row in rows), default=0)  # the longest event
     for row in rows:
         slack = f"{row['slack_scope']}/{row['slack_user']}" if row["slack_user"] else "-"
         print(
-            f"{row['at']}  {row['event']:<14} user={row['user'] or '-'}  slack={slack}  "
+            f"{row['at']}  {row['event']:<{width}}  user={row['user'] or '-'}  slack={slack}  "
             f"client={row['client'] or '-'}  {row['detail'] or ''}".rstrip()
         )
 

@@ -20,7 +20,10 @@ This one declares what the enabled features need, and no more:
 `INTERNAL_APP_NAME` names the app, its bot user and its command; the command table (the stand-in's
 `todo` while `INTERNAL_API_URL` is unset, `COMMAND_PLUGINS`) gives the command's usage hint.
 Names are fitted to Slack's limits: the app's name at most 35 characters, the bot's display
-name at most 80 of `A-Z a-z 0-9 - _ .` and space, the command at most 32 characters.
+name at most 80 of `A-Z a-z 0-9 - _ .` and space, the command at most 32 characters. The
+descriptions name the app in full where it fits their limits (the app's description at most
+140 characters, its long description 175 to 4000, the command's 2000, the shortcut's 150),
+else cut to fit.
 """
 
 from __future__ import annotations
@@ -45,6 +48,14 @@ MAX_BOT_NAME = 80
 MAX_COMMAND = 32
 #: features.slash_commands[].usage_hint: at most 1000 characters.
 MAX_USAGE_HINT = 1000
+#: display_information.description: 1 to 140 characters.
+MAX_DESCRIPTION = 140
+#: display_information.long_description: 175 to 4000 characters.
+MAX_LONG_DESCRIPTION = 4000
+#: features.slash_commands[].description: 1 to 2000 characters.
+MAX_COMMAND_DESCRIPTION = 2000
+#: features.shortcuts[].description: 1 to 150 characters.
+MAX_SHORTCUT_DESCRIPTION = 150
 #: The global shortcut "Connect account" (BINDING_TRIGGERS=shortcut), as its listener
 #: registers it.
 SHORTCUT_CALLBACK_ID = CALLBACK_ID
@@ -58,13 +69,16 @@ Made with these settings:
   INTERNAL_APP_NAME={app_name}
   BINDING_TRIGGERS={triggers}
   REQUIRE_EMAIL_MATCH={email}
-  VERIFY_SLACK_IDENTITY={verify}"""
+  VERIFY_SLACK_IDENTITY={verify}{public_url}
+  INTERNAL_API_URL={api}
+  COMMAND_PLUGINS={plugins}"""
 
 
 def manifest(settings: Settings, commands: CommandTable) -> dict[str, Data]:
     """The manifest as data, with comments (`commented_yaml.Note`) where a reader of the
     YAML needs one; `commented_yaml.plain` gives what Slack reads."""
     name = app_name(settings.internal_app_name)
+    full_name = _one_line(settings.internal_app_name) or name
     command = command_name(settings.internal_app_name)
     features: dict[str, Data] = {
         "app_home": {
@@ -84,13 +98,17 @@ def manifest(settings: Settings, commands: CommandTable) -> dict[str, Data]:
                 "name": SHORTCUT_NAME,
                 "type": "global",
                 "callback_id": SHORTCUT_CALLBACK_ID,
-                "description": f"Connect your Slack account to your {name} account",
+                "description": _fit(
+                    "Connect your Slack account to your {name} account",
+                    full_name,
+                    MAX_SHORTCUT_DESCRIPTION,
+                ),
             }
         ]
     features["slash_commands"] = [
         {
             "command": Note(command, "the app answers whatever command this names"),
-            "description": f"Use {name} as yourself",
+            "description": _fit("Use {name} as yourself", full_name, MAX_COMMAND_DESCRIPTION),
             "usage_hint": usage_hint(commands),
             "should_escape": False,
         }
@@ -123,8 +141,8 @@ def manifest(settings: Settings, commands: CommandTable) -> dict[str, Data]:
         "_metadata": {"major_version": 1, "minor_version": 1},
         "display_information": {
             "name": name,
-            "description": f"Use {name} from Slack, as yourself.",
-            "long_description": long_description(name, command),
+            "description": _fit("Use {name} from Slack, as yourself.", full_name, MAX_DESCRIPTION),
+            "long_description": long_description(full_name, command),
             "background_color": "#3f0e40",
         },
         "features": features,
@@ -146,24 +164,61 @@ def manifest_yaml(settings: Settings, commands: CommandTable) -> str:
         triggers=",".join(settings.binding_triggers),
         email=str(settings.require_email_match).lower(),
         verify=str(settings.verify_slack_identity).lower(),
+        public_url=(
+            f"\n  PUBLIC_URL={settings.public_url}" if settings.verify_slack_identity else ""
+        ),
+        api=(
+            "(unset: the stand-in's todo command is in the usage hint)"
+            if settings.serves_stand_in
+            else "(set)"
+        ),
+        plugins=_one_line(",".join(settings.command_plugins)) or "(none)",
     )
     return dump(manifest(settings, commands), header)
+
+
+def manifest_warnings(settings: Settings) -> list[str]:
+    """What the administrator should hear about a manifest made with `settings` (lines for
+    stderr): a redirect URL Slack would refuse (it takes only `https://` ones)."""
+    if settings.verify_slack_identity and not settings.public_url.startswith("https://"):
+        return [
+            f"VERIFY_SLACK_IDENTITY=true, but PUBLIC_URL={settings.public_url} is not https://: "
+            "Slack takes only https redirect URLs, so it will refuse this manifest's "
+            "redirect_urls; set an https:// PUBLIC_URL and make the manifest again"
+        ]
+    return []
 
 
 def app_name(name: str) -> str:
     """`name` as display_information.name: printable, single spaces, at most 35 characters; a
     longer name is cut after a word where one ends past the middle (else inside one, never
     between a letter and its combining mark) and ends with "…"; "App" when nothing is left."""
-    text = _one_line(name)
-    if len(text) <= MAX_APP_NAME:
-        return text or "App"
-    end = MAX_APP_NAME - 1  # room for the "…"
+    return _cut(_one_line(name), MAX_APP_NAME) or "App"
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` when it has at most `limit` characters; else cut after a word where one ends
+    past the middle (else inside one, never between a letter and its combining mark), ending
+    with "…", `limit` characters at most."""
+    if len(text) <= limit:
+        return text
+    end = limit - 1  # room for the "…"
     space = text.rfind(" ", 0, end + 1)
-    if space > MAX_APP_NAME // 2:
+    if space > limit // 2:
         end = space
     while end > 0 and unicodedata.combining(text[end]):
         end -= 1
     return text[:end].rstrip() + "…"
+
+
+def _fit(template: str, name: str, limit: int) -> str:
+    """`template` with `name` in each `{name}`: in full when the text then has at most
+    `limit` characters, else with `name` cut (`_cut`) so that it does."""
+    text = template.format(name=name)
+    if len(text) <= limit:
+        return text
+    room = (limit - len(template.format(name=""))) // template.count("{name}")
+    return template.format(name=_cut(name, max(room, 1)))
 
 
 def bot_name(name: str) -> str:
@@ -213,13 +268,16 @@ def usage_hint(commands: CommandTable) -> str:
 
 
 def long_description(name: str, command: str) -> str:
-    """At least 175 characters (Slack's minimum) for any name, at most 4000."""
-    return (
-        f"Connect your Slack account to your {name} account once, then use the {command} "
-        f"command to see and change your {name} data from Slack, as yourself. Connecting "
-        f"happens on a page behind {name}'s own login; the app never sees your {name} "
+    """At least 175 characters (Slack's minimum) for any name, at most 4000: `name` in full
+    where that fits, else cut (`_fit`)."""
+    template = (
+        "Connect your Slack account to your {name} account once, then use the "
+        + command.replace("{", "{{").replace("}", "}}")
+        + " command to see and change your {name} data from Slack, as yourself. Connecting "
+        "happens on a page behind {name}'s own login; the app never sees your {name} "
         "password, and you can disconnect at any time."
     )
+    return _fit(template, name, MAX_LONG_DESCRIPTION)
 
 
 def _one_line(text: str) -> str:

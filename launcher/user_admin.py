@@ -7,7 +7,8 @@ account's access (`account_binding.lifecycle`), audited with the client "cli".
   tokens are set: this command runs apart from the app) and at their next command.
 - `enable`: it may log in and be bound to again; no binding comes back.
 - `remove`: the account and everything keyed on it are deleted; the audit log stays. Asks for
-  the user name to be typed at a terminal, unless `--yes`; refuses without a terminal.
+  the user name to be typed at a terminal, unless `--yes`; refuses without a terminal. Not
+  typed: "Nothing removed", exit status 1, as a declined `binding remove`.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def _confirm_removal(name: str, bindings: int) -> None:
     except EOFError:
         typed = ""
     if normalise_username(typed) != name:
-        raise DomainError(f"Not removed: {name!r} was not typed.")
+        raise DomainError(f"Nothing removed: {name!r} was not typed.")
 
 
 async def _act(settings: Settings, action: str, name: str) -> int:
@@ -127,13 +128,14 @@ def _what_went(ended: EndedUser, notifier: EndedNotifier | None) -> str:
     if not count:
         return "no Slack account was connected to it; its sessions ended."
     told = (
-        "each was sent a DM"
+        "Each was sent a DM."
         if notifier is not None
-        else "none was sent a DM (no Slack tokens are set here); each is told at their next command"
+        else "No Slack tokens are set here, so none was sent a DM: each is told at their next "
+        "command."
     )
     return (
-        f"{count} Slack account(s) disconnected and their tokens revoked ({told}); its "
-        "sessions ended."
+        f"{count} Slack account(s) disconnected and their tokens revoked; its sessions ended. "
+        + told
     )
 
 

@@ -400,6 +400,25 @@ async def test_audit_takes_a_slack_user_as_its_listing_prints_it(tmp_path: Path)
         assert [row["slack_scope"] for row in json.loads(out)] == scopes
 
 
+async def test_audit_text_columns_line_up_for_the_longest_event(tmp_path: Path) -> None:
+    from account_binding.audit import Actor, AuditEvent, AuditLog
+    from account_binding.sqlite_store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "app.sqlite3")
+    await store.open()
+    try:
+        audit = AuditLog(store)
+        for event in (AuditEvent.USER_ADDED, AuditEvent.LINK_RESEND_REFUSED, "bound"):
+            await audit.record(AuditEvent(event), Actor(client="cli"))
+    finally:
+        await store.close()
+    code, out, err = await run_command(tmp_path, "audit")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 3 and any("link_resend_refused" in line for line in lines)
+    assert len({line.index(" user=") for line in lines}) == 1, out
+
+
 async def test_an_administrator_can_unbind_a_slack_account(tmp_path: Path) -> None:
     """The home page tells a person whose account a stranger's Slack account acts as to ask
     their administrator: `unbind WORKSPACE/USER` removes it, revokes its token, is audited."""
@@ -420,7 +439,7 @@ async def test_an_administrator_can_unbind_a_slack_account(tmp_path: Path) -> No
     code, out, err = await run_command(tmp_path, "unbind", "T0ACME/U0EVE", SECRET_KEY=KEY)
     assert code == 0 and "Removed the binding of T0ACME/U0EVE" in out, err
     code, _, err = await run_command(tmp_path, "unbind", "T0ACME/U0EVE", SECRET_KEY=KEY)
-    assert code == 1 and "No binding for T0ACME/U0EVE" in err
+    assert code == 1 and "account-binding: No binding for T0ACME/U0EVE" in err
     code, _, err = await run_command(tmp_path, "unbind", "U0EVE", SECRET_KEY=KEY)
     assert code == 2 and "T0ACME/U0ADA" in err
     code, out, err = await run_command(tmp_path, "audit", "--event", "unbound", "--json")

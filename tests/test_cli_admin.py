@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import re
 import sqlite3
 import sys
 import time
@@ -124,6 +125,9 @@ async def test_binding_list_prints_every_binding_as_a_table_or_json(tmp_path: Pa
 
     rows = await listing(tmp_path)
     assert [list(row) for row in rows] == [list(JSON_KEYS)] * 4  # the documented keys, in order
+    # The ID is the binding's public ID, never reused, as the table shows it too.
+    assert [line.split()[0] for line in lines] == [row["id"] for row in rows]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", str(row["id"])) for row in rows)
     grid = rows[2]
     assert grid == {
         "id": grid["id"],
@@ -160,9 +164,23 @@ async def test_binding_list_filters(tmp_path: Path) -> None:
     assert await slack("--user", "bob") == []
     code, out, _ = await run_command(tmp_path, "binding", "list", "--user", "bob")
     assert code == 0 and out == "No bindings match.\n"
-    for bad in (("--slack-user", "u0ada;--"), ("--workspace", "T0 ACME"), ("--since", "soon")):
+    # No such account: said, as `binding remove --user` says it.
+    code, out, err = await run_command(tmp_path, "binding", "list", "--user", "nobody")
+    assert code == 1 and out == "" and "There is no account named 'nobody'." in err, err
+    for bad in (
+        ("--slack-user", "u0ada;--"),
+        ("--workspace", "T0 ACME"),
+        ("--workspace", "U0ADA"),  # a user, not a workspace (T…) or organisation (E…)
+        ("--workspace", "t0acme"),
+        ("--slack-user", "U0ADA/U0ADA"),
+        ("--since", "soon"),
+    ):
         code, _, err = await run_command(tmp_path, "binding", "list", *bad)
         assert code == 2 and "Traceback" not in err and bad[0] in err, err
+    code, _, err = await run_command(
+        tmp_path, "binding", "list", "--slack-user", "T0ACME/U0ADA", "--workspace", "T0OTHER"
+    )
+    assert code == 2 and "--slack-user says T0ACME, --workspace T0OTHER" in err, err
 
 
 async def test_binding_list_shows_names_from_slack_safe_for_a_terminal(tmp_path: Path) -> None:
@@ -203,7 +221,7 @@ async def test_binding_remove_by_id_slack_user_or_user_revokes_and_audits(tmp_pa
         tmp_path, "binding", "remove", "--id", str(grace_acme["id"]), "--yes", SECRET_KEY=KEY
     )
     assert code == 0 and "Traceback" not in err, err
-    assert f"Removed binding {grace_acme['id']} (T0ACME/U0GRACE, bound to grace)" in out
+    assert f"Removed binding {grace_acme['id']} of T0ACME/U0GRACE, bound to grace, and" in out
     assert "No Slack tokens are set, so the Slack person was not told." in out
     assert ("T0ACME", "U0GRACE") not in bindings(database) and revoked(database) == 1
 
@@ -212,7 +230,7 @@ async def test_binding_remove_by_id_slack_user_or_user_revokes_and_audits(tmp_pa
         "binding", "remove", "--slack-user", "U0ADA", "--workspace", "T0OTHER", "--yes",
         SECRET_KEY=KEY,
     )  # fmt: skip
-    assert code == 0 and "(T0OTHER/U0ADA, bound to grace)" in out, err
+    assert code == 0 and "of T0OTHER/U0ADA, bound to grace, and" in out, err
     assert bindings(database) == [("T0ACME", "U0ADA"), ("E0ORG", "W0ADA")]
 
     code, out, err = await run_command(
@@ -236,18 +254,20 @@ async def test_binding_remove_refuses_clearly_and_removes_nothing(tmp_path: Path
     await seed(database)
     before = bindings(database)
     for args, code, message in (
-        (("--id", "999"), 1, "No binding matches the ID 999."),
+        (("--id", "0" * 32), 1, f"No binding matches the ID {'0' * 32}."),
         (("--slack-user", "U0ADA"), 1, "U0ADA is bound in 2 workspaces (T0ACME, T0OTHER): add --workspace"),
         (("--slack-user", "U0NOBODY"), 1, "No binding matches the Slack user U0NOBODY."),
         (("--slack-user", "U0ADA", "--workspace", "T0NONE"), 1, "the Slack user U0ADA in T0NONE"),
-        (("--slack-user", "T0ACME/U0ADA", "--workspace", "T0OTHER"), 1, "--slack-user says T0ACME"),
+        (("--slack-user", "T0ACME/U0ADA", "--workspace", "T0OTHER"), 2, "--slack-user says T0ACME"),
         (("--user", "nobody"), 1, "There is no account named 'nobody'."),
         (("--user", "bob"), 1, "No binding matches the user bob (they have none)."),
-        (("--user", "ada", "--workspace", "T0ACME"), 1, "--workspace goes with --slack-user"),
+        (("--user", "ada", "--workspace", "T0ACME"), 2, "--workspace goes with --slack-user"),
+        (("--id", "0" * 32, "--workspace", "T0ACME"), 2, "--workspace goes with --slack-user"),
         ((), 2, "one of the arguments --id --slack-user --user is required"),
-        (("--id", "3", "--user", "ada"), 2, "not allowed with argument"),
-        (("--id", "0"), 2, "argument --id"),
+        (("--id", "0" * 32, "--user", "ada"), 2, "not allowed with argument"),
+        (("--id", "1"), 2, "argument --id"),  # the database's row number is not an ID
         (("--id", "9" * 5000), 2, "argument --id"),
+        (("--slack-user", "U0ADA", "--workspace", "W0ADA"), 2, "argument --workspace"),
         (("--slack-user", "../U0ADA"), 2, "argument --slack-user"),
         # stdin is not a terminal here, and no --yes: nothing is removed unasked.
         (("--slack-user", "T0ACME/U0ADA"), 1, "stdin is not a terminal; add --yes"),
@@ -286,8 +306,57 @@ def test_binding_remove_asks_at_a_terminal(
 
     monkeypatch.setattr(builtins, "input", ctrl_d)
     assert cli.main(["binding", "remove", "--user", "ada"]) == 1
-    assert "nothing removed" in capsys.readouterr().err
+    assert "account-binding: Nothing removed." in capsys.readouterr().err
     assert len(bindings(database)) == 3
+
+
+async def test_an_id_from_an_old_listing_never_removes_a_newer_binding(tmp_path: Path) -> None:
+    """SQLite gives the newest row's number again once it is deleted: an administrator acting
+    on an old listing must not remove the binding made since under that number."""
+    database = tmp_path / "app.sqlite3"
+    await seed(database)
+    [*_, newest] = await listing(tmp_path)
+    with sqlite3.connect(database) as db:
+        (row_number,) = db.execute("SELECT max(id) FROM bindings").fetchone()
+    code, _, err = await run_command(
+        tmp_path, "binding", "remove", "--id", str(newest["id"]), "--yes", SECRET_KEY=KEY
+    )
+    assert code == 0, err
+    store = SQLiteStore(database)
+    await store.open()
+    try:
+        bob = await AccountService(store).find("bob")
+        assert bob is not None
+        await _bind(store, bob, ("T0ACME", "U0BOB", None), "Bob", NOW)
+    finally:
+        await store.close()
+    with sqlite3.connect(database) as db:  # the same row number, for Bob's binding
+        assert db.execute("SELECT max(id) FROM bindings").fetchone() == (row_number,)
+    code, _, err = await run_command(
+        tmp_path, "binding", "remove", "--id", str(newest["id"]), "--yes", SECRET_KEY=KEY
+    )
+    assert code == 1 and f"No binding matches the ID {newest['id']}." in err, err
+    assert ("T0ACME", "U0BOB") in bindings(database)
+
+
+def test_declining_either_removal_is_nothing_removed_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`binding remove` answered N and `user remove` with the name mistyped: the same."""
+    database = tmp_path / "app.sqlite3"
+    asyncio.run(seed(database))
+    monkeypatch.setenv("DATABASE", str(database))
+    monkeypatch.setenv("SECRET_KEY", KEY)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    for answer, args in (
+        ("n", ["binding", "remove", "--user", "ada"]),
+        ("adaa", ["user", "remove", "ada"]),
+    ):
+        monkeypatch.setattr(builtins, "input", lambda q, a=answer: a)
+        assert cli.main(args) == 1
+        assert "account-binding: Nothing removed" in capsys.readouterr().err
+    assert len(bindings(database)) == 4
 
 
 async def test_binding_remove_tells_the_slack_person_and_they_can_bind_again(

@@ -316,7 +316,7 @@ async def test_remove_asks_first_and_deletes_the_account(running_app: RunningApp
         "unbound",
     ]
     code, _, err = await admin(app, "user", "remove", "ada", "--yes")
-    assert code == 1 and "There is no user named 'ada'" in err
+    assert code == 1 and "There is no account named 'ada'" in err
 
 
 async def test_a_disabled_account_is_refused_behind_a_proxy(tmp_path: Path) -> None:
@@ -344,7 +344,7 @@ async def test_the_user_list_shows_who_is_disabled(tmp_path: Path) -> None:
     code, out, _ = await run_command(tmp_path, "user", "disable", "ada")
     assert code == 0 and "already disabled" in out
     code, _, err = await run_command(tmp_path, "user", "enable", "nobody")
-    assert code == 1 and "There is no user named 'nobody'" in err
+    assert code == 1 and "There is no account named 'nobody'" in err
     code, out, _ = await run_command(tmp_path, "audit", "--event", "user_disabled", "--json")
     assert [(r["user"], r["client"]) for r in json.loads(out)] == [("ada", "cli"), ("ada", "cli")]
 
@@ -365,7 +365,7 @@ def test_remove_at_a_terminal_asks_for_the_user_name(
     answers = iter(["grace", "ada"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
     assert cli.main(["user", "remove", "ada"]) == 1
-    assert "Not removed" in capsys.readouterr().err
+    assert "Nothing removed" in capsys.readouterr().err
     assert cli.main(["user", "remove", "ada"]) == 0
     assert "Removed ada" in capsys.readouterr().out
 

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from slack_reference import EVENTS, SCOPES
 
-from account_binding.settings import Settings, env_name, load_settings
+from account_binding.settings import Settings, SettingsError, env_name, load_settings
 from bolt_app.command_payload import _COMMAND as COMMANDS_THE_APP_TAKES
 from launcher import cli
 from launcher.commented_yaml import dump, plain
@@ -35,12 +35,14 @@ from launcher.manifest import (
 
 SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "slack" / "manifest.schema.1.0.0.json"
 
-#: INTERNAL_APP_NAMEs: the default, one letter, longer than Slack's 35, Unicode, and one
-#: with a terminal escape and a bidirectional override.
+#: INTERNAL_APP_NAMEs: the default, one letter, longer than Slack's 35, longer than the
+#: app's description may be (140), Unicode, and one with a terminal escape and a
+#: bidirectional override.
 NAMES = (
     "Acme",
     "A",
     "The Very Fantastic Internal Application of the Acme Corporation",
+    "The Very Fantastic Internal Application " * 5,
     "Ünïcödé 日本語のアプリ ☕",
     "Acme\x1b[31m \u202eevil",
 )
@@ -143,7 +145,7 @@ def test_manifest_yml_is_what_the_command_prints_for_the_default_settings(
     assert printed.out == (project_root / "manifest.yml").read_text(), (
         "manifest.yml is stale: run `account-binding manifest > manifest.yml` with no settings"
     )
-    assert "database" not in printed.err  # the manifest comes from the settings alone
+    assert printed.err == ""  # no database line, no log line: only the manifest
     assert list(tmp_path.iterdir()) == []
 
 
@@ -244,7 +246,116 @@ def test_the_usage_hint_comes_from_the_command_table(project_root: Path) -> None
     assert "post <text>" in hint and "later <number>" in hint and "todo" not in hint
 
 
+# Before the Slack app exists
+
+
+def manifest_command(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    **settings: str,
+) -> tuple[int, str, str]:
+    """`account-binding manifest` with only `settings` (and no .env); status, out, err."""
+    for name, info in Settings.model_fields.items():
+        monkeypatch.delenv(env_name(name, info), raising=False)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["manifest"])
+    printed = capsys.readouterr()
+    return code, printed.out, printed.err
+
+
+def test_the_manifest_needs_no_slack_credentials_yet(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """SLACK_CLIENT_ID and SLACK_CLIENT_SECRET exist only once the app is made from the
+    manifest: VERIFY_SLACK_IDENTITY=true makes it without them; `run` still refuses."""
+    public = "https://slack-binding.intranet.example"
+    code, out, err = manifest_command(
+        monkeypatch, capsys, tmp_path, VERIFY_SLACK_IDENTITY="true", PUBLIC_URL=public
+    )
+    assert code == 0 and err == "", err
+    data = yaml.safe_load(out)
+    assert data["oauth_config"]["redirect_urls"] == [f"{public}/slack-identity/callback"]
+    assert data["oauth_config"]["scopes"]["user"] == ["openid"]
+    assert f"#   PUBLIC_URL={public}" in out
+
+    environ = {"VERIFY_SLACK_IDENTITY": "true", "PUBLIC_URL": public}
+    with pytest.raises(SettingsError, match="needs SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"):
+        load_settings(environ, env_file=None)
+    assert cli.main(["run"]) == 2
+    assert "needs SLACK_CLIENT_ID and SLACK_CLIENT_SECRET" in capsys.readouterr().err
+
+
+def test_the_manifest_with_an_http_public_url_warns_that_slack_refuses_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = manifest_command(
+        monkeypatch,
+        capsys,
+        tmp_path,
+        VERIFY_SLACK_IDENTITY="true",
+        PUBLIC_URL="http://bind.example",
+    )
+    assert code == 0
+    assert yaml.safe_load(out)["oauth_config"]["redirect_urls"] == [
+        "http://bind.example/slack-identity/callback"
+    ]
+    [warning] = err.splitlines()
+    assert (
+        warning.startswith("account-binding: warning: ") and "only https redirect URLs" in warning
+    )
+    # Every other check still stands.
+    code, out, err = manifest_command(monkeypatch, capsys, tmp_path, PORT="http")
+    assert code == 2 and out == "" and "PORT must be a whole number" in err
+    # `run` refuses the http PUBLIC_URL, with the Slack credentials set.
+    monkeypatch.setenv("SLACK_CLIENT_ID", "1234567890.1234567890")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "slack-client-secret")
+    monkeypatch.setenv("PORT", "8000")
+    assert cli.main(["run"]) == 2
+    assert "needs an https:// PUBLIC_URL" in capsys.readouterr().err
+
+
+def test_the_manifest_header_names_every_setting_that_shaped_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = manifest_command(
+        monkeypatch,
+        capsys,
+        tmp_path,
+        INTERNAL_API_URL="http://api.example",
+        COMMAND_PLUGINS="sample_plugins:sample",
+    )
+    assert code == 0 and err == "", err
+    assert "#   INTERNAL_API_URL=(set)\n" in out
+    assert "#   COMMAND_PLUGINS=sample_plugins:sample\n" in out
+    code, out, _ = manifest_command(monkeypatch, capsys, tmp_path)
+    assert "#   INTERNAL_API_URL=(unset: the stand-in's todo command" in out
+    assert "#   COMMAND_PLUGINS=(none)\n" in out and "PUBLIC_URL" not in out
+
+
 # Names fitted to Slack's rules
+
+
+def test_descriptions_name_the_app_in_full_where_it_fits() -> None:
+    long = "The Very Fantastic Internal Application of the Acme Corporation"
+    _, data = generated(settings_for(triggers="command,shortcut", name=long))
+    info = data["display_information"]
+    assert info["name"] == "The Very Fantastic Internal…"
+    assert info["description"] == f"Use {long} from Slack, as yourself."
+    assert info["long_description"].count(long) == 4
+    assert data["features"]["slash_commands"][0]["description"] == f"Use {long} as yourself"
+    assert data["features"]["shortcuts"][0]["description"] == (
+        f"Connect your Slack account to your {long} account"
+    )
+    longer = "The Very Fantastic Internal Application " * 5
+    _, data = generated(settings_for(triggers="command,shortcut", name=longer))
+    info = data["display_information"]
+    assert len(info["description"]) <= 140 and info["description"].startswith("Use The Very")
+    assert info["description"].endswith("… from Slack, as yourself.")
+    assert info["long_description"].count(longer.strip()) == 4  # 4000 is room enough
+    assert len(data["features"]["shortcuts"][0]["description"]) <= 150
 
 
 def test_names_are_fitted_to_slacks_limits() -> None:
