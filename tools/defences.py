@@ -167,10 +167,9 @@ REMOVALS = [
         SWAPPED,
         "Connect does not compare the link the page showed",
         "web/binding_pages.py",
-        "if not isinstance(shown, str) or not hmac.compare_digest(\n"
-        '        shown.encode("utf-8", "replace"), digest(nonce).encode()\n'
-        "    ):",
-        "if False:",
+        '    if not same_link(form.get("link_id"), nonce):\n'
+        '        # Another link was opened',
+        "    if False:\n        # Another link was opened",
     ),
     # Link posted where others see it
     Removal(
@@ -2045,8 +2044,8 @@ REMOVALS = [
         RESEND_ABUSE,
         "the resend form's link is not checked against the link cookie",
         "web/link_resend.py",
-        "    if not isinstance(shown, str) or not hmac.compare_digest(",
-        "    if False and hmac.compare_digest(",
+        '    if not same_link(form.get("link_id"), nonce):\n        return _error(',
+        "    if False:\n        return _error(",
     ),
     # Issue 10, Enterprise Grid
     Removal(

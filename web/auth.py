@@ -64,6 +64,14 @@ async def logged_in(request: Request) -> LoggedIn | None:
     return None
 
 
+def same_link(shown: object, nonce: str) -> bool:
+    """Whether `shown` (a form's `link_id`: the SHA-256 of the link the page showed) names
+    the link `nonce` this browser holds now; compared in constant time."""
+    return isinstance(shown, str) and hmac.compare_digest(
+        shown.encode("utf-8", "replace"), digest(nonce).encode()
+    )
+
+
 def link_nonce(request: Request) -> str | None:
     """The binding link opened in this browser (its cookie), or None."""
     nonce = cookies.read(request, cookies.LINK)

@@ -14,7 +14,6 @@ forgets it.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
@@ -47,6 +46,7 @@ from .auth import (
     logged_in,
     login_redirect,
     made_for,
+    same_link,
 )
 from .forms import read_form
 from .services import services_of
@@ -137,10 +137,7 @@ async def confirm(request: Request) -> Response:
     nonce = link_nonce(request)
     if nonce is None:
         return _page(request, "no_link.html", {}, status_code=400)
-    shown = form.get("link_id")
-    if not isinstance(shown, str) or not hmac.compare_digest(
-        shown.encode("utf-8", "replace"), digest(nonce).encode()
-    ):
+    if not same_link(form.get("link_id"), nonce):
         # Another link was opened in this browser after this page was shown: act on neither.
         return _page(
             request,

@@ -16,7 +16,6 @@ an old link gets one resend at most and a newer live link is never voided
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from account_binding.models import BindingRequest
 from account_binding.tokens import digest
 
 from . import cookies, csrf
-from .auth import MAX_COOKIE_LENGTH, client_address, link_nonce, logged_in
+from .auth import MAX_COOKIE_LENGTH, client_address, link_nonce, logged_in, same_link
 from .binding_pages import command_of
 from .forms import read_form
 from .services import services_of
@@ -121,10 +120,7 @@ async def resend(request: Request) -> Response:
     nonce = link_nonce(request)
     if nonce is None:
         return _page(request, "no_link.html", {}, status_code=400)
-    shown = form.get("link_id")
-    if not isinstance(shown, str) or not hmac.compare_digest(
-        shown.encode("utf-8", "replace"), digest(nonce).encode()
-    ):
+    if not same_link(form.get("link_id"), nonce):
         return _error(
             request,
             "The link changed",

@@ -63,6 +63,7 @@ from .auth import (
     logged_in,
     login_redirect,
     made_for,
+    same_link,
 )
 from .authorization_requests import forget_flow, redirect_to_provider, take_back
 from .errors import SLACK_UNAVAILABLE
@@ -101,7 +102,7 @@ async def start(request: Request) -> Response:
     nonce = link_nonce(request)
     if nonce is None:
         return _page(request, "no_link.html", {}, status_code=400)
-    if not _same_link(form.get("link_id"), nonce):
+    if not same_link(form.get("link_id"), nonce):
         return _link_changed(request)
     current = await logged_in(request)
     if not made_for(current, nonce):
@@ -277,12 +278,6 @@ def _sign_in(request: Request) -> SlackSignIn:
     if sign_in is None:  # VERIFY_SLACK_IDENTITY is off: these pages do not exist
         raise HTTPException(404)
     return sign_in
-
-
-def _same_link(shown: object, nonce: str) -> bool:
-    return isinstance(shown, str) and hmac.compare_digest(
-        shown.encode("utf-8", "replace"), digest(nonce).encode()
-    )
 
 
 def _equal(a: str, b: str) -> bool:
