@@ -167,8 +167,7 @@ REMOVALS = [
         SWAPPED,
         "Connect does not compare the link the page showed",
         "web/binding_pages.py",
-        '    if not same_link(form.get("link_id"), nonce):\n'
-        '        # Another link was opened',
+        '    if not same_link(form.get("link_id"), nonce):\n        # Another link was opened',
         "    if False:\n        # Another link was opened",
     ),
     # Link posted where others see it
