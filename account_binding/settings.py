@@ -421,6 +421,35 @@ class Settings(BaseSettings):
         le=3650,
         description="Days the audit log keeps an entry (1 to 3650); older entries are purged hourly.",
     )
+    # Issue 11, reliability and operations
+    internal_api_timeout: float = Field(
+        15.0,
+        ge=1.0,
+        le=300.0,
+        description="Seconds (1 to 300) any one call to the internal application's API may take, connecting included; then the person is told it is not responding. A whole command is bounded by `COMMAND_TIMEOUT`.",
+    )
+    slack_api_timeout: float = Field(
+        10.0,
+        ge=1.0,
+        le=60.0,
+        description="Seconds (1 to 60) any one Slack Web API request may take before it is abandoned (and, where the path allows, retried).",
+    )
+    outbox_max_age: int = Field(
+        86400,
+        ge=60,
+        le=30 * 86400,
+        description="Seconds (60 to 30 days) a confirmation DM (bound, unbound, removed) is retried while Slack refuses or cannot be reached; then it is dropped with a log line.",
+    )
+    shutdown_timeout: float = Field(
+        10.0,
+        ge=1.0,
+        le=300.0,
+        description="Seconds (1 to 300) that SIGTERM waits for the commands and pages in flight to finish before the process exits.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="When set, `/metrics` answers only requests carrying `Authorization: Bearer` with this token (401 otherwise). Unset: `/metrics` is open to whoever can reach the site.",
+    )
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = (
         Field(
             "INFO",

@@ -22,6 +22,9 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from monitoring.connection import ConnectionState
+from monitoring.metrics import Metrics
+
 from . import messages
 from .command_payload import CommandRequest, MalformedCommand
 from .installation import InstallationLookup, installation_middleware
@@ -112,6 +115,9 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         super().__init__(app, app_token, web_client=web_client)
         #: SLACK_API_URL: late answers go only to its Slack's response_urls.
         self.api_url = api_url or str(web_client.base_url)
+        # Issue 11: where acks and the connection's state are reported
+        self.metrics = Metrics()
+        self.connection = ConnectionState()
         # Every envelope comes through `_receive`, which builds the SocketModeRequest itself
         # rather than let slack_sdk's SocketModeRequest.from_dict raise on an odd payload.
         self.client.socket_mode_request_listeners.remove(self.handle)  # type: ignore[arg-type]
@@ -260,9 +266,18 @@ async def _post_to_response_url(req: SocketModeRequest, body: dict[str, Any], ap
 
 
 def build_socket_mode_handler(
-    app: AsyncApp, app_token: str, api_url: str
+    app: AsyncApp,
+    app_token: str,
+    api_url: str,
+    *,
+    metrics: Metrics | None = None,
+    connection: ConnectionState | None = None,
 ) -> AsyncSocketModeHandler:
-    """Must be called inside the running event loop: the aiohttp client binds to it."""
-    return AcknowledgingSocketModeHandler(
+    """Must be called inside the running event loop: the aiohttp client binds to it.
+    `metrics` and `connection` (issue 11) are where it reports acks and its state."""
+    handler = AcknowledgingSocketModeHandler(
         app, app_token, web_client=AsyncWebClient(base_url=api_url), api_url=api_url
     )
+    handler.metrics = metrics or Metrics()
+    handler.connection = connection or ConnectionState()
+    return handler

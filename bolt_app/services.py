@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from account_binding.binding import BindingService, Notifier
 from account_binding.link_renewal import LinkRenewal
+from monitoring.connection import ConnectionState
+from monitoring.metrics import Metrics
 
 from .acting import ActingMode
 from .blocks import Reply
@@ -59,6 +61,11 @@ class SlackServices:
     # Issue 10, review: SLACK_API_URL, whose Slack's response_urls alone the app posts to
     # (bolt_app.response_urls).
     slack_api_url: str = "https://slack.com/api/"
+
+    # Issue 11, reliability and operations: what /metrics and /readyz report (one of each
+    # per site, shared with the web side and the Socket Mode handler).
+    metrics: Metrics = field(default_factory=Metrics)
+    connection: ConnectionState = field(default_factory=ConnectionState)
 
 
 CONTEXT_KEY = "account_binding_services"

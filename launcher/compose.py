@@ -44,6 +44,8 @@ from bolt_app.notifications import SlackNotifier
 from bolt_app.resume import SlackResumer
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
+from monitoring.connection import ConnectionState
+from monitoring.metrics import Metrics
 from relying_party import Provider
 from stand_in.app import StandIn
 from stand_in.auth import ProviderTokenUsers
@@ -144,6 +146,10 @@ def build_site(
         if settings.serves_stand_in
         else None
     )
+    # Issue 11: what /metrics and /readyz report, one of each for the whole site
+    metrics = Metrics()
+    connection = ConnectionState()
+    metrics.watch_connection(connection)
     audit = AuditLog(store)
     client = build_web_client(slack.bot_token, slack.api_url)
     bindings = BindingService(
@@ -209,6 +215,8 @@ def build_site(
         binding_triggers=settings.binding_triggers,
         link_delivery=settings.link_delivery,
         link_renewal=renewal,
+        metrics=metrics,
+        connection=connection,
     )
 
     @contextlib.asynccontextmanager
@@ -231,7 +239,11 @@ def build_site(
             if stand_in is not None:
                 await stand_in.open()  # its tables, before the first request or command
             handler = build_socket_mode_handler(
-                build_bolt_app(client, slack_services), slack.app_token, slack.api_url
+                build_bolt_app(client, slack_services),
+                slack.app_token,
+                slack.api_url,
+                metrics=metrics,
+                connection=connection,
             )
             await handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("Connected to Slack over Socket Mode")
@@ -274,6 +286,8 @@ def build_site(
         # path once the binding is made.
         resumer=SlackResumer(slack_services, audit),
         binding_triggers=settings.binding_triggers,
+        metrics=metrics,
+        connection=connection,
     )
     return build_web_app(
         services,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
@@ -19,6 +19,8 @@ from account_binding.models import SlackIdentity, SlackProfile
 from account_binding.resume import Resumer
 from account_binding.sessions import SessionService
 from account_binding.slack_proof import SlackProofs
+from monitoring.connection import ConnectionState
+from monitoring.metrics import Metrics
 from relying_party import Provider
 
 if TYPE_CHECKING:
@@ -89,6 +91,10 @@ class WebServices:
     # Issue 10, resume: runs the link's command once the binding is made (web.resume);
     # None: no command is ever resumed.
     resumer: Resumer | None = None
+    # Issue 11, reliability and operations: /metrics and /readyz (one of each per site,
+    # shared with the Slack side).
+    metrics: Metrics = field(default_factory=Metrics)
+    connection: ConnectionState = field(default_factory=ConnectionState)
 
 
 def services_of(connection: HTTPConnection) -> WebServices:
