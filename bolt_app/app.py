@@ -27,6 +27,8 @@ from monitoring.metrics import Metrics
 
 from . import messages
 from .command_payload import CommandRequest, MalformedCommand
+from .draining import count_listeners, counted_envelope
+from .in_flight import InFlight
 from .installation import InstallationLookup, installation_middleware
 from .listeners import register_listeners
 from .response_urls import is_slack_response_url
@@ -118,6 +120,8 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         # Issue 11: where acks and the connection's state are reported
         self.metrics = Metrics()
         self.connection = ConnectionState()
+        # Issue 11, shutdown: envelopes being handled and their work, for a graceful stop
+        self.in_flight = InFlight()
         # Every envelope comes through `_receive`, which builds the SocketModeRequest itself
         # rather than let slack_sdk's SocketModeRequest.from_dict raise on an odd payload.
         self.client.socket_mode_request_listeners.remove(self.handle)  # type: ignore[arg-type]
@@ -170,6 +174,7 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         )
         await self.handle(client, request)
 
+    @counted_envelope  # Issue 11, shutdown: counted in self.in_flight; refused once stopping
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         start = time()
         work = asyncio.ensure_future(run_async_bolt_app(self.app, req))
@@ -272,12 +277,16 @@ def build_socket_mode_handler(
     *,
     metrics: Metrics | None = None,
     connection: ConnectionState | None = None,
+    in_flight: InFlight | None = None,
 ) -> AsyncSocketModeHandler:
     """Must be called inside the running event loop: the aiohttp client binds to it.
-    `metrics` and `connection` (issue 11) are where it reports acks and its state."""
+    `metrics` and `connection` (issue 11) are where it reports acks and its state;
+    `in_flight` (issue 11, shutdown), where it counts envelopes and their listeners' work."""
     handler = AcknowledgingSocketModeHandler(
         app, app_token, web_client=AsyncWebClient(base_url=api_url), api_url=api_url
     )
     handler.metrics = metrics or Metrics()
     handler.connection = connection or ConnectionState()
+    handler.in_flight = in_flight or InFlight()  # Issue 11, shutdown
+    count_listeners(app, handler.in_flight)
     return handler
