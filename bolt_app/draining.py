@@ -213,6 +213,12 @@ class Draining:
             raise RuntimeError("Draining.finish before begin")
         await self._closing
         left = self._left()
+        if self.in_flight.outstanding():
+            log.info(
+                "Waiting up to %.1fs (what is left of SHUTDOWN_TIMEOUT) for %s in flight",
+                left,
+                describe(self.in_flight.outstanding()),
+            )
         if await self.in_flight.wait(handled_only=False, timeout_seconds=left):
             log.info("The Slack work in flight has finished")
             return

@@ -188,6 +188,8 @@ async def test_sigterm_lets_the_command_in_flight_answer_closes_the_socket_and_e
         else:
             raise AssertionError("a command was delivered after the socket closed")
 
+        # The pages are done; the lifespan's end waits for the command.
+        await app.wait_for_output("for 1 slash command in flight")
         api.released.set()
         answer = await fake.wait_for_message(
             lambda m: m.source == "response_url" and m.user_id == "U0ADA", 10
