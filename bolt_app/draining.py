@@ -213,12 +213,13 @@ class Draining:
             raise RuntimeError("Draining.finish before begin")
         await self._closing
         left = self._left()
-        if self.in_flight.outstanding():
-            log.info(
-                "Waiting up to %.1fs (what is left of SHUTDOWN_TIMEOUT) for %s in flight",
-                left,
-                describe(self.in_flight.outstanding()),
-            )
+        if not self.in_flight.outstanding():
+            return
+        log.info(
+            "Waiting up to %.1fs (what is left of SHUTDOWN_TIMEOUT) for %s in flight",
+            left,
+            describe(self.in_flight.outstanding()),
+        )
         if await self.in_flight.wait(handled_only=False, timeout_seconds=left):
             log.info("The Slack work in flight has finished")
             return
