@@ -98,6 +98,7 @@ async def measure(
             seconds=durations.seconds,
             warmup=durations.warmup,
             answered=answered,
+            at_least=2 * concurrency,
         )
     cpu_after, own_after = child.cpu_seconds(), time.process_time()
     if stats.total_sent:

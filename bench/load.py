@@ -30,6 +30,9 @@ from fake_slack.server import ACK_TIMEOUT_SECONDS
 
 #: Seconds a bound command's answer (the response_url post) is waited for after its ack.
 ANSWER_TIMEOUT_SECONDS = 10.0
+#: How many times its planned length a closed loop's window may stretch to let a slow app
+#: finish enough commands to measure.
+CLOSED_LOOP_STRETCH = 10
 #: Seconds between the open loop's looks at the clock (it then sends what is due).
 OPEN_LOOP_TICK_SECONDS = 0.001
 
@@ -104,12 +107,13 @@ class Driver:
             waiter.set_result(at)
 
     def forget(self) -> None:
-        """Drop what earlier runs left: answers nobody waited for, messages the fake
-        recorded (a long run would otherwise grow this process)."""
+        """Drop what earlier runs left (call it between runs, with nothing in flight):
+        answers nobody waited for, the messages and calls the fake Slack recorded, and its
+        response_urls, which a long run would otherwise pile up in this process."""
         self._early.clear()
         self.fake.state.messages.clear()
-        self.fake.state.response_urls.clear()
         self.fake.state.api_calls.clear()
+        self.fake.forget_response_urls()
 
     async def command(self, user_id: str, text: str, *, answered: bool) -> Sample:
         """Send one command; with `answered`, also wait for its response_url post."""
@@ -138,22 +142,40 @@ async def closed_loop(
     seconds: float,
     warmup: float,
     answered: bool,
+    at_least: int = 0,
 ) -> RunStats:
     """`concurrency` workers send commands back to back for `warmup` + `seconds`; the
-    figures count the last `seconds` only."""
+    figures count the last `seconds` only. When fewer than `at_least` commands finished in
+    that window (a slow app), the window stretches until they have, up to
+    CLOSED_LOOP_STRETCH times `seconds`."""
     samples: list[Sample] = []
     start = time.perf_counter()
     measure_from = start + warmup
     end = measure_from + seconds
+    latest_end = measure_from + seconds * CLOSED_LOOP_STRETCH
+    finished_in_window = 0
+    stop_at: float | None = None
 
     async def worker() -> None:
-        while time.perf_counter() < end:
+        nonlocal finished_in_window, stop_at
+        while stop_at is None:
             user_id, text = next_command()
-            samples.append(await driver.command(user_id, text, answered=answered))
+            sample = await driver.command(user_id, text, answered=answered)
+            samples.append(sample)
+            now = time.perf_counter()
+            if stop_at is None and now >= measure_from:
+                finished_in_window += 1
+            if (
+                stop_at is None
+                and now >= end
+                and (finished_in_window >= at_least or now >= latest_end)
+            ):
+                stop_at = now
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+    assert stop_at is not None
     return _stats(
-        "closed", samples, measure_from, end, answered, concurrency=concurrency, rate=None
+        "closed", samples, measure_from, stop_at, answered, concurrency=concurrency, rate=None
     )
 
 

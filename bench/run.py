@@ -74,7 +74,7 @@ class Plan:
         #: Commands between the two RSS readings.
         self.memory_commands = 500 if quick else 100_000
         self.site = site.SitePlan.quick() if quick else site.SitePlan.full()
-        self.growth_sizes = (1_000, 5_000) if quick else (1_000, 100_000, 1_000_000)
+        self.growth_sizes = (1_000, 2_000) if quick else (1_000, 100_000, 1_000_000)
         self.growth_samples = 50 if quick else 500
 
     def as_json(self) -> dict[str, Any]:

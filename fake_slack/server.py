@@ -1042,6 +1042,12 @@ class FakeSlack:
 
         self.app.middlewares.append(watch)
 
+    def forget_response_urls(self) -> None:
+        """Forget every response_url issued so far (a post to one then gets 404
+        `expired_url`), so that a long benchmark keeps this process's memory flat."""
+        self._response_urls.clear()
+        self.state.response_urls.clear()
+
 
 async def _arguments(request: web.Request) -> JSON:
     args: JSON = dict(request.query)
