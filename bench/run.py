@@ -68,14 +68,14 @@ class Plan:
     def __init__(self, quick: bool, parts: tuple[str, ...] = PARTS) -> None:
         self.quick = quick
         self.parts = parts
-        self.durations = Durations(warmup=0.3, seconds=1.0) if quick else Durations(2.0, 10.0)
+        self.durations = Durations(warmup=0.2, seconds=0.8) if quick else Durations(2.0, 10.0)
         #: Slack people bound before the product starts (the bound path's).
         self.bound_people = 100 if quick else 500
         #: Commands between the two RSS readings.
-        self.memory_commands = 500 if quick else 100_000
+        self.memory_commands = 200 if quick else 100_000
         self.site = site.SitePlan.quick() if quick else site.SitePlan.full()
         self.growth_sizes = (1_000, 2_000) if quick else (1_000, 100_000, 1_000_000)
-        self.growth_samples = 50 if quick else 500
+        self.growth_samples = 30 if quick else 500
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -251,7 +251,9 @@ async def _product(
             results["product_bound"] = _runs(bound)
         if "memory" in plan.parts:
             log(f"  memory over {plan.memory_commands} commands")
-            results["memory"] = await memory(driver, product.child, known, plan.memory_commands)
+            results["memory"] = await memory(
+                driver, product.child, known, plan.memory_commands, log
+            )
             log(f"    {results['memory']}")
         if "site" in plan.parts:
             log("  site")
@@ -265,10 +267,16 @@ async def _product(
     return results
 
 
-async def memory(driver: Driver, child: Child, known: list[str], count: int) -> dict[str, Any]:
+async def memory(
+    driver: Driver,
+    child: Child,
+    known: list[str],
+    count: int,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """The product's RSS before and after `count` commands, 50 at a time, half from new
     people (a link each) and half from bound people (an internal API call each)."""
-    await commands.settle(child)
+    await commands.settle(child, log)
     driver.forget()
     before = child.rss_bytes()
     unbound = unbound_people("UM")
@@ -285,7 +293,7 @@ async def memory(driver: Driver, child: Child, known: list[str], count: int) -> 
 
     await asyncio.gather(*(worker() for _ in range(commands.MANY_AT_A_TIME)))
     seconds = time.perf_counter() - started
-    await commands.settle(child)
+    await commands.settle(child, log)
     driver.forget()
     after = child.rss_bytes()
     return {

@@ -59,7 +59,7 @@ class SitePlan:
 
     @classmethod
     def quick(cls) -> SitePlan:
-        return cls(people=12, warmup=0.2, seconds=1.0)
+        return cls(people=8, warmup=0.2, seconds=0.8)
 
     @classmethod
     def full(cls) -> SitePlan:
