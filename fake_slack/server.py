@@ -35,6 +35,10 @@ returns a CommandOutcome):
 
 Deleted messages stay in `state.messages` (so indexes taken before stay valid) with
 `deleted` set; `messages_for`, `ephemerals` and `dms` leave them out.
+
+For the benchmarks (bench/, issue 12): `send_command_timed` delivers a slash command and
+records nothing but its ack's time, `watch_response_urls` reports each accepted
+response_url post, and `forget_response_urls` lets a long run keep its memory flat.
 """
 
 from __future__ import annotations
