@@ -156,10 +156,11 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 async def test_sigterm_lets_the_command_in_flight_answer_closes_the_socket_and_exits_0(
     tmp_path: Path,
 ) -> None:
-    """A command waits on a slow internal application when SIGTERM comes. The app closes the
-    Socket Mode connection at once (nothing was left unacknowledged), so Slack has nowhere to
-    deliver a new command; it keeps running until the command's answer has reached the person
-    through its response_url, then exits 0, well within SHUTDOWN_TIMEOUT."""
+    """A command waits on a slow internal application, and a Home tab being opened on a slow
+    `views.publish`, when SIGTERM comes. The app closes the Socket Mode connection at once
+    (both were acknowledged), so Slack has nowhere to deliver a new command; it keeps running
+    until the command's answer has reached the person through its response_url and the Home
+    tab is published, then exits 0, well within SHUTDOWN_TIMEOUT."""
     async with (
         held_api() as api,
         fake_slack() as fake,
@@ -176,6 +177,10 @@ async def test_sigterm_lets_the_command_in_flight_answer_closes_the_socket_and_e
         outcome = await fake.send_slash_command("U0ADA", "remote")
         assert outcome.acked and not outcome.ack_payload  # answered after the ack
         await asyncio.wait_for(api.arrived.wait(), 10)  # in flight, at the internal API
+        published = fake.home_view("U0ADA")  # at Connect
+        publishing = fake.hold("views.publish")
+        assert (await fake.send_event(fake.app_home_opened_event("U0ADA"))).acked
+        await asyncio.wait_for(publishing.arrived.wait(), 10)  # in flight after its ack
 
         app.signal(signal.SIGTERM)
         await app.wait_for_output("Stopping (SIGTERM)")
@@ -189,12 +194,14 @@ async def test_sigterm_lets_the_command_in_flight_answer_closes_the_socket_and_e
             raise AssertionError("a command was delivered after the socket closed")
 
         # The pages are done; the lifespan's end waits for the command.
-        await app.wait_for_output("for 1 slash command in flight")
+        await app.wait_for_output("for 1 event, 1 slash command in flight")
         api.released.set()
         answer = await fake.wait_for_message(
             lambda m: m.source == "response_url" and m.user_id == "U0ADA", 10
         )
         assert answer.text == "Acme said hello to ada"
+        publishing.release()
+        await fake.wait_until(lambda: fake.home_view("U0ADA") is not published, 10)
         code = await app.exit_code(30)
     assert code == 0, app.output
     assert "The Slack work in flight has finished" in app.output
