@@ -1134,8 +1134,8 @@ REMOVALS = [
         ENVELOPES,
         "Bolt's own Socket Mode handler (unhandled or failed envelopes go unacknowledged)",
         "bolt_app/app.py",
-        "    return AcknowledgingSocketModeHandler(",
-        "    return AsyncSocketModeHandler(",
+        "    handler = AcknowledgingSocketModeHandler(",
+        "    handler = AsyncSocketModeHandler(",
     ),
     Removal(
         ENVELOPES,
