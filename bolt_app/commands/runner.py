@@ -141,9 +141,12 @@ class PluginRunner:
         try:
             done, _ = await asyncio.wait({finished}, timeout=max(0.0, deadline - main.time()))
         except asyncio.CancelledError:
-            # Issue 11, shutdown: whoever awaited it was cut off; so is the handler, and its
-            # end (the CancelledError it reports) is nobody's news.
+            # Issue 11, shutdown: whoever awaited it was cut off; so is the handler (abandoned
+            # first, as at its deadline), and its end (the CancelledError it reports) is
+            # nobody's news.
             finished.cancel()
+            if abandon is not None:
+                abandon()
             run.cancel()
             raise
         if not done:
