@@ -26,6 +26,7 @@ from processes import AppProcess, free_port
 
 from account_binding.sqlite_store import SQLiteStore
 from fake_slack import FakeSlack
+from fake_slack.server import HeldCall
 
 BOT, APP = "xoxb-test-bot-token", "xapp-test-app-token"
 TESTS = Path(__file__).resolve().parent
@@ -143,9 +144,28 @@ async def bind(tmp_path: Path, fake: FakeSlack, app: WatchedApp, slack_user: str
         await store.close()
 
 
+class Fake(FakeSlack):
+    """The fake Slack, letting every call it holds go before it stops (a failed test would
+    otherwise leave its stop waiting for the held call)."""
+
+    def __init__(self) -> None:
+        super().__init__(bot_token=BOT, app_token=APP)
+        self.held: list[HeldCall] = []
+
+    def hold(self, method: str) -> HeldCall:
+        held = super().hold(method)
+        self.held.append(held)
+        return held
+
+    async def stop(self) -> None:
+        for held in self.held:
+            held.release()
+        await super().stop()
+
+
 @contextlib.asynccontextmanager
 async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack(bot_token=BOT, app_token=APP)
+    fake = Fake()
     await fake.start()
     try:
         yield fake
