@@ -36,6 +36,9 @@ from launcher.cli import _parser
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 UNIT = DEPLOY / "account-binding.service"
+BACKUP_UNIT = DEPLOY / "account-binding-backup.service"
+BACKUP_TIMER = DEPLOY / "account-binding-backup.timer"
+UNITS = (UNIT, BACKUP_UNIT, BACKUP_TIMER)
 SITE = DEPLOY / "nginx.conf"
 ENV = DEPLOY / "env.example"
 
@@ -98,8 +101,27 @@ def test_the_unit_stops_with_sigterm_and_waits_longer_than_shutdown_timeout() ->
     assert service["RestartPreventExitStatus"] == ["2"]
 
 
-def test_the_unit_is_hardened() -> None:
-    service = unit_directives()["Service"]
+def test_the_backup_unit_backs_up_as_the_apps_user_into_a_directory_it_may_write() -> None:
+    app = unit_directives()["Service"]
+    backup = unit_directives(BACKUP_UNIT)["Service"]
+    [exec_start] = backup["ExecStart"]
+    program, *arguments = exec_start.split()
+    assert program == app["ExecStart"][0].split()[0]
+    parsed = _parser().parse_args(arguments)
+    assert parsed.command == "backup"
+    for key in ("User", "Group", "EnvironmentFile", "WorkingDirectory"):
+        assert backup[key] == app[key], key
+    writable = " ".join(backup["ReadWritePaths"]).split()
+    assert str(parsed.directory) in writable and app["WorkingDirectory"][0] in writable
+    assert backup["Type"] == ["oneshot"]
+    timer = unit_directives(BACKUP_TIMER)
+    assert timer["Timer"]["Persistent"] == ["true"] and timer["Timer"]["OnCalendar"]
+    assert timer["Install"]["WantedBy"] == ["timers.target"]
+
+
+@pytest.mark.parametrize("unit", [UNIT, BACKUP_UNIT], ids=lambda p: p.name)
+def test_the_units_are_hardened(unit: Path) -> None:
+    service = unit_directives(unit)["Service"]
     for key, value in {
         "NoNewPrivileges": "yes",
         "ProtectSystem": "strict",
@@ -112,33 +134,40 @@ def test_the_unit_is_hardened() -> None:
         assert service.get(key) == [value], key
 
 
-def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
-    """`systemd-analyze verify` (unknown keys, bad values) on the unit with ExecStart pointing
-    at this checkout's installed command (verify wants an executable there); and its offline
-    security review rates the exposure 2.0 or lower ("OK")."""
+def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
+    """`systemd-analyze verify` (unknown keys, bad values, a timer without its service) on
+    the units with ExecStart pointing at this checkout's installed command (verify wants an
+    executable there); and its offline security review rates each service's exposure 2.0 or
+    lower ("OK")."""
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
-        pytest.skip("systemd-analyze is not installed (the unit's content is checked above)")
+        pytest.skip("systemd-analyze is not installed (the units' content is checked above)")
     command = Path(sys.executable).parent / "account-binding"
     if not command.exists():
         pytest.skip(f"{command} is not installed: `make test` installs it")
-    unit = tmp_path / UNIT.name
-    unit.write_text(
-        UNIT.read_text().replace("/opt/account-binding/bin/account-binding", str(command))
-    )
+    copies = []
+    for unit in UNITS:
+        copy = tmp_path / unit.name
+        copy.write_text(
+            unit.read_text().replace("/opt/account-binding/bin/account-binding", str(command))
+        )
+        copies.append(str(copy))
     verified = subprocess.run(
-        [analyze, "verify", "--man=no", str(unit)], capture_output=True, text=True, timeout=60
+        [analyze, "verify", "--man=no", *copies], capture_output=True, text=True, timeout=60
     )
     assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
-    review = subprocess.run(
-        [analyze, "security", "--offline=yes", "--no-pager", str(unit)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    exposure = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", review.stdout)
-    assert exposure, review.stdout + review.stderr
-    assert float(exposure[1]) <= 2.0, review.stdout
+    for copy in copies:
+        if not copy.endswith(".service"):
+            continue
+        review = subprocess.run(
+            [analyze, "security", "--offline=yes", "--no-pager", copy],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        exposure = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", review.stdout)
+        assert exposure, review.stdout + review.stderr
+        assert float(exposure[1]) <= 2.0, review.stdout
 
 
 # The settings deploy/ names
