@@ -2558,3 +2558,59 @@ REMOVALS += [
         "",
     ),
 ]
+
+# Issue 11, operations: backups, and the example reverse proxy in deploy/
+BACKUP_READ = "A backup read by someone else"
+FORGED_THROUGH_PROXY = "Headers forged through the reverse proxy"
+REMOVALS += [
+    Removal(
+        BACKUP_READ,
+        "backup files take the umask's mode",
+        "launcher/backup.py",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666",
+    ),
+    Removal(
+        BACKUP_READ,
+        "a new backup directory takes the umask's mode",
+        "launcher/backup.py",
+        "            directory.mkdir(mode=0o700, parents=True)\n            os.chmod(directory, 0o700)",
+        "            directory.mkdir(parents=True)",
+    ),
+    Removal(
+        BACKUP_READ,
+        "a backup replaces a file of its name",
+        "launcher/backup.py",
+        "        if key is not None and _exists(final_key):\n            continue\n"
+        "        try:\n            os.link(copy, final)",
+        "        try:\n            os.replace(copy, final)",
+    ),
+    Removal(
+        BACKUP_READ,
+        "a backup writes SECRET_KEY from the environment beside the copy",
+        "launcher/backup.py",
+        '        return "environment", None',
+        '        return "environment", settings.secret_key()',
+    ),
+    Removal(
+        FORGED_THROUGH_PROXY,
+        "nginx passes on the X-Forwarded-User a client sends",
+        "deploy/nginx.conf",
+        '    proxy_set_header X-Forwarded-User  "";\n',
+        "",
+    ),
+    Removal(
+        FORGED_THROUGH_PROXY,
+        "nginx does not name the client in X-Forwarded-For",
+        "deploy/nginx.conf",
+        "    proxy_set_header X-Forwarded-For   $remote_addr;\n",
+        "",
+    ),
+    Removal(
+        FORGED_THROUGH_PROXY,
+        "nginx passes /metrics from anywhere",
+        "deploy/nginx.conf",
+        "        deny all;\n",
+        "",
+    ),
+]
