@@ -206,7 +206,15 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
             retry_attempt=retry_attempt if isinstance(retry_attempt, int) else None,
             retry_reason=retry_reason if isinstance(retry_reason, str) else None,
         )
-        await self.handle(client, request, arrived)
+        try:
+            await self.handle(client, request, arrived)
+        except ConnectionError as error:  # Issue 11, socket: the connection went meanwhile
+            log.warning(
+                "Could not acknowledge an envelope of type %s: the Socket Mode connection "
+                "closed meanwhile (%s); Slack retries an event, a person sees a timeout",
+                request.type,
+                type(error).__name__,
+            )
 
     async def handle(  # type: ignore[override]
         self, client: SocketModeClient, req: SocketModeRequest, arrived: float | None = None

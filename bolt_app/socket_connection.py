@@ -26,8 +26,8 @@ and what slack_sdk 3.48 does differently:
 - Closing a connection never waits more than `close_timeout` for Slack's close frame
   (aiohttp's default, which slack_sdk keeps, is 10 s, and a half-open socket never answers).
 
-Every change is reported to the `ConnectionState` ("connected" once Slack said `hello`,
-"reconnecting", "link_disabled"), and each connection opened after the first is counted in
+Every change is reported to the `ConnectionState` ("connected" once Slack said `hello`, or
+"sandbox" when it said so when the client was made; "reconnecting"; "link_disabled"), and each connection opened after the first is counted in
 `Metrics.socket_mode_reconnects`. Acknowledgements go out on the newest connection (slack_sdk's
 `send_message`); Slack's documentation ties an acknowledgement to its `envelope_id`, not to
 the connection the envelope came on.
@@ -51,7 +51,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
-from monitoring.connection import ConnectionState
+from monitoring.connection import ConnectionState, State
 from monitoring.metrics import Metrics
 
 log = logging.getLogger("bolt_app.socket_mode")
@@ -153,6 +153,9 @@ class ResilientSocketModeClient(SocketModeClient):
         self._draining: set[ClientWebSocketResponse] = set()
         self._opened = 0
         self._token_refused = False
+        #: The state once Slack said hello: "sandbox" when the connection state was set so
+        #: before this client was made (the sandbox's fake Slack), else "connected".
+        self._serving: State = "sandbox" if self.connection.state == "sandbox" else "connected"
 
     # slack_sdk's entry points
 
@@ -197,6 +200,9 @@ class ResilientSocketModeClient(SocketModeClient):
                 self.connection.set("reconnecting", reason)
             session = await self._open_with_backoff(reason)
             if session is None:
+                return
+            if self.closed or self.link_disabled:  # while it was opening
+                await self._close_quietly(session)
                 return
             self.current_session = session
             self.stale = False
@@ -346,7 +352,7 @@ class ResilientSocketModeClient(SocketModeClient):
         kind = message.get("type")
         if kind == "hello":
             if session is self.current_session and not self.link_disabled and not self.closed:
-                self.connection.set("connected", "Slack said hello")
+                self.connection.set(self._serving, "Slack said hello")
             return False  # slack_sdk's listeners may see it too
         if kind != "disconnect":
             return False

@@ -3,8 +3,9 @@
 It serves what this app needs of Slack, the way Slack serves it:
 - the Web API methods `apps.connections.open`, `auth.test`, `chat.postMessage`,
   `users.info` and `views.publish`, with Slack's bearer-token checks and error shapes;
-- the Socket Mode websocket: `hello` on open, envelopes out, acknowledgements back on the same
-  socket, `disconnect` before closing;
+- the Socket Mode websocket: `hello` on open, envelopes out (spread over the app's open
+  sockets, up to 10), acknowledgements back (matched by envelope_id, on any of them),
+  `disconnect` before closing;
 - `response_url`s, which accept up to 5 posts within 30 minutes.
 
 It records every message the app shows a person (ephemeral replies, channel messages, DMs),
@@ -32,6 +33,14 @@ returns a CommandOutcome):
   workspace as an admin would (deactivate someone; move the workspace into a Grid org).
 - `wait_for_message(predicate)`, `wait_until(condition)`: wait for what the app does after
   its ack (a message recorded, replaced or deleted; a Home tab published).
+
+Socket Mode faults, as Slack and the network cause them (issue 11): `send_disconnect(reason,
+close_after=…)` (`warning`, `refresh_requested`, `link_disabled`), `close_socket(serial)`,
+`drop_connections()` (TCP closed, no close frame), `go_half_open()` (nothing comes back),
+`delivering_on(serial)` (deliver on one socket), `redeliver(envelope_id)` (the same envelope
+again), and `fail("apps.connections.open", …)` for 429s and outages. `state.sockets` records
+each websocket (`wait_for_socket(n)`, `wait_for_socket_closed(serial)`), `state.acks` each
+acknowledgement.
 
 Deleted messages stay in `state.messages` (so indexes taken before stay valid) with
 `deleted` set; `messages_for`, `ephemerals` and `dms` leave them out.

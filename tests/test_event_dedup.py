@@ -27,7 +27,11 @@ def publishes(app: RunningApp, user_id: str) -> int:
 def deduplicated(app: RunningApp, kind: str) -> float:
     assert app.site is not None
     services: WebServices = app.site.state.services
-    return services.metrics.events_deduplicated.labels(type=kind)._value.get()
+    registry = services.metrics.registry
+    value = registry.get_sample_value(
+        "account_binding_envelopes_deduplicated_total", {"type": kind}
+    )
+    return value or 0.0
 
 
 def recorded(app: RunningApp, event_id: str) -> bool:

@@ -61,8 +61,14 @@ def metrics(app: RunningApp) -> Metrics:
     return services(app).metrics
 
 
-def reconnects(app: RunningApp) -> float:
-    return metrics(app).socket_mode_reconnects._value.get()
+def reconnects(app: RunningApp) -> float | None:
+    registry = metrics(app).registry
+    return registry.get_sample_value("account_binding_socket_mode_reconnects_total")
+
+
+def acks_timed(app: RunningApp, kind: str) -> float | None:
+    registry = metrics(app).registry
+    return registry.get_sample_value("account_binding_ack_seconds_count", {"type": kind})
 
 
 async def state_is(app: RunningApp, wanted: State, seconds: float = 10.0) -> None:
@@ -111,7 +117,9 @@ def each_acknowledged_once(fake: FakeSlack, outcomes: list[CommandOutcome]) -> N
 
 async def serves_the_next_command(app: RunningApp) -> None:
     assert find_link(await app.command("U0GRACE", "link"))
+    timed = acks_timed(app, "slash_commands") or 0
     each_acknowledged_once(app.fake, await burst(app))
+    assert acks_timed(app, "slash_commands") == timed + 6  # each ack's latency recorded
 
 
 async def test_a_disconnect_warning_opens_the_new_connection_before_the_old_one_closes(
@@ -190,7 +198,8 @@ async def test_a_half_open_connection_is_noticed_and_replaced(
     silent_at = time.monotonic()
     fake.go_half_open()
     seconds = await reconnected(app, before, silent_at, "half-open connection")
-    assert seconds >= FAST.receive_timeout  # noticed by the missing pongs, not a close
+    # Noticed by the missing pongs, not a close: the last pong came at most a ping before.
+    assert seconds >= FAST.receive_timeout - FAST.ping_interval
     assert "the Socket Mode connection is half-open; replacing it" in caplog.text
     await serves_the_next_command(app)
     await fake.wait_for_socket_closed(before)  # the app gave up on the silent one
