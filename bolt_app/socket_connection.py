@@ -160,9 +160,13 @@ class ResilientSocketModeClient(SocketModeClient):
     # slack_sdk's entry points
 
     async def connect(self) -> None:
-        """Open the first connection, retrying until it opens (or the client is closed, or
-        Slack disabled the link)."""
-        await self._replace(None, "starting", overlap=False)
+        """Open a connection (instead of the current one, if any), retrying until it opens
+        (or the client is closed or disconnected, or Slack disabled the link)."""
+        if not self.link_disabled:
+            self.auto_reconnect_enabled = self.default_auto_reconnect_enabled
+        stale = self.current_session
+        reason = "starting" if stale is None else "asked to connect"
+        await self._replace(stale, reason, overlap=False)
 
     async def connect_to_new_endpoint(self, force: bool = False) -> None:
         """Replace the current connection (the old one is read until it closes)."""
@@ -174,18 +178,27 @@ class ResilientSocketModeClient(SocketModeClient):
     async def receive_messages(self) -> None:
         """Not used: `_read` reads each connection."""
 
+    async def disconnect(self) -> None:
+        """Close every connection and open no new one until `connect` (envelopes stop
+        coming; acknowledgements can no longer be sent)."""
+        self.auto_reconnect_enabled = False
+        for session in [*self._draining, self.current_session]:
+            if session is not None:
+                await self._close_quietly(session)
+
     async def close(self) -> None:
         self.closed = True
         self.auto_reconnect_enabled = False
         for task in list(self._tasks):
             task.cancel()
-        for session in list(self._draining):
-            await self._close_quietly(session)
-        if self.current_session is not None:
-            await self._close_quietly(self.current_session)
-        await super().close()  # type: ignore[no-untyped-call]
+        await super().close()  # type: ignore[no-untyped-call]  # calls disconnect()
 
     # opening and replacing
+
+    @property
+    def _may_connect(self) -> bool:
+        """Not closed, not disconnected (`disconnect`), and Slack did not disable the link."""
+        return not self.closed and not self.link_disabled and self.auto_reconnect_enabled
 
     async def _replace(
         self, stale: ClientWebSocketResponse | None, reason: str, *, overlap: bool
@@ -194,14 +207,14 @@ class ResilientSocketModeClient(SocketModeClient):
         task replaced it meanwhile. `overlap`: keep reading `stale` until Slack closes it
         (for at most `timings.drain`); otherwise close it at once."""
         async with self._replacing:
-            if self.closed or self.link_disabled or stale is not self.current_session:
+            if not self._may_connect or stale is not self.current_session:
                 return
             if stale is not None:
                 self.connection.set("reconnecting", reason)
             session = await self._open_with_backoff(reason)
             if session is None:
                 return
-            if self.closed or self.link_disabled:  # while it was opening
+            if not self._may_connect:  # closed, disconnected or disabled while it opened
                 await self._close_quietly(session)
                 return
             self.current_session = session
@@ -220,7 +233,7 @@ class ResilientSocketModeClient(SocketModeClient):
         """A new websocket (after `apps.connections.open`), retried with backoff; None when
         the client was closed or the link disabled meanwhile."""
         attempt = 0
-        while not self.closed and not self.link_disabled:
+        while self._may_connect:
             started = time.monotonic()
             try:
                 session = await self._open()
@@ -335,7 +348,7 @@ class ResilientSocketModeClient(SocketModeClient):
             self._last_frame.pop(key, None)
             if self._readers.get(key) is current:
                 del self._readers[key]
-        if session is self.current_session and not self.closed and not self.link_disabled:
+        if session is self.current_session and self._may_connect:
             log.warning("The Socket Mode connection closed; opening a new one")
             await self._replace(session, "the connection closed", overlap=False)
 
@@ -351,7 +364,7 @@ class ResilientSocketModeClient(SocketModeClient):
             return False
         kind = message.get("type")
         if kind == "hello":
-            if session is self.current_session and not self.link_disabled and not self.closed:
+            if session is self.current_session and self._may_connect:
                 self.connection.set(self._serving, "Slack said hello")
             return False  # slack_sdk's listeners may see it too
         if kind != "disconnect":
@@ -359,7 +372,7 @@ class ResilientSocketModeClient(SocketModeClient):
         reason = str(message.get("reason") or "unknown")[:40]
         if reason == "link_disabled":
             await self._stop_for_link_disabled()
-        elif session is self.current_session:
+        elif session is self.current_session and self._may_connect:
             log.info("Slack asked for a new Socket Mode connection (%s); opening it", reason)
             self._spawn(self._replace(session, f"Slack said disconnect ({reason})", overlap=True))
         return True
@@ -379,9 +392,9 @@ class ResilientSocketModeClient(SocketModeClient):
     async def _watch(self, session: ClientWebSocketResponse) -> None:
         """Ping `session` every ping_interval; replace it when it closed or nothing came
         back within receive_timeout."""
-        while not self.closed and session is self.current_session:
+        while self._may_connect and session is self.current_session:
             await asyncio.sleep(self.timings.ping_interval)
-            if self.closed or self.link_disabled or session is not self.current_session:
+            if not self._may_connect or session is not self.current_session:
                 return
             if session.closed:
                 await self._replace(session, "the connection closed", overlap=False)

@@ -19,23 +19,26 @@ from pathlib import Path
 
 import pytest
 from conftest import RunningApp, find_link, run_app
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bolt_app import socket_connection
-from bolt_app.socket_connection import SocketTimings, backoff_delay
+from bolt_app.socket_connection import ResilientSocketModeClient, SocketTimings, backoff_delay
 from fake_slack import FakeSlack
 from fake_slack.server import CommandOutcome
 from monitoring.connection import ConnectionState, State
 from monitoring.metrics import Metrics
 from web.services import WebServices
 
+#: Short enough for tests of seconds, long enough that a busy machine stalling the event loop
+#: for a moment is not taken for a half-open connection.
 FAST = SocketTimings(
-    ping_interval=0.1,
-    receive_timeout=0.6,
+    ping_interval=0.2,
+    receive_timeout=1.5,
     backoff_base=0.05,
     backoff_cap=0.4,
     open_timeout=3.0,
     close_timeout=0.3,
-    drain=2.0,
+    drain=3.0,
 )
 
 
@@ -300,3 +303,29 @@ def test_backoff_is_capped_exponential_with_jitter() -> None:
 def opens(fake: FakeSlack) -> list[float]:
     """When each apps.connections.open arrived."""
     return [call.at for call in fake.state.api_calls if call.method == "apps.connections.open"]
+
+
+async def test_disconnect_closes_the_connection_and_opens_no_other_until_connect() -> None:
+    """What a graceful stop uses: envelopes stop coming, and nothing reconnects."""
+    fake = FakeSlack(app_token="xapp-1")
+    await fake.start()
+    states = ConnectionState()
+    client = ResilientSocketModeClient(
+        "xapp-1",
+        web_client=AsyncWebClient(base_url=fake.api_url),
+        timings=FAST,
+        connection=states,
+    )
+    try:
+        await client.connect()
+        await fake.wait_for_socket(1)
+        await client.disconnect()
+        await fake.wait_for_socket_closed(1)
+        await asyncio.sleep(10 * FAST.backoff_cap)  # no reconnect meanwhile
+        assert len(fake.state.sockets) == 1 and fake.open_connections == 0
+        await client.connect()
+        await fake.wait_for_socket(2)
+    finally:
+        await client.close()
+        await fake.stop()
+    assert fake.open_connections == 0
