@@ -365,7 +365,7 @@ def build_socket_mode_handler(
     `metrics` and `connection` (issue 11) are where it reports acks and its state; `events`
     (issue 11) is where handled Events API deliveries are recorded (None: in memory only).
     Its timings are `socket_connection.TIMINGS`, read now."""
-    return AcknowledgingSocketModeHandler(
+    handler = AcknowledgingSocketModeHandler(
         app,
         app_token,
         web_client=AsyncWebClient(base_url=api_url),
@@ -375,3 +375,4 @@ def build_socket_mode_handler(
         timings=socket_connection.TIMINGS,
         redeliveries=Redeliveries(events),
     )
+    return handler
