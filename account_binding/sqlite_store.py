@@ -1152,6 +1152,16 @@ class SQLiteStore(SQLiteDatabase):
 
         return await self._run(purge)
 
+    # Issue 11, socket: each Events API delivery acts once (account_binding.deliveries)
+
+    async def slack_event_noted(self, event_id: str) -> bool:
+        row = await self._read(
+            lambda db: _one(
+                db, "SELECT 1 AS noted FROM slack_events WHERE event_id = ?", [event_id]
+            )
+        )
+        return row is not None
+
     async def remove_slack_bindings(self, where: SlackSelection, now: int) -> list[RemovedBinding]:
         clause, params = _selected(where)
 

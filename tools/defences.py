@@ -2562,6 +2562,61 @@ REMOVALS += [
     ),
 ]
 
+# Issue 11, socket: each Slack delivery acts once; Socket Mode turned off
+DELIVERED_TWICE = "A Slack delivery acting twice"
+LINK_DISABLED = "Socket Mode turned off, or the app-level token revoked"
+REMOVALS += [
+    Removal(
+        DELIVERED_TWICE,
+        "an envelope_id delivered again is acted on again",
+        "bolt_app/app.py",
+        "        if self.redeliveries.repeated_envelope(envelope_id):",
+        "        if False:",
+    ),
+    Removal(
+        DELIVERED_TWICE,
+        "an event's retry arriving while the first delivery is handled acts too",
+        "bolt_app/redelivery.py",
+        "        if not self._events.add(event_id):\n            return True\n",
+        "        self._events.add(event_id)\n",
+    ),
+    Removal(
+        DELIVERED_TWICE,
+        "handled events are not looked up in the database (a retry after a restart acts)",
+        "bolt_app/redelivery.py",
+        "        return handled\n",
+        "        return False\n",
+    ),
+    Removal(
+        DELIVERED_TWICE,
+        "handled events are not recorded in the database",
+        "bolt_app/redelivery.py",
+        "        if self._ledger is None or event_type in SLACK_EVENTS:",
+        "        if True:",
+    ),
+    Removal(
+        DELIVERED_TWICE,
+        "a delivery no listener took is recorded, so its retry would be dropped",
+        "bolt_app/app.py",
+        "        if work.exception() is None and work.result().status == 200:",
+        "        if True:",
+    ),
+    Removal(
+        LINK_DISABLED,
+        "link_disabled is taken for a refresh: the app reconnects again and again",
+        "bolt_app/socket_connection.py",
+        '        if reason == "link_disabled":',
+        '        if reason == "link_disabled" and False:',
+    ),
+    Removal(
+        LINK_DISABLED,
+        "a half-open connection is never noticed",
+        "bolt_app/socket_connection.py",
+        "            if silent > self.timings.receive_timeout:",
+        "            if False:",
+    ),
+]
+
 # Issue 11, internal-api: the internal application slow, down or failing
 REMOVALS += [
     Removal(
