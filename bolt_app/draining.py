@@ -28,7 +28,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
@@ -61,24 +61,36 @@ QUEUE_POLL_SECONDS = 0.01
 class _Counting(Protocol):
     in_flight: InFlight
 
+    def refused(self, req: SocketModeRequest) -> None:
+        """`req` was refused while stopping: forget whatever its arrival noted."""
+
 
 H = TypeVar("H", bound=_Counting)
-Handle = Callable[[H, SocketModeClient, SocketModeRequest], Awaitable[None]]
+P = ParamSpec("P")
+Handle = Callable[Concatenate[H, SocketModeClient, SocketModeRequest, P], Awaitable[None]]
 
 
-def counted_envelope(handle: Handle[H]) -> Handle[H]:
+def counted_envelope(handle: Handle[H, P]) -> Handle[H, P]:
     """The Socket Mode handler's `handle`, counted in `self.in_flight` while it runs, and
-    replaced by `refuse` once a stop has begun."""
+    replaced by `refuse` (then `self.refused(req)`) once a stop has begun."""
 
     @functools.wraps(handle)
-    async def counting(self: H, client: SocketModeClient, req: SocketModeRequest) -> None:
+    async def counting(
+        self: H,
+        client: SocketModeClient,
+        req: SocketModeRequest,
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> None:
         in_flight = self.in_flight
         if not in_flight.taking:
             with in_flight.envelope("refused"):
+                self.refused(req)
                 await refuse(client, req)
             return
         with in_flight.envelope(req.type):
-            await handle(self, client, req)
+            await handle(self, client, req, *args, **kwargs)
 
     return counting
 

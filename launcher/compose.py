@@ -18,6 +18,7 @@ from account_binding.audit import AuditLog
 from account_binding.authorization_flows import AuthorizationFlows
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
+from account_binding.deliveries import EventDeliveries
 from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.lifecycle import EndedNotifier, Lifecycle
 from account_binding.link_renewal import LinkRenewal, ResentLink
@@ -268,6 +269,7 @@ def build_site(
                 slack.api_url,
                 metrics=metrics,
                 connection=connection,
+                events=EventDeliveries(store),  # Issue 11, socket: each event acts once
                 in_flight=in_flight,
             )
             # Issue 11, shutdown: the stop's beginning takes the Slack side off at once

@@ -235,8 +235,8 @@ async def test_envelopes_that_arrive_while_stopping_are_not_acted_on(tmp_path: P
     """The first command is still being handled (Slack is slow to answer the app's first
     auth.test) when SIGTERM comes, so the socket stays open until it is answered. Meanwhile
     a slash command is answered that the app is restarting and nothing was done, and an
-    event (a Home tab opened) is left unacknowledged, for Slack to deliver again later: no
-    Home tab is published. The first command's answer still reaches its sender."""
+    event (a Home tab opened) is left unacknowledged, for Slack to deliver again later, and so
+    is Slack's retry of it: no Home tab is published. The first command's answer still reaches its sender."""
     async with fake_slack() as fake, serving(tmp_path, fake, SHUTDOWN_TIMEOUT="30") as app:
         held = fake.hold("auth.test")
         first = asyncio.create_task(fake.send_slash_command("U0ALAN", "help"))
@@ -245,13 +245,18 @@ async def test_envelopes_that_arrive_while_stopping_are_not_acted_on(tmp_path: P
         app.signal(signal.SIGTERM)
         await app.wait_for_output("Stopping (SIGTERM)")
         assert fake.open_connections == 1  # the first command is not answered yet
+        opened = fake.app_home_opened_event("U0GRACE")
         refused, event = await asyncio.gather(
             fake.send_slash_command("U0GRACE", "help"),
-            fake.send_event(fake.app_home_opened_event("U0GRACE")),
+            fake.send_event(opened, event_id="Ev0STOPPING"),
         )
         assert refused.acked and refused.ack_payload
         assert "The app is restarting, so this was not done" in refused.ack_payload["text"]
         assert not event.acked
+        # Slack's retry is no repeat of something done: it is refused too, not dropped as
+        # handled (which would acknowledge it, and Slack would never deliver it again).
+        retry = await fake.send_event(opened, event_id="Ev0STOPPING", retry_attempt=1)
+        assert not retry.acked
 
         held.release()
         assert (await first).acked
