@@ -3,10 +3,15 @@
 
 Each command gets a client that carries the acting mode's credential (`bolt_app.acting`),
 asked for its headers before each call, and asked once more after a 401 (the call is then
-made again, once, with the renewed headers); its HTTP connections are made on first use in
-the handler's own event loop and closed with it. Redirects are never followed, answers are
+made again, once, with the renewed headers). Redirects are never followed, answers are
 read up to MAX_ANSWER_BYTES, and a path can only name something under INTERNAL_API_URL: a
 credential is never sent anywhere else.
+
+Issue 12: the HTTP connections are pooled, one httpx client per event loop (each plugin
+runner worker's, `bolt_app.commands.runner`), kept between commands and closed with the
+loop (`close`). A pooled client carries nothing of any person: the credential goes in each
+request's headers, never on the client, and the client keeps no cookies (a cookie one
+person's answer sets would otherwise go with the next person's request).
 
 Each call has one deadline, INTERNAL_API_TIMEOUT seconds, for all of it: connecting, sending,
 the status line and the whole body (a body that trickles in byte by byte cannot hold a
@@ -25,6 +30,7 @@ import logging
 import re
 import threading
 from collections.abc import Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import unquote
 
@@ -75,33 +81,42 @@ class InternalApiConnection:
         self.app_name = app_name
         self._timeout = timeout
         self._transport = transport
-        self._people: set[PersonApi] = set()  # until closed
+        # Issue 12: one pooled client per event loop, made on first use there
+        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self._lock = threading.Lock()
 
     def as_person(self, credential: Credential | Mapping[str, str]) -> PersonApi:
         """A client whose every call carries `credential` (the acting mode's; fixed headers
-        may be given as a mapping). Its connections live in the event loop that first uses
-        it: close it there (`aclose`)."""
+        may be given as a mapping). Its calls use the pooled connections of the event loop
+        they run in (see `close`)."""
         if isinstance(credential, Mapping):
             credential = FixedHeaders(credential)
-        person = PersonApi(self, credential)
-        self._people.add(person)
-        return person
+        return PersonApi(self, credential)
 
-    def forget(self, person: PersonApi) -> None:
-        self._people.discard(person)
-
-    def new_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            timeout=self._timeout,
-            transport=self._transport,
-            trust_env=False,
-            follow_redirects=False,
-        )
+    def client(self) -> httpx.AsyncClient:
+        """The running event loop's pooled client, made on first use: no credential, no
+        cookies (see the module)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._clients.get(loop)
+            if client is None:
+                client = self._clients[loop] = httpx.AsyncClient(
+                    timeout=self._timeout,
+                    transport=self._transport,
+                    trust_env=False,
+                    follow_redirects=False,
+                    cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+                )
+        return client
 
     async def close(self) -> None:
-        """Close the clients made here that are still open (those used in this loop)."""
-        for person in list(self._people):
-            await person.aclose()
+        """Close the running event loop's pooled client, if it has one (the plugin runner
+        calls it as each worker's loop ends)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
 
     async def call(
         self,
@@ -236,7 +251,6 @@ class PersonApi:
     def __init__(self, connection: InternalApiConnection, credential: Credential) -> None:
         self._connection = connection
         self._credential = credential
-        self._client: httpx.AsyncClient | None = None
         #: True once a request that could change data (any method but GET, HEAD, OPTIONS)
         #: may have reached the application: sent, and not refused with a 4xx.
         self.may_have_changed = False
@@ -250,15 +264,7 @@ class PersonApi:
     def __repr__(self) -> str:  # the headers hold a credential
         return f"PersonApi({self._connection.base_url!r})"
 
-    async def aclose(self) -> None:
-        self._connection.forget(self)
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
-
     async def _call(self, method: str, path: str, **kwargs: Any) -> Json:
-        if self._client is None:
-            self._client = self._connection.new_client()
         headers = await self._credential.headers()
         try:
             return await self._send(method, path, headers, **kwargs)
@@ -275,10 +281,10 @@ class PersonApi:
             # The person was already told the command did not finish: nothing more is sent.
             name = self._connection.app_name
             raise ApiUnavailable(f"The command was stopped, so nothing more was sent to {name}.")
-        assert self._client is not None
         reached = True
+        client = self._connection.client()
         try:
-            return await self._connection.call(self._client, method, path, headers, **kwargs)
+            return await self._connection.call(client, method, path, headers, **kwargs)
         except ApiUnavailable as error:
             reached = error.reached
             raise

@@ -210,7 +210,9 @@ def build_site(
         settings.internal_app_name,
         timeout=settings.internal_api_timeout,
     )
-    runner = PluginRunner()
+    # Issue 12, fast: the runner's workers keep their loops, and on each the internal API's
+    # pooled client, closed as the worker ends
+    runner = PluginRunner(on_loop_end=[internal_api.close])
     sessions = SessionService(
         store, idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
     )

@@ -7,6 +7,13 @@ person's command. One that does not finish within its deadline (COMMAND_TIMEOUT)
 abandoned and cancelled; its thread is a daemon, so a handler stuck in a blocking call cannot
 keep the process from exiting. At most MAX_RUNNING_HANDLERS run at once; waiting for a slot
 counts toward the deadline.
+
+Issue 12: the threads and their loops are kept and used again, one handler at a time each
+(a worker), rather than made for every command; what lives on a worker's loop between
+handlers (the internal API client's pooled connections, `bolt_app.internal_api`) is closed
+there by the `on_loop_end` callbacks when the worker ends. Whatever a handler leaves running
+on the loop is cancelled when it returns, as before, so the next handler starts clean; a
+worker whose loop a handler broke (stopped or closed it) is not used again.
 """
 
 from __future__ import annotations
@@ -14,19 +21,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-#: Handlers running at once (each holds a thread until it returns, even when abandoned).
+#: Handlers running at once (each holds a worker until it returns, even when abandoned).
 MAX_RUNNING_HANDLERS = 32
 #: Seconds `stop` waits for cancelled handlers to finish.
 STOP_TIMEOUT_SECONDS = 5.0
+#: Seconds each `on_loop_end` callback may take when a worker ends.
+LOOP_END_SECONDS = 1.0
+
+Report = Callable[[object, BaseException | None, bool], None]
 
 
 class HandlerTimeout(Exception):
@@ -38,7 +50,7 @@ class HandlerExit(Exception):
 
 
 class _Run(Generic[T]):
-    """One handler's run on its own loop and thread."""
+    """One handler's run on a worker's loop."""
 
     def __init__(self, work: Callable[[], Awaitable[T]]) -> None:
         self._work = work
@@ -46,7 +58,6 @@ class _Run(Generic[T]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[T] | None = None
         self._cancelled = False
-        self.thread: threading.Thread | None = None
 
     async def _call(self) -> T:
         try:
@@ -56,25 +67,28 @@ class _Run(Generic[T]):
             # loop the whole app: a handler's exit is its failure, like any exception.
             raise HandlerExit(f"the handler raised {type(error).__name__}") from error
 
-    def serve(self, report: Callable[[T | None, BaseException | None], None]) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
+    def serve(self, loop: asyncio.AbstractEventLoop, report: Report) -> bool:
+        """Run the handler on `loop` (the worker's, current in this thread), tidy the loop,
+        then `report(result, error, usable)`; `usable`, returned too: whether the loop can
+        run the next handler."""
         result: T | None = None
         error: BaseException | None = None
+        task: asyncio.Task[T] | None = None
         try:
             with self._lock:
                 self._loop = loop
-                self._task = loop.create_task(self._call())
+                self._task = task = loop.create_task(self._call())
                 if self._cancelled:
-                    self._task.cancel()
-            result = loop.run_until_complete(self._task)
+                    task.cancel()
+            result = loop.run_until_complete(task)
         except BaseException as raised:  # reported to the caller, CancelledError included
             error = raised
         finally:
             with self._lock:
                 self._loop = None
-            _close(loop)
-            report(result, error)
+            usable = task is not None and task.done() and _tidy(loop)
+            report(result, error, usable)
+        return usable
 
     def cancel(self) -> None:
         with self._lock:
@@ -83,17 +97,67 @@ class _Run(Generic[T]):
                 self._loop.call_soon_threadsafe(self._task.cancel)
 
 
-class PluginRunner:
-    """Runs handlers, each on a loop and thread of its own. `start()` on the main loop before
-    use; `stop()` at shutdown cancels what still runs."""
+class _Worker:
+    """A daemon thread with an event loop of its own that runs the handlers it is given, one
+    at a time, until it is given None."""
 
-    def __init__(self, max_running: int = MAX_RUNNING_HANDLERS) -> None:
+    def __init__(self, on_loop_end: Sequence[Callable[[], Awaitable[None]]]) -> None:
+        self._on_loop_end = on_loop_end
+        self.jobs: queue.SimpleQueue[tuple[_Run[object], Report] | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._serve, name="command-handler", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            while (job := self.jobs.get()) is not None:
+                run, report = job
+                if not run.serve(loop, report):
+                    return  # the loop is broken: this worker ends; the runner makes another
+        finally:
+            _close(loop, self._on_loop_end)
+
+
+class PluginRunner:
+    """Runs handlers, each on a loop and thread of its own (kept for the next handler).
+    `start()` on the main loop before use; `stop()` at shutdown cancels what still runs.
+    `on_loop_end`: coroutine functions run on each worker's loop before it closes (for what
+    lives there between handlers, such as pooled HTTP clients)."""
+
+    def __init__(
+        self,
+        max_running: int = MAX_RUNNING_HANDLERS,
+        *,
+        on_loop_end: Sequence[Callable[[], Awaitable[None]]] = (),
+    ) -> None:
         self._max_running = max_running
+        self._on_loop_end = tuple(on_loop_end)
         self._slots: asyncio.Semaphore | None = None
         self._runs: set[_Run[object]] = set()
+        self._idle: list[_Worker] = []
+        self._workers: set[_Worker] = set()
+        self._stopped = False
 
     async def start(self) -> None:
         self._slots = asyncio.Semaphore(self._max_running)
+        self._stopped = False
+
+    def _worker(self) -> _Worker:
+        if self._idle:
+            return self._idle.pop()
+        worker = _Worker(self._on_loop_end)
+        self._workers.add(worker)
+        return worker
+
+    def _free(self, worker: _Worker, usable: bool) -> None:
+        """`worker` finished its handler (on the main loop): kept for the next, or ended."""
+        if usable and not self._stopped:
+            self._idle.append(worker)
+            return
+        self._workers.discard(worker)
+        if usable:
+            worker.jobs.put(None)
 
     async def run(
         self,
@@ -118,26 +182,25 @@ class PluginRunner:
             raise HandlerTimeout from None
         finished: asyncio.Future[T] = main.create_future()
         run: _Run[T] = _Run(work)
+        worker = self._worker()
 
-        def settle(result: T | None, error: BaseException | None) -> None:
+        def settle(result: object, error: BaseException | None, usable: bool) -> None:
             slots.release()
             self._runs.discard(run)
+            self._free(worker, usable)
             if finished.done():  # abandoned at its deadline: its end is nobody's news
                 return
             if error is not None:
                 finished.set_exception(error)
             else:
-                finished.set_result(result)  # type: ignore[arg-type]
+                finished.set_result(result)  # type: ignore[arg-type]  # what `work` returned
 
-        def report(result: T | None, error: BaseException | None) -> None:
+        def report(result: object, error: BaseException | None, usable: bool) -> None:
             with contextlib.suppress(RuntimeError):  # the main loop closed: the app stopped
-                main.call_soon_threadsafe(settle, result, error)
+                main.call_soon_threadsafe(settle, result, error, usable)
 
-        run.thread = threading.Thread(
-            target=run.serve, args=(report,), name="command-handler", daemon=True
-        )
         self._runs.add(run)  # type: ignore[arg-type]
-        run.thread.start()
+        worker.jobs.put((run, report))  # type: ignore[arg-type]
         try:
             done, _ = await asyncio.wait({finished}, timeout=max(0.0, deadline - main.time()))
         except asyncio.CancelledError:
@@ -158,12 +221,18 @@ class PluginRunner:
         return finished.result()
 
     async def stop(self, timeout_seconds: float = STOP_TIMEOUT_SECONDS) -> None:
-        """Cancel what still runs and wait for the threads, at most `timeout_seconds` in all
-        (issue 11, shutdown: a graceful stop gives it a second at most)."""
-        runs = list(self._runs)
-        for run in runs:
+        """Cancel what still runs, end the workers and wait for their threads, at most
+        `timeout_seconds` in all (issue 11, shutdown: a graceful stop gives it a second at
+        most)."""
+        self._stopped = True
+        for run in list(self._runs):
             run.cancel()
-        threads = [run.thread for run in runs if run.thread is not None]
+        workers = list(self._workers)
+        self._workers.clear()
+        self._idle.clear()
+        for worker in workers:
+            worker.jobs.put(None)  # a busy worker ends after its handler
+        threads = [worker.thread for worker in workers]
 
         def join() -> bool:
             until = time.monotonic() + timeout_seconds
@@ -178,16 +247,38 @@ class PluginRunner:
             )
 
 
-def _close(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what the handler left running on its loop, then close the loop."""
+def _tidy(loop: asyncio.AbstractEventLoop) -> bool:
+    """Cancel what the handler left running on `loop`; whether the loop can run the next
+    handler (a handler may have closed it)."""
+    if loop.is_closed():
+        return False
     try:
         left = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in left:
             task.cancel()
         if left:
             loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
+    except Exception:
+        log.exception("Tidying a command handler's loop failed")
+        return False
+    return not loop.is_closed()
+
+
+def _close(
+    loop: asyncio.AbstractEventLoop, on_loop_end: Sequence[Callable[[], Awaitable[None]]]
+) -> None:
+    """Run `on_loop_end`, cancel what is left on the loop, then close it."""
+    try:
+        if not loop.is_closed():
+            for end in on_loop_end:
+                try:
+                    loop.run_until_complete(asyncio.wait_for(end(), LOOP_END_SECONDS))
+                except Exception:
+                    log.exception("Closing what a command handlers' loop held failed")
+            _tidy(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
     except Exception:
         log.exception("Closing a command handler's loop failed")
     finally:
-        loop.close()
+        if not loop.is_closed():
+            loop.close()

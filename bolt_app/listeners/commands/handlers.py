@@ -109,14 +109,11 @@ async def run_handler(
     )
 
     async def handle() -> Reply | None:
-        try:
-            # Before the plugin runs: a token due for refresh is refreshed here, so that a
-            # connection the provider ended, or a provider out of reach, is answered as such
-            # whatever the plugin would make of it.
-            await credential.headers()
-            return await subcommand.handler(context, invocation.arguments)
-        finally:
-            await api.aclose()  # its connections belong to this handler's loop
+        # Before the plugin runs: a token due for refresh is refreshed here, so that a
+        # connection the provider ended, or a provider out of reach, is answered as such
+        # whatever the plugin would make of it.
+        await credential.headers()
+        return await subcommand.handler(context, invocation.arguments)
 
     def abandon() -> None:  # at COMMAND_TIMEOUT, before the handler is cancelled
         gate.close()
