@@ -328,3 +328,36 @@ async def test_a_refusal_that_echoes_the_credential_does_not_show_it_to_the_pers
             await connection.close()
     assert service_token not in str(raised.value)
     assert service_token not in raised.value.message
+
+
+async def test_the_pooled_client_carries_nothing_of_one_person_into_anothers_request() -> None:
+    """Issue 12: one client (and its connections) per event loop serves everyone's commands.
+    Each request carries only its own person's credential, and a cookie the application sets
+    in one person's answer (a session cookie, say) is never sent with anyone's next request."""
+    got: list[dict[str, str]] = []
+
+    async def cookie_setting(request: Request) -> Response:
+        got.append(dict(request.headers))
+        answer = JSONResponse({"ok": True})
+        answer.set_cookie("session", f"of-{request.headers.get('impersonate-user')}", path="/")
+        return answer
+
+    app = Starlette(routes=[Route("/me", cookie_setting)])
+    async with serving(app) as url:
+        connection = InternalApiConnection(url, "Acme", timeout=5.0)
+        try:
+            ada = connection.as_person(
+                {"Authorization": "Bearer ada-token-1", "Impersonate-User": "ada"}
+            )
+            grace = connection.as_person({"Impersonate-User": "grace"})
+            await ada.get("/me")
+            await grace.get("/me")
+            await ada.get("/me")
+            assert connection.client() is connection.client()  # pooled on this loop
+        finally:
+            await connection.close()
+    first, second, third = got
+    assert first["authorization"] == "Bearer ada-token-1"
+    assert "authorization" not in second and second["impersonate-user"] == "grace"
+    assert all("cookie" not in headers for headers in got), got
+    assert third["authorization"] == "Bearer ada-token-1" and third["impersonate-user"] == "ada"
