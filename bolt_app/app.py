@@ -32,6 +32,7 @@ from .in_flight import InFlight
 from .installation import InstallationLookup, installation_middleware
 from .lifecycle import event_id_of
 from .listeners import register_listeners
+from .prompt_ack import answer_promptly
 from .redelivery import EventLedger, Redeliveries
 from .response_urls import is_slack_response_url
 from .services import SlackServices, services_middleware
@@ -93,6 +94,7 @@ def build_bolt_app(client: AsyncWebClient, services: SlackServices) -> AsyncApp:
     app.use(services_middleware(services))
     app.use(installation_middleware(InstallationLookup(client)))
     register_listeners(app, services)
+    answer_promptly(app)  # Issue 12, fast: no 10 ms polling for each acknowledgement
     return app
 
 

@@ -28,12 +28,14 @@ import asyncio
 import json as jsonlib
 import logging
 import re
+import ssl
 import threading
 from collections.abc import Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import unquote
 
+import certifi
 import httpx
 
 from . import messages
@@ -84,6 +86,7 @@ class InternalApiConnection:
         # Issue 12: one pooled client per event loop, made on first use there
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
         self._lock = threading.Lock()
+        self._tls: ssl.SSLContext | None = None  # one for all the clients: costly to make
 
     def as_person(self, credential: Credential | Mapping[str, str]) -> PersonApi:
         """A client whose every call carries `credential` (the acting mode's; fixed headers
@@ -100,12 +103,15 @@ class InternalApiConnection:
         with self._lock:
             client = self._clients.get(loop)
             if client is None:
+                if self._tls is None:  # what httpx makes by default, made once (~20 ms)
+                    self._tls = ssl.create_default_context(cafile=certifi.where())
                 client = self._clients[loop] = httpx.AsyncClient(
                     timeout=self._timeout,
                     transport=self._transport,
                     trust_env=False,
                     follow_redirects=False,
                     cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+                    verify=self._tls,
                 )
         return client
 

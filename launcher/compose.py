@@ -31,7 +31,7 @@ from account_binding.slack_proof import SlackProofs
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.store import Store
 from account_binding.tokens import digest
-from bolt_app import messages
+from bolt_app import messages, response_session
 from bolt_app.acting import ActAsOAuth2, ActAsService, ActAsToken, ActingMode
 from bolt_app.app import build_bolt_app, build_socket_mode_handler, build_web_client
 from bolt_app.commands import CommandPlugin, core
@@ -249,6 +249,7 @@ def build_site(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
         await runner.start()
+        response_session.hold()  # Issue 12, fast: one session for the response_url answers
         purger = asyncio.create_task(
             _purge_forever(
                 bindings,
@@ -292,6 +293,7 @@ def build_site(
             elif handler is not None:
                 await _close(handler)
             await runner.stop(RUNNER_STOP_SECONDS)
+            await response_session.release()  # Issue 12, fast
             if stand_in is not None:
                 await stand_in.close()
             await store.close()
