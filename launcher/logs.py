@@ -82,3 +82,6 @@ def configure_logging(level: str) -> None:
     quiet = logging.DEBUG if level == "DEBUG" else logging.WARNING
     logging.getLogger("slack_sdk").setLevel(quiet)
     logging.getLogger("slack_bolt").setLevel(quiet)
+    # Issue 12, fast: httpx logs every internal API request at INFO (a line, redacted, per
+    # command); the app logs what went wrong with them itself.
+    logging.getLogger("httpx").setLevel(quiet)
