@@ -58,6 +58,8 @@ SECOND_ACCOUNT = "A second account with someone's email"
 INTROSPECTION_CLIENTS = "Introspection by a client without the credentials"
 INACTIVE_TOKENS = "A revoked or expired token taken for active"
 BROKEN_PLUGIN = "A plugin that breaks"
+# Issue 12, fast
+POOLED_CLIENT = "One person's credential or cookie in another's request"
 # Issue 10, Enterprise Grid
 GRID_MERGE = "Two bindings of one Slack person on Enterprise Grid"
 GRID_WORKSPACE = "Commands from another workspace of the organisation"
@@ -2715,6 +2717,14 @@ REMOVALS += [
         "nginx passes /metrics from anywhere",
         "deploy/nginx.conf",
         "        deny all;\n",
+        "",
+    ),
+    # Issue 12, fast: the pooled internal API client
+    Removal(
+        POOLED_CLIENT,
+        "the pooled internal API client keeps cookies",
+        "bolt_app/internal_api.py",
+        "                    cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),\n",
         "",
     ),
 ]
