@@ -53,6 +53,11 @@ log = logging.getLogger(__name__)
 
 #: The largest answer read, in bytes; a larger one is UnreadableAnswer.
 MAX_ANSWER_BYTES = 1024 * 1024
+#: Issue 12: seconds a pooled connection is kept idle for the next call. Shorter than the
+#: keep-alive time-outs of common servers (gunicorn 2 s, uvicorn and Node 5 s), so that a
+#: call is not sent on a connection the application is just closing (it would fail as "the
+#: connection broke off"); under load the connections are used again long before.
+KEEPALIVE_SECONDS = 1.0
 
 _UNSAFE_PATH = re.compile(r"[\x00-\x20\x7f\\#]")
 #: httpx errors raised before any byte of the request left: the application cannot have
@@ -112,6 +117,11 @@ class InternalApiConnection:
                     follow_redirects=False,
                     cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
                     verify=self._tls,
+                    limits=httpx.Limits(
+                        max_connections=100,  # httpx's defaults, kept
+                        max_keepalive_connections=20,
+                        keepalive_expiry=KEEPALIVE_SECONDS,
+                    ),
                 )
         return client
 
