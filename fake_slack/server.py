@@ -122,6 +122,8 @@ class ApiCall:
     method: str
     args: JSON
     token: str | None = field(repr=False)
+    #: When it arrived (time.monotonic()): issue 11, how long a retry waited.
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -623,7 +625,8 @@ class FakeSlack:
 
     def slow(self, method: str, seconds: float, times: int = 1) -> None:
         """Answer the next `times` calls of Web API `method` `seconds` late, as a slow Slack
-        does."""
+        does. A call whose client gave up meanwhile (its timeout) is not acted on, as if it
+        was lost on its way."""
         self._delays.setdefault(method, []).extend([seconds] * times)
 
     def set_user(self, user: FakeUser) -> None:
@@ -832,6 +835,8 @@ class FakeSlack:
         delays = self._delays.get(method)
         if delays:
             await asyncio.sleep(delays.pop(0))
+            if request.transport is None:  # Issue 11: the client gave up; nothing is done
+                return web.Response(status=499, text="client gone")
         failures = self._failures.get(method)
         if failures:
             failure = failures.pop(0)
