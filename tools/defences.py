@@ -121,16 +121,16 @@ REMOVALS = [
     Removal(
         FORWARDED,
         "no DM to the Slack person at a bind",
-        "bolt_app/notifications.py",
-        "await self._send(binding, messages.bound_dm(self._app_name, user.username))",
-        "pass",
+        "account_binding/binding.py",
+        "                notice=NoticeKind.BOUND,",
+        "                notice=None,",
     ),
     Removal(
         FORWARDED,
         "no DM to the Slack person at an unbind",
-        "bolt_app/notifications.py",
-        "await self._send(binding, messages.unbound_dm(self._app_name))",
-        "pass",
+        "account_binding/binding.py",
+        "identity=identity, notice=NoticeKind.UNBOUND",
+        "identity=identity, notice=None",
     ),
     Removal(
         FORWARDED,
@@ -1170,23 +1170,15 @@ REMOVALS = [
         SLOW,
         "users.info on a page has no total deadline",
         "bolt_app/slack_directory.py",
-        "self._client.users_info(user=user_id), self._deadline",
-        "self._client.users_info(user=user_id), None",
+        "                self._deadline,\n                self._client.users_info(user=user_id),",
+        "                3600.0,\n                self._client.users_info(user=user_id),",
     ),
     Removal(
         SLOW,
         "users.info on a page retries rate limits (the app's client)",
         "bolt_app/slack_directory.py",
-        "        self._client = AsyncWebClient(\n"
-        "            token=client.token,\n"
-        "            base_url=client.base_url,\n"
-        "            timeout=max(1, int(deadline_seconds + 0.999)),\n"
-        "            ssl=client.ssl,\n"
-        "            proxy=client.proxy,\n"
-        "            headers=dict(client.headers),\n"
-        "            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],\n"
-        "        )\n",
-        "        self._client = client\n",
+        "            retry_handlers=retry_handlers(metrics, rate_limits=False, server_errors=False),",
+        "            retry_handlers=retry_handlers(metrics),",
     ),
     Removal(
         SLOW,
