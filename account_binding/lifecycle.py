@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 EVENT_MEMORY_SECONDS = 24 * 3600
 #: Grant revocations (or DMs) under way at once.
 CONCURRENCY = 8
-#: Seconds one DM about a removal may take, retries included.
+#: Seconds the notifier may take about one removal (the DM itself is the outbox's).
 DM_DEADLINE_SECONDS = 20.0
 
 #: The events after which Slack removes bindings, as the audit log names them.
@@ -208,7 +208,7 @@ class Lifecycle:
         await _each_within(
             [tell(item.binding) for item in ended.removed],
             DM_DEADLINE_SECONDS,
-            "a DM about the end of a binding",
+            "telling about the end of a binding",
         )
 
     async def _revoke_grants(self, removed: Sequence[RemovedBinding]) -> None:

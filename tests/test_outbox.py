@@ -263,6 +263,27 @@ async def test_slack_down_past_outbox_max_age_drops_the_dm_with_a_warning(
     assert "service_unavailable" in text and TOKEN not in text
 
 
+async def test_a_dm_found_older_than_outbox_max_age_is_dropped_unsent(
+    store: SQLiteStore, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack refused once; then nothing ran for longer than OUTBOX_MAX_AGE (the app was
+    stopped): the DM, stale now, is dropped with the WARNING rather than sent."""
+    clock = Clock()
+    sender = sender_for(store, fake, clock=clock, max_age=30.0)
+    fake.fail("chat.postMessage", "service_unavailable", times=2, status=503)
+    await bind(store)
+    assert outcomes(await sender.send_due()) == ["retrying"]
+    calls = len(fake.state.api_calls)
+    clock.now += 60
+
+    assert outcomes(await sender.send_due()) == ["dropped"]
+
+    assert len(fake.state.api_calls) == calls and fake.dms("U0ADA") == []
+    assert rows(store.path, "SELECT count(*) FROM outbox") == [(0,)]
+    [line] = [r for r in caplog.records if "OUTBOX_MAX_AGE" in r.getMessage()]
+    assert line.levelname == "WARNING" and "the bound DM" in line.getMessage()
+
+
 @pytest.mark.parametrize(
     ("error", "hint"),
     [("channel_not_found", ""), ("invalid_auth", "check SLACK_BOT_TOKEN")],
