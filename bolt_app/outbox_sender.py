@@ -124,6 +124,8 @@ class OutboxSender:
         self._clock = clock
         self._woken = asyncio.Event()
         self.depth = 0
+        #: Passes `run()` has made (each sends what was due then).
+        self.passes = 0
 
     def wake(self) -> None:
         """A row was written: send now (called by the store after the transaction)."""
@@ -136,6 +138,7 @@ class OutboxSender:
             self._woken.clear()
             try:
                 await self.send_due()
+                self.passes += 1
                 delay = await self._until_next_due()
             except Exception:  # the database or a bug: try again later, the cause logged
                 log.exception("Sending the outbox failed; trying again in %ss", self._poll)

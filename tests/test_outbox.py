@@ -217,6 +217,41 @@ async def test_a_dm_slower_than_slack_api_timeout_is_sent_again(tmp_path: Path) 
         assert bound_dms(app.fake) == [BOUND]
 
 
+async def test_a_written_row_wakes_the_sender_at_once(store: SQLiteStore, fake: FakeSlack) -> None:
+    """The store wakes the sender after the transaction: with its timer an hour off, the DM
+    still leaves at once."""
+    client = build_web_client(TOKEN, fake.api_url)
+    sender = OutboxSender(store, client, "Acme", max_age_seconds=3600, poll_seconds=3600)
+    store.watch_outbox(sender.wake)
+    running = asyncio.create_task(sender.run())
+    try:
+        await eventually(lambda: sender.passes >= 1)  # idle now, with nothing due
+        await bind(store)
+        await fake.wait_until(lambda: bool(bound_dms(fake)), 10.0)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def test_a_retry_after_longer_than_an_attempt_is_waited_out_by_the_outbox(
+    store: SQLiteStore, fake: FakeSlack
+) -> None:
+    """Slack asks to wait 30 s, longer than one attempt may: the client gives up at once,
+    and the row is not tried again before Slack's Retry-After, whatever its backoff says."""
+    clock = Clock()
+    sender = sender_for(store, fake, clock=clock)
+    fake.fail("chat.postMessage", "ratelimited", retry_after=30)
+    await bind(store)
+
+    assert outcomes(await sender.send_due()) == ["retrying"]
+    clock.now += 20  # past the backoff (10 s, and at most a quarter more), not Retry-After
+    assert outcomes(await sender.send_due()) == []
+    clock.now += 11
+    assert outcomes(await sender.send_due()) == ["sent"]
+    assert bound_dms(fake) == [BOUND]
+
+
 async def test_the_sender_backs_off_and_retries_until_slack_takes_it(
     store: SQLiteStore, fake: FakeSlack
 ) -> None:
