@@ -195,7 +195,12 @@ def build_site(
     outbox = outbox_sender(settings, store, client, metrics)
     store.watch_outbox(outbox.wake)
     metrics.watch_outbox(lambda: outbox.depth)
-    internal_api = InternalApiConnection(settings.internal_api_url, settings.internal_app_name)
+    # Issue 11, internal-api: INTERNAL_API_TIMEOUT bounds each call to the internal application.
+    internal_api = InternalApiConnection(
+        settings.internal_api_url,
+        settings.internal_app_name,
+        timeout=settings.internal_api_timeout,
+    )
     runner = PluginRunner()
     sessions = SessionService(
         store, idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
