@@ -28,7 +28,7 @@ from .command_payload import CommandRequest, MalformedCommand
 from .installation import InstallationLookup, installation_middleware
 from .listeners import register_listeners
 from .response_urls import is_slack_response_url
-from .services import SlackServices, services_middleware
+from .services import SlackServices, services_middleware, services_of
 from .slack_calls import (
     RetryingRespond,
     post_to_response_url,
@@ -104,24 +104,25 @@ def build_bolt_app(client: AsyncWebClient, services: SlackServices) -> AsyncApp:
     with _hidden_from_bolt(*BOLT_OAUTH_VARIABLES):
         app = AsyncApp(client=client, logger=log)
     app.use(services_middleware(services))
-    app.use(_retrying_respond(services.metrics, client))  # Issue 11, outbox: response_urls
+    app.use(_retrying_respond(client))  # Issue 11, outbox: response_urls
     app.use(installation_middleware(InstallationLookup(client)))
     register_listeners(app, services)
     return app
 
 
 def _retrying_respond(
-    metrics: Metrics, client: AsyncWebClient
+    client: AsyncWebClient,
 ) -> Callable[[AsyncBoltContext, Callable[[], Awaitable[None]]], Awaitable[None]]:
     """Issue 11: every listener's `respond()` posts to the response_url with retries and a
     deadline (`slack_calls.RetryingRespond`), each request within the Web API client's
-    timeout (SLACK_API_TIMEOUT), instead of Bolt's plain one."""
+    timeout (SLACK_API_TIMEOUT), failed attempts counted in the services' metrics, instead of
+    Bolt's plain one."""
 
     async def replace(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         if context.response_url:
             context["respond"] = RetryingRespond(
                 response_url=context.response_url,
-                metrics=metrics,
+                metrics=services_of(context).metrics,
                 timeout_seconds=client.timeout,
                 proxy=client.proxy,
                 ssl=client.ssl,
@@ -218,7 +219,9 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
             response, to_post = _acknowledgeable(req, work)
             await send_async_response(client, req, response, start)
             if to_post is not None:
-                await _post_to_response_url(req, to_post, self.api_url, self.metrics)
+                await _post_to_response_url(
+                    req, to_post, self.api_url, self.metrics, self.app.client.timeout
+                )
             return
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
         log.warning(
@@ -234,7 +237,9 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         if to_post is None and late.body:
             to_post = _payload_of(late)
         if to_post is not None:
-            await _post_to_response_url(req, to_post, self.api_url, self.metrics)
+            await _post_to_response_url(
+                req, to_post, self.api_url, self.metrics, self.app.client.timeout
+            )
 
 
 def _acknowledgeable(
@@ -285,7 +290,11 @@ def _payload_of(response: BoltResponse) -> dict[str, Any]:
 
 
 async def _post_to_response_url(
-    req: SocketModeRequest, body: dict[str, Any], api_url: str, metrics: Metrics | None = None
+    req: SocketModeRequest,
+    body: dict[str, Any],
+    api_url: str,
+    metrics: Metrics | None = None,
+    timeout_seconds: float = 10.0,
 ) -> None:
     """Post `body` to the envelope's response_url, if it has one and it is Slack's (as
     `api_url` names Slack), retried within RESPONSE_URL_DEADLINE_SECONDS; failures are
@@ -299,7 +308,7 @@ async def _post_to_response_url(
         return
     try:
         sent = await post_to_response_url(
-            response_url_client(url, metrics, 10.0),
+            response_url_client(url, metrics, timeout_seconds),
             {"response_type": "ephemeral", "replace_original": False, **body},
             metrics=metrics,
         )

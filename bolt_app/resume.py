@@ -72,7 +72,12 @@ class SlackResumer:
         slash = command.command or "/"
         name = services.internal_app_name
         delivery = _Delivery(
-            command, self._clock, services.dm, _typed(slash, command.text), services.metrics
+            command,
+            self._clock,
+            services.dm,
+            _typed(slash, command.text),
+            services.metrics,
+            services.slack_api_timeout,
         )
         parsed = services.commands.parse(command.text)
         if isinstance(parsed, Invocation) and parsed.subcommand in NOT_RESUMED:
@@ -166,8 +171,11 @@ class _Delivery:
         dm: Callable[[str, Reply], Awaitable[bool]],
         typed: str,
         metrics: Metrics | None = None,
+        timeout_seconds: float = 10.0,
     ) -> None:
-        self._metrics = metrics  # Issue 11: failed response_url posts are counted
+        # Issue 11: failed response_url posts are counted; each within SLACK_API_TIMEOUT
+        self._metrics = metrics
+        self._timeout = timeout_seconds
         self._user_id = command.identity.user_id
         self._dm = dm
         self._typed = typed
@@ -206,7 +214,12 @@ class _Delivery:
     async def _post(self, url: str, reply: Reply) -> bool:
         try:
             return await asyncio.wait_for(
-                respond(RetryingRespond(response_url=url, metrics=self._metrics), reply),
+                respond(
+                    RetryingRespond(
+                        response_url=url, metrics=self._metrics, timeout_seconds=self._timeout
+                    ),
+                    reply,
+                ),
                 RESPONSE_URL_DEADLINE_SECONDS,
             )
         except TimeoutError:

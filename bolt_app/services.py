@@ -66,6 +66,8 @@ class SlackServices:
     # per site, shared with the web side and the Socket Mode handler).
     metrics: Metrics = field(default_factory=Metrics)
     connection: ConnectionState = field(default_factory=ConnectionState)
+    # Issue 11, outbox: SLACK_API_TIMEOUT, for the response_url posts made without Bolt
+    slack_api_timeout: float = 10.0
 
 
 CONTEXT_KEY = "account_binding_services"

@@ -231,6 +231,7 @@ def build_site(
         link_renewal=renewal,
         metrics=metrics,
         connection=connection,
+        slack_api_timeout=settings.slack_api_timeout,  # Issue 11, outbox
     )
 
     @contextlib.asynccontextmanager
