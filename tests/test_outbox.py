@@ -204,6 +204,15 @@ async def test_a_dm_arrives_once_after_two_5xx(running_app: RunningApp) -> None:
     await app.fake.wait_until(lambda: bool(bound_dms(app.fake)), 15.0)
     assert len([c for c in app.fake.state.api_calls if c.method == "chat.postMessage"]) == 3
     assert bound_dms(app.fake) == [BOUND]
+    assert app.site is not None  # the site's metrics counted each failed attempt
+    metrics = app.site.state.services.metrics
+    assert (
+        metrics.registry.get_sample_value(
+            "account_binding_slack_api_errors_total",
+            {"method": "chat.postMessage", "error": "http_5xx"},
+        )
+        == 2
+    )
 
 
 async def test_a_dm_slower_than_slack_api_timeout_is_sent_again(tmp_path: Path) -> None:
