@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import queue
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -39,6 +41,7 @@ STOP_TIMEOUT_SECONDS = 5.0
 LOOP_END_SECONDS = 1.0
 
 Report = Callable[[object, BaseException | None, bool], None]
+_Tasks = weakref.WeakSet[asyncio.Task[Any]]
 
 
 class HandlerTimeout(Exception):
@@ -67,7 +70,7 @@ class _Run(Generic[T]):
             # loop the whole app: a handler's exit is its failure, like any exception.
             raise HandlerExit(f"the handler raised {type(error).__name__}") from error
 
-    def serve(self, loop: asyncio.AbstractEventLoop, report: Report) -> bool:
+    def serve(self, loop: asyncio.AbstractEventLoop, tasks: _Tasks, report: Report) -> bool:
         """Run the handler on `loop` (the worker's, current in this thread), tidy the loop,
         then `report(result, error, usable)`; `usable`, returned too: whether the loop can
         run the next handler."""
@@ -86,7 +89,7 @@ class _Run(Generic[T]):
         finally:
             with self._lock:
                 self._loop = None
-            usable = task is not None and task.done() and _tidy(loop)
+            usable = task is not None and task.done() and _tidy(loop, tasks)
             report(result, error, usable)
         return usable
 
@@ -110,13 +113,27 @@ class _Worker:
     def _serve(self) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        tasks: _Tasks = weakref.WeakSet()
+
+        def recorded(
+            loop: asyncio.AbstractEventLoop,
+            coro: Coroutine[Any, Any, Any],
+            context: contextvars.Context | None = None,
+        ) -> asyncio.Task[Any]:
+            task = asyncio.Task(coro, loop=loop, context=context)
+            tasks.add(task)
+            return task
+
+        # The tasks made on this loop, so that what a handler leaves is found without
+        # asyncio.all_tasks, which goes through every loop's tasks (the main loop's too).
+        loop.set_task_factory(recorded)  # type: ignore[arg-type]
         try:
             while (job := self.jobs.get()) is not None:
                 run, report = job
-                if not run.serve(loop, report):
+                if not run.serve(loop, tasks, report):
                     return  # the loop is broken: this worker ends; the runner makes another
         finally:
-            _close(loop, self._on_loop_end)
+            _close(loop, tasks, self._on_loop_end)
 
 
 class PluginRunner:
@@ -247,13 +264,13 @@ class PluginRunner:
             )
 
 
-def _tidy(loop: asyncio.AbstractEventLoop) -> bool:
-    """Cancel what the handler left running on `loop`; whether the loop can run the next
-    handler (a handler may have closed it)."""
+def _tidy(loop: asyncio.AbstractEventLoop, tasks: _Tasks) -> bool:
+    """Cancel what the handler left running on `loop` (`tasks`: those made on it); whether
+    the loop can run the next handler (a handler may have closed it)."""
     if loop.is_closed():
         return False
     try:
-        left = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        left = [t for t in list(tasks) if not t.done()]
         for task in left:
             task.cancel()
         if left:
@@ -265,7 +282,9 @@ def _tidy(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 def _close(
-    loop: asyncio.AbstractEventLoop, on_loop_end: Sequence[Callable[[], Awaitable[None]]]
+    loop: asyncio.AbstractEventLoop,
+    tasks: _Tasks,
+    on_loop_end: Sequence[Callable[[], Awaitable[None]]],
 ) -> None:
     """Run `on_loop_end`, cancel what is left on the loop, then close it."""
     try:
@@ -275,7 +294,7 @@ def _close(
                     loop.run_until_complete(asyncio.wait_for(end(), LOOP_END_SECONDS))
                 except Exception:
                     log.exception("Closing what a command handlers' loop held failed")
-            _tidy(loop)
+            _tidy(loop, tasks)
             loop.run_until_complete(loop.shutdown_asyncgens())
     except Exception:
         log.exception("Closing a command handler's loop failed")
