@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 
 from account_binding.accounts import AccountService
 from account_binding.api_tokens import ApiTokenAuthenticator
-from account_binding.audit import AuditLog
+from account_binding.audit import AuditLog, AuditObserver
 from account_binding.authorization_flows import AuthorizationFlows
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
@@ -44,6 +44,7 @@ from bolt_app.notifications import SlackNotifier
 from bolt_app.resume import SlackResumer
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
+from monitoring.bindings import count_bindings
 from monitoring.connection import ConnectionState
 from monitoring.metrics import Metrics
 from relying_party import Provider
@@ -133,7 +134,12 @@ def build_site(
     # stand-in alike (API_TOKEN_TTL; under ACT_AS=service none is honoured).
     tokens = policy.tokens
     cipher = TokenCipher(settings.secret_key())
-    oauth2 = oauth2_grants(settings, store, cipher)
+    # Issue 11: what /metrics and /readyz report, one of each for the whole site; bindings
+    # made and removed are counted from the audit log (monitoring.bindings), here and in the
+    # OAuth grants' own log.
+    metrics = Metrics()
+    count = count_bindings(metrics)
+    oauth2 = oauth2_grants(settings, store, cipher, audit_observer=count)
     stand_in = (
         StandIn(
             settings.database,
@@ -146,11 +152,9 @@ def build_site(
         if settings.serves_stand_in
         else None
     )
-    # Issue 11: what /metrics and /readyz report, one of each for the whole site
-    metrics = Metrics()
     connection = ConnectionState()
     metrics.watch_connection(connection)
-    audit = AuditLog(store)
+    audit = AuditLog(store, observer=count)
     client = build_web_client(slack.bot_token, slack.api_url)
     bindings = BindingService(
         store,
@@ -414,12 +418,19 @@ class OAuth2Grants:
     stand_in_tokens: ProviderTokenUsers
 
 
-def oauth2_grants(settings: Settings, store: Store, cipher: TokenCipher) -> OAuth2Grants | None:
+def oauth2_grants(
+    settings: Settings,
+    store: Store,
+    cipher: TokenCipher,
+    *,
+    audit_observer: AuditObserver | None = None,
+) -> OAuth2Grants | None:
     """Under ACT_AS=oauth2, its parts at OAUTH2_ISSUER (every provider call within
     PROVIDER_TIMEOUT); None under another ACT_AS, and in the sandbox before `run` has started
     its provider (`account-binding unbind` then has nothing to revoke at: that provider's
     tokens ended with it). A login at the same provider (AUTH=oidc, OIDC_ISSUER ==
-    OAUTH2_ISSUER) hands its grant to `pending`, and Connect binds with it."""
+    OAUTH2_ISSUER) hands its grant to `pending`, and Connect binds with it.
+    `audit_observer` (issue 11) is told of each audit entry the grants write."""
     if settings.act_as != "oauth2" or settings.uses_sandbox_provider:
         return None
     issuer, client_id = settings.oauth2_issuer, settings.oauth2_client_id
@@ -437,7 +448,7 @@ def oauth2_grants(settings: Settings, store: Store, cipher: TokenCipher) -> OAut
         store,
         cipher,
         provider,
-        AuditLog(store),
+        AuditLog(store, observer=audit_observer),
         issuer=issuer,
         provider_name=name,
         timings=GrantTimings.for_provider_timeout(settings.provider_timeout),
