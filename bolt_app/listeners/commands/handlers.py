@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.async_app import AsyncRespond
 
 from account_binding.binding import BoundAccount
+from monitoring.metrics import CommandOutcome
 
-from ... import messages
+from ... import command_outcome, messages
 from ...acting import ConnectionEnded
 from ...blocks import Reply
 from ...command_payload import CommandRequest
-from ...commands.api import CredentialRejected, InternalApiError
+from ...commands.api import ApiRefused, ApiUnavailable, CredentialRejected, InternalApiError
 from ...commands.interface import CommandContext, InternalUser, SlackUser
 from ...commands.runner import HandlerTimeout
 from ...commands.table import Invocation
@@ -88,6 +89,7 @@ async def run_handler(
     try:
         reply = await services.runner.run(handle, services.command_timeout)
     except HandlerTimeout:
+        command_outcome.note("unavailable")
         log.warning(
             "%s (plugin %s) for Slack user %s did not finish within COMMAND_TIMEOUT (%ss); "
             "cancelled",
@@ -110,6 +112,7 @@ async def run_handler(
         )
         raise
     except CredentialRejected:
+        command_outcome.note("refused")
         log.warning(
             "%s (plugin %s): the internal application refused the credential of ACT_AS=%s "
             "for Slack user %s (HTTP 401)",
@@ -120,6 +123,7 @@ async def run_handler(
         )
         return messages.error_reply(services.acting.rejected(slash, name))
     except InternalApiError as error:
+        command_outcome.note(_outcome_of(error))
         log.info("%s (plugin %s): %s", typed, plugin, type(error).__name__)
         return messages.error_reply(str(error))
     except Exception as error:
@@ -140,7 +144,15 @@ async def run_handler(
     return reply
 
 
+def _outcome_of(error: InternalApiError) -> CommandOutcome:
+    """Issue 11, health: how /metrics counts the command the internal application failed."""
+    if isinstance(error, ApiUnavailable):
+        return "unavailable"
+    return "refused" if isinstance(error, ApiRefused) else "failed"
+
+
 def _incident(typed: str, plugin: str, request: CommandRequest, error: BaseException) -> Reply:
+    command_outcome.note("failed")
     incident = f"err-{secrets.token_hex(4)}"
     log.error(
         "Incident %s: %s (plugin %s) failed for Slack user %s",
