@@ -55,6 +55,7 @@ from web.auth import LocalLogin
 from web.authentication import LoginBackend
 from web.grant_pages import CALLBACK_PATH as GRANT_CALLBACK_PATH
 from web.grant_pages import GrantServices
+from web.health import Health
 from web.link_resend import LinkResends
 from web.oidc_login import CALLBACK_PATH, OidcLogin
 from web.proxy_identity import ProxyLogin
@@ -292,6 +293,12 @@ def build_site(
         binding_triggers=settings.binding_triggers,
         metrics=metrics,
         connection=connection,
+        # Issue 11, health: /readyz takes the database's write lock; METRICS_TOKEN closes
+        # /metrics
+        health=Health(
+            store.check_writable,
+            metrics_token=_secret(settings.metrics_token) if settings.metrics_token else None,
+        ),
     )
     return build_web_app(
         services,
