@@ -77,7 +77,7 @@ class RunningApp:
     store: SQLiteStore
     users: dict[str, User] = field(default_factory=dict)
     browsers: list[httpx.AsyncClient] = field(default_factory=list)
-    # Issue 11, health: the served site, for what its services hold (its ConnectionState)
+    #: The ASGI site (issue 11: its `state.services` holds the Metrics and ConnectionState).
     site: Starlette | None = None
 
     async def add_user(
