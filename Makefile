@@ -11,7 +11,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 CHROMIUM ?= /usr/bin/chromium
 OIDC_PROVIDER := tools/oidc-provider
 
-.PHONY: run test lint pytest chromium oidc-provider screenshots defence-check settings-table clean
+.PHONY: run test lint pytest chromium oidc-provider screenshots defence-check settings-table bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +90,11 @@ defence-check: $(DEV_STAMP)
 # (account_binding/settings.py); tests/test_docs.py fails while the two differ.
 settings-table: $(STAMP)
 	$(BIN)/python -m tools.settings_table
+
+# Issue 12: every benchmark in one run, printed as a table and written to
+# bench/results/latest.json (README "Performance"). ARGS=--quick for a short check.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(OIDC_PROVIDER)/node_modules

@@ -35,6 +35,10 @@ returns a CommandOutcome):
 
 Deleted messages stay in `state.messages` (so indexes taken before stay valid) with
 `deleted` set; `messages_for`, `ephemerals` and `dms` leave them out.
+
+For the benchmarks (bench/, issue 12): `send_command_timed` delivers a slash command and
+records nothing but its ack's time, `watch_response_urls` reports each accepted
+response_url post, and `forget_response_urls` lets a long run keep its memory flat.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -96,6 +100,16 @@ class CommandOutcome:
     acked: bool
     ack_payload: JSON | None
     ack_seconds: float | None
+
+
+# Issue 12, benchmarks
+@dataclass(frozen=True, slots=True)
+class TimedCommand:
+    """What `FakeSlack.send_command_timed` returns (times in seconds)."""
+
+    sent_at: float
+    ack_seconds: float | None
+    response_url: str
 
 
 @dataclass
@@ -976,6 +990,67 @@ class FakeSlack:
             self.state.home_views[user_id] = published
             self._changed.notify_all()
         return _ok({"view": published})
+
+    # Issue 12, benchmarks: a lean delivery for the load generator (bench/), which sends
+    # thousands of commands a second and reads only the time to each acknowledgement.
+
+    async def send_command_timed(
+        self, user_id: str, text: str, *, ack_within: float = ACK_TIMEOUT_SECONDS
+    ) -> TimedCommand:
+        """Deliver a slash command as `send_slash_command` does, over the same websocket and
+        with a live response_url, but record nothing (no ephemeral message, no
+        operation_timeout message): a load generator keeps only the times.
+
+        Returns a TimedCommand: `sent_at` (time.perf_counter() seconds just before the
+        envelope was sent), `ack_seconds` (seconds from then to its acknowledgement, None
+        when none came within `ack_within` seconds) and the command's `response_url`.
+        Raises RuntimeError when no Socket Mode connection is open.
+        """
+        if not self._connections:
+            raise RuntimeError("no Socket Mode connection is open: is the app running?")
+        payload = self.slash_command_payload(user_id, text)
+        connection = self._connections[next(self._round_robin) % len(self._connections)]
+        envelope_id = uuid.uuid4().hex
+        ack: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = ack
+        frame = json.dumps(
+            {
+                "envelope_id": envelope_id,
+                "type": "slash_commands",
+                "payload": payload,
+                "accepts_response_payload": True,
+            }
+        )
+        sent_at = time.perf_counter()
+        await connection.ws.send_str(frame)
+        try:
+            await asyncio.wait_for(ack, ack_within)
+        except TimeoutError:
+            self._acks.pop(envelope_id, None)
+            return TimedCommand(sent_at, None, str(payload["response_url"]))
+        return TimedCommand(sent_at, time.perf_counter() - sent_at, str(payload["response_url"]))
+
+    def watch_response_urls(self, on_post: Callable[[str, float], None]) -> None:
+        """Call `on_post(response_url, at)` for every post a response_url accepts (HTTP 200),
+        `at` being time.perf_counter() when it was accepted. Call before `start`."""
+
+        @web.middleware
+        async def watch(
+            request: web.Request,
+            handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        ) -> web.StreamResponse:
+            response = await handler(request)
+            if response.status == 200 and request.path.startswith(("/commands/", "/actions/")):
+                on_post(self.base_url + request.path, time.perf_counter())
+            return response
+
+        self.app.middlewares.append(watch)
+
+    def forget_response_urls(self) -> None:
+        """Forget every response_url issued so far (a post to one then gets 404
+        `expired_url`), so that a long benchmark keeps this process's memory flat."""
+        self._response_urls.clear()
+        self.state.response_urls.clear()
 
 
 async def _arguments(request: web.Request) -> JSON:

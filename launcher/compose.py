@@ -191,7 +191,12 @@ def build_site(
         ),
     )
     notifier = SlackNotifier(client, settings.internal_app_name, home=home)
-    internal_api = InternalApiConnection(settings.internal_api_url, settings.internal_app_name)
+    # Issue 11, internal-api: INTERNAL_API_TIMEOUT bounds each call to the internal application.
+    internal_api = InternalApiConnection(
+        settings.internal_api_url,
+        settings.internal_app_name,
+        timeout=settings.internal_api_timeout,
+    )
     runner = PluginRunner()
     sessions = SessionService(
         store, idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age

@@ -86,6 +86,8 @@ RESEND_ABUSE = '"Send me a new link in Slack" abused'
 RESUMED_UNSEEN = "A command run unseen after connecting"
 RESUMED_TWICE = "A resumed command run twice, or for someone else"
 RESUME_URL = "A command's response_url kept or used too long"
+# Issue 11, internal-api
+SLOW_INTERNAL_APP = "A slow, down or failing internal application"
 # Issue 10, administration
 ADMIN_TERMINAL = "Terminal escapes in an administrator's listing"
 SSO_PASSWORD = "A password for an account made by single sign-on"  # noqa: S105 - a row of SECURITY.md
@@ -1138,8 +1140,8 @@ REMOVALS = [
         ENVELOPES,
         "Bolt's own Socket Mode handler (unhandled or failed envelopes go unacknowledged)",
         "bolt_app/app.py",
-        "    return AcknowledgingSocketModeHandler(",
-        "    return AsyncSocketModeHandler(",
+        "    handler = AcknowledgingSocketModeHandler(",
+        "    handler = AsyncSocketModeHandler(",
     ),
     Removal(
         ENVELOPES,
@@ -1716,7 +1718,8 @@ REMOVALS = [
         BROKEN_PLUGIN,
         "a handler's exception is not caught",
         "bolt_app/listeners/commands/handlers.py",
-        "    except Exception as error:\n        return _incident(typed, plugin, request, error)\n"
+        "    except Exception as error:\n"
+        '        return Handled(_incident(typed, plugin, request, error), "failed")\n'
         "    if reply",
         "    if reply",
     ),
@@ -2563,6 +2566,49 @@ REMOVALS += [
     ),
 ]
 
+# Issue 11, internal-api: the internal application slow, down or failing
+REMOVALS += [
+    Removal(
+        SLOW_INTERNAL_APP,
+        "no whole-call deadline (httpx's per-read timeout only: a trickling body holds on)",
+        "bolt_app/internal_api.py",
+        "                asyncio.timeout(self._timeout),",
+        "                asyncio.timeout(None),",
+    ),
+    Removal(
+        SLOW_INTERNAL_APP,
+        "an abandoned handler can still answer the person",
+        "bolt_app/listeners/commands/handlers.py",
+        "            if not gate.open:",
+        "            if False:",
+    ),
+    Removal(
+        SLOW_INTERNAL_APP,
+        "an abandoned handler can still call the internal application",
+        "bolt_app/listeners/commands/handlers.py",
+        "        gate.close()\n        api.stop()\n",
+        "        gate.close()\n",
+    ),
+    Removal(
+        SLOW_INTERNAL_APP,
+        "the credential is asked on the handler's loop (a refresh dies with its command)",
+        "bolt_app/listeners/commands/handlers.py",
+        "credential: Credential = _OnLoop(services.acting.credential(account), main_loop)",
+        "credential: Credential = services.acting.credential(account)",
+    ),
+    Removal(
+        SLOW_INTERNAL_APP,
+        "a change that may have reached the application is said not to have been done",
+        "bolt_app/listeners/commands/handlers.py",
+        '    done: messages.Done = "maybe" if api.may_have_changed else "nothing"',
+        '    done: messages.Done = "nothing"',
+    ),
+    Removal(
+        SLOW_INTERNAL_APP,
+        "an application that is down is said maybe to have acted",
+        "bolt_app/internal_api.py",
+        "        reached = not isinstance(error, _NOT_SENT)",
+        "        reached = True",
 # Issue 11, health: /healthz, /readyz and /metrics
 REMOVALS += [
     Removal(
