@@ -2609,6 +2609,9 @@ REMOVALS += [
         "bolt_app/internal_api.py",
         "        reached = not isinstance(error, _NOT_SENT)",
         "        reached = True",
+    ),
+]
+
 # Issue 11, health: /healthz, /readyz and /metrics
 REMOVALS += [
     Removal(
