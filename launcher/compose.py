@@ -18,6 +18,7 @@ from account_binding.audit import AuditLog, AuditObserver
 from account_binding.authorization_flows import AuthorizationFlows
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
+from account_binding.deliveries import EventDeliveries
 from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.lifecycle import EndedNotifier, Lifecycle
 from account_binding.link_renewal import LinkRenewal, ResentLink
@@ -254,6 +255,7 @@ def build_site(
                 slack.api_url,
                 metrics=metrics,
                 connection=connection,
+                events=EventDeliveries(store),  # Issue 11, socket: each event acts once
             )
             await handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("Connected to Slack over Socket Mode")
