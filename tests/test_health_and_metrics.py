@@ -20,11 +20,23 @@ from prometheus_client.parser import text_string_to_metric_families
 from unbinding import disconnect, unlink_question
 
 from account_binding.tokens import digest
-from monitoring.connection import STATES, ConnectionState
+from bolt_app import socket_connection
+from bolt_app.socket_connection import SocketTimings
+from monitoring.connection import STATES, ConnectionState, State
 from web.health import DATABASE_DEADLINE_SECONDS
 from web.services import WebServices
 
 METRICS_TOKEN = "metrics-token-" + "x7Qp" * 8
+#: Socket Mode's timings, short: a reconnect takes a fraction of a second.
+FAST = SocketTimings(
+    ping_interval=0.2,
+    receive_timeout=1.5,
+    backoff_base=0.05,
+    backoff_cap=0.4,
+    open_timeout=3.0,
+    close_timeout=0.3,
+    drain=3.0,
+)
 #: How long a test waits for /readyz at most: its deadline, with generous slack for a busy
 #: machine. An answer within it proves the check did not hang on the lock.
 READYZ_WAIT_SECONDS = DATABASE_DEADLINE_SECONDS + 8
@@ -81,10 +93,18 @@ async def readyz(app: RunningApp) -> httpx.Response:
     return await app.http.get("/readyz", timeout=READYZ_WAIT_SECONDS)
 
 
+async def state_is(app: RunningApp, wanted: State, seconds: float = 10.0) -> None:
+    """Wait until the Socket Mode side sets `wanted` (at once when it is the state now)."""
+    reached = asyncio.Event()
+    connection_of(app).on_change(lambda state: reached.set() if state == wanted else None)
+    await asyncio.wait_for(reached.wait(), seconds)
+
+
 @pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[RunningApp]:
+async def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunningApp]:
+    monkeypatch.setattr(socket_connection, "TIMINGS", FAST)
     async with run_app(tmp_path) as running:
-        connection_of(running).set("connected")  # until the Socket Mode side sets it
+        await state_is(running, "connected")  # Slack said hello
         yield running
 
 
@@ -120,7 +140,8 @@ async def test_readyz_is_ready_with_the_database_writable_and_slack_serving(
 
 async def test_readyz_maps_each_connection_state(app: RunningApp) -> None:
     """Serving ("connected", or "sandbox": the fake Slack on loopback) is ready; every other
-    state is 503 naming it, link_disabled with what to do."""
+    state is 503 naming it, link_disabled with what to do. (The states set here by hand; the
+    tests below reach them for real.)"""
     for state in STATES:
         connection_of(app).set(state)
         answer = await readyz(app)
@@ -138,6 +159,44 @@ async def test_readyz_maps_each_connection_state(app: RunningApp) -> None:
     connection_of(app).set("link_disabled")
     slack = (await readyz(app)).json()["checks"]["slack"]
     assert "link_disabled" in slack["detail"] and "turn it on again" in slack["detail"]
+
+
+async def test_readyz_names_slack_while_the_connection_is_gone_and_recovers_with_it(
+    app: RunningApp,
+) -> None:
+    """The Socket Mode connection dropped, and Slack refusing new ones for a while: 503 naming
+    Slack ("reconnecting") until the app is connected again, then 200."""
+    fake = app.fake
+    fake.fail("apps.connections.open", "service_unavailable", times=8, status=503)
+    reconnecting = asyncio.Event()
+    connection_of(app).on_change(
+        lambda state: reconnecting.set() if state == "reconnecting" else None
+    )
+    fake.drop_connections()
+    await asyncio.wait_for(reconnecting.wait(), 10)
+    answer = await readyz(app)
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["slack"]["ok"] is False
+    assert answer.json()["checks"]["slack"]["state"] == "reconnecting"
+    assert answer.json()["checks"]["database"] == {"ok": True}
+    await state_is(app, "connected", 30)
+    answer = await readyz(app)
+    assert answer.status_code == 200 and answer.json()["checks"]["slack"]["state"] == "connected"
+
+
+async def test_link_disabled_keeps_the_process_up_and_not_ready(app: RunningApp) -> None:
+    await app.fake.send_disconnect("link_disabled", close_after=0.0)
+    await state_is(app, "link_disabled")
+    answer = await readyz(app)
+    assert answer.status_code == 503
+    slack = answer.json()["checks"]["slack"]
+    assert slack["ok"] is False and slack["state"] == "link_disabled"
+    assert "turn it on again" in slack["detail"]
+    assert (await app.http.get("/healthz")).status_code == 200
+    found = await scrape(app)
+    assert value(found, "account_binding_socket_mode_state", state="link_disabled") == 1
+    assert value(found, "account_binding_socket_mode_state", state="connected") == 0
+    assert value(found, "account_binding_ready") == 0
 
 
 async def test_readyz_names_the_database_when_it_cannot_be_written_within_its_deadline(
@@ -194,6 +253,7 @@ async def closed_port() -> AsyncIterator[int]:
 async def test_metrics_count_commands_by_outcome_and_bindings_made_and_removed(
     tmp_path: Path, closed_port: int
 ) -> None:
+    sent = 7  # slash commands below: two links, whoami, frobnicate, remote, fails, unlink
     async with run_app(
         tmp_path,
         COMMAND_PLUGINS="sample_plugins:sample",
@@ -238,6 +298,13 @@ async def test_metrics_count_commands_by_outcome_and_bindings_made_and_removed(
         state = {s: value(found, "account_binding_socket_mode_state", state=s) for s in STATES}
         assert sum(state.values()) == 1
         assert not any(name.endswith("_created") for name, _ in found)
+        # Each slash command's acknowledgement timed (the Socket Mode side records it).
+        acks = value(found, "account_binding_ack_seconds_count", type="slash_commands")
+        assert acks >= sent
+        assert value(found, "account_binding_ack_seconds_sum", type="slash_commands") > 0
+        inf = value(found, "account_binding_ack_seconds_bucket", type="slash_commands", le="+Inf")
+        assert inf == acks
+        assert value(found, "account_binding_socket_mode_state", state="connected") == 1
 
 
 async def test_metrics_closed_by_metrics_token(tmp_path: Path) -> None:
@@ -283,7 +350,7 @@ async def test_metrics_and_readyz_carry_no_identifier_or_secret_after_a_full_flo
     label with any of them (such as the Slack user on the command counter) fails this."""
     secret_key = "health-test-secret-key-" + "k3y" * 8
     async with run_app(tmp_path, METRICS_TOKEN=METRICS_TOKEN, SECRET_KEY=secret_key) as app:
-        connection_of(app).set("connected")
+        await state_is(app, "connected")
         slack_user, username, email = "U0ZQ7XK2P", "quilla_vorn", "quilla.vorn@acme.example"
         await app.add_user(username, email)
         url = await app.link_for(slack_user)
@@ -331,7 +398,7 @@ async def test_metrics_and_readyz_carry_no_identifier_or_secret_after_a_full_flo
 
 async def test_probes_and_metrics_need_no_login_header_under_auth_proxy(tmp_path: Path) -> None:
     async with run_app(tmp_path, AUTH="proxy", TRUSTED_PROXIES="127.0.0.1") as app:
-        connection_of(app).set("connected")
+        await state_is(app, "connected")
         named = {"X-Forwarded-User": "ada", "X-Forwarded-Email": "ada@acme.example"}
         for headers in ({}, named):
             assert (await app.http.get("/healthz", headers=headers)).status_code == 200
