@@ -27,6 +27,8 @@ from monitoring.metrics import Metrics
 
 from . import messages, socket_connection
 from .command_payload import CommandRequest, MalformedCommand
+from .draining import count_listeners, counted_envelope
+from .in_flight import InFlight
 from .installation import InstallationLookup, installation_middleware
 from .lifecycle import event_id_of
 from .listeners import register_listeners
@@ -144,6 +146,8 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         self.redeliveries = redeliveries or Redeliveries()
         #: SLACK_API_URL: late answers go only to its Slack's response_urls.
         self.api_url = api_url or str(web_client.base_url)
+        # Issue 11, shutdown: envelopes being handled and their work, for a graceful stop
+        self.in_flight = InFlight()
         # Every envelope comes through `_receive`, which builds the SocketModeRequest itself
         # rather than let slack_sdk's SocketModeRequest.from_dict raise on an odd payload.
         self.client.message_listeners.append(self._receive)  # type: ignore[arg-type]
@@ -216,6 +220,7 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
                 type(error).__name__,
             )
 
+    @counted_envelope  # Issue 11, shutdown: counted in self.in_flight; refused once stopping
     async def handle(  # type: ignore[override]
         self, client: SocketModeClient, req: SocketModeRequest, arrived: float | None = None
     ) -> None:
@@ -247,6 +252,13 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
             to_post = _payload_of(late)
         if to_post is not None:
             await _post_to_response_url(req, to_post, self.api_url)
+
+    # Issue 11, shutdown: an envelope refused while stopping (bolt_app.draining) was not
+    # acted on, so an Events API retry of it must act: it is not a repeat.
+    def refused(self, req: SocketModeRequest) -> None:
+        event_id = event_id_of(req.payload) if req.type == "events_api" else None
+        if event_id is not None:
+            self.redeliveries.failed(event_id)
 
     # Issue 11, socket: each envelope acts once (bolt_app.redelivery)
 
@@ -360,10 +372,12 @@ def build_socket_mode_handler(
     metrics: Metrics | None = None,
     connection: ConnectionState | None = None,
     events: EventLedger | None = None,
+    in_flight: InFlight | None = None,
 ) -> AsyncSocketModeHandler:
     """Must be called inside the running event loop: the aiohttp client binds to it.
     `metrics` and `connection` (issue 11) are where it reports acks and its state; `events`
-    (issue 11) is where handled Events API deliveries are recorded (None: in memory only).
+    (issue 11) is where handled Events API deliveries are recorded (None: in memory only);
+    `in_flight` (issue 11, shutdown), where it counts envelopes and their listeners' work.
     Its timings are `socket_connection.TIMINGS`, read now."""
     handler = AcknowledgingSocketModeHandler(
         app,
@@ -375,4 +389,6 @@ def build_socket_mode_handler(
         timings=socket_connection.TIMINGS,
         redeliveries=Redeliveries(events),
     )
+    handler.in_flight = in_flight or InFlight()  # Issue 11, shutdown
+    count_listeners(app, handler.in_flight)
     return handler

@@ -41,6 +41,7 @@ async def settle_identity(
         task = asyncio.ensure_future(services.notifier.bindings_merged(settled.merged))
         _telling.add(task)
         task.add_done_callback(_told)
+        services.in_flight.track(task, "DM")  # Issue 11, shutdown: a stop waits for it
     return settled
 
 

@@ -38,7 +38,9 @@ from bolt_app.commands import CommandPlugin, core
 from bolt_app.commands.loading import load_plugins
 from bolt_app.commands.runner import PluginRunner
 from bolt_app.commands.table import CommandTable
+from bolt_app.draining import Draining
 from bolt_app.home_tab import HomeContent, HomeTab, default_slash_command
+from bolt_app.in_flight import InFlight
 from bolt_app.internal_api import InternalApiConnection
 from bolt_app.lifecycle import SlackLifecycle
 from bolt_app.notifications import SlackNotifier
@@ -63,9 +65,15 @@ from web.proxy_identity import ProxyLogin
 from web.services import OAuthServices, SlackSignIn, WebServices
 from web.slack_identity import redirect_uri as slack_identity_redirect_uri
 
+from .stopping import Stopping
+
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_SECONDS = 5.0
+#: Issue 11, shutdown: seconds the plugin runner's cancelled handlers get once the Slack
+#: work in flight is done or cut off (a handler stuck in a blocking call is left behind on
+#: its daemon thread).
+RUNNER_STOP_SECONDS = 1.0
 PURGE_EVERY_SECONDS = 3600
 
 ReturnUrl = Callable[[SlackIdentity, SlackProfile], str]
@@ -113,6 +121,7 @@ def build_site(
     slack_return_url: ReturnUrl = slack_app_redirect,
     store: SQLiteStore | None = None,
     commands: CommandTable | None = None,
+    stopping: Stopping | None = None,
 ) -> Starlette:
     """The ASGI app. Its lifespan opens the database (unless `store` is given opened) and the
     Socket Mode connection, and closes both. `commands` defaults to `command_table(settings)`
@@ -121,6 +130,11 @@ def build_site(
     When `settings.serves_stand_in` (INTERNAL_API_URL unset), the site also serves the stand-in
     internal application's API at /api, and the lifespan opens its store (making its tables);
     otherwise neither exists.
+
+    Issue 11, shutdown: `stopping` (`run` passes the one its server begins on SIGTERM; by
+    default the lifespan's end begins it) stops the Slack side taking envelopes; the
+    lifespan's end waits for the Slack work in flight until SHUTDOWN_TIMEOUT from then, cuts
+    off the rest, then closes the socket, the plugin runner and the store (bolt_app.draining).
     """
     commands = commands or command_table(settings)
     store = store or store_for(settings)
@@ -156,6 +170,9 @@ def build_site(
     )
     connection = ConnectionState()
     metrics.watch_connection(connection)
+    # Issue 11, shutdown: what the Slack side is doing, and the stop that waits for it
+    in_flight = InFlight()
+    stopping = stopping or Stopping(settings.shutdown_timeout)
     audit = AuditLog(store, observer=count)
     client = build_web_client(slack.bot_token, slack.api_url)
     bindings = BindingService(
@@ -228,6 +245,7 @@ def build_site(
         link_renewal=renewal,
         metrics=metrics,
         connection=connection,
+        in_flight=in_flight,
     )
 
     @contextlib.asynccontextmanager
@@ -246,6 +264,7 @@ def build_site(
             )
         )
         handler = None
+        draining = None
         try:
             if stand_in is not None:
                 await stand_in.open()  # its tables, before the first request or command
@@ -256,7 +275,13 @@ def build_site(
                 metrics=metrics,
                 connection=connection,
                 events=EventDeliveries(store),  # Issue 11, socket: each event acts once
+                in_flight=in_flight,
             )
+            # Issue 11, shutdown: the stop's beginning takes the Slack side off at once
+            draining = Draining(
+                handler, in_flight, connection, timeout_seconds=settings.shutdown_timeout
+            )
+            stopping.on_begin(draining.begin)
             await handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("Connected to Slack over Socket Mode")
             yield
@@ -264,9 +289,12 @@ def build_site(
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
-            if handler is not None:
+            if draining is not None:  # Issue 11, shutdown: the Slack work in flight first
+                stopping.begin("the site is stopping")
+                await draining.finish()  # which closed the socket
+            elif handler is not None:
                 await _close(handler)
-            await runner.stop()
+            await runner.stop(RUNNER_STOP_SECONDS)
             if stand_in is not None:
                 await stand_in.close()
             await store.close()
