@@ -7,20 +7,18 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from time import time
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from monitoring.connection import ConnectionState
 from monitoring.metrics import Metrics
@@ -34,7 +32,14 @@ from .lifecycle import event_id_of
 from .listeners import register_listeners
 from .redelivery import EventLedger, Redeliveries
 from .response_urls import is_slack_response_url
-from .services import SlackServices, services_middleware
+from .services import SlackServices, services_middleware, services_of
+from .slack_calls import (
+    RetryingRespond,
+    post_to_response_url,
+    request_timeout,
+    response_url_client,
+    retry_handlers,
+)
 from .socket_connection import ResilientSocketModeClient, SocketTimings
 
 log = logging.getLogger("bolt_app")
@@ -76,10 +81,23 @@ def _hidden_from_bolt(*names: str) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def build_web_client(bot_token: str, api_url: str) -> AsyncWebClient:
-    client = AsyncWebClient(token=bot_token, base_url=api_url)
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
-    return client
+def build_web_client(
+    bot_token: str,
+    api_url: str,
+    *,
+    timeout_seconds: float = 10.0,
+    metrics: Metrics | None = None,
+) -> AsyncWebClient:
+    """The bot's Web API client at SLACK_API_URL (issue 11): each request within
+    `timeout_seconds` (SLACK_API_TIMEOUT), rate limits, 5xx, timeouts and dropped
+    connections retried by slack_sdk's handlers within the deadline of the caller's path
+    (bolt_app.slack_calls), each failed attempt counted in `metrics` when given."""
+    return AsyncWebClient(
+        token=bot_token,
+        base_url=api_url,
+        timeout=request_timeout(timeout_seconds),
+        retry_handlers=retry_handlers(metrics),
+    )
 
 
 def build_bolt_app(client: AsyncWebClient, services: SlackServices) -> AsyncApp:
@@ -91,9 +109,32 @@ def build_bolt_app(client: AsyncWebClient, services: SlackServices) -> AsyncApp:
     with _hidden_from_bolt(*BOLT_OAUTH_VARIABLES):
         app = AsyncApp(client=client, logger=log)
     app.use(services_middleware(services))
+    app.use(_retrying_respond(client))  # Issue 11, outbox: response_urls
     app.use(installation_middleware(InstallationLookup(client)))
     register_listeners(app, services)
     return app
+
+
+def _retrying_respond(
+    client: AsyncWebClient,
+) -> Callable[[AsyncBoltContext, Callable[[], Awaitable[None]]], Awaitable[None]]:
+    """Issue 11: every listener's `respond()` posts to the response_url with retries and a
+    deadline (`slack_calls.RetryingRespond`), each request within the Web API client's
+    timeout (SLACK_API_TIMEOUT), failed attempts counted in the services' metrics, instead of
+    Bolt's plain one."""
+
+    async def replace(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        if context.response_url:
+            context["respond"] = RetryingRespond(
+                response_url=context.response_url,
+                metrics=services_of(context).metrics,
+                timeout_seconds=client.timeout,
+                proxy=client.proxy,
+                ssl=client.ssl,
+            )
+        await next()
+
+    return replace
 
 
 class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
@@ -233,7 +274,9 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
             await send_async_response(client, req, response, start)
             self.metrics.acknowledged(req.type, time() - start)
             if to_post is not None:
-                await _post_to_response_url(req, to_post, self.api_url)
+                await _post_to_response_url(
+                    req, to_post, self.api_url, self.metrics, self.app.client.timeout
+                )
             return
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
         self.metrics.acknowledged(req.type, time() - start)
@@ -251,7 +294,9 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         if to_post is None and late.body:
             to_post = _payload_of(late)
         if to_post is not None:
-            await _post_to_response_url(req, to_post, self.api_url)
+            await _post_to_response_url(
+                req, to_post, self.api_url, self.metrics, self.app.client.timeout
+            )
 
     # Issue 11, shutdown: an envelope refused while stopping (bolt_app.draining) was not
     # acted on, so an Events API retry of it must act: it is not a repeat.
@@ -343,9 +388,16 @@ def _payload_of(response: BoltResponse) -> dict[str, Any]:
     return {"text": response.body}
 
 
-async def _post_to_response_url(req: SocketModeRequest, body: dict[str, Any], api_url: str) -> None:
+async def _post_to_response_url(
+    req: SocketModeRequest,
+    body: dict[str, Any],
+    api_url: str,
+    metrics: Metrics | None = None,
+    timeout_seconds: float = 10.0,
+) -> None:
     """Post `body` to the envelope's response_url, if it has one and it is Slack's (as
-    `api_url` names Slack); failures are logged."""
+    `api_url` names Slack), retried within RESPONSE_URL_DEADLINE_SECONDS; failures are
+    logged."""
     payload = req.payload if isinstance(req.payload, dict) else {}
     url = payload.get("response_url")
     if url is None:
@@ -354,8 +406,10 @@ async def _post_to_response_url(req: SocketModeRequest, body: dict[str, Any], ap
         log.warning("An envelope of type %s named a response_url that is not Slack's", req.type)
         return
     try:
-        sent = await AsyncWebhookClient(url, timeout=10).send_dict(
-            {"response_type": "ephemeral", "replace_original": False, **body}
+        sent = await post_to_response_url(
+            response_url_client(url, metrics, timeout_seconds),
+            {"response_type": "ephemeral", "replace_original": False, **body},
+            metrics=metrics,
         )
     except Exception as error:  # a broken response_url must not take the handler down
         log.error("Could not post to the response_url: %s", type(error).__name__)

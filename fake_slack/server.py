@@ -709,7 +709,8 @@ class FakeSlack:
 
     def slow(self, method: str, seconds: float, times: int = 1) -> None:
         """Answer the next `times` calls of Web API `method` `seconds` late, as a slow Slack
-        does."""
+        does. A call whose client gave up meanwhile (its timeout) is not acted on, as if it
+        was lost on its way."""
         self._delays.setdefault(method, []).extend([seconds] * times)
 
     # Issue 11, shutdown: a call held for as long as a test needs the app to be waiting on it
@@ -1075,6 +1076,8 @@ class FakeSlack:
         delays = self._delays.get(method)
         if delays:
             await asyncio.sleep(delays.pop(0))
+            if request.transport is None:  # Issue 11: the client gave up; nothing is done
+                return web.Response(status=499, text="client gone")
         holds = self._holds.get(method)  # Issue 11, shutdown
         if holds:
             held = holds.pop(0)

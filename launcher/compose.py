@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from account_binding.accounts import AccountService
@@ -44,6 +45,7 @@ from bolt_app.in_flight import InFlight
 from bolt_app.internal_api import InternalApiConnection
 from bolt_app.lifecycle import SlackLifecycle
 from bolt_app.notifications import SlackNotifier
+from bolt_app.outbox_sender import OutboxSender
 from bolt_app.resume import SlackResumer
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
@@ -174,12 +176,14 @@ def build_site(
     in_flight = InFlight()
     stopping = stopping or Stopping(settings.shutdown_timeout)
     audit = AuditLog(store, observer=count)
-    client = build_web_client(slack.bot_token, slack.api_url)
+    client = build_web_client(
+        slack.bot_token, slack.api_url, timeout_seconds=settings.slack_api_timeout, metrics=metrics
+    )
     bindings = BindingService(
         store,
         cipher,
         audit,
-        SlackUsersDirectory(client, deadline_seconds=settings.slack_page_timeout),
+        SlackUsersDirectory(client, deadline_seconds=settings.slack_page_timeout, metrics=metrics),
         policy,
         grants=oauth2.grants if oauth2 else None,
     )
@@ -208,7 +212,12 @@ def build_site(
             link_ttl_seconds=settings.binding_ttl,
         ),
     )
-    notifier = SlackNotifier(client, settings.internal_app_name, home=home)
+    notifier = SlackNotifier(client, settings.internal_app_name, home=home, metrics=metrics)
+    # Issue 11, outbox: the confirmation DMs, sent by a background task that the store wakes
+    # whenever a transaction writes one
+    outbox = outbox_sender(settings, store, client, metrics)
+    store.watch_outbox(outbox.wake)
+    metrics.watch_outbox(lambda: outbox.depth)
     # Issue 11, internal-api: INTERNAL_API_TIMEOUT bounds each call to the internal application.
     internal_api = InternalApiConnection(
         settings.internal_api_url,
@@ -246,12 +255,14 @@ def build_site(
         metrics=metrics,
         connection=connection,
         in_flight=in_flight,
+        slack_api_timeout=settings.slack_api_timeout,  # Issue 11, outbox
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
         await runner.start()
+        sending = asyncio.create_task(outbox.run())  # Issue 11, outbox
         purger = asyncio.create_task(
             _purge_forever(
                 bindings,
@@ -295,6 +306,11 @@ def build_site(
             elif handler is not None:
                 await _close(handler)
             await runner.stop(RUNNER_STOP_SECONDS)
+            # Issue 11, outbox: after the work in flight, which may have written rows; those it
+            # was sending are due again at once, and the next start sends what is left
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
             if stand_in is not None:
                 await stand_in.close()
             await store.close()
@@ -397,7 +413,10 @@ def link_resends(settings: Settings, renewal: LinkRenewal, notifier: SlackNotifi
             digest(link.nonce),
         )
         return await notifier.direct_message(
-            link.identity.user_id, reply, about=" with a link asked for again"
+            link.identity.user_id,
+            reply,
+            about=" with a link asked for again",
+            deadline_seconds=settings.slack_page_timeout,
         )
 
     return LinkResends(
@@ -405,6 +424,23 @@ def link_resends(settings: Settings, renewal: LinkRenewal, notifier: SlackNotifi
         send=send,
         deadline_seconds=settings.slack_page_timeout,
         ttl_seconds=settings.binding_ttl,
+    )
+
+
+# Issue 11, outbox
+
+
+def outbox_sender(
+    settings: Settings, store: SQLiteStore, client: AsyncWebClient, metrics: Metrics | None = None
+) -> OutboxSender:
+    """The sender of the confirmation DMs in `store`'s outbox, through `client`, dropping a
+    DM not sent within OUTBOX_MAX_AGE (bolt_app.outbox_sender)."""
+    return OutboxSender(
+        store,
+        client,
+        settings.internal_app_name,
+        max_age_seconds=settings.outbox_max_age,
+        metrics=metrics,
     )
 
 
