@@ -355,6 +355,8 @@ async def test_metrics_and_readyz_carry_no_identifier_or_secret_after_a_full_flo
         await app.add_user(username, email)
         url = await app.link_for(slack_user)
         nonce = urlsplit(url).path.rsplit("/", 1)[1]
+        # Slack fails the confirmation DM once (the outbox sends it again): an API error.
+        app.fake.fail("chat.postMessage", "internal_error", status=500)
         api_token = await app.bind(username, slack_user)
         await app.command(slack_user, "whoami")
         await app.command(slack_user, f"unknown-{slack_user}")
@@ -367,6 +369,9 @@ async def test_metrics_and_readyz_carry_no_identifier_or_secret_after_a_full_flo
         found = samples(metrics.text)
         assert value(found, "account_binding_bindings_made_total") == 1
         assert value(found, "account_binding_bindings_removed_total", reason="unbound") == 1
+        errors = {"method": "chat.postMessage", "error": "http_5xx"}
+        assert value(found, "account_binding_slack_api_errors_total", **errors) == 1
+        assert ("account_binding_outbox_depth", frozenset()) in found
 
         forbidden = {
             "the Slack user ID": slack_user,
@@ -390,7 +395,7 @@ async def test_metrics_and_readyz_carry_no_identifier_or_secret_after_a_full_flo
         # Every label value is one of a few fixed words or a number (a bucket's bound).
         for (_, labels), _ in found.items():
             for label, text in labels:
-                assert re.fullmatch(r"[a-z_]+(\.[a-zA-Z0-9]+)*|[0-9.]+|\+Inf", text), (label, text)
+                assert re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-zA-Z0-9]+)*|[0-9.]+|\+Inf", text), (label, text)
 
 
 # Machine paths: no login, any AUTH mode; the Host check still applies
