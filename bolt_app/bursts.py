@@ -18,14 +18,20 @@ twice. A quiet app never reaches `AT_ONCE`, and answers in the acknowledgement a
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Mapping
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 #: Slash commands whose acknowledgement waits on their answer, at most, before newcomers are
 #: acknowledged at once.
 AT_ONCE = 20
 #: Answers of commands acknowledged at once that are computed at the same time, at most.
 SLOTS = 8
+#: Seconds between two log lines about a burst.
+LOG_EVERY_SECONDS = 60.0
 #: The key in Bolt's context that says the handler acknowledged the command already.
 ACKNOWLEDGED_AT_ONCE = "acknowledged_at_once"
 
@@ -44,10 +50,28 @@ class Backlog:
         self.at_once = at_once
         self.waiting = 0
         self.slots = asyncio.Semaphore(slots)
+        #: Commands acknowledged at once since the last log line about it.
+        self.acknowledged = 0
+        self._next_log = 0.0
 
     def is_full(self, envelope_type: str) -> bool:
-        """True for a slash command that arrives while `at_once` others wait on their answer."""
-        return envelope_type == "slash_commands" and self.waiting >= self.at_once
+        """True for a slash command that arrives while `at_once` others wait on their answer
+        (logged as a warning at most once every LOG_EVERY_SECONDS)."""
+        if envelope_type != "slash_commands" or self.waiting < self.at_once:
+            return False
+        self.acknowledged += 1
+        now = time.monotonic()
+        if now >= self._next_log:
+            log.warning(
+                "A burst of slash commands: %d are waiting on their answers, so the next ones "
+                "are acknowledged at once with 'One moment' and answered through their "
+                "response_url (%d since the last such line)",
+                self.waiting,
+                self.acknowledged,
+            )
+            self.acknowledged = 0
+            self._next_log = now + LOG_EVERY_SECONDS
+        return True
 
     def track(self, envelope_type: str, work: asyncio.Future[Any]) -> None:
         """Count a slash command's answer `work` (Bolt's dispatch, which ends with the

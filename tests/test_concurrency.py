@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from conftest import LINK, RunningApp, write_lock_held
 from crowd import (
     CONNECTED,
@@ -180,7 +181,7 @@ async def test_many_people_pressing_connect_at_once_are_all_connected(tmp_path: 
 
 
 async def test_commands_that_come_while_many_wait_on_their_answer_are_acknowledged_at_once(
-    running_app: RunningApp,
+    running_app: RunningApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     """With the database locked, AT_ONCE commands wait on their answer (and are acknowledged
     "One moment…" at the listener's 2 s deadline); five more that come meanwhile are
@@ -207,3 +208,5 @@ async def test_commands_that_come_while_many_wait_on_their_answer_are_acknowledg
     assert len(set(links.values())) == len(crowd_)
     told = [m.user_id for m in app.fake.state.messages if m.text == "One moment…"]
     assert sorted(told) == sorted(crowd_)  # once each
+    burst = [r.getMessage() for r in caplog.records if r.name == "bolt_app.bursts"]
+    assert len(burst) == 1 and f"{AT_ONCE} are waiting on their answers" in burst[0]
