@@ -178,7 +178,7 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         start = time()
         if self.backlog.is_full(req.type):  # Issue 11, durability (bolt_app.bursts)
-            await self._answer_later(client, req)
+            await self._answer_later(client, req, start)
             return
         work = asyncio.ensure_future(run_async_bolt_app(self.app, req))
         self.backlog.track(req.type, work)
@@ -207,10 +207,12 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
 
     # Issue 11, durability: a burst of slash commands (bolt_app.bursts)
 
-    async def _answer_later(self, client: SocketModeClient, req: SocketModeRequest) -> None:
-        """Acknowledge the slash command `req` at once with "One moment…", then run Bolt on
-        it (in one of the backlog's slots) telling the listener so, and post what Bolt
-        answers to its response_url."""
+    async def _answer_later(
+        self, client: SocketModeClient, req: SocketModeRequest, start: float
+    ) -> None:
+        """Acknowledge the slash command `req` (arrived at `start`, time()) at once with
+        "One moment…", then run Bolt on it (in one of the backlog's slots) telling the
+        listener so, and post what Bolt answers to its response_url."""
         reply = messages.one_moment_reply()
         await client.send_socket_mode_response(
             SocketModeResponse(
@@ -218,6 +220,7 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
                 payload={"response_type": "ephemeral", "text": reply.text, "blocks": reply.blocks},
             )
         )
+        self.metrics.acknowledged(req.type, time() - start)
         async with self.backlog.slots:
             request = AsyncBoltRequest(
                 mode="socket_mode", body=req.payload, headers=build_headers(req)

@@ -23,7 +23,7 @@ from account_binding.passwords import hash_password
 from account_binding.sessions import SessionService
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.tokens import digest
-from fake_slack import FakeSlack, FakeUser, FakeWorkspace, crowd
+from fake_slack import FakeSlack, FakeUser, FakeWorkspace, Message, crowd
 from web import cookies
 
 T = TypeVar("T")
@@ -74,6 +74,16 @@ class Crowd:
 
     async def wait_for_links(self, user_ids: Iterable[str], seconds: float) -> dict[str, str]:
         return await wait_for_links(self.fake, user_ids, seconds)
+
+    async def answer_to(self, user_id: str, text: str) -> Message:
+        """Run the slash command as `user_id`: the answer, in the acknowledgement or (when it
+        was "One moment…", as on a loaded machine) through the response_url."""
+        before = len(self.fake.state.messages)
+        outcome = await self.fake.send_slash_command(user_id, text)
+        assert outcome.acked, "not acknowledged within Slack's 3 seconds"
+        return await self.fake.wait_for_message(
+            lambda m: m.user_id == user_id and m.text != "One moment…", 30, after=before
+        )
 
     async def kill(self) -> None:
         """SIGKILL the app: it ends wherever it is, as in a crash or at the OOM killer."""

@@ -112,8 +112,8 @@ async def test_a_kill_in_the_middle_of_a_burst_of_bindings_loses_nothing_confirm
             await asyncio.gather(*asking_tasks)  # unanswered: their app is gone
 
             # The app serves: a confirmed person's command acts as their account.
-            whoami = await crowd.fake.send_slash_command(served[0], "whoami")
-            assert whoami.ack_payload and names[served[0]] in whoami.ack_payload["text"]
+            whoami = await crowd.answer_to(served[0], "whoami")
+            assert f"You are {names[served[0]]} in Acme" in whoami.text
             # Whoever was cut off connects now, from the page they had open; a Connect that
             # was committed but whose page never came says they are connected already.
             for person in connecting:
