@@ -11,7 +11,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 CHROMIUM ?= /usr/bin/chromium
 OIDC_PROVIDER := tools/oidc-provider
 
-.PHONY: run test lint pytest chromium oidc-provider screenshots defence-check settings-table clean
+.PHONY: run test lint pytest chromium oidc-provider nginx screenshots defence-check settings-table bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,12 +70,29 @@ $(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package-lock.
 	  npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --loglevel=error; \
 	fi
 
+# Issue 11, operations: tests/test_deploy.py checks deploy/nginx.conf with Debian's nginx and
+# serves it in front of the app. When nginx is not installed, its Debian package (half a
+# megabyte) is unpacked into .cache/nginx: only the binary is used, no service is installed
+# or started, and root is needed only when apt's package lists must be fetched first.
+NGINX_CACHE := .cache/nginx
+
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x $(NGINX_CACHE)/usr/sbin/nginx ]; then \
+	  if command -v apt-get >/dev/null && command -v dpkg >/dev/null; then \
+	    mkdir -p $(NGINX_CACHE) && cd $(NGINX_CACHE) && \
+	    { apt-get download -q nginx || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get download -q nginx; }; } && \
+	    dpkg -x nginx_*.deb . && rm -f nginx_*.deb; \
+	  else \
+	    echo "nginx is missing: install it (Debian: apt-get install nginx) for the deploy tests"; \
+	  fi; \
+	fi
+
 # pytest's exit code 5 means it collected no tests: a failure, said as such.
 pytest: $(DEV_STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$code
 
-test: lint chromium oidc-provider pytest
+test: lint chromium oidc-provider nginx pytest
 
 # Refresh the screenshots in docs/ that the README shows.
 screenshots: $(DEV_STAMP) chromium
@@ -83,13 +100,20 @@ screenshots: $(DEV_STAMP) chromium
 
 # Remove each defence of SECURITY.md in turn, in a copy of the tree; the tests SECURITY.md
 # names for it must fail. Prints how many removals were caught (about 15 minutes).
-defence-check: $(DEV_STAMP)
-	$(BIN)/python -m tools.defence_check $(ARGS)
+# Issue 11, operations: the copy has no .cache/, so the deploy tests are told where nginx is.
+defence-check: $(DEV_STAMP) nginx
+	NGINX_BINARY="$$(command -v nginx || echo $(CURDIR)/$(NGINX_CACHE)/usr/sbin/nginx)" \
+	  $(BIN)/python -m tools.defence_check $(ARGS)
 
 # Rewrite README.md's Configuration table from the settings' declaration
 # (account_binding/settings.py); tests/test_docs.py fails while the two differ.
 settings-table: $(STAMP)
 	$(BIN)/python -m tools.settings_table
 
+# Issue 12: every benchmark in one run, printed as a table and written to
+# bench/results/latest.json (README "Performance"). ARGS=--quick for a short check.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(OIDC_PROVIDER)/node_modules
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(OIDC_PROVIDER)/node_modules .cache

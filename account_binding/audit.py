@@ -66,6 +66,9 @@ class AuditEvent(StrEnum):
     # Issue 10, administration: an administrator set a built-in account's password
     # (`account-binding user set-password`); its sessions ended. Detail: how ("cli").
     PASSWORD_SET = "password_set"  # noqa: S105 - an event name, not a password
+    # Issue 11, operations: `account-binding backup DIR` made a backup (client "cli"). Detail:
+    # the copy's path.
+    BACKUP_MADE = "backup_made"
 
 
 @dataclass(frozen=True)

@@ -330,10 +330,10 @@ class Settings(BaseSettings):
         description="Comma-separated command plugins to load: `module:object`, the name of an installed plugin (entry-point group `account_binding.commands`; the start lists those installed), or `*` for every installed one. Installing a package adds no command until it is named here.",
     )
     command_timeout: float = Field(
-        10.0,
+        30.0,
         ge=1.0,
         le=300.0,
-        description="Seconds (1 to 300) a plugin command may take; then the person is told it did not answer in time.",
+        description="Seconds (1 to 300) a plugin command may take, all its calls together; then the person is told it did not answer in time. Keep it above `INTERNAL_API_TIMEOUT`, so that one slow call is reported as such.",
     )
     sandbox_port: int = Field(
         0,

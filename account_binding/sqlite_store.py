@@ -48,6 +48,7 @@ from .errors import (
 from .migrations import migrations
 from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, User
 from .passwords import NO_PASSWORD
+from .schema_guard import refuse_newer_schema  # Issue 11, operations
 from .store import (
     AuditFilter,
     AuditRecord,
@@ -233,6 +234,8 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 
 def _migrate(db: Database, migration_set: Migrations) -> None:
     """Apply the set's pending migrations, deciding what is pending under the write lock."""
+    # Issue 11, operations: a file a newer version migrated is refused, never used (NewerSchema).
+    refuse_newer_schema(db, migration_set)
     if not migration_set.pending(db):
         return  # the usual start: nothing to do, no write lock taken
     with _write(db):
@@ -1155,6 +1158,16 @@ class SQLiteStore(SQLiteDatabase):
             return int(cursor.rowcount)
 
         return await self._run(purge)
+
+    # Issue 11, socket: each Events API delivery acts once (account_binding.deliveries)
+
+    async def slack_event_noted(self, event_id: str) -> bool:
+        row = await self._read(
+            lambda db: _one(
+                db, "SELECT 1 AS noted FROM slack_events WHERE event_id = ?", [event_id]
+            )
+        )
+        return row is not None
 
     async def remove_slack_bindings(self, where: SlackSelection, now: int) -> list[RemovedBinding]:
         clause, params = _selected(where)

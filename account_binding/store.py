@@ -443,6 +443,13 @@ class Store(Protocol):
         """Forget deliveries received before `received_before` (Unix seconds); how many."""
         ...
 
+    # Issue 11, socket: each Events API delivery acts once (account_binding.deliveries)
+
+    async def slack_event_noted(self, event_id: str) -> bool:
+        """Whether `note_slack_event` recorded `event_id` (and it was not purged since); a
+        read, which waits for no writer."""
+        ...
+
     async def remove_slack_bindings(self, where: SlackSelection, now: int) -> list[RemovedBinding]:
         """Delete every binding `where` selects with its OAuth grant, revoke their API tokens
         and void the selected identities' unused links (ended_reason "ended"), in one

@@ -27,13 +27,16 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from monitoring.connection import ConnectionState
 from monitoring.metrics import Metrics
 
-from . import messages
+from . import messages, socket_connection
 from .bursts import ACKNOWLEDGED_AT_ONCE, Backlog
 from .command_payload import CommandRequest, MalformedCommand
 from .installation import InstallationLookup, installation_middleware
+from .lifecycle import event_id_of
 from .listeners import register_listeners
+from .redelivery import EventLedger, Redeliveries
 from .response_urls import is_slack_response_url
 from .services import SlackServices, services_middleware
+from .socket_connection import ResilientSocketModeClient, SocketTimings
 
 log = logging.getLogger("bolt_app")
 
@@ -113,23 +116,46 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
     """
 
     def __init__(
-        self, app: AsyncApp, app_token: str, web_client: AsyncWebClient, api_url: str = ""
+        self,
+        app: AsyncApp,
+        app_token: str,
+        web_client: AsyncWebClient,
+        api_url: str = "",
+        *,
+        metrics: Metrics | None = None,
+        connection: ConnectionState | None = None,
+        timings: SocketTimings | None = None,
+        redeliveries: Redeliveries | None = None,
     ) -> None:
-        super().__init__(app, app_token, web_client=web_client)
+        # Issue 11, socket: AsyncSocketModeHandler's three attributes, with slack_sdk's client
+        # kept connected through Slack's refreshes and network faults
+        # (bolt_app.socket_connection) in place of the plain one its __init__ would make.
+        self.app = app
+        self.app_token = app_token
+        # Issue 11: where acks and the connection's state are reported
+        self.metrics = metrics or Metrics()
+        self.connection = connection or ConnectionState()
+        self.client = ResilientSocketModeClient(
+            app_token,
+            web_client=web_client,
+            logger=app.logger,
+            timings=timings,
+            connection=self.connection,
+            metrics=self.metrics,
+        )
+        #: Issue 11, socket: repeated envelopes and Events API retries (bolt_app.redelivery).
+        self.redeliveries = redeliveries or Redeliveries()
         #: SLACK_API_URL: late answers go only to its Slack's response_urls.
         self.api_url = api_url or str(web_client.base_url)
-        # Issue 11: where acks and the connection's state are reported
-        self.metrics = Metrics()
-        self.connection = ConnectionState()
         # Issue 11, durability: a burst of slash commands is acknowledged at once
         self.backlog = Backlog()
         # Every envelope comes through `_receive`, which builds the SocketModeRequest itself
         # rather than let slack_sdk's SocketModeRequest.from_dict raise on an odd payload.
-        self.client.socket_mode_request_listeners.remove(self.handle)  # type: ignore[arg-type]
         self.client.message_listeners.append(self._receive)  # type: ignore[arg-type]
 
     async def _receive(self, client: SocketModeClient, message: object, raw: str | None) -> None:
         """One websocket message, as slack_sdk hands it over (a dict, {} when not JSON)."""
+        arrived = time()
         if not isinstance(message, dict):
             return
         envelope_id = message.get("envelope_id")
@@ -137,6 +163,10 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
             return  # hello, disconnect: nothing to acknowledge
         kind = message.get("type")
         payload = message.get("payload")
+        # Issue 11, socket: an envelope seen moments ago is acknowledged and not acted on
+        if self.redeliveries.repeated_envelope(envelope_id):
+            await self._drop_repeat(client, str(kind), envelope_id, "envelope", arrived)
+            return
         if not isinstance(payload, dict):
             log.warning(
                 "An envelope of type %.40r came with a payload that is %s, not an object; "
@@ -148,6 +178,7 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
             await client.send_socket_mode_response(
                 SocketModeResponse(envelope_id=envelope_id, payload=answer)
             )
+            self.metrics.acknowledged(str(kind), time() - arrived)
             return
         if kind == "slash_commands":
             try:
@@ -162,7 +193,14 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
                         envelope_id=envelope_id, payload=_malformed_command_answer(error.fields)
                     )
                 )
+                self.metrics.acknowledged(str(kind), time() - arrived)
                 return
+        # Issue 11, socket: an Events API retry of a delivery handled (or under way) does not
+        # act again
+        event_id = event_id_of(payload) if kind == "events_api" else None
+        if event_id is not None and await self.redeliveries.repeated_event(event_id):
+            await self._drop_repeat(client, str(kind), envelope_id, f"event {event_id}", arrived)
+            return
         retry_attempt = message.get("retry_attempt")
         retry_reason = message.get("retry_reason")
         request = SocketModeRequest(
@@ -173,10 +211,20 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
             retry_attempt=retry_attempt if isinstance(retry_attempt, int) else None,
             retry_reason=retry_reason if isinstance(retry_reason, str) else None,
         )
-        await self.handle(client, request)
+        try:
+            await self.handle(client, request, arrived)
+        except ConnectionError as error:  # Issue 11, socket: the connection went meanwhile
+            log.warning(
+                "Could not acknowledge an envelope of type %s: the Socket Mode connection "
+                "closed meanwhile (%s); Slack retries an event, a person sees a timeout",
+                request.type,
+                type(error).__name__,
+            )
 
-    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
-        start = time()
+    async def handle(  # type: ignore[override]
+        self, client: SocketModeClient, req: SocketModeRequest, arrived: float | None = None
+    ) -> None:
+        start = arrived or time()
         if self.backlog.is_full(req.type):  # Issue 11, durability (bolt_app.bursts)
             await self._answer_later(client, req, start)
             return
@@ -185,11 +233,14 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         done, _ = await asyncio.wait({work}, timeout=HANDLER_ACK_DEADLINE_SECONDS)
         if work in done:
             response, to_post = _acknowledgeable(req, work)
+            await self._taken(req, work)
             await send_async_response(client, req, response, start)
+            self.metrics.acknowledged(req.type, time() - start)
             if to_post is not None:
                 await _post_to_response_url(req, to_post, self.api_url)
             return
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+        self.metrics.acknowledged(req.type, time() - start)
         log.warning(
             "An envelope of type %s was not answered within %ss; acknowledged it empty",
             req.type,
@@ -200,10 +251,41 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         except Exception:  # reported by _acknowledgeable
             log.debug("the late envelope failed")
         late, to_post = _acknowledgeable(req, work)
+        await self._taken(req, work)
         if to_post is None and late.body:
             to_post = _payload_of(late)
         if to_post is not None:
             await _post_to_response_url(req, to_post, self.api_url)
+
+    # Issue 11, socket: each envelope acts once (bolt_app.redelivery)
+
+    async def _drop_repeat(
+        self, client: SocketModeClient, kind: str, envelope_id: str, what: str, arrived: float
+    ) -> None:
+        """Acknowledge a repeated envelope empty, and do nothing else."""
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))
+        self.metrics.acknowledged(kind, time() - arrived)
+        self.metrics.events_deduplicated.labels(type=_envelope_type(kind)).inc()
+        log.info(
+            "Got %s again (an envelope of type %.40s); acknowledged it and did not act on it",
+            what,
+            kind,
+        )
+
+    async def _taken(self, req: SocketModeRequest, work: asyncio.Future[BoltResponse]) -> None:
+        """For an Events API delivery: record it as handled when Bolt took it (200), or
+        forget it when not, so that Slack's retry acts."""
+        if req.type != "events_api" or not isinstance(req.payload, dict):
+            return
+        event_id = event_id_of(req.payload)
+        if event_id is None:
+            return
+        if work.exception() is None and work.result().status == 200:
+            event = req.payload.get("event")
+            event_type = event.get("type") if isinstance(event, dict) else None
+            await self.redeliveries.taken(event_id, str(event_type))
+        else:
+            self.redeliveries.failed(event_id)
 
     # Issue 11, durability: a burst of slash commands (bolt_app.bursts)
 
@@ -236,6 +318,11 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
                 to_post = _payload_of(answer)
             if to_post is not None:
                 await _post_to_response_url(req, to_post, self.api_url)
+
+
+def _envelope_type(kind: str) -> str:
+    """Slack's envelope type as a metric label: one of a few, whatever a sender sends."""
+    return kind if kind in ("slash_commands", "interactive", "events_api") else "other"
 
 
 def _acknowledgeable(
@@ -313,12 +400,20 @@ def build_socket_mode_handler(
     *,
     metrics: Metrics | None = None,
     connection: ConnectionState | None = None,
+    events: EventLedger | None = None,
 ) -> AsyncSocketModeHandler:
     """Must be called inside the running event loop: the aiohttp client binds to it.
-    `metrics` and `connection` (issue 11) are where it reports acks and its state."""
+    `metrics` and `connection` (issue 11) are where it reports acks and its state; `events`
+    (issue 11) is where handled Events API deliveries are recorded (None: in memory only).
+    Its timings are `socket_connection.TIMINGS`, read now."""
     handler = AcknowledgingSocketModeHandler(
-        app, app_token, web_client=AsyncWebClient(base_url=api_url), api_url=api_url
+        app,
+        app_token,
+        web_client=AsyncWebClient(base_url=api_url),
+        api_url=api_url,
+        metrics=metrics,
+        connection=connection,
+        timings=socket_connection.TIMINGS,
+        redeliveries=Redeliveries(events),
     )
-    handler.metrics = metrics or Metrics()
-    handler.connection = connection or ConnectionState()
     return handler

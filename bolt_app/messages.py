@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from account_binding import durations
 
@@ -511,3 +512,42 @@ def removed_by_administrator_dm(app_name: str, username: str) -> Reply:
             ),
         ],
     )
+
+
+# Issue 11, internal-api: what the person reads when the internal application is slow, down
+# or failing. One headline names the application and what failed; the rest says whether
+# anything was done and what to do: "Acme is not responding (no answer within 15 seconds).
+# Try again in a minute."
+
+#: Whether the command may have acted: "nothing" (no request that could change anything
+#: reached the application), "maybe" (a subcommand that changes data, whose request may
+#: have been carried out), "read" (a subcommand that only reads).
+Done = Literal["nothing", "maybe", "read"]
+
+
+def seconds(value: float) -> str:
+    """`value` seconds in words: "1 second", "2.5 seconds"."""
+    return f"{value:g} second{'' if value == 1 else 's'}"
+
+
+def not_responding(app_name: str, why: str) -> str:
+    """The headline of a call that got no usable answer: "Acme is not responding (why)"."""
+    return f"{app_name} is not responding ({why})"
+
+
+def failed(app_name: str, why: str) -> str:
+    """The headline of a call the application answered with a server error (500)."""
+    return f"{app_name} failed ({why})"
+
+
+def unavailable_text(headline: str, app_name: str, done: Done) -> str:
+    """The person's answer (plain text) after `headline` (a clause naming the application,
+    without a final stop), saying whether anything was done and to try again."""
+    if done == "nothing":
+        return f"{headline}, so nothing was done. Try again in a minute."
+    if done == "maybe":
+        return (
+            f"{headline}. It may or may not have been done: check in {app_name} before "
+            f"trying again."
+        )
+    return f"{headline}. Try again in a minute."

@@ -116,13 +116,15 @@ class SlackResumer:
             text=command.text,
             profile=command.binding.profile,
         )
+        outcome = "answered"
         if subcommand is core.WHOAMI:  # answered from the binding, as the listener does
             reply: Reply | None = core.whoami_reply(account.user.username, account.user.email, name)
         else:
             try:
-                reply = await run_handler(
+                handled = await run_handler(
                     services, parsed, account, request, None, answer=delivery.send
                 )
+                reply, outcome = handled.reply, handled.outcome
             except ConnectionEnded:
                 await delivery.send(
                     messages.error_reply(
@@ -136,7 +138,10 @@ class SlackResumer:
         if reply is not None:
             await delivery.send(reply)
         await services.bindings.record_use(account.binding)  # as the listener does
-        await self._record(command, subcommand.name, delivery)
+        # Issue 11, internal-api: a run that did not get through says so ("todo add;
+        # unavailable; dm"): the internal application did not answer, or it failed.
+        what = subcommand.name if outcome == "answered" else f"{subcommand.name}; {outcome}"
+        await self._record(command, what, delivery)
 
     async def _record(self, command: ResumedCommand, what: str, delivery: _Delivery) -> None:
         await self._audit.record(

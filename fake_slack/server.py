@@ -3,8 +3,9 @@
 It serves what this app needs of Slack, the way Slack serves it:
 - the Web API methods `apps.connections.open`, `auth.test`, `chat.postMessage`,
   `users.info` and `views.publish`, with Slack's bearer-token checks and error shapes;
-- the Socket Mode websocket: `hello` on open, envelopes out, acknowledgements back on the same
-  socket, `disconnect` before closing;
+- the Socket Mode websocket: `hello` on open, envelopes out (spread over the app's open
+  sockets, up to 10), acknowledgements back (matched by envelope_id, on any of them),
+  `disconnect` before closing;
 - `response_url`s, which accept up to 5 posts within 30 minutes.
 
 It records every message the app shows a person (ephemeral replies, channel messages, DMs),
@@ -33,13 +34,26 @@ returns a CommandOutcome):
 - `wait_for_message(predicate)`, `wait_until(condition)`: wait for what the app does after
   its ack (a message recorded, replaced or deleted; a Home tab published).
 
+Socket Mode faults, as Slack and the network cause them (issue 11): `send_disconnect(reason,
+close_after=…)` (`warning`, `refresh_requested`, `link_disabled`), `close_socket(serial)`,
+`drop_connections()` (TCP closed, no close frame), `go_half_open()` (nothing comes back),
+`delivering_on(serial)` (deliver on one socket), `redeliver(envelope_id)` (the same envelope
+again), and `fail("apps.connections.open", …)` for 429s and outages. `state.sockets` records
+each websocket (`wait_for_socket(n)`, `wait_for_socket_closed(serial)`), `state.acks` each
+acknowledgement.
+
 Deleted messages stay in `state.messages` (so indexes taken before stay valid) with
 `deleted` set; `messages_for`, `ephemerals` and `dms` leave them out.
+
+For the benchmarks (bench/, issue 12): `send_command_timed` delivers a slash command and
+records nothing but its ack's time, `watch_response_urls` reports each accepted
+response_url post, and `forget_response_urls` lets a long run keep its memory flat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -47,7 +61,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -64,6 +78,8 @@ ACK_TIMEOUT_SECONDS = 3.0
 RESPONSE_URL_MAX_POSTS = 5
 RESPONSE_URL_LIFETIME_SECONDS = 30 * 60
 MAX_CONNECTIONS = 10
+#: Envelopes the fake keeps to `redeliver` (issue 11).
+SENT_KEPT = 1000
 
 JSON = dict[str, Any]
 
@@ -98,6 +114,16 @@ class CommandOutcome:
     ack_seconds: float | None
 
 
+# Issue 12, benchmarks
+@dataclass(frozen=True, slots=True)
+class TimedCommand:
+    """What `FakeSlack.send_command_timed` returns (times in seconds)."""
+
+    sent_at: float
+    ack_seconds: float | None
+    response_url: str
+
+
 @dataclass
 class _ResponseUrl:
     user_id: str
@@ -115,6 +141,22 @@ class _Connection:
     ws: web.WebSocketResponse
     opened: float
     ticket: str = field(repr=False)
+    # Issue 11, socket: what a test made of it (see "Socket Mode faults")
+    serial: int = 0
+    transport: asyncio.BaseTransport | None = field(default=None, repr=False)
+    #: Half-open: the fake reads and drops what the app sends (acknowledgements, pongs, its
+    #: close frame), answers nothing and delivers nothing more on it.
+    silent: bool = False
+
+
+@dataclass
+class SocketRecord:
+    """One Socket Mode websocket as the fake saw it: when it opened (after `hello` was sent)
+    and closed, by `time.monotonic()`; `serial` counts from 1 in opening order."""
+
+    serial: int
+    opened: float
+    closed: float | None = None
 
 
 @dataclass
@@ -122,6 +164,8 @@ class ApiCall:
     method: str
     args: JSON
     token: str | None = field(repr=False)
+    #: When the call arrived, by `time.monotonic()` (issue 11: gaps between retries).
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -143,6 +187,10 @@ class FakeSlackState:
     tickets: list[str] = field(default_factory=list)
     #: The Home tab view `views.publish` last published for each user ID, as Slack answered it.
     home_views: dict[str, JSON] = field(default_factory=dict)
+    # Issue 11, socket: every websocket opened, and every envelope_id acknowledged, in order
+    # (an envelope acknowledged twice appears twice; one never delivered too).
+    sockets: list[SocketRecord] = field(default_factory=list)
+    acks: list[str] = field(default_factory=list)
 
 
 class FakeSlack:
@@ -173,6 +221,10 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self._connected = asyncio.Event()
+        # Issue 11, socket: envelopes as sent (for `redeliver`), where to deliver
+        self._sent: dict[str, JSON] = {}
+        self._deliver_on: int | None = None
+        self._closers: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self.app = self._build_app()
 
@@ -198,8 +250,13 @@ class FakeSlack:
         log.info("Fake Slack listening on %s", self.base_url)
 
     async def stop(self) -> None:
+        for task in list(self._closers):
+            task.cancel()
         for connection in list(self._connections):
-            await connection.ws.close()
+            if connection.silent and connection.transport is not None:
+                connection.transport.close()  # a half-open link has no close handshake
+            else:
+                await connection.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -305,9 +362,7 @@ class FakeSlack:
         accepts_response_payload: bool | None = None,
         extra: JSON | None = None,
     ) -> CommandOutcome:
-        if not self._connections:
-            raise RuntimeError("no Socket Mode connection is open: is the app running?")
-        connection = self._connections[next(self._round_robin) % len(self._connections)]
+        connection = self._pick_connection()
         envelope_id = str(uuid.uuid4())
         ack: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
         self._acks[envelope_id] = ack
@@ -323,7 +378,23 @@ class FakeSlack:
         }
         if payload is NO_PAYLOAD:
             del envelope["payload"]
+        self._remember(envelope)
         await connection.ws.send_str(json.dumps(envelope))
+        return await self._await_ack(
+            envelope_id, ack, started, kind, payload, accepts_response_payload, user_id, channel
+        )
+
+    async def _await_ack(
+        self,
+        envelope_id: str,
+        ack: asyncio.Future[JSON],
+        started: float,
+        kind: str,
+        payload: object,
+        accepts_response_payload: bool,
+        user_id: str,
+        channel: str,
+    ) -> CommandOutcome:
         try:
             reply = await asyncio.wait_for(asyncio.shield(ack), ACK_TIMEOUT_SECONDS)
         except TimeoutError:
@@ -662,9 +733,7 @@ class FakeSlack:
 
     async def disconnect_all(self, reason: str = "refresh_requested") -> None:
         """Ask every connection to go, as Slack does when it refreshes them."""
-        for connection in list(self._connections):
-            await connection.ws.send_str(json.dumps({"type": "disconnect", "reason": reason}))
-            await connection.ws.close()
+        await self.send_disconnect(reason, close_after=0.0)
 
     # recording
 
@@ -712,9 +781,18 @@ class FakeSlack:
         self._tickets.discard(ticket)
         if len(self._connections) >= MAX_CONNECTIONS:
             return web.Response(status=429, text="too_many_websockets")
-        ws = web.WebSocketResponse(autoping=True)
+        # Pings and the close handshake are answered here, so that a half-open connection
+        # (`go_half_open`) can leave them unanswered.
+        ws = web.WebSocketResponse(autoping=False, autoclose=False, timeout=2.0)
         await ws.prepare(request)
-        connection = _Connection(ws=ws, opened=time.time(), ticket=ticket)
+        record = SocketRecord(serial=len(self.state.sockets) + 1, opened=time.monotonic())
+        connection = _Connection(
+            ws=ws,
+            opened=time.time(),
+            ticket=ticket,
+            serial=record.serial,
+            transport=request.transport,
+        )
         self._connections.append(connection)
         self._connected.set()
         await ws.send_str(
@@ -731,16 +809,31 @@ class FakeSlack:
                 }
             )
         )
+        await self._socket_changed(lambda: self.state.sockets.append(record))
         try:
-            async for frame in ws:
+            while True:
+                frame = await ws.receive()
+                if frame.type in (WSMsgType.CLOSED, WSMsgType.CLOSING, WSMsgType.ERROR):
+                    break
+                if frame.type == WSMsgType.CLOSE:
+                    if connection.silent:  # the app's close frame is lost too
+                        await _until_closed(connection.transport)
+                    else:
+                        await ws.close()
+                    break
+                if connection.silent:
+                    continue  # half-open: nothing the app sends arrives
                 if frame.type == WSMsgType.TEXT:
                     self._acknowledge(frame.data)
-                elif frame.type == WSMsgType.ERROR:
-                    break
+                elif frame.type == WSMsgType.PING:
+                    await ws.pong(frame.data)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
         finally:
             self._connections.remove(connection)
             if not self._connections:
                 self._connected.clear()
+            await self._socket_changed(lambda: setattr(record, "closed", time.monotonic()))
         return ws
 
     def _acknowledge(self, data: str) -> None:
@@ -750,11 +843,139 @@ class FakeSlack:
             log.warning("Fake Slack got a frame that is not JSON: %.80r", data)
             return
         envelope_id = message.get("envelope_id") if isinstance(message, dict) else None
+        self.state.acks.append(str(envelope_id))
         future = self._acks.pop(str(envelope_id), None)
         if future is None:
             log.warning("Fake Slack got an acknowledgement for an unknown envelope %r", envelope_id)
         elif not future.done():
             future.set_result(message)
+
+    # Issue 11, socket: Socket Mode faults, as Slack and the network cause them
+    # (https://docs.slack.dev/apis/events-api/using-socket-mode: "Handle disconnects gracefully")
+
+    @property
+    def socket_serials(self) -> list[int]:
+        """The serials of the open websockets (see `state.sockets`), oldest first."""
+        return [c.serial for c in self._connections]
+
+    async def send_disconnect(
+        self, reason: str, *, close_after: float | None = 0.0, serial: int | None = None
+    ) -> list[int]:
+        """Send `{"type": "disconnect", "reason": reason}` on every open websocket (or the one
+        numbered `serial`), as Slack does: `warning` about 10 s before it closes a connection,
+        `refresh_requested` when it wants a new one, `link_disabled` when Socket Mode was
+        turned off for the app. Each is closed `close_after` seconds later (0: at once; None:
+        left open, Slack still delivering on it). The serials told."""
+        told = [c for c in self._connections if serial is None or c.serial == serial]
+        for connection in told:
+            await connection.ws.send_str(
+                json.dumps(
+                    {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}}
+                )
+            )
+            if close_after == 0.0:
+                await connection.ws.close()
+            elif close_after is not None:
+                self._close_later(connection, close_after)
+        return [c.serial for c in told]
+
+    async def close_socket(self, serial: int) -> None:
+        """Close websocket `serial` with the close handshake, as Slack ends a connection."""
+        for connection in self._connections:
+            if connection.serial == serial:
+                await connection.ws.close()
+
+    def drop_connections(self) -> list[int]:
+        """Drop every open websocket abruptly: the TCP connection closes with no `disconnect`
+        message and no close frame, as when a network path or a load balancer goes away."""
+        dropped = []
+        for connection in list(self._connections):
+            if connection.transport is not None:
+                connection.transport.close()
+                dropped.append(connection.serial)
+        return dropped
+
+    def go_half_open(self) -> list[int]:
+        """Every open websocket goes half-open: the TCP connection stays up but nothing comes
+        back (no pong, no acknowledgement read, no close frame answered) and nothing more is
+        delivered on it, as when a NAT or firewall silently forgets the connection."""
+        for connection in self._connections:
+            connection.silent = True
+        return [c.serial for c in self._connections]
+
+    @contextlib.contextmanager
+    def delivering_on(self, serial: int) -> Iterator[None]:
+        """Deliver envelopes on websocket `serial` only, within the block (Slack may deliver
+        on any of an app's open connections, one it has told to go included)."""
+        self._deliver_on = serial
+        try:
+            yield
+        finally:
+            self._deliver_on = None
+
+    async def redeliver(self, envelope_id: str) -> CommandOutcome:
+        """Send the envelope `envelope_id` again, the same bytes with the same envelope_id,
+        and wait for its acknowledgement as the first time."""
+        envelope = self._sent[envelope_id]
+        connection = self._pick_connection()
+        ack: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = ack
+        started = time.perf_counter()
+        await connection.ws.send_str(json.dumps(envelope))
+        payload = envelope.get("payload", NO_PAYLOAD)
+        fields = payload if isinstance(payload, dict) else {}
+        user = fields.get("user")
+        user_id = user.get("id") if isinstance(user, dict) else fields.get("user_id")
+        return await self._await_ack(
+            envelope_id,
+            ack,
+            started,
+            str(envelope["type"]),
+            payload,
+            envelope["accepts_response_payload"] is True,
+            str(user_id or ""),
+            str(fields.get("channel_id") or self.workspace.channel_id),
+        )
+
+    async def wait_for_socket(self, count: int, seconds: float = 10.0) -> SocketRecord:
+        """Wait until `count` websockets were opened in all (`state.sockets`); the last."""
+        await self._wait_socket(lambda: len(self.state.sockets) >= count, seconds)
+        return self.state.sockets[count - 1]
+
+    async def wait_for_socket_closed(self, serial: int, seconds: float = 10.0) -> None:
+        await self._wait_socket(lambda: self.state.sockets[serial - 1].closed is not None, seconds)
+
+    async def _wait_socket(self, condition: Callable[[], bool], seconds: float) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(condition), seconds)
+
+    async def _socket_changed(self, change: Callable[[], None]) -> None:
+        async with self._changed:
+            change()
+            self._changed.notify_all()
+
+    def _pick_connection(self) -> _Connection:
+        live = [c for c in self._connections if not c.silent]
+        if self._deliver_on is not None:
+            live = [c for c in live if c.serial == self._deliver_on]
+        if not live:
+            raise RuntimeError("no Socket Mode connection is open: is the app running?")
+        return live[next(self._round_robin) % len(live)]
+
+    def _close_later(self, connection: _Connection, seconds: float) -> None:
+        async def close() -> None:
+            await asyncio.sleep(seconds)
+            await connection.ws.close()
+
+        task = asyncio.get_running_loop().create_task(close())
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
+
+    def _remember(self, envelope: JSON) -> None:
+        """Keep the last SENT_KEPT envelopes sent, for `redeliver`."""
+        self._sent[str(envelope["envelope_id"])] = envelope
+        while len(self._sent) > SENT_KEPT:
+            del self._sent[next(iter(self._sent))]
 
     # response_url
 
@@ -976,6 +1197,75 @@ class FakeSlack:
             self.state.home_views[user_id] = published
             self._changed.notify_all()
         return _ok({"view": published})
+
+    # Issue 12, benchmarks: a lean delivery for the load generator (bench/), which sends
+    # thousands of commands a second and reads only the time to each acknowledgement.
+
+    async def send_command_timed(
+        self, user_id: str, text: str, *, ack_within: float = ACK_TIMEOUT_SECONDS
+    ) -> TimedCommand:
+        """Deliver a slash command as `send_slash_command` does, over the same websocket and
+        with a live response_url, but record nothing (no ephemeral message, no
+        operation_timeout message): a load generator keeps only the times.
+
+        Returns a TimedCommand: `sent_at` (time.perf_counter() seconds just before the
+        envelope was sent), `ack_seconds` (seconds from then to its acknowledgement, None
+        when none came within `ack_within` seconds) and the command's `response_url`.
+        Raises RuntimeError when no Socket Mode connection is open.
+        """
+        if not self._connections:
+            raise RuntimeError("no Socket Mode connection is open: is the app running?")
+        payload = self.slash_command_payload(user_id, text)
+        connection = self._connections[next(self._round_robin) % len(self._connections)]
+        envelope_id = uuid.uuid4().hex
+        ack: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = ack
+        frame = json.dumps(
+            {
+                "envelope_id": envelope_id,
+                "type": "slash_commands",
+                "payload": payload,
+                "accepts_response_payload": True,
+            }
+        )
+        sent_at = time.perf_counter()
+        await connection.ws.send_str(frame)
+        try:
+            await asyncio.wait_for(ack, ack_within)
+        except TimeoutError:
+            self._acks.pop(envelope_id, None)
+            return TimedCommand(sent_at, None, str(payload["response_url"]))
+        return TimedCommand(sent_at, time.perf_counter() - sent_at, str(payload["response_url"]))
+
+    def watch_response_urls(self, on_post: Callable[[str, float], None]) -> None:
+        """Call `on_post(response_url, at)` for every post a response_url accepts (HTTP 200),
+        `at` being time.perf_counter() when it was accepted. Call before `start`."""
+
+        @web.middleware
+        async def watch(
+            request: web.Request,
+            handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        ) -> web.StreamResponse:
+            response = await handler(request)
+            if response.status == 200 and request.path.startswith(("/commands/", "/actions/")):
+                on_post(self.base_url + request.path, time.perf_counter())
+            return response
+
+        self.app.middlewares.append(watch)
+
+    def forget_response_urls(self) -> None:
+        """Forget every response_url issued so far (a post to one then gets 404
+        `expired_url`), so that a long benchmark keeps this process's memory flat."""
+        self._response_urls.clear()
+        self.state.response_urls.clear()
+
+
+async def _until_closed(transport: asyncio.BaseTransport | None, seconds: float = 60.0) -> None:
+    """Wait (up to `seconds`) until the app closes the TCP connection of a half-open socket.
+    Polled: once a websocket is closing, aiohttp reads no more and offers nothing to await."""
+    deadline = time.monotonic() + seconds
+    while transport is not None and not transport.is_closing() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
 
 
 async def _arguments(request: web.Request) -> JSON:

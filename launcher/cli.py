@@ -32,7 +32,7 @@ from account_binding.store import AuditFilter, NoDatabase, StoreUnavailable
 from bolt_app.commands.loading import PluginLoadError
 from bolt_app.commands.table import CommandClash
 
-from . import admin_commands, user_admin
+from . import admin_commands, backup, user_admin
 from .compose import (
     SlackConnection,
     build_site,
@@ -81,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_audit(settings, args))
         elif args.command == "unbind":
             return admin_commands.unbind(settings, args.slack_user)
+        elif args.command == "backup":  # Issue 11, operations
+            return backup.run(settings, args)
         # Issue 10, administration: binding list|remove, user set-password, manifest
         elif admin_commands.handles(args):
             password = (
@@ -163,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true", help="print a JSON array")
     # Issue 10, administration: binding list|remove, user set-password, manifest
     admin_commands.add_commands(commands, user_commands, _since)
+    backup.add_command(commands)  # Issue 11, operations: backup DIR
     return parser
 
 

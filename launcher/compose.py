@@ -18,6 +18,7 @@ from account_binding.audit import AuditLog
 from account_binding.authorization_flows import AuthorizationFlows
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
+from account_binding.deliveries import EventDeliveries
 from account_binding.introspection import IntrospectionClient, TokenIntrospector
 from account_binding.lifecycle import EndedNotifier, Lifecycle
 from account_binding.link_renewal import LinkRenewal, ResentLink
@@ -186,7 +187,12 @@ def build_site(
         ),
     )
     notifier = SlackNotifier(client, settings.internal_app_name, home=home)
-    internal_api = InternalApiConnection(settings.internal_api_url, settings.internal_app_name)
+    # Issue 11, internal-api: INTERNAL_API_TIMEOUT bounds each call to the internal application.
+    internal_api = InternalApiConnection(
+        settings.internal_api_url,
+        settings.internal_app_name,
+        timeout=settings.internal_api_timeout,
+    )
     runner = PluginRunner()
     sessions = SessionService(
         store, idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
@@ -244,6 +250,7 @@ def build_site(
                 slack.api_url,
                 metrics=metrics,
                 connection=connection,
+                events=EventDeliveries(store),  # Issue 11, socket: each event acts once
             )
             await handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("Connected to Slack over Socket Mode")

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from account_binding.accounts import AccountService
 from account_binding.crypto import TokenCipher
@@ -76,6 +77,8 @@ class RunningApp:
     store: SQLiteStore
     users: dict[str, User] = field(default_factory=dict)
     browsers: list[httpx.AsyncClient] = field(default_factory=list)
+    #: The ASGI site (issue 11: its `state.services` holds the Metrics and ConnectionState).
+    site: Starlette | None = None
 
     async def add_user(
         self, username: str, email: str | None = None, password: str = PASSWORD
@@ -270,7 +273,7 @@ async def run_app(
             headers=browser_headers(settings),
         ) as http:
             running = RunningApp(
-                fake=fake, settings=settings, base_url=base_url, http=http, store=store
+                fake=fake, settings=settings, base_url=base_url, http=http, store=store, site=app
             )
             try:
                 yield running

@@ -107,11 +107,13 @@ def running_provider(
     signing_key: dict[str, Any] | None = None,
     claims: dict[str, list[str]] | None = None,
     extra_clients: list[dict[str, Any]] | None = None,
+    slow_refresh_seconds: float = 0.0,
 ) -> Iterator[RunningProvider]:
     """Run the provider until the block ends. `ttl` sets lifetimes in seconds per kind
     (`AccessToken`, `RefreshToken`, `IdToken`, ...); `signing_key` is the private JWK it signs
     with (so a test can sign tokens as it); `claims` maps scopes to claim names (replacing
-    openid/email/profile's); `extra_clients` are more clients' metadata. Raises AssertionError
+    openid/email/profile's); `extra_clients` are more clients' metadata; `slow_refresh_seconds`
+    delays each refresh's answer after its new tokens were issued. Raises AssertionError
     when it does not answer within 20 s or exits early."""
     node = node_command()
     port = free_port()
@@ -137,6 +139,8 @@ def running_provider(
         config["signing_key"] = signing_key
     if claims is not None:
         config["claims"] = claims
+    if slow_refresh_seconds:
+        config["slow_refresh_ms"] = int(slow_refresh_seconds * 1000)
     config_file = tmp_path / f"oidc-provider-{port}.json"
     config_file.write_text(json.dumps(config))
     log = tmp_path / f"oidc-provider-{port}.log"

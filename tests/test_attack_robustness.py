@@ -133,13 +133,15 @@ async def test_malformed_lifecycle_events_are_acknowledged_and_never_raise(
     events.append({"type": "app_home_opened", "user": 5, "tab": ["home"]})
     events.append({"type": "app_home_opened", "user": "U0ADA", "tab": "home", "view": 5})
     for event in events:
-        payload = app.fake.event_payload(event)
+        # Each variant a delivery of its own (a fresh event_id): a repeated one is dropped
+        # before Bolt sees it (issue 11).
+        fresh = app.fake.event_payload
         for variant in (
-            payload,
-            {**payload, "authorizations": 5},
-            {**payload, "authorizations": [5]},
-            {**payload, "team_id": 5, "enterprise_id": []},
-            {**payload, "event_id": 7},
+            fresh(event),
+            {**fresh(event), "authorizations": 5},
+            {**fresh(event), "authorizations": [5]},
+            {**fresh(event), "team_id": 5, "enterprise_id": []},
+            {**fresh(event), "event_id": 7},
         ):
             outcome = await app.fake.send_envelope("events_api", variant)
             assert outcome.acked, variant

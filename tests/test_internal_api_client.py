@@ -134,7 +134,7 @@ async def connection() -> AsyncIterator[InternalApiConnection]:
 
 async def test_every_call_carries_the_credential_under_the_urls_own_path() -> None:
     async with serve() as url:
-        connection = InternalApiConnection(url + "/prefix/", "Acme")
+        connection = InternalApiConnection(url + "/prefix/", "Acme", timeout=5.0)
         api = connection.as_person({"Authorization": "Bearer abt_x", "Impersonate-User": "ada"})
         try:
             got = await api.get("/shifts", params={"who": "a b&c"})
@@ -169,7 +169,7 @@ async def test_any_json_comes_back_parsed_and_an_empty_answer_is_none(
 @pytest.mark.parametrize(
     ("path", "error", "says"),
     [
-        ("/502", ApiUnavailable, "Acme could not do it (HTTP 502). Try again in a minute."),
+        ("/502", ApiUnavailable, "Acme is not responding (HTTP 502). Try again in a minute."),
         ("/not-json", UnreadableAnswer, "Acme gave an answer that could not be read (HTTP 200)."),
         ("/huge", UnreadableAnswer, "Acme gave an answer too large to read."),
         ("/huge-chunked", UnreadableAnswer, "Acme gave an answer too large to read."),
@@ -177,7 +177,11 @@ async def test_any_json_comes_back_parsed_and_an_empty_answer_is_none(
         ("/redirect", UnreadableAnswer, "(HTTP 302)"),
         ("/refused", ApiRefused, "Acme refused: no such rotation"),
         ("/unauthorised", CredentialRejected, "Acme did not accept the app's credential."),
-        ("/slow", ApiUnavailable, "Acme did not answer. Try again in a minute."),
+        (
+            "/slow",
+            ApiUnavailable,
+            "Acme is not responding (no answer within 1 second). Try again in a minute.",
+        ),
     ],
 )
 async def test_each_failure_says_what_happened(
@@ -197,10 +201,15 @@ async def test_a_refusal_keeps_its_status_and_reason(connection: InternalApiConn
 async def test_an_unreachable_internal_application_gets_a_clear_message_and_a_log_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The person reads "did not answer"; the administrator reads where and why."""
-    connection = InternalApiConnection("http://127.0.0.1:9", "Acme")  # nothing listens there
+    """The person reads "not responding", and that nothing was done; the administrator reads
+    where and why."""
+    # Nothing listens there.
+    connection = InternalApiConnection("http://127.0.0.1:9", "Acme", timeout=5.0)
     try:
-        with pytest.raises(ApiUnavailable, match="Acme did not answer"):
+        with pytest.raises(
+            ApiUnavailable,
+            match=r"Acme is not responding \(no connection could be made\), so nothing was done",
+        ):
             await connection.as_person({}).get("/api/me")
     finally:
         await connection.close()
@@ -285,7 +294,7 @@ async def test_a_quoted_typed_word_cannot_walk_out_of_the_prefix() -> None:
 
     app = Starlette(routes=[Route("/{rest:path}", anything)])
     async with serving(app) as url:
-        connection = InternalApiConnection(url + "/acme-api", "Acme")
+        connection = InternalApiConnection(url + "/acme-api", "Acme", timeout=5.0)
         try:
             with contextlib.suppress(ValueError):
                 await connection.as_person({}).get("/items/..%2F..%2Fadmin")
@@ -308,7 +317,7 @@ async def test_a_refusal_that_echoes_the_credential_does_not_show_it_to_the_pers
 
     app = Starlette(routes=[Route("/x", echo_auth)])
     async with serving(app) as url:
-        connection = InternalApiConnection(url, "Acme")
+        connection = InternalApiConnection(url, "Acme", timeout=5.0)
         try:
             api = connection.as_person(
                 {"Authorization": f"Bearer {service_token}", "Impersonate-User": "ada"}

@@ -81,17 +81,19 @@ async def test_pages_answer_503_not_500_while_the_database_stays_locked(
 async def test_a_to_do_change_while_the_database_stays_locked_says_busy_and_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The Slack side waits longer for the internal application than the stand-in waits for
-    the lock, so the person reads "busy", never "did not answer" about a change made later."""
-    from bolt_app import internal_api
+    """The Slack side waits longer for the internal application (INTERNAL_API_TIMEOUT) than
+    the stand-in waits for the lock, so the person reads "busy", never "not responding" about
+    a change made later."""
+    from account_binding.settings import Settings
 
-    assert internal_api.TIMEOUT_SECONDS > sqlite_store.BUSY_TIMEOUT_SECONDS
+    default = Settings.model_fields["internal_api_timeout"].default
+    assert default > sqlite_store.BUSY_TIMEOUT_SECONDS
     monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_SECONDS", 0.5)
     async with run_app(tmp_path) as app:
         await app.bind("ada", "U0ADA")
         with write_lock_held(app.settings.database):
             messages = await app.command("U0ADA", "todo add Water the plants")
-        assert "busy" in messages[-1].text and "did not answer" not in messages[-1].text
+        assert "busy" in messages[-1].text and "not responding" not in messages[-1].text
         assert app.query("SELECT count(*) FROM todos") == [(0,)]
 
 

@@ -186,7 +186,10 @@ async def test_the_help_lists_the_plugins_subcommands_but_not_the_stand_ins(
         (401, "no longer accepts this Slack account's connection"),
         (403, "Acme refused: refused by the recording API"),
         (404, "Acme refused: refused by the recording API"),
-        (503, "Acme could not do it (refused by the recording API). Try again in a minute."),
+        # `remote` does not declare changes_data, but sent only a GET: nothing was done.
+        (503, "Acme is not available just now (refused by the recording API), so nothing"),
+        (504, "Acme is not responding (refused by the recording API), so nothing was done."),
+        (500, "Acme failed (refused by the recording API), so nothing was done."),
     ],
 )
 async def test_refusals_of_the_internal_application_are_said_plainly(

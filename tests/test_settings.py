@@ -326,7 +326,7 @@ def test_public_url_maps_a_host_name_as_browsers_do(tmp_path: Path) -> None:
 
 def test_the_issue_8_settings_have_their_agreed_defaults(tmp_path: Path) -> None:
     settings = load(tmp_path)
-    assert settings.command_plugins == () and settings.command_timeout == 10.0
+    assert settings.command_plugins == () and settings.command_timeout == 30.0
     assert settings.act_as == "token" and settings.api_token_ttl is None
     assert settings.internal_api_token is None
     assert (settings.introspection_client_id, settings.introspection_client_secret) == (None, None)

@@ -86,6 +86,8 @@ RESEND_ABUSE = '"Send me a new link in Slack" abused'
 RESUMED_UNSEEN = "A command run unseen after connecting"
 RESUMED_TWICE = "A resumed command run twice, or for someone else"
 RESUME_URL = "A command's response_url kept or used too long"
+# Issue 11, internal-api
+SLOW_INTERNAL_APP = "A slow, down or failing internal application"
 # Issue 10, administration
 ADMIN_TERMINAL = "Terminal escapes in an administrator's listing"
 SSO_PASSWORD = "A password for an account made by single sign-on"  # noqa: S105 - a row of SECURITY.md
@@ -1714,7 +1716,8 @@ REMOVALS = [
         BROKEN_PLUGIN,
         "a handler's exception is not caught",
         "bolt_app/listeners/commands/handlers.py",
-        "    except Exception as error:\n        return _incident(typed, plugin, request, error)\n"
+        "    except Exception as error:\n"
+        '        return Handled(_incident(typed, plugin, request, error), "failed")\n'
         "    if reply",
         "    if reply",
     ),
@@ -2557,6 +2560,163 @@ REMOVALS += [
         "a resent link leaves the older links' commands and response_urls",
         "account_binding/sqlite_store.py",
         "                _keep_resume(db, new_hash, identity, None, None)\n",
+        "",
+    ),
+]
+
+# Issue 11, socket: each Slack delivery acts once; Socket Mode turned off
+DELIVERED_TWICE = "A Slack delivery acting twice"
+LINK_DISABLED = "Socket Mode turned off, or the app-level token revoked"
+REMOVALS += [
+    Removal(
+        DELIVERED_TWICE,
+        "an envelope_id delivered again is acted on again",
+        "bolt_app/app.py",
+        "        if self.redeliveries.repeated_envelope(envelope_id):",
+        "        if False:",
+    ),
+    Removal(
+        DELIVERED_TWICE,
+        "an event's retry arriving while the first delivery is handled acts too",
+        "bolt_app/redelivery.py",
+        "        if not self._events.add(event_id):\n            return True\n",
+        "        self._events.add(event_id)\n",
+    ),
+    Removal(
+        DELIVERED_TWICE,
+        "handled events are not looked up in the database (a retry after a restart acts)",
+        "bolt_app/redelivery.py",
+        "        return handled\n",
+        "        return False\n",
+    ),
+    Removal(
+        DELIVERED_TWICE,
+        "handled events are not recorded in the database",
+        "bolt_app/redelivery.py",
+        "        if self._ledger is None or event_type in SLACK_EVENTS:",
+        "        if True:",
+    ),
+    Removal(
+        DELIVERED_TWICE,
+        "a delivery no listener took is recorded, so its retry would be dropped",
+        "bolt_app/app.py",
+        "        if work.exception() is None and work.result().status == 200:",
+        "        if True:",
+    ),
+    Removal(
+        LINK_DISABLED,
+        "link_disabled is taken for a refresh: the app reconnects again and again",
+        "bolt_app/socket_connection.py",
+        '        if reason == "link_disabled":',
+        '        if reason == "link_disabled" and False:',
+    ),
+    Removal(
+        LINK_DISABLED,
+        "a half-open connection is never noticed",
+        "bolt_app/socket_connection.py",
+        "            if silent > self.timings.receive_timeout:",
+        "            if False:",
+    ),
+]
+
+# Issue 11, internal-api: the internal application slow, down or failing
+REMOVALS += [
+    Removal(
+        SLOW_INTERNAL_APP,
+        "no whole-call deadline (httpx's per-read timeout only: a trickling body holds on)",
+        "bolt_app/internal_api.py",
+        "                asyncio.timeout(self._timeout),",
+        "                asyncio.timeout(None),",
+    ),
+    Removal(
+        SLOW_INTERNAL_APP,
+        "an abandoned handler can still answer the person",
+        "bolt_app/listeners/commands/handlers.py",
+        "            if not gate.open:",
+        "            if False:",
+    ),
+    Removal(
+        SLOW_INTERNAL_APP,
+        "an abandoned handler can still call the internal application",
+        "bolt_app/listeners/commands/handlers.py",
+        "        gate.close()\n        api.stop()\n",
+        "        gate.close()\n",
+    ),
+    Removal(
+        SLOW_INTERNAL_APP,
+        "the credential is asked on the handler's loop (a refresh dies with its command)",
+        "bolt_app/listeners/commands/handlers.py",
+        "credential: Credential = _OnLoop(services.acting.credential(account), main_loop)",
+        "credential: Credential = services.acting.credential(account)",
+    ),
+    Removal(
+        SLOW_INTERNAL_APP,
+        "a change that may have reached the application is said not to have been done",
+        "bolt_app/listeners/commands/handlers.py",
+        '    done: messages.Done = "maybe" if api.may_have_changed else "nothing"',
+        '    done: messages.Done = "nothing"',
+    ),
+    Removal(
+        SLOW_INTERNAL_APP,
+        "an application that is down is said maybe to have acted",
+        "bolt_app/internal_api.py",
+        "        reached = not isinstance(error, _NOT_SENT)",
+        "        reached = True",
+    ),
+]
+
+# Issue 11, operations: backups, and the example reverse proxy in deploy/
+BACKUP_READ = "A backup read by someone else"
+FORGED_THROUGH_PROXY = "Headers forged through the reverse proxy"
+REMOVALS += [
+    Removal(
+        BACKUP_READ,
+        "backup files take the umask's mode",
+        "launcher/backup.py",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666",
+    ),
+    Removal(
+        BACKUP_READ,
+        "a new backup directory takes the umask's mode",
+        "launcher/backup.py",
+        "            directory.mkdir(mode=0o700, parents=True)\n            os.chmod(directory, 0o700)",
+        "            directory.mkdir(parents=True)",
+    ),
+    Removal(
+        BACKUP_READ,
+        "a backup replaces a file of its name",
+        "launcher/backup.py",
+        "        if key is not None and _exists(final_key):\n            continue\n"
+        "        try:\n            os.link(copy, final)",
+        "        try:\n            os.replace(copy, final)",
+    ),
+    Removal(
+        BACKUP_READ,
+        "a backup writes SECRET_KEY from the environment beside the copy",
+        "launcher/backup.py",
+        '        return "environment", None',
+        '        return "environment", settings.secret_key()',
+    ),
+    Removal(
+        FORGED_THROUGH_PROXY,
+        "nginx passes on the X-Forwarded-User a client sends",
+        "deploy/nginx.conf",
+        '    proxy_set_header X-Forwarded-User  "";\n',
+        "",
+    ),
+    Removal(
+        FORGED_THROUGH_PROXY,
+        "nginx does not name the client in X-Forwarded-For",
+        "deploy/nginx.conf",
+        "    proxy_set_header X-Forwarded-For   $remote_addr;\n",
+        "",
+    ),
+    Removal(
+        FORGED_THROUGH_PROXY,
+        "nginx passes /metrics from anywhere",
+        "deploy/nginx.conf",
+        "        deny all;\n",
         "",
     ),
 ]

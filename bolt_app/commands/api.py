@@ -21,7 +21,20 @@ class InternalApiError(Exception):
 
 
 class ApiUnavailable(InternalApiError):
-    """No answer within the deadline, a network failure, or a 5xx answer."""
+    """No answer within INTERNAL_API_TIMEOUT, a network failure, or a 5xx answer.
+
+    `reached`: whether the request may have reached the application, so that it may have
+    acted on it (False only when no connection could be made). `headline`: what failed,
+    naming the application, as a clause without a final stop ("Acme is not responding (no
+    answer within 15 seconds)"), from which the command listener words the person's answer
+    for a subcommand that changes data ("... It may or may not have been done: check in
+    Acme before trying again."); None when a plugin raises it with a sentence of its own,
+    which is then shown as it is."""
+
+    def __init__(self, sentence: str, *, reached: bool = True, headline: str | None = None) -> None:
+        super().__init__(sentence)
+        self.reached = reached
+        self.headline = headline
 
 
 class ApiRefused(InternalApiError):

@@ -94,10 +94,18 @@ class PluginRunner:
     async def start(self) -> None:
         self._slots = asyncio.Semaphore(self._max_running)
 
-    async def run(self, work: Callable[[], Awaitable[T]], deadline_seconds: float) -> T:
+    async def run(
+        self,
+        work: Callable[[], Awaitable[T]],
+        deadline_seconds: float,
+        *,
+        abandon: Callable[[], None] | None = None,
+    ) -> T:
         """`work()` run on a loop and thread of its own, its result or exception; HandlerTimeout
         (the work cancelled) when it takes longer than `deadline_seconds`, waiting for a slot
-        included. A SystemExit or KeyboardInterrupt in `work` is HandlerExit."""
+        included. A SystemExit or KeyboardInterrupt in `work` is HandlerExit. `abandon` is
+        called on this loop at the deadline, before the work is cancelled (so that what the
+        work does once it sees its cancellation finds it already called)."""
         slots = self._slots
         if slots is None:
             raise RuntimeError("the plugin runner is not started")
@@ -132,6 +140,8 @@ class PluginRunner:
         done, _ = await asyncio.wait({finished}, timeout=max(0.0, deadline - main.time()))
         if not done:
             finished.cancel()  # so a late result or error is dropped, not left unretrieved
+            if abandon is not None:
+                abandon()
             run.cancel()  # reaches the handler as CancelledError when its loop is free
             raise HandlerTimeout
         return finished.result()

@@ -6,7 +6,9 @@
 //
 // The issuer is http://127.0.0.1:PORT. The config file (JSON) holds `clients` (oidc-provider
 // client metadata), `accounts` ({id: {email, email_verified, preferred_username, name}}; the
-// id is the subject) and optionally `ttl` (seconds per token kind, e.g. {"AccessToken": 5}).
+// id is the subject) and optionally `ttl` (seconds per token kind, e.g. {"AccessToken": 5})
+// and `slow_refresh_ms` (answer each refresh that long after its new tokens were issued, the
+// old refresh token already spent: a client that gives up meanwhile has lost them).
 //
 // Login without a browser form: the authorization request's `login_hint` names a test account,
 // or GET /interaction/<uid>?account=<id> does; otherwise /interaction/<uid> shows a one-field
@@ -115,6 +117,17 @@ provider.use(async (ctx, next) => {
   ctx.redirect(await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false }));
   return undefined;
 });
+
+// A slow token endpoint for refreshes only (the tests of a command abandoned meanwhile).
+const slowRefreshMs = Number(config.slow_refresh_ms ?? 0);
+if (slowRefreshMs > 0) {
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route === 'token' && ctx.oidc?.params?.grant_type === 'refresh_token') {
+      await new Promise((resolve) => { setTimeout(resolve, slowRefreshMs); });
+    }
+  });
+}
 
 const server = provider.listen(port, '127.0.0.1', () => {
   console.log(`oidc-provider listening on ${issuer}`);

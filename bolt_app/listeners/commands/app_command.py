@@ -44,7 +44,7 @@ from ...lifecycle import ended_binding_reply
 from ...messages import Reply
 from ...response_urls import is_slack_response_url
 from ...services import SlackServices, services_of
-from .handlers import run_handler
+from .handlers import Handled, run_handler
 from .responding import respond as _respond
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,9 @@ class Answer:
     `then`, work after it whose reply (if any) goes through the response_url."""
 
     reply: Reply | None
-    then: Callable[[], Awaitable[Reply | None]] | None = None
+    # Issue 11, internal-api: the plugin's reply and the outcome ("unavailable" when the
+    # internal application did not answer: handlers.Handled).
+    then: Callable[[], Awaitable[Handled]] | None = None
     # Issue 10, unbinding: the binding the command acted with, whose use is recorded
     # (`last_used_at`) once the person has their answer.
     used: Binding | None = None
@@ -123,9 +125,9 @@ async def app_command(
                 "" if sent else " (not delivered)",
             )
     if answer.then is not None:
-        follow_up = await answer.then()
-        if follow_up is not None:
-            await _respond(respond, follow_up)
+        handled = await answer.then()
+        if handled.reply is not None:
+            await _respond(respond, handled.reply)
     if answer.used is not None:
         await services.bindings.record_use(answer.used)
 
@@ -238,7 +240,7 @@ async def _answer(
         )
     bound = account
 
-    async def act() -> Reply | None:
+    async def act() -> Handled:
         # After the acknowledgement: the internal application may take longer than Slack waits.
         try:
             return await run_handler(services, parsed, bound, request, respond)
@@ -257,13 +259,16 @@ async def _answer(
                     f"so nothing was done. Connect it again to use `{messages.escape(slash)}`."
                 )
             if "command" not in services.binding_triggers:
-                return messages.not_connected_reply(
-                    name, slash, services.binding_triggers, reason=reason
+                return Handled(
+                    messages.not_connected_reply(
+                        name, slash, services.binding_triggers, reason=reason
+                    ),
+                    "refused",
                 )
             try:
-                return await _link_reply(services, request, reason)
+                return Handled(await _link_reply(services, request, reason), "link_sent")
             except DomainError as error:  # StoreBusy: the person can try again
-                return messages.error_reply(str(error))
+                return Handled(messages.error_reply(str(error)), "failed")
 
     return Answer(None, then=act, used=bound.binding)
 

@@ -84,7 +84,7 @@ def _client_authenticated(header: str) -> bool:
 async def api_for(base_url: str, headers: Mapping[str, str]) -> AsyncIterator[InternalApiClient]:
     """`ctx.api` as the product makes it: its own client for INTERNAL_API_URL (`base_url`),
     carrying `headers` (the acting mode's credential) on every call."""
-    connection = InternalApiConnection(base_url, "Acme")
+    connection = InternalApiConnection(base_url, "Acme", timeout=15.0)  # INTERNAL_API_TIMEOUT
     try:
         yield connection.as_person(headers)
     finally:

@@ -9,6 +9,11 @@ The product runs a handler only for a bound person, after acknowledging the comm
 `InternalApiError` whose text is safe to show; the product turns it into the reply, so the
 handlers only catch what they can say better (an unknown rotation). Everything the service
 returns is escaped before it goes into mrkdwn.
+
+A call that timed out (INTERNAL_API_TIMEOUT) or broke off may still have been carried out: a
+page may have gone. `oncall page` declares `changes_data=True`, so the product then tells the
+person it may or may not have been done and to check before paging again; the handler never
+retries the page itself.
 """
 
 from __future__ import annotations

@@ -1,0 +1,375 @@
+"""`python -m bench`: every benchmark of issue 12 in one run, printed as a table and kept as
+JSON.
+
+One process (this one) holds the fake Slack and the load generator; each system under test
+runs as a process of its own, one after another, against that same fake Slack, and the
+internal API runs in a process of its own for the product and baseline C alike:
+
+1. baseline A (starter-template Bolt), then baseline B (AsyncApp, ack only): closed loop
+   at 1 and 50, and B in open loop at half its own rate at 50;
+2. baseline C (B plus the bound path's work after the ack, pooled sessions): closed loop
+   at 1 and 50, answers awaited, and open loop at its own completion rate;
+3. the product (`account-binding run`, a real SQLite file): the unbound path (a new Slack
+   person per command: a link issued, stored and replied), then the bound path (people
+   bound beforehand through the product's own services: lookup, ack, the internal API
+   call and the answer through the response_url), the same runs as its baselines (the
+   unbound open loop at half of B's rate, the bound one at the product's own completion
+   rate); then its memory over many commands, and its site;
+4. growth: the product's link issue, bind and lookup at growing numbers of rows, in this
+   process against a database of its own.
+
+`--quick` makes every run last about a second and every size small: it proves the harness
+end to end (tests/test_bench_smoke.py), and its figures are indicative only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fake_slack import FakeSlack
+
+from . import commands, growth, report, site
+from .commands import Durations, bound_people, suite, unbound_people
+from .load import Driver, RunStats
+from .people import bind_people
+from .processes import ROOT, Child
+from .systems import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    SECRET_KEY,
+    start_baseline,
+    start_internal_api,
+    start_product,
+    stopped,
+)
+
+DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
+
+
+#: The parts a run can be limited to (`--only`), in the order they run.
+PARTS = ("commands", "memory", "site", "growth")
+
+
+class Plan:
+    """What one run measures, and for how long."""
+
+    def __init__(self, quick: bool, parts: tuple[str, ...] = PARTS) -> None:
+        self.quick = quick
+        self.parts = parts
+        self.durations = Durations(warmup=0.2, seconds=0.8) if quick else Durations(2.0, 10.0)
+        #: Slack people bound before the product starts (the bound path's).
+        self.bound_people = 100 if quick else 500
+        #: Commands between the two RSS readings.
+        self.memory_commands = 200 if quick else 100_000
+        self.site = site.SitePlan.quick() if quick else site.SitePlan.full()
+        self.growth_sizes = (1_000, 2_000) if quick else (1_000, 100_000, 1_000_000)
+        self.growth_samples = 30 if quick else 500
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "quick": self.quick,
+            "parts": list(self.parts),
+            "warmup_seconds": self.durations.warmup,
+            "measured_seconds": self.durations.seconds,
+            "bound_people": self.bound_people,
+            "memory_commands": self.memory_commands,
+            "site": self.site.as_json(),
+            "growth_sizes": list(self.growth_sizes),
+            "growth_samples": self.growth_samples,
+        }
+
+
+def machine() -> dict[str, Any]:
+    """The machine the figures were measured on."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    try:
+        load: list[float] | None = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "load_average_at_start": load,
+    }
+
+
+def _runs(runs: dict[str, RunStats]) -> dict[str, Any]:
+    return {key: stats.as_json() for key, stats in runs.items()}
+
+
+async def run(plan: Plan, workdir: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The benchmarks of `plan.parts`; the results as report.rows and the JSON file read them."""
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "plan": plan.as_json(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    fake = FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN)
+    driver = Driver(fake)
+    await fake.start()
+    children: list[Child] = []
+    try:
+        api, api_url = await start_internal_api(workdir)
+        children.append(api)
+        if "commands" in plan.parts:
+            results.update(await _baselines(plan, fake, driver, workdir, api_url, children, log))
+        if {"commands", "memory", "site"} & set(plan.parts):
+            half_b = results.get("baseline_b", {}).get("c50", {}).get("acks_per_second")
+            results.update(
+                await _product(plan, fake, driver, workdir, api_url, children, half_b, log)
+            )
+        if "growth" in plan.parts:
+            log("growth")
+            results["growth"] = await growth.measure(
+                workdir,
+                SECRET_KEY,
+                fake.workspace.team_id,
+                plan.growth_sizes,
+                plan.growth_samples,
+                log=log,
+            )
+    finally:
+        for child in reversed(children):
+            await child.stop()
+        await fake.stop()
+    results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return results
+
+
+async def _baselines(
+    plan: Plan,
+    fake: FakeSlack,
+    driver: Driver,
+    workdir: Path,
+    api_url: str,
+    children: list[Child],
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Baselines A, B and C, one after another."""
+
+    async def baseline(
+        which: str,
+        prefix: str,
+        *,
+        answered: bool,
+        open_rate: Callable[[RunStats], float | None] | None = None,
+    ) -> dict[str, Any]:
+        log(f"baseline {which.upper()}")
+        child = await start_baseline(which, fake, workdir, api_url)
+        children.append(child)
+        try:
+            runs = await suite(
+                driver,
+                child,
+                unbound_people(prefix),
+                plan.durations,
+                answered=answered,
+                open_rate=open_rate,
+                log=log,
+            )
+        finally:
+            await child.stop()
+            children.remove(child)
+            await stopped(fake)
+        return _runs(runs)
+
+    return {
+        "baseline_a": await baseline("a", "UA", answered=False),
+        "baseline_b": await baseline(
+            "b", "UB", answered=False, open_rate=lambda c50: c50.acks_per_second / 2 or None
+        ),
+        "baseline_c": await baseline(
+            "c", "UC", answered=True, open_rate=lambda c50: c50.answers_per_second or None
+        ),
+    }
+
+
+async def _product(
+    plan: Plan,
+    fake: FakeSlack,
+    driver: Driver,
+    workdir: Path,
+    api_url: str,
+    children: list[Child],
+    b_at_50: float | None,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """The product's command paths, its memory and its site, on one process."""
+    results: dict[str, Any] = {}
+    log("the product")
+    database = workdir / "product.sqlite3"
+    known = [f"UK{n:08d}" for n in range(1, plan.bound_people + 1)]
+    started = time.monotonic()
+    await bind_people(database, SECRET_KEY, fake.workspace.team_id, known)
+    log(f"  bound {len(known)} people in {time.monotonic() - started:.1f} s")
+    product = await start_product(fake, workdir, database, api_url)
+    children.append(product.child)
+    try:
+        if "commands" in plan.parts:
+            log("  unbound path")
+            unbound = await suite(
+                driver,
+                product.child,
+                unbound_people("UN"),
+                plan.durations,
+                answered=False,
+                open_rate=lambda c50: b_at_50 / 2 if b_at_50 else None,
+                log=log,
+            )
+            results["product_unbound"] = _runs(unbound)
+            log("  bound path")
+            bound = await suite(
+                driver,
+                product.child,
+                bound_people(known),
+                plan.durations,
+                answered=True,
+                open_rate=lambda c50: c50.answers_per_second or None,
+                log=log,
+            )
+            results["product_bound"] = _runs(bound)
+        if "memory" in plan.parts:
+            log(f"  memory over {plan.memory_commands} commands")
+            results["memory"] = await memory(
+                driver, product.child, known, plan.memory_commands, log
+            )
+            log(f"    {results['memory']}")
+        if "site" in plan.parts:
+            log("  site")
+            results["site"] = await site.measure(
+                fake, product.base_url, database, SECRET_KEY, workdir, plan.site, log=log
+            )
+    finally:
+        await product.child.stop()
+        children.remove(product.child)
+        await stopped(fake)
+    return results
+
+
+async def memory(
+    driver: Driver,
+    child: Child,
+    known: list[str],
+    count: int,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The product's RSS before and after `count` commands, 50 at a time, half from new
+    people (a link each) and half from bound people (an internal API call each)."""
+    await commands.settle(child, log)
+    driver.forget()
+    before = child.rss_bytes()
+    unbound = unbound_people("UM")
+    bound = bound_people(known)
+    sent = 0
+    started = time.perf_counter()
+
+    async def worker() -> None:
+        nonlocal sent
+        while sent < count:
+            sent += 1
+            user_id, text = (bound if sent % 2 else unbound)()
+            await driver.command(user_id, text, answered=sent % 2 == 1)
+
+    await asyncio.gather(*(worker() for _ in range(commands.MANY_AT_A_TIME)))
+    seconds = time.perf_counter() - started
+    await commands.settle(child, log)
+    driver.forget()
+    after = child.rss_bytes()
+    return {
+        "commands": count,
+        "seconds": round(seconds, 1),
+        "rss_before_mb": _mb(before),
+        "rss_after_mb": _mb(after),
+        "rss_growth_mb": _mb(after - before) if before is not None and after is not None else None,
+    }
+
+
+def _mb(value: int | None) -> float | None:
+    return None if value is None else round(value / 1_000_000, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Run every benchmark of issue 12 against a fake Slack on loopback; print "
+        "the table and write the results as JSON.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="about a second per run and small sizes: proves the harness, figures indicative only",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=DEFAULT_JSON,
+        metavar="PATH",
+        help=f"where to write the results (default {DEFAULT_JSON.relative_to(ROOT)})",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        metavar="PART",
+        help=f"run only this part ({', '.join(PARTS)}); may be repeated. Default: all",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="keep the databases and the processes' logs in DIR (default: a temporary "
+        "directory, removed after)",
+    )
+    arguments = parser.parse_args(argv)
+    for name in (
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
+        os.environ.pop(name, None)  # slack_sdk and httpx would send loopback traffic there
+    logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
+    plan = Plan(arguments.quick, tuple(p for p in PARTS if p in (arguments.only or PARTS)))
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    with contextlib.ExitStack() as stack:
+        workdir = arguments.workdir
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            results = asyncio.run(run(plan, workdir.resolve(), log=log))
+        except RuntimeError as error:
+            print(f"bench: {error}", file=sys.stderr)
+            return 1
+    results["rows"] = [row.as_json() for row in report.rows(results)]
+    print(report.table(results))
+    arguments.json.parent.mkdir(parents=True, exist_ok=True)
+    arguments.json.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"results written to {arguments.json}")
+    return 0

@@ -1,0 +1,113 @@
+"""The benchmark harness (`python -m bench`, issue 12) runs end to end and prints every
+figure; the fake Slack's lean delivery it relies on reports what it says.
+
+Nothing here asserts a speed: the machine is shared and noisy. The figures of a `--quick`
+run are indicative only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from bench import report
+from fake_slack import FakeSlack
+
+PROXIES = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def test_the_quick_run_prints_and_writes_every_figure(project_root: Path, tmp_path: Path) -> None:
+    written = tmp_path / "results.json"
+    environment = {k: v for k, v in os.environ.items() if k not in PROXIES}
+    environment["PYTHONPATH"] = str(project_root)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(written)],
+        cwd=project_root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+
+    results = json.loads(written.read_text())
+    figures = [row["figure"] for row in results["rows"]]
+    assert figures == [row.figure for row in report.rows(results)]
+    for name in ("unbound: acks/s, 50 at a time", "bound: completed/s, 50 at a time"):
+        assert name in figures
+    assert any(f.startswith("site: confirm page") for f in figures)
+    assert any(f.startswith("growth: lookup") for f in figures)
+    assert any(f.startswith("memory: RSS growth") for f in figures)
+    for row in results["rows"]:
+        assert isinstance(row["product"], int | float), row
+        if row["baseline_name"]:
+            assert isinstance(row["baseline"], int | float), row
+        if row["target"]:
+            assert isinstance(row["met"], bool), row
+
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("Machine: ") for line in lines), done.stdout
+    table = [line for line in lines if line.startswith("| ")]
+    assert _cells(table[0]) == list(report.COLUMNS)
+    assert set(table[1]) <= {"|", "-", " "}
+    body = [_cells(line) for line in table[2:]]
+    assert [cells[0] for cells in body] == figures
+    for figure, product, baseline, _ratio, target, met in body:
+        assert product and not product.startswith(report.NOT_MEASURED), figure
+        assert report.NOT_MEASURED not in baseline, figure
+        assert met in (("yes", "NO") if target else ("",)), figure
+
+
+async def test_a_timed_command_reports_its_ack_or_none_and_a_live_response_url() -> None:
+    fake = FakeSlack()
+    posts: list[str] = []
+    fake.watch_response_urls(lambda url, at: posts.append(url))
+    await fake.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{fake.api_url}apps.connections.open",
+                headers={"Authorization": f"Bearer {fake.app_token}"},
+            ) as opened:
+                url = (await opened.json())["url"]
+            async with http.ws_connect(url) as ws:
+                await ws.receive_json()  # hello
+                silent = await fake.send_command_timed("U0ADA", "me", ack_within=0.2)
+                assert silent.ack_seconds is None  # nothing acknowledged it
+
+                async def acknowledge() -> None:
+                    envelope = await ws.receive_json()  # the silent one
+                    envelope = await ws.receive_json()
+                    assert envelope["type"] == "slash_commands"
+                    assert envelope["payload"]["text"] == "who &amp; what"
+                    await ws.send_json({"envelope_id": envelope["envelope_id"]})
+
+                acknowledging = asyncio.create_task(acknowledge())
+                timed = await fake.send_command_timed("U0ADA", "who & what")
+                await acknowledging
+            assert timed.ack_seconds is not None and timed.ack_seconds >= 0
+            assert timed.sent_at > silent.sent_at
+
+            async with http.post(timed.response_url, json={"text": "the answer"}) as answer:
+                assert answer.status == 200
+            async with http.post(timed.response_url + "0", json={"text": "x"}) as unknown:
+                assert unknown.status == 404
+            fake.forget_response_urls()
+            async with http.post(timed.response_url, json={"text": "again"}) as forgotten:
+                assert forgotten.status == 404
+        assert posts == [timed.response_url]
+        assert fake.state.messages[-1].text == "the answer"  # the post itself is recorded
+        assert not any(m.source == "slack" for m in fake.state.messages)  # no operation_timeout
+    finally:
+        await fake.stop()
