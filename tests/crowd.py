@@ -58,12 +58,15 @@ class Crowd:
     browsers: list[httpx.AsyncClient] = field(default_factory=list)
 
     def browser(self) -> httpx.AsyncClient:
-        """A fresh browser (its own cookies and connection) on the site."""
+        """A fresh browser (its own cookies) on the site. Each request on a connection of
+        its own: a kept-alive connection that the server closes for idleness (uvicorn's 5 s)
+        just as a request goes out fails it, where a browser would silently send it again."""
         client = httpx.AsyncClient(
             base_url=self.app.base_url,
             trust_env=False,
             headers={"Origin": f"http://localhost:{self.app.port}"},
             timeout=60,
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
         self.browsers.append(client)
         return client
@@ -130,6 +133,9 @@ async def serving(tmp_path: Path, people: int, **settings: str) -> AsyncIterator
         await app.start()
         await fake.wait_connected()
         yield running
+    except BaseException:
+        print(f"The app's output, to its end:\n{running.app.output[-6000:]}")
+        raise
     finally:
         for browser in running.browsers:
             await browser.aclose()
@@ -182,20 +188,31 @@ async def open_for(browser: httpx.AsyncClient, url: str, username: str) -> httpx
     return page
 
 
-async def open_with_session(
-    browser: httpx.AsyncClient, url: str, store: SQLiteStore, username: str
-) -> httpx.Response:
-    """`username` opens the link in `browser` holding a session made for that link as a login
-    makes one (`SessionService.start` with the link's hash), without typing the password:
-    argon2 costs a login a tenth of a second of CPU, which for a crowd would be most of the
-    test. The confirm page."""
-    opened = await browser.get(urlsplit(url).path)
-    assert opened.status_code == 303, opened.text
+async def session_for(store: SQLiteStore, username: str, url: str) -> str:
+    """A session of `username` made for the link `url` as a login makes one
+    (`SessionService.start` with the link's hash), without typing the password: argon2 costs
+    a login a tenth of a second of CPU, which for a crowd would be most of the test. The
+    session cookie's value."""
     found = await store.find_credentials(username)
     assert found is not None, username
     sessions = SessionService(store, idle_timeout=3600, max_age=3600)
-    token = await sessions.start(found[0].id, digest(urlsplit(url).path.rsplit("/", 1)[-1]))
-    browser.cookies.set(cookies.SESSION, token, domain="127.0.0.1")
+    return await sessions.start(found[0].id, digest(nonce_of(url)))
+
+
+def nonce_of(url: str) -> str:
+    return urlsplit(url).path.rsplit("/", 1)[-1]
+
+
+async def open_with_session(
+    browser: httpx.AsyncClient, url: str, store: SQLiteStore, username: str
+) -> httpx.Response:
+    """`username` opens the link in `browser` holding a session made for it (`session_for`).
+    The confirm page."""
+    opened = await browser.get(urlsplit(url).path)
+    assert opened.status_code == 303, opened.text
+    browser.cookies.set(
+        cookies.SESSION, await session_for(store, username, url), domain="127.0.0.1"
+    )
     page = await browser.get("/bind")
     assert page.status_code == 200 and 'value="connect"' in page.text, page.text
     return page
