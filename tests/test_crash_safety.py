@@ -168,7 +168,8 @@ class Burst:
 
     async def ask(self, person: str, after: float) -> None:
         await asyncio.sleep(after)
-        with contextlib.suppress(RuntimeError):  # no socket left to send it on
+        # No socket left to send it on (RuntimeError), or the one left is closing.
+        with contextlib.suppress(RuntimeError, ConnectionError):
             await self.crowd.fake.send_slash_command(person, "link")
 
 
