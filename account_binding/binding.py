@@ -28,6 +28,7 @@ from .errors import (
     StoreBusy,
 )
 from .models import Binding, BindingRequest, SlackIdentity, SlackPerson, SlackProfile, User
+from .outbox import NoticeKind
 from .resume import PendingCommand, ResumedCommand
 from .store import LinkLimit, NewGrant, Rekeyed, RemovedBinding, Store
 from .text import ascii_lower
@@ -95,7 +96,10 @@ class BoundAccount:
 
 
 class Notifier(Protocol):
-    """Tells the Slack person what happened to their binding."""
+    """Told after a change to a binding has committed. The confirmation DM itself is not its
+    job (issue 11): the change's own transaction wrote it to the outbox
+    (account_binding.outbox), and a background sender delivers it; the notifier does what
+    may stay best effort (the Slack side republishes the person's Home tab)."""
 
     async def binding_created(self, binding: Binding, user: User) -> None: ...
     async def binding_removed(self, binding: Binding) -> None: ...
@@ -275,6 +279,7 @@ class BindingService:
                 real_name=(person.real_name or None) if person else None,
                 api_token_expires_at=now + ttl if api_token and ttl is not None else None,
                 grant=grant,
+                notice=NoticeKind.BOUND,  # Issue 11, outbox: the DM, in the same transaction
             )
         except (LinkError, AlreadyBound, AccountDisabled) as error:
             await self._refused(error, actor, request.identity)
@@ -456,7 +461,7 @@ class BindingService:
         if not is_public_id(public_id):
             return None
         removed = await self._store.remove_binding_by_public_id(
-            public_id, self._clock(), identity=identity
+            public_id, self._clock(), identity=identity, notice=NoticeKind.UNBOUND
         )
         if removed is None:
             return None
@@ -483,7 +488,7 @@ class BindingService:
         if not is_public_id(public_id):
             return None
         removed = await self._store.remove_binding_by_public_id(
-            public_id, self._clock(), user_id=user.id
+            public_id, self._clock(), user_id=user.id, notice=NoticeKind.UNBOUND
         )
         if removed is None:
             return None
@@ -525,14 +530,17 @@ class BindingService:
         and from the organisation or another workspace of it), the older is kept and the
         other removed as unbinding removes one (token revoked, OAuth grant revoked at the
         provider), audited `binding_merged`; the result's `merged` says which, for the Slack
-        person to be told (`Notifier.bindings_merged`). `team_name`: the organisation's name
+        person to be told (the outbox row, written in the same transaction, and
+        `Notifier.bindings_merged`). `team_name`: the organisation's name
         as the payload gives it, shown for what moved. Outside Grid, or with nothing keyed
         on the workspace (one indexed read), nothing is written. Raises StoreBusy when the
         database stays locked.
         """
         if identity.enterprise_id is None or identity.scope_id == identity.team_id:
             return SettledIdentity()
-        rekeyed = await self._store.rekey_to_organisation(identity, self._clock(), team_name)
+        rekeyed = await self._store.rekey_to_organisation(
+            identity, self._clock(), team_name, notice=NoticeKind.MERGED
+        )
         if not rekeyed.changed:
             return SettledIdentity()
         client = f"slack:{identity.user_id}"

@@ -12,7 +12,8 @@ went away, or an administrator disables or removes an internal account.
   its row but loses its bindings, API tokens and sessions, cannot log in and cannot be bound
   to; a removed one is deleted with everything keyed on it (the audit log stays). Each Slack
   person who was bound to it is noted (`ended_bindings`), so that their next command tells
-  them why instead of sending a new link, and is told at once by DM (best effort). Audited
+  them why instead of sending a new link, and is told by DM: the outbox row (issue 11) is
+  written in the same transaction, and whichever process sends the outbox delivers it. Audited
   as `user_disabled`, `user_enabled`, `user_removed`, and `unbound` (detail `user_disabled`
   or `user_removed`) for each binding.
 
@@ -33,6 +34,7 @@ from .audit import Actor, AuditEvent, AuditLog
 from .clock import Clock, system_clock
 from .errors import NoSuchUser
 from .models import Binding, SlackIdentity, User
+from .outbox import NoticeKind
 from .store import EndedBinding, EndedUser, RemovedBinding, SlackSelection, Store, StoredGrant
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 EVENT_MEMORY_SECONDS = 24 * 3600
 #: Grant revocations (or DMs) under way at once.
 CONCURRENCY = 8
-#: Seconds one DM about a removal may take, retries included.
+#: Seconds the notifier may take about one removal (the DM itself is the outbox's).
 DM_DEADLINE_SECONDS = 20.0
 
 #: The events after which Slack removes bindings, as the audit log names them.
@@ -53,8 +55,9 @@ SLACK_EVENTS = ("app_uninstalled", "tokens_revoked", "user_change")
 
 
 class EndedNotifier(Protocol):
-    """Tells a Slack person that their binding ended because an administrator disabled or
-    removed the internal account `username` (`reason` "disabled" or "removed")."""
+    """Told that a Slack person's binding ended because an administrator disabled or removed
+    the internal account `username` (`reason` "disabled" or "removed"). The DM is the
+    outbox's (written with the removal); this is for what may stay best effort."""
 
     async def binding_ended(self, binding: Binding, username: str, reason: str) -> None: ...
 
@@ -72,9 +75,9 @@ class Lifecycle:
     ) -> None:
         """`grants`: under ACT_AS=oauth2, where removed bindings' grants are revoked (None:
         a removed binding that has one is logged as not revoked). `revoke_deadline_seconds`
-        bounds each grant's revocation (its refresh and access tokens). `notifier`: who DMs
-        Slack people about an administrator's removal (None: nobody is told at once; their
-        next command tells them)."""
+        bounds each grant's revocation (its refresh and access tokens). `notifier`: told of
+        each binding an administrator's removal ended, after it committed (None: nobody);
+        the DMs are outbox rows the removal writes whatever `notifier` is."""
         self._store = store
         self._audit = audit
         self._grants = grants
@@ -123,7 +126,7 @@ class Lifecycle:
         who was bound to it is noted, so that their next command says why, and DMed.
         Disabling a disabled account again removes nothing more. Raises NoSuchUser."""
         user = await self._user_named(username)
-        ended = await self._store.disable_user(user.id, self._clock())
+        ended = await self._store.disable_user(user.id, self._clock(), NoticeKind.ENDED)
         if ended is None:
             raise NoSuchUser(username)
         again = ended.user.disabled_at is not None
@@ -152,7 +155,7 @@ class Lifecycle:
         log keeps its entries, which carry the user name. Each Slack person who was bound to
         it is noted and DMed as for `disable_user`. Raises NoSuchUser."""
         user = await self._user_named(username)
-        ended = await self._store.delete_user(user.id, self._clock())
+        ended = await self._store.delete_user(user.id, self._clock(), NoticeKind.ENDED)
         if ended is None:
             raise NoSuchUser(username)
         await self._audit.record(
@@ -184,7 +187,8 @@ class Lifecycle:
         return found[0]
 
     async def _ended(self, ended: EndedUser, actor: Actor, reason: str) -> None:
-        """After an administrator's removal: audit each binding, revoke grants, send DMs."""
+        """After an administrator's removal: audit each binding, revoke grants, tell the
+        notifier (the DMs are already in the outbox)."""
         for item in ended.removed:
             await self._audit.record(
                 AuditEvent.UNBOUND,
@@ -204,7 +208,7 @@ class Lifecycle:
         await _each_within(
             [tell(item.binding) for item in ended.removed],
             DM_DEADLINE_SECONDS,
-            "a DM about the end of a binding",
+            "telling about the end of a binding",
         )
 
     async def _revoke_grants(self, removed: Sequence[RemovedBinding]) -> None:

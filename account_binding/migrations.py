@@ -301,6 +301,47 @@ def m007_link_lifecycle_and_account_management(db: Database) -> None:
     db.execute(BINDING_PUBLIC_ID_TRIGGER)
 
 
+# Issue 11, outbox: the confirmation DMs (bound, unbound, ended, merged), each written in the
+# same transaction as the change it reports and deleted once Slack has taken it
+# (account_binding/outbox.py). Times are Unix seconds with fractions (REAL): `created_at`
+# (when the change committed; OUTBOX_MAX_AGE counts from it), `next_attempt_at` (due), and
+# the lease a sender holds while it sends (`lease_until`, `lease_owner`: a random token per
+# claim). `facts` is JSON (the user name, the reason: never a message text); `binding_id`
+# may name a binding that is gone (an unbind), so it has no foreign key.
+@migrations()
+def m008_outbox(db: Database) -> None:
+    _table(db, "outbox").create(
+        {
+            "id": int,
+            "kind": str,
+            "binding_id": int,
+            "scope_id": str,
+            "slack_user_id": str,
+            "team_id": str,
+            "enterprise_id": str,
+            "facts": str,
+            "created_at": float,
+            "attempts": int,
+            "next_attempt_at": float,
+            "lease_until": float,
+            "lease_owner": str,
+            "last_error": str,
+        },
+        pk="id",
+        not_null={
+            "kind",
+            "scope_id",
+            "slack_user_id",
+            "team_id",
+            "facts",
+            "created_at",
+            "attempts",
+            "next_attempt_at",
+        },
+    )
+    _table(db, "outbox").create_index(["next_attempt_at"])
+
+
 #: Issue 10, unbinding: gives every new binding its public ID (see m007).
 BINDING_PUBLIC_ID_TRIGGER = (
     "CREATE TRIGGER bindings_public_id AFTER INSERT ON bindings "

@@ -33,6 +33,7 @@ from urllib.parse import quote
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from . import sqlite_outbox
 from .errors import (
     AccountDisabled,
     AlreadyBound,
@@ -47,6 +48,7 @@ from .errors import (
 )
 from .migrations import migrations
 from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, User
+from .outbox import NoticeKind, OutboxEntry
 from .passwords import NO_PASSWORD
 from .schema_guard import refuse_newer_schema  # Issue 11, operations
 from .store import (
@@ -488,6 +490,7 @@ class SQLiteStore(SQLiteDatabase):
         real_name: str | None = None,
         api_token_expires_at: int | None = None,
         grant: NewGrant | None = None,
+        notice: NoticeKind | None = None,
     ) -> Binding:
         if (api_token_hash is None) != (api_token_ciphertext is None):
             raise ValueError("a token's hash and ciphertext come together, or neither")
@@ -567,7 +570,7 @@ class SQLiteStore(SQLiteDatabase):
                 assert binding.lastrowid is not None
                 if grant is not None:
                     _insert_grant(db, binding.lastrowid, grant, now)
-                return Binding(
+                made = Binding(
                     id=binding.lastrowid,
                     user_id=user_id,
                     identity=identity,
@@ -575,8 +578,12 @@ class SQLiteStore(SQLiteDatabase):
                     api_token_id=token_id,
                     created_at=now,
                 )
+                if notice is not None:  # Issue 11, outbox: the DM, in this transaction
+                    username = sqlite_outbox.username_of(db, user_id)
+                    sqlite_outbox.enqueue(db, notice, made, {"username": username}, now)
+                return made
 
-        return await self._run(complete)
+        return self._outbox_written(await self._run(complete), notice)
 
     async def void_binding_request(
         self, nonce_hash: str, now: int, reason: str = "refused"
@@ -1184,7 +1191,9 @@ class SQLiteStore(SQLiteDatabase):
 
         return await self._run(remove)
 
-    async def disable_user(self, user_id: int, now: int) -> EndedUser | None:
+    async def disable_user(
+        self, user_id: int, now: int, notice: NoticeKind | None = None
+    ) -> EndedUser | None:
         def disable(db: Database) -> EndedUser | None:
             with _write(db):
                 row = _one(db, "SELECT * FROM users WHERE id = ?", [user_id])
@@ -1201,9 +1210,10 @@ class SQLiteStore(SQLiteDatabase):
                 )
                 db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
                 _note_ended(db, removed, user_id, row["username"], "disabled", now)
+                _enqueue_ended(db, notice, removed, row["username"], "disabled", now)
             return EndedUser(user=_user(row), removed=removed)
 
-        return await self._run(disable)
+        return self._outbox_written(await self._run(disable), notice)
 
     async def enable_user(self, user_id: int) -> bool:
         def enable(db: Database) -> bool:
@@ -1220,7 +1230,9 @@ class SQLiteStore(SQLiteDatabase):
 
         return await self._run(enable)
 
-    async def delete_user(self, user_id: int, now: int) -> EndedUser | None:
+    async def delete_user(
+        self, user_id: int, now: int, notice: NoticeKind | None = None
+    ) -> EndedUser | None:
         def delete(db: Database) -> EndedUser | None:
             with _write(db):
                 row = _one(db, "SELECT * FROM users WHERE id = ?", [user_id])
@@ -1228,6 +1240,7 @@ class SQLiteStore(SQLiteDatabase):
                     return None
                 removed = _remove_bindings(db, "user_id = ?", [user_id], now)
                 _note_ended(db, removed, user_id, row["username"], "removed", now)
+                _enqueue_ended(db, notice, removed, row["username"], "removed", now)
                 # Those told the account was disabled are now told it was removed; the user
                 # ID goes, as SQLite may give it to the next account made.
                 db.execute(
@@ -1241,7 +1254,7 @@ class SQLiteStore(SQLiteDatabase):
                 db.execute("DELETE FROM users WHERE id = ?", [user_id])
             return EndedUser(user=_user(row), removed=removed)
 
-        return await self._run(delete)
+        return self._outbox_written(await self._run(delete), notice)
 
     async def ended_binding(self, identity: SlackIdentity) -> EndedBinding | None:
         row = await self._read(
@@ -1262,6 +1275,7 @@ class SQLiteStore(SQLiteDatabase):
         *,
         user_id: int | None = None,
         identity: SlackIdentity | None = None,
+        notice: NoticeKind | None = None,
     ) -> RemovedBinding | None:
         if user_id is None and identity is None:
             raise ValueError("a binding is removed by its public ID only for its owner")
@@ -1293,9 +1307,13 @@ class SQLiteStore(SQLiteDatabase):
                     "UPDATE api_tokens SET revoked_at = ? WHERE id IS ? AND revoked_at IS NULL",
                     [now, row["api_token_id"]],
                 )
-                return RemovedBinding(_binding(row), _grant(grant) if grant else None)
+                removed = _binding(row)
+                if notice is not None:  # Issue 11, outbox: the DM, in this transaction
+                    username = sqlite_outbox.username_of(db, removed.user_id)
+                    sqlite_outbox.enqueue(db, notice, removed, {"username": username}, now)
+                return RemovedBinding(removed, _grant(grant) if grant else None)
 
-        return await self._run(remove)
+        return self._outbox_written(await self._run(remove), notice)
 
     async def note_binding_used(
         self, binding_id: int, public_id: str, now: int, not_since: int
@@ -1399,7 +1417,11 @@ class SQLiteStore(SQLiteDatabase):
     # Issue 10, Enterprise Grid: a workspace that joined an organisation keeps its bindings
 
     async def rekey_to_organisation(
-        self, identity: SlackIdentity, now: int, team_name: str | None = None
+        self,
+        identity: SlackIdentity,
+        now: int,
+        team_name: str | None = None,
+        notice: NoticeKind | None = None,
     ) -> Rekeyed:
         organisation, workspace, user = identity.scope_id, identity.team_id, identity.user_id
         if identity.enterprise_id is None or organisation == workspace:
@@ -1506,9 +1528,11 @@ class SQLiteStore(SQLiteDatabase):
                     "UPDATE link_resends SET scope_id = ? WHERE scope_id = ? AND slack_user_id = ?",
                     [organisation, *key],
                 )
+                if notice is not None and kept is not None and removed is not None:
+                    _enqueue_merged(db, notice, kept, removed.binding, now)  # Issue 11, outbox
                 return Rekeyed(moved=moved, kept=kept, removed=removed, links_moved=links)
 
-        return await self._run(rekey)
+        return self._outbox_written(await self._run(rekey), notice)
 
     # Issue 10, resume: the command a link was issued for, run once it binds
 
@@ -1586,6 +1610,59 @@ class SQLiteStore(SQLiteDatabase):
             )
             for row in rows
         ]
+
+    # Issue 11, outbox: the confirmation DMs (account_binding.outbox.OutboxStore)
+
+    #: Called after every transaction that wrote an outbox row (`watch_outbox`).
+    _outbox_watchers: tuple[Callable[[], None], ...] = ()
+
+    def watch_outbox(self, wake: Callable[[], None]) -> None:
+        self._outbox_watchers = (*self._outbox_watchers, wake)
+
+    def _outbox_written(self, result: T, notice: NoticeKind | None) -> T:
+        """`result`, once the watchers are told that a transaction asked to write a row."""
+        if notice is not None:
+            for wake in self._outbox_watchers:
+                wake()
+        return result
+
+    async def claim_outbox(
+        self, now: float, lease_until: float, owner: str, kinds: Sequence[str], limit: int
+    ) -> list[OutboxEntry]:
+        def claim(db: Database) -> list[OutboxEntry]:
+            with _write(db):
+                return sqlite_outbox.claim(db, now, lease_until, owner, kinds, limit)
+
+        return await self._run(claim)
+
+    async def outbox_done(self, entry_id: int, owner: str) -> bool:
+        def done(db: Database) -> bool:
+            with _write(db):
+                return sqlite_outbox.done(db, entry_id, owner)
+
+        return await self._run(done)
+
+    async def outbox_retry(
+        self, entry_id: int, owner: str, next_attempt_at: float, error: str
+    ) -> None:
+        def retry(db: Database) -> None:
+            with _write(db):
+                sqlite_outbox.retry(db, entry_id, owner, next_attempt_at, error)
+
+        await self._run(retry)
+
+    async def outbox_release(self, owner: str) -> None:
+        def release(db: Database) -> None:
+            with _write(db):
+                sqlite_outbox.release(db, owner)
+
+        await self._run(release)
+
+    async def outbox_depth(self) -> int:
+        return await self._read(sqlite_outbox.depth)
+
+    async def outbox_next_due(self, kinds: Sequence[str]) -> float | None:
+        return await self._read(lambda db: sqlite_outbox.next_due(db, kinds))
 
 
 def _insert_grant(db: Database, binding_id: int, grant: NewGrant, now: int) -> None:
@@ -1851,3 +1928,35 @@ def _keep_resume(
             "WHERE nonce_hash = ?",
             [text, response_url, nonce_hash],
         )
+
+
+# Issue 11, outbox: the rows some transactions write (run inside them)
+
+
+def _enqueue_ended(
+    db: Database,
+    notice: NoticeKind | None,
+    removed: list[RemovedBinding],
+    username: str,
+    reason: str,
+    now: int,
+) -> None:
+    """One row per binding an administrator's account action removed."""
+    if notice is None:
+        return
+    for item in removed:
+        facts = {"username": username, "reason": reason}
+        sqlite_outbox.enqueue(db, notice, item.binding, facts, now)
+
+
+def _enqueue_merged(
+    db: Database, notice: NoticeKind, kept: Binding, removed: Binding, now: int
+) -> None:
+    """The row telling the person which of their two bindings was kept (to the kept one's
+    Slack identity, keyed on the organisation)."""
+    facts = {
+        "kept_username": sqlite_outbox.username_of(db, kept.user_id),
+        "kept_created_at": kept.created_at,
+        "removed_username": sqlite_outbox.username_of(db, removed.user_id),
+    }
+    sqlite_outbox.enqueue(db, notice, kept, facts, now)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, User
+from .outbox import NoticeKind
 from .token_validity import TokenValidity
 
 
@@ -188,9 +189,11 @@ class Store(Protocol):
         real_name: str | None = None,
         api_token_expires_at: int | None = None,
         grant: NewGrant | None = None,
+        notice: NoticeKind | None = None,
     ) -> Binding:
         """Consume the link, issue the API token and write the binding (atomic); with
-        `grant` (ACT_AS=oauth2), store it as the binding's OAuth grant in the same write.
+        `grant` (ACT_AS=oauth2), store it as the binding's OAuth grant in the same write;
+        with `notice` (issue 11), the outbox row telling the Slack person, in the same write.
 
         With `api_token_hash` and `api_token_ciphertext` None, no token is issued and the
         binding has none (ACT_AS=service). `api_token_expires_at` is when the token stops
@@ -365,11 +368,13 @@ class Store(Protocol):
         *,
         user_id: int | None = None,
         identity: SlackIdentity | None = None,
+        notice: NoticeKind | None = None,
     ) -> RemovedBinding | None:
         """Delete the binding whose public ID is `public_id` and its OAuth grant, and revoke
         its API token (atomic), only when it is bound to the internal user `user_id` and/or to
         the Slack `identity`, whichever are given (at least one must be: ValueError). What was
-        removed; None when no such binding is theirs (removed already, or someone else's)."""
+        removed; None when no such binding is theirs (removed already, or someone else's).
+        With `notice` (issue 11), the outbox row telling the Slack person, in the same write."""
         ...
 
     async def note_binding_used(
@@ -405,7 +410,11 @@ class Store(Protocol):
     # Issue 10, Enterprise Grid: a workspace that joined an organisation keeps its bindings
 
     async def rekey_to_organisation(
-        self, identity: SlackIdentity, now: int, team_name: str | None = None
+        self,
+        identity: SlackIdentity,
+        now: int,
+        team_name: str | None = None,
+        notice: NoticeKind | None = None,
     ) -> Rekeyed:
         """Move what is keyed on the identity's workspace, (`team_id`, `user_id`), to its
         organisation's key, (`scope_id`, `user_id`), in one transaction: the binding, the
@@ -418,6 +427,8 @@ class Store(Protocol):
         under the organisation's key, only the newest stays usable (the others end as
         "replaced"). `team_name`, when given, becomes the name shown for whatever moved (the
         organisation's). Nothing keyed on the workspace: an empty `Rekeyed`, nothing written.
+        With `notice` (issue 11) and two bindings merged, the outbox row telling the Slack
+        person which was kept, in the same transaction.
         """
         ...
 
@@ -456,11 +467,14 @@ class Store(Protocol):
         transaction; what was removed."""
         ...
 
-    async def disable_user(self, user_id: int, now: int) -> EndedUser | None:
+    async def disable_user(
+        self, user_id: int, now: int, notice: NoticeKind | None = None
+    ) -> EndedUser | None:
         """Disable the user (`disabled_at`, kept from the first time), delete their bindings
         and OAuth grants, revoke all their API tokens, end their sessions, and note for each
         Slack identity that was bound to them why (`ended_bindings`, reason "disabled"), in
-        one transaction. None when there is no such user."""
+        one transaction; with `notice` (issue 11), an outbox row for each, in it too. None
+        when there is no such user."""
         ...
 
     async def enable_user(self, user_id: int) -> bool:
@@ -468,12 +482,15 @@ class Store(Protocol):
         identities (they may be sent a link again); whether the user was disabled."""
         ...
 
-    async def delete_user(self, user_id: int, now: int) -> EndedUser | None:
+    async def delete_user(
+        self, user_id: int, now: int, notice: NoticeKind | None = None
+    ) -> EndedUser | None:
         """Delete the user and everything keyed on them: bindings, OAuth grants, API tokens,
         sessions, identities at providers, and the rows of any other table that refers to
         them (the stand-in's to-do items). Each Slack identity that was bound to them, or
         noted when they were disabled, is noted with reason "removed". The audit log is kept.
-        One transaction; None when there is no such user."""
+        With `notice` (issue 11), an outbox row for each binding removed. One transaction;
+        None when there is no such user."""
         ...
 
     async def ended_binding(self, identity: SlackIdentity) -> EndedBinding | None:

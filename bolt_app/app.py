@@ -7,22 +7,20 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from time import time
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
 from slack_bolt.adapter.socket_mode.internals import build_headers
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from monitoring.connection import ConnectionState
 from monitoring.metrics import Metrics
@@ -30,12 +28,21 @@ from monitoring.metrics import Metrics
 from . import messages, socket_connection
 from .bursts import ACKNOWLEDGED_AT_ONCE, Backlog
 from .command_payload import CommandRequest, MalformedCommand
+from .draining import count_listeners, counted_envelope
+from .in_flight import InFlight
 from .installation import InstallationLookup, installation_middleware
 from .lifecycle import event_id_of
 from .listeners import register_listeners
 from .redelivery import EventLedger, Redeliveries
 from .response_urls import is_slack_response_url
-from .services import SlackServices, services_middleware
+from .services import SlackServices, services_middleware, services_of
+from .slack_calls import (
+    RetryingRespond,
+    post_to_response_url,
+    request_timeout,
+    response_url_client,
+    retry_handlers,
+)
 from .socket_connection import ResilientSocketModeClient, SocketTimings
 
 log = logging.getLogger("bolt_app")
@@ -77,10 +84,23 @@ def _hidden_from_bolt(*names: str) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def build_web_client(bot_token: str, api_url: str) -> AsyncWebClient:
-    client = AsyncWebClient(token=bot_token, base_url=api_url)
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
-    return client
+def build_web_client(
+    bot_token: str,
+    api_url: str,
+    *,
+    timeout_seconds: float = 10.0,
+    metrics: Metrics | None = None,
+) -> AsyncWebClient:
+    """The bot's Web API client at SLACK_API_URL (issue 11): each request within
+    `timeout_seconds` (SLACK_API_TIMEOUT), rate limits, 5xx, timeouts and dropped
+    connections retried by slack_sdk's handlers within the deadline of the caller's path
+    (bolt_app.slack_calls), each failed attempt counted in `metrics` when given."""
+    return AsyncWebClient(
+        token=bot_token,
+        base_url=api_url,
+        timeout=request_timeout(timeout_seconds),
+        retry_handlers=retry_handlers(metrics),
+    )
 
 
 def build_bolt_app(client: AsyncWebClient, services: SlackServices) -> AsyncApp:
@@ -92,9 +112,32 @@ def build_bolt_app(client: AsyncWebClient, services: SlackServices) -> AsyncApp:
     with _hidden_from_bolt(*BOLT_OAUTH_VARIABLES):
         app = AsyncApp(client=client, logger=log)
     app.use(services_middleware(services))
+    app.use(_retrying_respond(client))  # Issue 11, outbox: response_urls
     app.use(installation_middleware(InstallationLookup(client)))
     register_listeners(app, services)
     return app
+
+
+def _retrying_respond(
+    client: AsyncWebClient,
+) -> Callable[[AsyncBoltContext, Callable[[], Awaitable[None]]], Awaitable[None]]:
+    """Issue 11: every listener's `respond()` posts to the response_url with retries and a
+    deadline (`slack_calls.RetryingRespond`), each request within the Web API client's
+    timeout (SLACK_API_TIMEOUT), failed attempts counted in the services' metrics, instead of
+    Bolt's plain one."""
+
+    async def replace(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        if context.response_url:
+            context["respond"] = RetryingRespond(
+                response_url=context.response_url,
+                metrics=services_of(context).metrics,
+                timeout_seconds=client.timeout,
+                proxy=client.proxy,
+                ssl=client.ssl,
+            )
+        await next()
+
+    return replace
 
 
 class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
@@ -147,6 +190,8 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         self.redeliveries = redeliveries or Redeliveries()
         #: SLACK_API_URL: late answers go only to its Slack's response_urls.
         self.api_url = api_url or str(web_client.base_url)
+        # Issue 11, shutdown: envelopes being handled and their work, for a graceful stop
+        self.in_flight = InFlight()
         # Issue 11, durability: a burst of slash commands is acknowledged at once
         self.backlog = Backlog()
         # Every envelope comes through `_receive`, which builds the SocketModeRequest itself
@@ -221,6 +266,7 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
                 type(error).__name__,
             )
 
+    @counted_envelope  # Issue 11, shutdown: counted in self.in_flight; refused once stopping
     async def handle(  # type: ignore[override]
         self, client: SocketModeClient, req: SocketModeRequest, arrived: float | None = None
     ) -> None:
@@ -237,7 +283,9 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
             await send_async_response(client, req, response, start)
             self.metrics.acknowledged(req.type, time() - start)
             if to_post is not None:
-                await _post_to_response_url(req, to_post, self.api_url)
+                await _post_to_response_url(
+                    req, to_post, self.api_url, self.metrics, self.app.client.timeout
+                )
             return
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
         self.metrics.acknowledged(req.type, time() - start)
@@ -255,7 +303,16 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         if to_post is None and late.body:
             to_post = _payload_of(late)
         if to_post is not None:
-            await _post_to_response_url(req, to_post, self.api_url)
+            await _post_to_response_url(
+                req, to_post, self.api_url, self.metrics, self.app.client.timeout
+            )
+
+    # Issue 11, shutdown: an envelope refused while stopping (bolt_app.draining) was not
+    # acted on, so an Events API retry of it must act: it is not a repeat.
+    def refused(self, req: SocketModeRequest) -> None:
+        event_id = event_id_of(req.payload) if req.type == "events_api" else None
+        if event_id is not None:
+            self.redeliveries.failed(event_id)
 
     # Issue 11, socket: each envelope acts once (bolt_app.redelivery)
 
@@ -317,7 +374,9 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
             if to_post is None and answer.body:
                 to_post = _payload_of(answer)
             if to_post is not None:
-                await _post_to_response_url(req, to_post, self.api_url)
+                await _post_to_response_url(
+                    req, to_post, self.api_url, self.metrics, self.app.client.timeout
+                )
 
 
 def _envelope_type(kind: str) -> str:
@@ -372,9 +431,16 @@ def _payload_of(response: BoltResponse) -> dict[str, Any]:
     return {"text": response.body}
 
 
-async def _post_to_response_url(req: SocketModeRequest, body: dict[str, Any], api_url: str) -> None:
+async def _post_to_response_url(
+    req: SocketModeRequest,
+    body: dict[str, Any],
+    api_url: str,
+    metrics: Metrics | None = None,
+    timeout_seconds: float = 10.0,
+) -> None:
     """Post `body` to the envelope's response_url, if it has one and it is Slack's (as
-    `api_url` names Slack); failures are logged."""
+    `api_url` names Slack), retried within RESPONSE_URL_DEADLINE_SECONDS; failures are
+    logged."""
     payload = req.payload if isinstance(req.payload, dict) else {}
     url = payload.get("response_url")
     if url is None:
@@ -383,8 +449,10 @@ async def _post_to_response_url(req: SocketModeRequest, body: dict[str, Any], ap
         log.warning("An envelope of type %s named a response_url that is not Slack's", req.type)
         return
     try:
-        sent = await AsyncWebhookClient(url, timeout=10).send_dict(
-            {"response_type": "ephemeral", "replace_original": False, **body}
+        sent = await post_to_response_url(
+            response_url_client(url, metrics, timeout_seconds),
+            {"response_type": "ephemeral", "replace_original": False, **body},
+            metrics=metrics,
         )
     except Exception as error:  # a broken response_url must not take the handler down
         log.error("Could not post to the response_url: %s", type(error).__name__)
@@ -401,10 +469,12 @@ def build_socket_mode_handler(
     metrics: Metrics | None = None,
     connection: ConnectionState | None = None,
     events: EventLedger | None = None,
+    in_flight: InFlight | None = None,
 ) -> AsyncSocketModeHandler:
     """Must be called inside the running event loop: the aiohttp client binds to it.
     `metrics` and `connection` (issue 11) are where it reports acks and its state; `events`
-    (issue 11) is where handled Events API deliveries are recorded (None: in memory only).
+    (issue 11) is where handled Events API deliveries are recorded (None: in memory only);
+    `in_flight` (issue 11, shutdown), where it counts envelopes and their listeners' work.
     Its timings are `socket_connection.TIMINGS`, read now."""
     handler = AcknowledgingSocketModeHandler(
         app,
@@ -416,4 +486,6 @@ def build_socket_mode_handler(
         timings=socket_connection.TIMINGS,
         redeliveries=Redeliveries(events),
     )
+    handler.in_flight = in_flight or InFlight()  # Issue 11, shutdown
+    count_listeners(app, handler.in_flight)
     return handler

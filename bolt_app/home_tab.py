@@ -10,7 +10,6 @@ A view is at most 100 blocks (https://api.slack.com/reference/surfaces/views).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import unicodedata
@@ -30,6 +29,7 @@ from account_binding.models import SlackIdentity
 from . import messages
 from .blocks import SECTION_TEXT_LIMIT, Block, context, escape, header, section
 from .commands.table import CommandTable
+from .slack_calls import within
 
 log = logging.getLogger(__name__)
 
@@ -284,9 +284,7 @@ class HomeTab:
         """Publish the Home tab of Slack user `user_id` for `state`; whether Slack took it."""
         view = home_view(state, self.content)
         try:
-            await asyncio.wait_for(
-                self._client.views_publish(user_id=user_id, view=view), self._deadline
-            )
+            await within(self._deadline, self._client.views_publish(user_id=user_id, view=view))
         except SlackApiError as error:
             log.error(
                 "Could not publish the Home tab of Slack user %s: %s",

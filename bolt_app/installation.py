@@ -21,6 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from account_binding.errors import SlackUnavailable
 from account_binding.models import SlackIdentity
 
+from .slack_calls import within
+
 log = logging.getLogger(__name__)
 
 CONTEXT_KEY = "account_binding_installation"
@@ -108,7 +110,7 @@ class InstallationLookup:
 
     async def _ask(self) -> Installation:
         try:
-            response = await asyncio.wait_for(self._client.auth_test(), self._deadline)
+            response = await within(self._deadline, self._client.auth_test())
         except (TimeoutError, SlackApiError, SlackClientError, OSError, ValueError) as error:
             log.error("auth.test failed, so no command can be checked yet: %s", error)
             raise SlackUnavailable() from None

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from account_binding import durations
+from account_binding.outbox import NoticeKind, OutboxEntry
 
 from .blocks import Block, context, section
 from .blocks import Reply as Reply
@@ -512,6 +513,36 @@ def removed_by_administrator_dm(app_name: str, username: str) -> Reply:
             ),
         ],
     )
+
+
+# Issue 11, outbox: the confirmation DMs, rendered when they are sent from what the domain
+# recorded (account_binding.outbox)
+
+#: How a merge's DM names an account that no longer exists.
+GONE_ACCOUNT = "a removed account"
+
+
+def notice_dm(app_name: str, entry: OutboxEntry) -> Reply | None:
+    """The DM for the outbox row `entry`, rendered now from its facts (`NoticeKind` lists
+    them); None when this version cannot render it (an unknown kind, a fact missing)."""
+    username = entry.fact("username")
+    if entry.kind == NoticeKind.BOUND and isinstance(username, str):
+        return bound_dm(app_name, username)
+    if entry.kind == NoticeKind.UNBOUND:
+        return unbound_dm(app_name)
+    reason = entry.fact("reason")
+    if entry.kind == NoticeKind.ENDED and isinstance(username, str) and isinstance(reason, str):
+        return binding_ended_dm(app_name, username, reason)
+    kept_since = entry.fact("kept_created_at")
+    if entry.kind == NoticeKind.MERGED and isinstance(kept_since, int):
+        kept, removed = entry.fact("kept_username"), entry.fact("removed_username")
+        return bindings_merged_dm(
+            app_name,
+            kept if isinstance(kept, str) else GONE_ACCOUNT,
+            kept_since,
+            removed if isinstance(removed, str) else GONE_ACCOUNT,
+        )
+    return None
 
 
 # Issue 11, internal-api: what the person reads when the internal application is slow, down

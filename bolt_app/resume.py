@@ -17,12 +17,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from slack_bolt.async_app import AsyncRespond
-
 from account_binding.audit import Actor, AuditEvent, AuditLog
 from account_binding.clock import Clock, system_clock
 from account_binding.errors import BindingExpired, DomainError
 from account_binding.resume import ResumedCommand
+from monitoring.metrics import Metrics
 
 from . import messages
 from .acting import ConnectionEnded
@@ -33,6 +32,7 @@ from .commands.table import BadArguments, Invocation, Unknown
 from .listeners.commands.handlers import MAX_BLOCKS, run_handler
 from .listeners.commands.responding import respond
 from .services import SlackServices
+from .slack_calls import RetryingRespond
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,14 @@ class SlackResumer:
         services = self._services
         slash = command.command or "/"
         name = services.internal_app_name
-        delivery = _Delivery(command, self._clock, services.dm, _typed(slash, command.text))
+        delivery = _Delivery(
+            command,
+            self._clock,
+            services.dm,
+            _typed(slash, command.text),
+            services.metrics,
+            services.slack_api_timeout,
+        )
         parsed = services.commands.parse(command.text)
         if isinstance(parsed, Invocation) and parsed.subcommand in NOT_RESUMED:
             log.warning("A link kept %r, which is never resumed: not run", parsed.subcommand.name)
@@ -163,7 +170,12 @@ class _Delivery:
         clock: Clock,
         dm: Callable[[str, Reply], Awaitable[bool]],
         typed: str,
+        metrics: Metrics | None = None,
+        timeout_seconds: float = 10.0,
     ) -> None:
+        # Issue 11: failed response_url posts are counted; each within SLACK_API_TIMEOUT
+        self._metrics = metrics
+        self._timeout = timeout_seconds
         self._user_id = command.identity.user_id
         self._dm = dm
         self._typed = typed
@@ -202,7 +214,13 @@ class _Delivery:
     async def _post(self, url: str, reply: Reply) -> bool:
         try:
             return await asyncio.wait_for(
-                respond(AsyncRespond(response_url=url), reply), RESPONSE_URL_DEADLINE_SECONDS
+                respond(
+                    RetryingRespond(
+                        response_url=url, metrics=self._metrics, timeout_seconds=self._timeout
+                    ),
+                    reply,
+                ),
+                RESPONSE_URL_DEADLINE_SECONDS,
             )
         except TimeoutError:
             log.warning("A resumed command's response_url did not answer in time; sending a DM")

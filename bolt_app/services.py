@@ -17,6 +17,7 @@ from .blocks import Reply
 from .commands.runner import PluginRunner
 from .commands.table import CommandTable
 from .home_tab import HomeTab
+from .in_flight import InFlight
 from .internal_api import InternalApiConnection
 from .lifecycle import SlackLifecycle
 
@@ -66,6 +67,12 @@ class SlackServices:
     # per site, shared with the web side and the Socket Mode handler).
     metrics: Metrics = field(default_factory=Metrics)
     connection: ConnectionState = field(default_factory=ConnectionState)
+    # Issue 11, outbox: SLACK_API_TIMEOUT, for the response_url posts made without Bolt
+    slack_api_timeout: float = 10.0
+
+    # Issue 11, shutdown: where background tasks the listeners start are counted, so that a
+    # graceful stop waits for them (one per site, shared with the Socket Mode handler).
+    in_flight: InFlight = field(default_factory=InFlight)
 
 
 CONTEXT_KEY = "account_binding_services"

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from account_binding.errors import SlackUnavailable
 from account_binding.models import SlackIdentity, SlackPerson
 from account_binding.text import display_name, first_display_name, slack_image_url
+from monitoring.metrics import Metrics
+
+from .slack_calls import request_timeout, retry_handlers, within
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +46,30 @@ class SlackUsersDirectory:
     """Looks Slack users up with users.info, within a total deadline.
 
     Needs the users:read scope; the email needs users:read.email too. It calls Slack through
-    its own client, built from `client`'s token and base URL, that retries only a failed
-    connection, never a rate limit: Slack's `Retry-After` can be many seconds, and a person is
-    waiting for the page. Background work (the DMs) goes on using `client`, which may retry
-    longer.
+    its own client, built from `client`'s token and base URL, that retries only a dropped
+    connection or a timeout, within the deadline (bolt_app.slack_calls), never a rate limit
+    or a 5xx: Slack's `Retry-After` can be many seconds, and a person is waiting for the
+    page, which uses what the link knows instead. Background work (the DMs) goes on using
+    `client`, which retries those too. Each failed attempt is counted in `metrics`.
     """
 
     def __init__(
-        self, client: AsyncWebClient, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
+        self,
+        client: AsyncWebClient,
+        deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self._deadline = deadline_seconds
+        self._metrics = metrics
         self._client = AsyncWebClient(
             token=client.token,
             base_url=client.base_url,
-            timeout=max(1, int(deadline_seconds + 0.999)),
+            timeout=min(client.timeout, request_timeout(deadline_seconds)),
             ssl=client.ssl,
             proxy=client.proxy,
             headers=dict(client.headers),
-            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+            retry_handlers=retry_handlers(metrics, rate_limits=False, server_errors=False),
         )
 
     async def person(self, identity: SlackIdentity) -> SlackPerson | None:
@@ -78,7 +85,12 @@ class SlackUsersDirectory:
         """
         user_id = identity.user_id
         try:
-            response = await asyncio.wait_for(self._client.users_info(user=user_id), self._deadline)
+            response = await within(
+                self._deadline,
+                self._client.users_info(user=user_id),
+                metrics=self._metrics,
+                method="users.info",
+            )
         except TimeoutError:
             log.warning("users.info for %s did not answer within %ss", user_id, self._deadline)
             raise SlackUnavailable() from None

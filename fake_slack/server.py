@@ -179,6 +179,19 @@ class Failure:
 
 
 @dataclass
+class HeldCall:
+    """Issue 11, shutdown: a Web API call the fake holds (`FakeSlack.hold`): `arrived` is set
+    when the call comes, and the fake answers it once `release()` is called."""
+
+    method: str
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@dataclass
 class FakeSlackState:
     messages: list[Message] = field(default_factory=list)
     api_calls: list[ApiCall] = field(default_factory=list)
@@ -213,6 +226,7 @@ class FakeSlack:
         self.state = FakeSlackState()
         self._failures: dict[str, list[Failure]] = {}
         self._delays: dict[str, list[float]] = {}
+        self._holds: dict[str, list[HeldCall]] = {}  # Issue 11, shutdown
         self._tickets: set[str] = set()
         self._connections: list[_Connection] = []
         self._round_robin = itertools.count()
@@ -665,7 +679,8 @@ class FakeSlack:
 
     async def wait_until(self, condition: Callable[[], bool], seconds: float = 5.0) -> None:
         """Wait until `condition` holds, checking it whenever a message is recorded, replaced
-        or deleted, or a Home tab published. Raises TimeoutError after `seconds`."""
+        or deleted, a Home tab published, or a Socket Mode connection opened or closed. Raises
+        TimeoutError after `seconds`."""
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(condition), seconds)
 
@@ -694,8 +709,16 @@ class FakeSlack:
 
     def slow(self, method: str, seconds: float, times: int = 1) -> None:
         """Answer the next `times` calls of Web API `method` `seconds` late, as a slow Slack
-        does."""
+        does. A call whose client gave up meanwhile (its timeout) is not acted on, as if it
+        was lost on its way."""
         self._delays.setdefault(method, []).extend([seconds] * times)
+
+    # Issue 11, shutdown: a call held for as long as a test needs the app to be waiting on it
+    def hold(self, method: str) -> HeldCall:
+        """Hold the next call of Web API `method` until the returned call's `release()`."""
+        held = HeldCall(method)
+        self._holds.setdefault(method, []).append(held)
+        return held
 
     def set_user(self, user: FakeUser) -> None:
         """Add `user` to the workspace, or replace the user with the same ID."""
@@ -1053,6 +1076,13 @@ class FakeSlack:
         delays = self._delays.get(method)
         if delays:
             await asyncio.sleep(delays.pop(0))
+            if request.transport is None:  # Issue 11: the client gave up; nothing is done
+                return web.Response(status=499, text="client gone")
+        holds = self._holds.get(method)  # Issue 11, shutdown
+        if holds:
+            held = holds.pop(0)
+            held.arrived.set()
+            await held.released.wait()
         failures = self._failures.get(method)
         if failures:
             failure = failures.pop(0)

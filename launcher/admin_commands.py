@@ -372,7 +372,9 @@ class _SlackSide:
         if settings.slack_bot_token is None or not settings.has_slack_tokens:
             return None
         client = build_web_client(
-            settings.slack_bot_token.get_secret_value(), settings.slack_api_url
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_api_url,
+            timeout_seconds=settings.slack_api_timeout,  # Issue 11, outbox
         )
         home = HomeTab(client, bindings, home_content(settings, command_table(settings)))
         name = settings.internal_app_name

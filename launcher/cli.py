@@ -45,6 +45,7 @@ from .provider_check import check_providers
 from .sandbox import DEMO_USERNAME, start_sandbox
 from .sandbox_provider import SANDBOX_PERSON, SandboxProvider, start_sandbox_provider
 from .slack_check import StartError, check_slack
+from .stopping import GracefulServer, Stopping
 
 log = logging.getLogger("account_binding")
 
@@ -311,12 +312,14 @@ async def _serve_with(
         if provider is not None:
             await provider.stop()
         raise
+    stopping = Stopping(settings.shutdown_timeout)  # Issue 11, shutdown: SHUTDOWN_TIMEOUT
     app = build_site(
         settings,
         slack,
         slack_return_url=return_url or slack_app_redirect,
         store=store,
         commands=commands,
+        stopping=stopping,
     )
     config = uvicorn.Config(
         app,
@@ -328,10 +331,11 @@ async def _serve_with(
         # noting the socket's peer, which AUTH=proxy checks: uvicorn's own handling would
         # rewrite the peer first.
         proxy_headers=False,
-        timeout_graceful_shutdown=10,
     )
     try:
-        await uvicorn.Server(config).serve(sockets=[listening])
+        # Issue 11, shutdown: SIGTERM and SIGINT stop the Slack side first, wait for the pages
+        # and commands in flight until SHUTDOWN_TIMEOUT, and exit 0 (launcher.stopping).
+        await GracefulServer(config, stopping).serve(sockets=[listening])
     finally:
         if box is not None:
             await box.fake.stop()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from account_binding.accounts import AccountService
@@ -38,10 +39,13 @@ from bolt_app.commands import CommandPlugin, core
 from bolt_app.commands.loading import load_plugins
 from bolt_app.commands.runner import PluginRunner
 from bolt_app.commands.table import CommandTable
+from bolt_app.draining import Draining
 from bolt_app.home_tab import HomeContent, HomeTab, default_slash_command
+from bolt_app.in_flight import InFlight
 from bolt_app.internal_api import InternalApiConnection
 from bolt_app.lifecycle import SlackLifecycle
 from bolt_app.notifications import SlackNotifier
+from bolt_app.outbox_sender import OutboxSender
 from bolt_app.resume import SlackResumer
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
@@ -61,9 +65,15 @@ from web.proxy_identity import ProxyLogin
 from web.services import OAuthServices, SlackSignIn, WebServices
 from web.slack_identity import redirect_uri as slack_identity_redirect_uri
 
+from .stopping import Stopping
+
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_SECONDS = 5.0
+#: Issue 11, shutdown: seconds the plugin runner's cancelled handlers get once the Slack
+#: work in flight is done or cut off (a handler stuck in a blocking call is left behind on
+#: its daemon thread).
+RUNNER_STOP_SECONDS = 1.0
 PURGE_EVERY_SECONDS = 3600
 
 ReturnUrl = Callable[[SlackIdentity, SlackProfile], str]
@@ -111,6 +121,7 @@ def build_site(
     slack_return_url: ReturnUrl = slack_app_redirect,
     store: SQLiteStore | None = None,
     commands: CommandTable | None = None,
+    stopping: Stopping | None = None,
 ) -> Starlette:
     """The ASGI app. Its lifespan opens the database (unless `store` is given opened) and the
     Socket Mode connection, and closes both. `commands` defaults to `command_table(settings)`
@@ -119,6 +130,11 @@ def build_site(
     When `settings.serves_stand_in` (INTERNAL_API_URL unset), the site also serves the stand-in
     internal application's API at /api, and the lifespan opens its store (making its tables);
     otherwise neither exists.
+
+    Issue 11, shutdown: `stopping` (`run` passes the one its server begins on SIGTERM; by
+    default the lifespan's end begins it) stops the Slack side taking envelopes; the
+    lifespan's end waits for the Slack work in flight until SHUTDOWN_TIMEOUT from then, cuts
+    off the rest, then closes the socket, the plugin runner and the store (bolt_app.draining).
     """
     commands = commands or command_table(settings)
     store = store or store_for(settings)
@@ -151,13 +167,18 @@ def build_site(
     metrics = Metrics()
     connection = ConnectionState()
     metrics.watch_connection(connection)
+    # Issue 11, shutdown: what the Slack side is doing, and the stop that waits for it
+    in_flight = InFlight()
+    stopping = stopping or Stopping(settings.shutdown_timeout)
     audit = AuditLog(store)
-    client = build_web_client(slack.bot_token, slack.api_url)
+    client = build_web_client(
+        slack.bot_token, slack.api_url, timeout_seconds=settings.slack_api_timeout, metrics=metrics
+    )
     bindings = BindingService(
         store,
         cipher,
         audit,
-        SlackUsersDirectory(client, deadline_seconds=settings.slack_page_timeout),
+        SlackUsersDirectory(client, deadline_seconds=settings.slack_page_timeout, metrics=metrics),
         policy,
         grants=oauth2.grants if oauth2 else None,
     )
@@ -186,7 +207,12 @@ def build_site(
             link_ttl_seconds=settings.binding_ttl,
         ),
     )
-    notifier = SlackNotifier(client, settings.internal_app_name, home=home)
+    notifier = SlackNotifier(client, settings.internal_app_name, home=home, metrics=metrics)
+    # Issue 11, outbox: the confirmation DMs, sent by a background task that the store wakes
+    # whenever a transaction writes one
+    outbox = outbox_sender(settings, store, client, metrics)
+    store.watch_outbox(outbox.wake)
+    metrics.watch_outbox(lambda: outbox.depth)
     # Issue 11, internal-api: INTERNAL_API_TIMEOUT bounds each call to the internal application.
     internal_api = InternalApiConnection(
         settings.internal_api_url,
@@ -223,12 +249,15 @@ def build_site(
         link_renewal=renewal,
         metrics=metrics,
         connection=connection,
+        in_flight=in_flight,
+        slack_api_timeout=settings.slack_api_timeout,  # Issue 11, outbox
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
         await runner.start()
+        sending = asyncio.create_task(outbox.run())  # Issue 11, outbox
         purger = asyncio.create_task(
             _purge_forever(
                 bindings,
@@ -241,6 +270,7 @@ def build_site(
             )
         )
         handler = None
+        draining = None
         try:
             if stand_in is not None:
                 await stand_in.open()  # its tables, before the first request or command
@@ -251,7 +281,13 @@ def build_site(
                 metrics=metrics,
                 connection=connection,
                 events=EventDeliveries(store),  # Issue 11, socket: each event acts once
+                in_flight=in_flight,
             )
+            # Issue 11, shutdown: the stop's beginning takes the Slack side off at once
+            draining = Draining(
+                handler, in_flight, connection, timeout_seconds=settings.shutdown_timeout
+            )
+            stopping.on_begin(draining.begin)
             await handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("Connected to Slack over Socket Mode")
             yield
@@ -259,9 +295,17 @@ def build_site(
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
-            if handler is not None:
+            if draining is not None:  # Issue 11, shutdown: the Slack work in flight first
+                stopping.begin("the site is stopping")
+                await draining.finish()  # which closed the socket
+            elif handler is not None:
                 await _close(handler)
-            await runner.stop()
+            await runner.stop(RUNNER_STOP_SECONDS)
+            # Issue 11, outbox: after the work in flight, which may have written rows; those it
+            # was sending are due again at once, and the next start sends what is left
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
             if stand_in is not None:
                 await stand_in.close()
             await store.close()
@@ -358,7 +402,10 @@ def link_resends(settings: Settings, renewal: LinkRenewal, notifier: SlackNotifi
             digest(link.nonce),
         )
         return await notifier.direct_message(
-            link.identity.user_id, reply, about=" with a link asked for again"
+            link.identity.user_id,
+            reply,
+            about=" with a link asked for again",
+            deadline_seconds=settings.slack_page_timeout,
         )
 
     return LinkResends(
@@ -366,6 +413,23 @@ def link_resends(settings: Settings, renewal: LinkRenewal, notifier: SlackNotifi
         send=send,
         deadline_seconds=settings.slack_page_timeout,
         ttl_seconds=settings.binding_ttl,
+    )
+
+
+# Issue 11, outbox
+
+
+def outbox_sender(
+    settings: Settings, store: SQLiteStore, client: AsyncWebClient, metrics: Metrics | None = None
+) -> OutboxSender:
+    """The sender of the confirmation DMs in `store`'s outbox, through `client`, dropping a
+    DM not sent within OUTBOX_MAX_AGE (bolt_app.outbox_sender)."""
+    return OutboxSender(
+        store,
+        client,
+        settings.internal_app_name,
+        max_age_seconds=settings.outbox_max_age,
+        metrics=metrics,
     )
 
 

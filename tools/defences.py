@@ -78,6 +78,8 @@ STALE_DISCONNECT = (
     "Disconnecting someone else from Slack, or a newer connection with an old question"
 )
 WEB_OWNER = "Removing someone else's Slack connection on the web"
+# Issue 11, outbox
+UNSEEN = "A binding made unseen"
 CROSS_SITE_REMOVE = "A cross-site Remove"
 # Issue 10, never a dead button (helper "links")
 WRONG_CLICKER = "A link button answered for the wrong person"
@@ -125,16 +127,16 @@ REMOVALS = [
     Removal(
         FORWARDED,
         "no DM to the Slack person at a bind",
-        "bolt_app/notifications.py",
-        "await self._send(binding, messages.bound_dm(self._app_name, user.username))",
-        "pass",
+        "account_binding/binding.py",
+        "                notice=NoticeKind.BOUND,",
+        "                notice=None,",
     ),
     Removal(
         FORWARDED,
         "no DM to the Slack person at an unbind",
-        "bolt_app/notifications.py",
-        "await self._send(binding, messages.unbound_dm(self._app_name))",
-        "pass",
+        "account_binding/binding.py",
+        "identity=identity, notice=NoticeKind.UNBOUND",
+        "identity=identity, notice=None",
     ),
     Removal(
         FORWARDED,
@@ -1174,23 +1176,15 @@ REMOVALS = [
         SLOW,
         "users.info on a page has no total deadline",
         "bolt_app/slack_directory.py",
-        "self._client.users_info(user=user_id), self._deadline",
-        "self._client.users_info(user=user_id), None",
+        "                self._deadline,\n                self._client.users_info(user=user_id),",
+        "                3600.0,\n                self._client.users_info(user=user_id),",
     ),
     Removal(
         SLOW,
         "users.info on a page retries rate limits (the app's client)",
         "bolt_app/slack_directory.py",
-        "        self._client = AsyncWebClient(\n"
-        "            token=client.token,\n"
-        "            base_url=client.base_url,\n"
-        "            timeout=max(1, int(deadline_seconds + 0.999)),\n"
-        "            ssl=client.ssl,\n"
-        "            proxy=client.proxy,\n"
-        "            headers=dict(client.headers),\n"
-        "            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],\n"
-        "        )\n",
-        "        self._client = client\n",
+        "            retry_handlers=retry_handlers(metrics, rate_limits=False, server_errors=False),",
+        "            retry_handlers=retry_handlers(metrics),",
     ),
     Removal(
         SLOW,
@@ -2561,6 +2555,69 @@ REMOVALS += [
         "account_binding/sqlite_store.py",
         "                _keep_resume(db, new_hash, identity, None, None)\n",
         "",
+    ),
+]
+
+# Issue 11, outbox: the confirmation DMs
+REMOVALS += [
+    Removal(
+        UNSEEN,
+        "the DM is written after the binding's transaction, in one of its own",
+        "account_binding/sqlite_store.py",
+        "                if notice is not None:  # Issue 11, outbox: the DM, in this transaction\n"
+        "                    username = sqlite_outbox.username_of(db, user_id)\n"
+        '                    sqlite_outbox.enqueue(db, notice, made, {"username": username}, now)\n'
+        "                return made\n"
+        "\n"
+        "        return self._outbox_written(await self._run(complete), notice)\n",
+        "                return made\n"
+        "\n"
+        "        made = await self._run(complete)\n"
+        "        if notice is not None:\n"
+        "\n"
+        "            def write(db: Database) -> None:\n"
+        "                with _write(db):\n"
+        "                    username = sqlite_outbox.username_of(db, user_id)\n"
+        '                    sqlite_outbox.enqueue(db, notice, made, {"username": username}, now)\n'
+        "\n"
+        "            await self._run(write)\n"
+        "        return self._outbox_written(made, notice)\n",
+    ),
+    Removal(
+        UNSEEN,
+        "a DM Slack refuses for now is dropped, not retried",
+        "bolt_app/outbox_sender.py",
+        "            if status == 429 or status >= 500 or code in TEMPORARY_ERRORS:",
+        "            if False:",
+    ),
+    Removal(
+        UNSEEN,
+        "a row whose sender stopped or died holding it is never sent",
+        "account_binding/sqlite_outbox.py",
+        '        "AND (lease_until IS NULL OR lease_until <= ?) "',
+        '        "AND lease_until IS NULL AND ? IS NOT NULL "',
+    ),
+    Removal(
+        UNSEEN,
+        "two senders may lease one row at once",
+        "account_binding/sqlite_outbox.py",
+        '        "AND (lease_until IS NULL OR lease_until <= ?) "',
+        '        "AND ? IS NOT NULL "',
+    ),
+    Removal(
+        UNSEEN,
+        "a DM found older than OUTBOX_MAX_AGE is sent all the same",
+        "bolt_app/outbox_sender.py",
+        "        if self._clock() - entry.created_at > self._max_age:\n"
+        "            return await self._drop_old(entry)\n",
+        "",
+    ),
+    Removal(
+        UNSEEN,
+        "a DM Slack keeps refusing is retried past OUTBOX_MAX_AGE",
+        "bolt_app/outbox_sender.py",
+        "        if now + delay - entry.created_at > self._max_age:",
+        "        if False:",
     ),
 ]
 

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -137,7 +138,17 @@ class PluginRunner:
         )
         self._runs.add(run)  # type: ignore[arg-type]
         run.thread.start()
-        done, _ = await asyncio.wait({finished}, timeout=max(0.0, deadline - main.time()))
+        try:
+            done, _ = await asyncio.wait({finished}, timeout=max(0.0, deadline - main.time()))
+        except asyncio.CancelledError:
+            # Issue 11, shutdown: whoever awaited it was cut off; so is the handler (abandoned
+            # first, as at its deadline), and its end (the CancelledError it reports) is
+            # nobody's news.
+            finished.cancel()
+            if abandon is not None:
+                abandon()
+            run.cancel()
+            raise
         if not done:
             finished.cancel()  # so a late result or error is dropped, not left unretrieved
             if abandon is not None:
@@ -146,21 +157,24 @@ class PluginRunner:
             raise HandlerTimeout
         return finished.result()
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_seconds: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Cancel what still runs and wait for the threads, at most `timeout_seconds` in all
+        (issue 11, shutdown: a graceful stop gives it a second at most)."""
         runs = list(self._runs)
         for run in runs:
             run.cancel()
         threads = [run.thread for run in runs if run.thread is not None]
 
         def join() -> bool:
+            until = time.monotonic() + timeout_seconds
             for thread in threads:
-                thread.join(STOP_TIMEOUT_SECONDS)
+                thread.join(max(0.0, until - time.monotonic()))
             return all(not thread.is_alive() for thread in threads)
 
         if threads and not await asyncio.to_thread(join):
             log.warning(
-                "Some command handlers did not stop within %ss (one is blocking its thread)",
-                STOP_TIMEOUT_SECONDS,
+                "Some command handlers did not stop within %gs (one is blocking its thread)",
+                timeout_seconds,
             )
 
 
