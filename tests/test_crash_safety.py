@@ -3,8 +3,9 @@ then started again on the same database.
 
 Every binding whose success page was served is there; a link is consumed exactly when its
 binding exists (none both unused and bound, none used without a binding unless refused or
-replaced); `PRAGMA integrity_check` passes; the app serves again, and whoever had not
-finished connects with the page they had open.
+replaced); each binding's DM is still in the outbox or was sent; `PRAGMA integrity_check`
+passes; the app serves again, and whoever had not finished connects with the page they had
+open.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from crowd import (
 )
 
 from account_binding.sqlite_store import open_database
+from fake_slack import FakeSlack
 
 #: Kills, each at a random moment of its own burst.
 ROUNDS = 3
@@ -44,9 +46,10 @@ SPREAD = (0.2, 1.0)
 ENDED_UNBOUND = ("replaced", "refused", "cancelled")
 
 
-def assert_consistent(database: Path, confirmed: dict[str, str]) -> set[str]:
+def assert_consistent(database: Path, confirmed: dict[str, str], fake: FakeSlack) -> set[str]:
     """The database after a crash: sound, every confirmed binding in it (Slack user →
-    username), and each link consumed exactly when its person is bound. Who is bound."""
+    username), each link consumed exactly when its person is bound, and each binding's DM
+    either still in the outbox or sent (`fake` has it). Who is bound."""
     with contextlib.closing(sqlite3.connect(database)) as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -62,6 +65,9 @@ def assert_consistent(database: Path, confirmed: dict[str, str]) -> set[str]:
         tokens = db.execute(
             "SELECT count(*) FROM bindings JOIN api_tokens ON api_tokens.id = api_token_id"
         ).fetchone()
+        waiting = {person for (person,) in db.execute("SELECT slack_user_id FROM outbox")}
+    # Read after the outbox: a row leaves it only once its DM was sent.
+    told = {m.user_id for m in fake.state.messages if m.where == "dm"}
     lost = {person: name for person, name in confirmed.items() if bound.get(person) != name}
     assert not lost, f"bindings whose success page was served are missing: {lost}"
     for person, used_at, reason in links:
@@ -74,6 +80,8 @@ def assert_consistent(database: Path, confirmed: dict[str, str]) -> set[str]:
     consumed = [person for person, _, reason in links if reason == "bound"]
     assert sorted(consumed) == sorted(bound), "a binding without its link consumed"
     assert tokens == (len(bound),)  # each binding with the API token it was issued
+    untold = set(bound) - waiting - told
+    assert not untold, f"bound, yet their DM is neither in the outbox nor sent: {untold}"
     return set(bound)
 
 
@@ -103,7 +111,7 @@ async def test_a_kill_in_the_middle_of_a_burst_of_bindings_loses_nothing_confirm
                 {person: (*pages[person], rng.uniform(0, spread)) for person in connecting}
             )
             confirmed.update({person: names[person] for person in served})
-            bound = assert_consistent(crowd.database, confirmed)
+            bound = assert_consistent(crowd.database, confirmed, crowd.fake)
             print(
                 f"round {round_ + 1} (seed {seed}): presses over {spread:.1f} s, killed after "
                 f"{kill_after} success pages; "
@@ -111,7 +119,7 @@ async def test_a_kill_in_the_middle_of_a_burst_of_bindings_loses_nothing_confirm
                 f"{sum(p in bound for p in connecting)} bound"
             )
             await crowd.restart()
-            assert_consistent(crowd.database, confirmed)
+            assert_consistent(crowd.database, confirmed, crowd.fake)
             await asyncio.gather(*asking_tasks)  # unanswered: their app is gone
 
             # The app serves: a confirmed person's command acts as their account.
@@ -129,7 +137,7 @@ async def test_a_kill_in_the_middle_of_a_burst_of_bindings_loses_nothing_confirm
                 else:
                     assert again.status_code == 409 and "Already connected" in again.text
                 confirmed[person] = names[person]
-            assert_consistent(crowd.database, confirmed)
+            assert_consistent(crowd.database, confirmed, crowd.fake)
     assert "Traceback" not in crowd.app.output
 
 
