@@ -395,7 +395,10 @@ async def test_metrics_and_readyz_carry_no_identifier_or_secret_after_a_full_flo
         # Every label value is one of a few fixed words or a number (a bucket's bound).
         for (_, labels), _ in found.items():
             for label, text in labels:
-                assert re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-zA-Z0-9]+)*|[0-9.]+|\+Inf", text), (label, text)
+                assert re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-zA-Z0-9]+)*|[0-9.]+|\+Inf", text), (
+                    label,
+                    text,
+                )
 
 
 # Machine paths: no login, any AUTH mode; the Host check still applies

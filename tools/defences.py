@@ -96,6 +96,8 @@ SSO_PASSWORD = "A password for an account made by single sign-on"  # noqa: S105 
 ADMIN_PASSWORD = "An administrator's password change leaving sessions open, or unrecorded"  # noqa: S105 - a row of SECURITY.md
 ADMIN_REMOVAL = "An administrator's removal reaching the wrong bindings, or done unseen"
 BROAD_SCOPES = "Over-broad Slack scopes"
+# Issue 11, durability
+BURST = "A burst of slash commands"
 # Issue 11, health
 METRICS_READ = "Metrics read by anyone who can reach the site"
 METRICS_IDENTIFIERS = "Identifiers or secrets in metrics and probes"
@@ -1171,8 +1173,8 @@ REMOVALS = [
         SLOW,
         "the work is cancelled at the deadline",
         "bolt_app/listeners/commands/app_command.py",
-        "        await _ack(ack, messages.one_moment_reply())\n",
-        "        work.cancel()\n        await _ack(ack, messages.one_moment_reply())\n",
+        "            await _ack(ack, messages.one_moment_reply())\n",
+        "            work.cancel()\n            await _ack(ack, messages.one_moment_reply())\n",
     ),
     Removal(
         SLOW,
@@ -2777,6 +2779,24 @@ REMOVALS += [
         "deploy/nginx.conf",
         "        deny all;\n",
         "",
+    ),
+]
+
+# Issue 11, durability
+REMOVALS += [
+    Removal(
+        BURST,
+        "a command that comes while many wait on their answer is not acknowledged at once",
+        "bolt_app/bursts.py",
+        'if envelope_type != "slash_commands" or self.waiting < self.at_once:',
+        "if True:",
+    ),
+    Removal(
+        BURST,
+        "the listener says One moment again after the handler did",
+        "bolt_app/listeners/commands/app_command.py",
+        "        if acknowledged_at_once(context):",
+        "        if False:",
     ),
 ]
 

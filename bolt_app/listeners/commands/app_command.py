@@ -34,6 +34,7 @@ from account_binding.tokens import digest
 
 from ... import command_outcome, messages
 from ...acting import ConnectionEnded
+from ...bursts import acknowledged_at_once
 from ...command_payload import CommandRequest, MalformedCommand
 from ...commands import core
 from ...commands.table import BadArguments, Unknown
@@ -113,7 +114,10 @@ async def _app_command(
         else:
             await _ack(ack, answer.reply)
     else:
-        await _ack(ack, messages.one_moment_reply())
+        if acknowledged_at_once(context):  # Issue 11, durability: Slack has "One moment…"
+            await ack()
+        else:
+            await _ack(ack, messages.one_moment_reply())
         log.warning(
             "%s: the answer was not ready within %ss (the database or Slack is slow); "
             "acknowledged with 'One moment' and answering through the response_url",
