@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from .clock import Clock, system_clock
 from .models import SlackIdentity, User
 from .store import AuditFilter, AuditRecord, Store
+
+log = logging.getLogger(__name__)
+
+#: Issue 11, health: called with every entry the log is given (a capped one too, recorded or
+#: not), after the store took it or failed to: how the composition root counts bindings made
+#: and removed without the domain knowing of metrics. It must be quick and not block; an
+#: exception it raises is logged and changes nothing.
+AuditObserver = Callable[[AuditRecord], None]
 
 
 class AuditEvent(StrEnum):
@@ -87,9 +97,17 @@ CAPPED_PER_HOUR = 20
 
 
 class AuditLog:
-    def __init__(self, store: Store, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock = system_clock,
+        *,
+        observer: AuditObserver | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        # Issue 11, health: told of every entry (see AuditObserver)
+        self._observer = observer
 
     async def record(
         self,
@@ -98,7 +116,11 @@ class AuditLog:
         identity: SlackIdentity | None = None,
         detail: str | None = None,
     ) -> None:
-        await self._store.add_audit(self._record(event, actor, identity, detail))
+        record = self._record(event, actor, identity, detail)
+        try:
+            await self._store.add_audit(record)
+        finally:
+            self._observe(record)  # what it records has happened, written down or not
 
     async def record_capped(
         self,
@@ -110,9 +132,11 @@ class AuditLog:
     ) -> bool:
         """Record, unless `per_hour` entries of this event, detail and client were recorded in
         the last hour; whether it was recorded."""
-        return await self._store.add_audit_capped(
-            self._record(event, actor, identity, detail), per_hour, self._clock() - 3600
-        )
+        record = self._record(event, actor, identity, detail)
+        try:
+            return await self._store.add_audit_capped(record, per_hour, self._clock() - 3600)
+        finally:
+            self._observe(record)
 
     async def entries(self, where: AuditFilter) -> list[AuditRecord]:
         return await self._store.list_audit(where)
@@ -120,6 +144,15 @@ class AuditLog:
     async def purge(self, retention_days: int) -> int:
         """Delete entries older than `retention_days`; how many."""
         return await self._store.purge_audit(self._clock() - retention_days * 86400)
+
+    def _observe(self, record: AuditRecord) -> None:
+        """Tell the observer; its failure is logged and never fails what was recorded."""
+        if self._observer is None:
+            return
+        try:
+            self._observer(record)
+        except Exception:
+            log.exception("The audit log's observer failed on a %s entry", record.event)
 
     def _record(
         self,

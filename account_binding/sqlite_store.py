@@ -14,6 +14,7 @@ once they hold it. Every wait for the lock ends at the busy timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import logging
@@ -123,7 +124,14 @@ def open_database(
         db = Database(conn, execute_plugins=False)
         _enable_wal(conn)
         db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA synchronous = NORMAL")
+        # Issue 11, durability: FULL, not NORMAL. Under WAL either survives a crash of the
+        # process (a commit is in the log, in the OS's cache, before it returns), but with
+        # NORMAL the log reaches the disk only at checkpoints, so a power cut or an OS crash
+        # can undo the last commits: a binding whose success page was served and whose DM
+        # went out, an unbinding, an audit record. FULL syncs the log at every commit; the
+        # app writes little (a link, a login, a binding), and it costs about a millisecond
+        # a write on the test machine's disk (https://sqlite.org/pragma.html#pragma_synchronous).
+        db.execute("PRAGMA synchronous = FULL")
         for migration_set in (migrations, *also_migrate):
             _migrate(db, migration_set)
         # A file made here is private from its first byte (SQLite gives -wal and -shm the
@@ -362,6 +370,86 @@ class SQLiteDatabase:
         await loop.run_in_executor(self._executor, close)
         await asyncio.to_thread(self._reader.shutdown, wait=True)
         await asyncio.to_thread(self._executor.shutdown, wait=True)
+
+    # Issue 11, health: /readyz's and /metrics' proof that the database can be written
+
+    async def check_writable(self, seconds: float) -> None:
+        """See `Store.check_writable`. The check runs in a thread of its own, on a connection
+        of its own opened for it (so a file removed or made read-only since the start is
+        seen, and the writer's queue neither delays it nor is delayed by it): BEGIN
+        IMMEDIATE, waiting at most `seconds` for another connection's lock, then ROLLBACK.
+        In WAL mode neither writes a page, so a full disk shows only at the next real
+        write."""
+        probe = self._write_probe
+        if probe is None or probe.done():
+            probe = self._write_probe = _started_write_probe(self._path, seconds)
+        try:
+            # The thread's own busy timeout ends it in `seconds`; the margin is for a disk
+            # that does not answer at all, which the thread cannot be woken from.
+            await asyncio.wait_for(asyncio.shield(probe), seconds + WRITE_PROBE_MARGIN_SECONDS)
+        except TimeoutError:
+            raise StoreBusy() from None
+
+    _write_probe: asyncio.Future[None] | None = None
+
+
+# Issue 11, health: the write probe behind `SQLiteDatabase.check_writable`
+
+#: How long past its own deadline a write probe is awaited before it counts as busy.
+WRITE_PROBE_MARGIN_SECONDS = 0.5
+
+
+def _started_write_probe(path: Path, seconds: float) -> asyncio.Future[None]:
+    """`_take_write_lock(path, seconds)` in a daemon thread; its outcome as a future of the
+    running loop. A thread per probe (one at a time: callers share a running one) rather
+    than an executor, so that nothing is left to shut down and a hung disk holds no pool."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            _take_write_lock(path, seconds)
+        except Exception as raised:  # handed to the loop, where the caller sees it
+            error = raised
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, error)
+
+    # The outcome is read even when every caller stopped waiting (no "never retrieved").
+    future.add_done_callback(lambda done: done.cancelled() or done.exception())
+    threading.Thread(target=run, name="sqlite-write-probe", daemon=True).start()
+    return future
+
+
+def _take_write_lock(path: Path, seconds: float) -> None:
+    """BEGIN IMMEDIATE and ROLLBACK on a new connection to `path` (never creating it),
+    waiting at most `seconds` for the lock. Raises StoreBusy or StoreUnavailable."""
+    try:
+        conn = sqlite3.connect(
+            f"file:{quote(str(path.absolute()))}?mode=rw",
+            uri=True,
+            timeout=max(seconds, 0.001),
+            isolation_level=None,
+        )
+    except sqlite3.Error as error:
+        raise StoreUnavailable(path, _reason(error)) from None
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as error:
+        if _is_busy(error):
+            raise StoreBusy() from None
+        raise StoreUnavailable(path, _reason(error)) from None
+    finally:
+        conn.close()
 
 
 class SQLiteStore(SQLiteDatabase):

@@ -510,6 +510,17 @@ class Store(Protocol):
         unticked it at Connect)."""
         ...
 
+    # Issue 11, health: whether the database can be written now (/readyz, /metrics)
+
+    async def check_writable(self, seconds: float) -> None:
+        """Prove that a write could start now, writing nothing: take the database's write
+        lock and let it go again, within `seconds` (> 0) whatever happens, never blocking
+        the event loop. Checks asked while one runs share its outcome. Raises StoreBusy when
+        the lock was not had in time (another connection held it, or the disk did not
+        answer), StoreUnavailable when the database cannot be opened for writing (the file
+        removed or made read-only)."""
+        ...
+
 
 # ACT_AS=oauth2: a binding's OAuth grant (table oauth_grants)
 

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from account_binding.sqlite_store import SQLiteStore
+from bench.stores import store_at
 
 from .load import percentile
 from .people import People
@@ -81,7 +81,7 @@ async def measure(
 ) -> dict[str, Any]:
     """Latencies at each size, by str(size): {"issue", "bind", "lookup"} each with p50_ms
     and p99_ms, and "grow_seconds", the time it took to grow to that size."""
-    store = SQLiteStore(workdir / "growth.sqlite3")
+    store = store_at(workdir / "growth.sqlite3")
     results: dict[str, Any] = {}
     chooser = random.Random(12)  # noqa: S311 - which bound person to look up, not a secret
     try:

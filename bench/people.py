@@ -19,6 +19,7 @@ from account_binding.crypto import TokenCipher
 from account_binding.models import SlackIdentity, SlackPerson, SlackProfile
 from account_binding.passwords import hash_password
 from account_binding.sqlite_store import SQLiteStore
+from bench.stores import store_at
 
 #: The password of every account the benchmark makes (the site's login uses it).
 PASSWORD = "bench correct horse battery"  # noqa: S105 - the benchmark's own accounts
@@ -86,7 +87,7 @@ async def bind_people(
     database: Path, secret_key: str, team_id: str, slack_user_ids: list[str]
 ) -> None:
     """Bind each Slack person to a new account of their own (`person-<user ID>`)."""
-    store = SQLiteStore(database)
+    store = store_at(database)
     try:
         await store.open()
         people = People(store, secret_key, team_id)

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from account_binding.crypto import TokenCipher
-from account_binding.sqlite_store import SQLiteStore
+from bench.stores import store_at
 from fake_slack import FakeSlack
 
 from .load import percentile
@@ -190,7 +190,7 @@ async def measure(
 ) -> dict[str, Any]:
     """The site's figures against the product serving `base_url` on `database`."""
     results: dict[str, Any] = {}
-    store = SQLiteStore(database)
+    store = store_at(database)
     browsers: list[Browser] = []
     try:
         await store.open()

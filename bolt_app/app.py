@@ -13,7 +13,9 @@ from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
+from slack_bolt.adapter.socket_mode.internals import build_headers
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -24,6 +26,7 @@ from monitoring.connection import ConnectionState
 from monitoring.metrics import Metrics
 
 from . import messages, socket_connection
+from .bursts import ACKNOWLEDGED_AT_ONCE, Backlog
 from .command_payload import CommandRequest, MalformedCommand
 from .draining import count_listeners, counted_envelope
 from .in_flight import InFlight
@@ -191,6 +194,8 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         self.api_url = api_url or str(web_client.base_url)
         # Issue 11, shutdown: envelopes being handled and their work, for a graceful stop
         self.in_flight = InFlight()
+        # Issue 11, durability: a burst of slash commands is acknowledged at once
+        self.backlog = Backlog()
         # Every envelope comes through `_receive`, which builds the SocketModeRequest itself
         # rather than let slack_sdk's SocketModeRequest.from_dict raise on an odd payload.
         self.client.message_listeners.append(self._receive)  # type: ignore[arg-type]
@@ -268,7 +273,11 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
         self, client: SocketModeClient, req: SocketModeRequest, arrived: float | None = None
     ) -> None:
         start = arrived or time()
+        if self.backlog.is_full(req.type):  # Issue 11, durability (bolt_app.bursts)
+            await self._answer_later(client, req, start)
+            return
         work = asyncio.ensure_future(run_async_bolt_app(self.app, req))
+        self.backlog.track(req.type, work)
         done, _ = await asyncio.wait({work}, timeout=HANDLER_ACK_DEADLINE_SECONDS)
         if work in done:
             response, to_post = _acknowledgeable(req, work)
@@ -336,6 +345,40 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
             await self.redeliveries.taken(event_id, str(event_type))
         else:
             self.redeliveries.failed(event_id)
+
+    # Issue 11, durability: a burst of slash commands (bolt_app.bursts)
+
+    async def _answer_later(
+        self, client: SocketModeClient, req: SocketModeRequest, start: float
+    ) -> None:
+        """Acknowledge the slash command `req` (arrived at `start`, time()) at once with
+        "One moment…", then run Bolt on it (in one of the backlog's slots) telling the
+        listener so, and post what Bolt answers to its response_url."""
+        reply = messages.one_moment_reply()
+        await client.send_socket_mode_response(
+            SocketModeResponse(
+                envelope_id=req.envelope_id,
+                payload={"response_type": "ephemeral", "text": reply.text, "blocks": reply.blocks},
+            )
+        )
+        self.metrics.acknowledged(req.type, time() - start)
+        async with self.backlog.slots:
+            request = AsyncBoltRequest(
+                mode="socket_mode", body=req.payload, headers=build_headers(req)
+            )
+            request.context[ACKNOWLEDGED_AT_ONCE] = True
+            work = asyncio.ensure_future(self.app.async_dispatch(request))
+            try:
+                await work
+            except Exception:  # reported by _acknowledgeable
+                log.debug("the answer of a command acknowledged at once failed")
+            answer, to_post = _acknowledgeable(req, work)
+            if to_post is None and answer.body:
+                to_post = _payload_of(answer)
+            if to_post is not None:
+                await _post_to_response_url(
+                    req, to_post, self.api_url, self.metrics, self.app.client.timeout
+                )
 
 
 def _envelope_type(kind: str) -> str:

@@ -10,6 +10,14 @@ with Slack's confirm rule), global shortcuts (`run_shortcut`), `views.publish`
 """
 
 from .server import NO_PAYLOAD, CommandOutcome, FakeSlack, Message
-from .workspace import FakeUser, FakeWorkspace
+from .workspace import FakeUser, FakeWorkspace, crowd
 
-__all__ = ["NO_PAYLOAD", "CommandOutcome", "FakeSlack", "FakeUser", "FakeWorkspace", "Message"]
+__all__ = [
+    "NO_PAYLOAD",
+    "CommandOutcome",
+    "FakeSlack",
+    "FakeUser",
+    "FakeWorkspace",
+    "Message",
+    "crowd",
+]

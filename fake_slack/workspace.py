@@ -109,3 +109,23 @@ class FakeWorkspace:
         if not channel_id.startswith("D"):
             return None
         return next((u for u in self.users if self.dm_channel(u.id) == channel_id), None)
+
+
+# Issue 11, durability: a workspace as large as a load test needs
+
+
+def crowd(count: int, prefix: str = "U0P") -> tuple[FakeUser, ...]:
+    """`count` ordinary people, IDs `prefix` + a zero-padded number (U0P0000, U0P0001, …),
+    each with a name, a real name and an address of their own: add them to a workspace's
+    `users` (FakeWorkspace(users=FakeWorkspace().users + crowd(1000)))."""
+    width = len(str(max(count - 1, 0)))
+    return tuple(
+        FakeUser(
+            f"{prefix}{n:0{width}d}",
+            f"person{n}",
+            f"Person {n}",
+            f"person{n}@example.com",
+            f"Person {n}",
+        )
+        for n in range(count)
+    )

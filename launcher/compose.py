@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from account_binding.accounts import AccountService
 from account_binding.api_tokens import ApiTokenAuthenticator
-from account_binding.audit import AuditLog
+from account_binding.audit import AuditLog, AuditObserver
 from account_binding.authorization_flows import AuthorizationFlows
 from account_binding.binding import BindingPolicy, BindingService
 from account_binding.crypto import TokenCipher
@@ -49,6 +49,7 @@ from bolt_app.outbox_sender import OutboxSender
 from bolt_app.resume import SlackResumer
 from bolt_app.services import SlackServices
 from bolt_app.slack_directory import SlackUsersDirectory
+from monitoring.bindings import count_bindings
 from monitoring.connection import ConnectionState
 from monitoring.metrics import Metrics
 from relying_party import Provider
@@ -59,6 +60,7 @@ from web.auth import LocalLogin
 from web.authentication import LoginBackend
 from web.grant_pages import CALLBACK_PATH as GRANT_CALLBACK_PATH
 from web.grant_pages import GrantServices
+from web.health import Health
 from web.link_resend import LinkResends
 from web.oidc_login import CALLBACK_PATH, OidcLogin
 from web.proxy_identity import ProxyLogin
@@ -150,7 +152,12 @@ def build_site(
     # stand-in alike (API_TOKEN_TTL; under ACT_AS=service none is honoured).
     tokens = policy.tokens
     cipher = TokenCipher(settings.secret_key())
-    oauth2 = oauth2_grants(settings, store, cipher)
+    # Issue 11: what /metrics and /readyz report, one of each for the whole site; bindings
+    # made and removed are counted from the audit log (monitoring.bindings), here and in the
+    # OAuth grants' own log.
+    metrics = Metrics()
+    count = count_bindings(metrics)
+    oauth2 = oauth2_grants(settings, store, cipher, audit_observer=count)
     stand_in = (
         StandIn(
             settings.database,
@@ -163,14 +170,12 @@ def build_site(
         if settings.serves_stand_in
         else None
     )
-    # Issue 11: what /metrics and /readyz report, one of each for the whole site
-    metrics = Metrics()
     connection = ConnectionState()
     metrics.watch_connection(connection)
     # Issue 11, shutdown: what the Slack side is doing, and the stop that waits for it
     in_flight = InFlight()
     stopping = stopping or Stopping(settings.shutdown_timeout)
-    audit = AuditLog(store)
+    audit = AuditLog(store, observer=count)
     client = build_web_client(
         slack.bot_token, slack.api_url, timeout_seconds=settings.slack_api_timeout, metrics=metrics
     )
@@ -343,6 +348,12 @@ def build_site(
         binding_triggers=settings.binding_triggers,
         metrics=metrics,
         connection=connection,
+        # Issue 11, health: /readyz takes the database's write lock; METRICS_TOKEN closes
+        # /metrics
+        health=Health(
+            store.check_writable,
+            metrics_token=_secret(settings.metrics_token) if settings.metrics_token else None,
+        ),
     )
     return build_web_app(
         services,
@@ -489,12 +500,19 @@ class OAuth2Grants:
     stand_in_tokens: ProviderTokenUsers
 
 
-def oauth2_grants(settings: Settings, store: Store, cipher: TokenCipher) -> OAuth2Grants | None:
+def oauth2_grants(
+    settings: Settings,
+    store: Store,
+    cipher: TokenCipher,
+    *,
+    audit_observer: AuditObserver | None = None,
+) -> OAuth2Grants | None:
     """Under ACT_AS=oauth2, its parts at OAUTH2_ISSUER (every provider call within
     PROVIDER_TIMEOUT); None under another ACT_AS, and in the sandbox before `run` has started
     its provider (`account-binding unbind` then has nothing to revoke at: that provider's
     tokens ended with it). A login at the same provider (AUTH=oidc, OIDC_ISSUER ==
-    OAUTH2_ISSUER) hands its grant to `pending`, and Connect binds with it."""
+    OAUTH2_ISSUER) hands its grant to `pending`, and Connect binds with it.
+    `audit_observer` (issue 11) is told of each audit entry the grants write."""
     if settings.act_as != "oauth2" or settings.uses_sandbox_provider:
         return None
     issuer, client_id = settings.oauth2_issuer, settings.oauth2_client_id
@@ -512,7 +530,7 @@ def oauth2_grants(settings: Settings, store: Store, cipher: TokenCipher) -> OAut
         store,
         cipher,
         provider,
-        AuditLog(store),
+        AuditLog(store, observer=audit_observer),
         issuer=issuer,
         provider_name=name,
         timings=GrantTimings.for_provider_timeout(settings.provider_timeout),

@@ -4,37 +4,46 @@ One `Metrics` per site (`launcher.compose.build_site` makes it; tests make as ma
 run apps). Every name starts with `account_binding_`. No label ever carries a secret, a
 Slack user, team or channel ID, a link or a person's name: labels take only the small fixed
 sets documented on each method, so the series stay few whatever the traffic.
-Exposition: `exposition()` gives the text format (version 0.0.4) and its content type.
+Exposition: `exposition()` gives the text format (version 0.0.4) and its content type,
+without the `_created` series prometheus-client adds beside each counter and histogram (see
+`exposition`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal
+import re
+from collections.abc import Callable, Iterable
+from typing import Literal, get_args
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
+    CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
     Counter,
-    Enum,
     Gauge,
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 
 from .connection import STATES, ConnectionState
 
-#: What became of a slash command, as the person saw it:
-#: - "answered": a bound person's subcommand ran and was answered;
+#: What became of a slash command, as the person saw it (one per command):
+#: - "answered": it was answered with what it asked for (help, whoami, a plugin's reply, the
+#:   unlink question, "already connected");
 #: - "link_sent": an unbound person was sent an association URL (ephemeral or by DM);
-#: - "refused": the app refused it with an explanation (unknown subcommand, malformed
-#:   command, rate limit, disabled account, ...);
-#: - "unavailable": the internal application did not answer in time or was down;
-#: - "failed": the app failed (a bug, or Slack refused the answer).
+#: - "refused": the app said why it would not (an unknown subcommand or wrong arguments, a
+#:   workspace the app is not installed in, too many links, an account an administrator
+#:   ended, the internal application refusing the request or the credential);
+#: - "unavailable": the internal application did not answer within COMMAND_TIMEOUT or
+#:   INTERNAL_API_TIMEOUT, or was down (no connection, a 5xx answer);
+#: - "failed": the app failed (a bug, logged with an incident ID; Slack did not answer the
+#:   app in time; the database stayed locked).
 CommandOutcome = Literal["answered", "link_sent", "refused", "unavailable", "failed"]
+COMMAND_OUTCOMES: tuple[CommandOutcome, ...] = get_args(CommandOutcome)
 
-#: Seconds: Slack gives an ack 3 s; most should land in the first buckets.
-ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0)
+#: Seconds: Slack gives an ack 3 s; most should land in the first buckets, and those from
+#: 1.5 s on show an ack drifting towards the limit (the p99 alert, README).
+ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 
 
 class Metrics:
@@ -74,10 +83,12 @@ class Metrics:
             "Confirmation DMs waiting in the outbox to be sent.",
             registry=r,
         )
-        self.socket_mode_state = Enum(
+        # A gauge per state rather than prometheus-client's Enum, whose label would be named
+        # after the metric itself: here it is `state`, 1 for the current one, 0 for the rest.
+        self.socket_mode_state = Gauge(
             "account_binding_socket_mode_state",
-            "The Socket Mode connection's state.",
-            states=list(STATES),
+            "The Socket Mode connection's state: 1 for the current state, 0 for the others.",
+            ["state"],
             registry=r,
         )
         self.socket_mode_reconnects = Counter(
@@ -92,6 +103,27 @@ class Metrics:
             ["type"],
             registry=r,
         )
+        self.ready = Gauge(
+            "account_binding_ready",
+            "1 when the last readiness check passed (the database writable, Slack connected "
+            "or the sandbox running), else 0; checked at each /readyz and each scrape.",
+            registry=r,
+        )
+        self.database_writable = Gauge(
+            "account_binding_database_writable",
+            "1 when the last readiness check could take the database's write lock in time.",
+            registry=r,
+        )
+        # Every known label value from the start, at 0: a rate or an alert over them works
+        # before the first command, removal or acknowledgement of its kind.
+        for outcome in COMMAND_OUTCOMES:
+            self.commands.labels(outcome=outcome)
+        for reason in (*REMOVAL_REASONS, "other"):
+            self.bindings_removed.labels(reason=reason)
+        for kind in (*_ENVELOPE_TYPES, "other"):
+            self.ack_seconds.labels(type=kind)
+        for state in STATES:
+            self.socket_mode_state.labels(state=state).set(0)
 
     # what the edges record
 
@@ -108,26 +140,71 @@ class Metrics:
         self.bindings_made.inc()
 
     def binding_removed(self, reason: str) -> None:
-        """`reason`: "unbound" (the person, in Slack or on the web), "admin", "lifecycle"
-        (Slack's events or a disabled account), "merged" (Enterprise Grid), or "other"."""
-        self.bindings_removed.labels(reason=reason if reason in _REMOVAL_REASONS else "other").inc()
+        """`reason` (anything else is counted as "other"):
+        - "unbound": the person disconnected it (Slack's Disconnect, the web page's Remove);
+        - "admin": an administrator removed it (`account-binding binding remove`, `unbind`,
+          `user disable`, `user remove`);
+        - "lifecycle": Slack said the person, workspace or organisation went away
+          (`user_change` deleted, `app_uninstalled`, `tokens_revoked`);
+        - "merged": two bindings of one person met in an Enterprise Grid organisation;
+        - "unusable": the app removed a binding it can no longer act with (its API token
+          expired, its OAuth grant refused at the provider, SECRET_KEY changed)."""
+        self.bindings_removed.labels(reason=reason if reason in REMOVAL_REASONS else "other").inc()
 
     def slack_api_error(self, method: str, error: str) -> None:
         """`method`: the Web API method (`chat.postMessage`) or "response_url"; `error`:
-        Slack's error code (`ratelimited`), "http_5xx", "timeout" or "connection"."""
-        self.slack_api_errors.labels(method=method[:40], error=error[:40]).inc()
+        Slack's error code (`ratelimited`), "http_5xx", "timeout" or "connection". A value
+        not shaped like those (a method is dotted words, an error code lower-case words, at
+        most 40 characters) is counted as "other": no label ever carries an ID or a text."""
+        self.slack_api_errors.labels(
+            method=method if _METHOD.fullmatch(method) else "other",
+            error=error if _ERROR_CODE.fullmatch(error) else "other",
+        ).inc()
 
     def watch_outbox(self, depth: Callable[[], float]) -> None:
         """Read the outbox's depth from `depth()` at each scrape (it must not block long)."""
         self.outbox_depth.set_function(depth)
 
     def watch_connection(self, connection: ConnectionState) -> None:
-        connection.on_change(lambda state: self.socket_mode_state.state(state))
+        def show(current: str) -> None:
+            for state in STATES:
+                self.socket_mode_state.labels(state=state).set(1 if state == current else 0)
+
+        connection.on_change(show)
+
+    def readiness_checked(self, *, ready: bool, database_writable: bool) -> None:
+        """The outcome of a readiness check (`web.health`: at each `/readyz` and each scrape of
+        `/metrics`)."""
+        self.ready.set(1 if ready else 0)
+        self.database_writable.set(1 if database_writable else 0)
 
     def exposition(self) -> tuple[bytes, str]:
-        """The text format of every metric, and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The text format (version 0.0.4, which every Prometheus version reads) of every
+        metric, and its content type.
+
+        The `_created` series are left out: prometheus-client adds one beside each counter and
+        histogram (its creation time, as a gauge of its own in this format), which doubles
+        the series and serves no alert; it can only switch them off for the whole process
+        (`disable_created_metrics`), so they are filtered here, for this registry only."""
+        return generate_latest(_WithoutCreated(self.registry)), CONTENT_TYPE_PLAIN_0_0_4
 
 
-_ENVELOPE_TYPES = frozenset({"slash_commands", "interactive", "events_api"})
-_REMOVAL_REASONS = frozenset({"unbound", "admin", "lifecycle", "merged"})
+class _WithoutCreated:
+    """A registry's metrics without their `_created` samples (what `generate_latest` reads)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        for metric in self.registry.collect():  # fresh Metric objects at every collect
+            metric.samples = [s for s in metric.samples if not s.name.endswith("_created")]
+            yield metric
+
+
+_ENVELOPE_TYPES = ("slash_commands", "interactive", "events_api")
+#: The removal reasons `binding_removed` counts by name (see there).
+REMOVAL_REASONS = ("unbound", "admin", "lifecycle", "merged", "unusable")
+#: A Web API method: dotted words (`chat.postMessage`, `oauth.v2.access`), or "response_url".
+_METHOD = re.compile(r"[a-z][a-zA-Z0-9]*(\.[a-z][a-zA-Z0-9]*)+|response_url")
+#: A Slack error code (`ratelimited`, `channel_not_found`) or one of ours (`http_5xx`).
+_ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")

@@ -98,6 +98,12 @@ SSO_PASSWORD = "A password for an account made by single sign-on"  # noqa: S105 
 ADMIN_PASSWORD = "An administrator's password change leaving sessions open, or unrecorded"  # noqa: S105 - a row of SECURITY.md
 ADMIN_REMOVAL = "An administrator's removal reaching the wrong bindings, or done unseen"
 BROAD_SCOPES = "Over-broad Slack scopes"
+# Issue 11, durability
+BURST = "A burst of slash commands"
+# Issue 11, health
+METRICS_READ = "Metrics read by anyone who can reach the site"
+METRICS_IDENTIFIERS = "Identifiers or secrets in metrics and probes"
+PROBE_HANGS = "A probe that hangs, or gets a healthy app restarted"
 
 REMOVALS = [
     # Forwarded link
@@ -1169,8 +1175,8 @@ REMOVALS = [
         SLOW,
         "the work is cancelled at the deadline",
         "bolt_app/listeners/commands/app_command.py",
-        "        await _ack(ack, messages.one_moment_reply())\n",
-        "        work.cancel()\n        await _ack(ack, messages.one_moment_reply())\n",
+        "            await _ack(ack, messages.one_moment_reply())\n",
+        "            work.cancel()\n            await _ack(ack, messages.one_moment_reply())\n",
     ),
     Removal(
         SLOW,
@@ -2231,8 +2237,8 @@ REMOVALS = [
         ACCOUNT_ENDED,
         "the Slack person is sent a link instead of being told why",
         "bolt_app/listeners/commands/app_command.py",
-        "        if ended is not None:\n            return Answer(ended)",
-        "        if False:\n            return Answer(ended)",
+        "        if ended is not None:\n            command_outcome.note",
+        "        if False:\n            command_outcome.note",
     ),
     Removal(
         ACCOUNT_ENDED,
@@ -2783,5 +2789,83 @@ REMOVALS += [
         "bolt_app/internal_api.py",
         "                    cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),\n",
         "",
+    ),
+]
+
+# Issue 11, durability
+REMOVALS += [
+    Removal(
+        BURST,
+        "a command that comes while many wait on their answer is not acknowledged at once",
+        "bolt_app/bursts.py",
+        'if envelope_type != "slash_commands" or self.waiting < self.at_once:',
+        "if True:",
+    ),
+    Removal(
+        BURST,
+        "the listener says One moment again after the handler did",
+        "bolt_app/listeners/commands/app_command.py",
+        "        if acknowledged_at_once(context):",
+        "        if False:",
+    ),
+]
+
+# Issue 11, health: /healthz, /readyz and /metrics
+REMOVALS += [
+    Removal(
+        METRICS_READ,
+        "/metrics answers without METRICS_TOKEN's bearer token",
+        "web/health.py",
+        "        if self.metrics_token is None:\n            return True",
+        "        if True:\n            return True",
+    ),
+    Removal(
+        METRICS_READ,
+        "/metrics takes any bearer token",
+        "web/health.py",
+        "        if hmac.compare_digest(given.encode(), self.metrics_token.encode()):",
+        "        if given:",
+    ),
+    Removal(
+        METRICS_READ,
+        "METRICS_TOKEN is not handed to the site",
+        "launcher/compose.py",
+        "            metrics_token=_secret(settings.metrics_token) if settings.metrics_token else None,",
+        "            metrics_token=None,",
+    ),
+    Removal(
+        METRICS_READ,
+        "the probes and /metrics are authenticated like pages",
+        "web/authentication.py",
+        'MACHINE_PATHS = ("/healthz", "/readyz", "/metrics")',
+        'MACHINE_PATHS = ("/healthz",)',
+    ),
+    Removal(
+        METRICS_IDENTIFIERS,
+        "/readyz shows the store's error, which names the database's path",
+        "web/health.py",
+        '            return _database_failure("unwritable", self.deadline_seconds)',
+        '            return {"ok": False, "error": "unwritable", "detail": str(error)}',
+    ),
+    Removal(
+        PROBE_HANGS,
+        "/readyz waits for the database's lock as long as any write",
+        "web/health.py",
+        "            await self.check_database(self.deadline_seconds)",
+        "            await self.check_database(30.0)",
+    ),
+    Removal(
+        PROBE_HANGS,
+        "/readyz does not check the database",
+        "web/health.py",
+        "            await self.check_database(self.deadline_seconds)",
+        "            pass",
+    ),
+    Removal(
+        PROBE_HANGS,
+        "/readyz is ready whatever the Slack connection's state",
+        "web/health.py",
+        '        slack: dict[str, Any] = {"ok": connection.serving, "state": connection.state}',
+        '        slack: dict[str, Any] = {"ok": True, "state": connection.state}',
     ),
 ]

@@ -23,6 +23,7 @@ from . import (
     connections,
     errors,
     grant_pages,
+    health,
     home,
     link_resend,
     oauth,
@@ -59,7 +60,8 @@ def build_web_app(
     login_backend = services.login_backend or auth.LocalLogin()
     routes = [
         Route("/", home.home, methods=["GET"]),
-        Route("/healthz", home.health, methods=["GET"]),
+        # Issue 11, health: /healthz, /readyz and /metrics
+        *health.routes,
         *login_backend.routes(),
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/bind", binding_pages.confirm_page, methods=["GET"]),

@@ -48,13 +48,15 @@ from .services import services_of
 AUTHENTICATED = "authenticated"
 MAX_COOKIE_LENGTH = cookies.MAX_VALUE_LENGTH
 #: Paths that take no login and are never authenticated by the middleware: the health
-#: check, static files, and the machine endpoints (bearer or client credentials of their own).
-MACHINE_PATHS = ("/healthz",)
+#: checks and metrics (issue 11: /metrics takes METRICS_TOKEN's bearer token of its own),
+#: static files, and the machine endpoints (bearer or client credentials of their own).
+MACHINE_PATHS = ("/healthz", "/readyz", "/metrics")
 MACHINE_PREFIXES = ("/static/", "/api/", "/oauth/", "/.well-known/")
 
 
 def is_machine_path(path: str) -> bool:
-    """True for /healthz, /static/*, /api/*, /oauth/* and /.well-known/*."""
+    """True for /healthz, /readyz, /metrics, /static/*, /api/*, /oauth/* and
+    /.well-known/*."""
     return path in MACHINE_PATHS or path == "/api" or path.startswith(MACHINE_PREFIXES)
 
 

@@ -22,7 +22,3 @@ async def home(request: Request) -> Response:
             "csrf_token": current.session.csrf_token if current else None,
         },
     )
-
-
-async def health(request: Request) -> Response:
-    return Response("ok", media_type="text/plain")

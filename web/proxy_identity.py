@@ -16,7 +16,8 @@ Logging in is automatic: `GET /login?next=/bind` with the header starts a sessio
 the link open in this browser (the binding page's rule, `web.auth.made_for`, is the same as
 in every mode) and redirects. A session of another person than the header names is ended.
 Without the header, from a trusted proxy or not, `/login` answers 401: the proxy did not say
-who this is. `/healthz` and the machine endpoints never need the headers.
+who this is. `/healthz`, `/readyz`, `/metrics` and the machine endpoints never need the
+headers.
 """
 
 from __future__ import annotations

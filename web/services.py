@@ -26,6 +26,7 @@ from relying_party import Provider
 if TYPE_CHECKING:
     from .authentication import LoginBackend
     from .grant_pages import GrantServices
+    from .health import Health
     from .link_resend import LinkResends
 
 
@@ -95,6 +96,9 @@ class WebServices:
     # shared with the Slack side).
     metrics: Metrics = field(default_factory=Metrics)
     connection: ConnectionState = field(default_factory=ConnectionState)
+    # Issue 11, health: /readyz's database check and METRICS_TOKEN (web.health); None: the
+    # site checks no database, so /readyz never says ready, and /metrics is open.
+    health: Health | None = None
 
 
 def services_of(connection: HTTPConnection) -> WebServices:

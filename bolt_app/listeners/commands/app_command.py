@@ -32,8 +32,9 @@ from account_binding.models import Binding
 from account_binding.resume import PendingCommand
 from account_binding.tokens import digest
 
-from ... import messages
+from ... import command_outcome, messages
 from ...acting import ConnectionEnded
+from ...bursts import acknowledged_at_once
 from ...command_payload import CommandRequest, MalformedCommand
 from ...commands import core
 from ...commands.table import BadArguments, Unknown
@@ -73,7 +74,19 @@ class Answer:
     used: Binding | None = None
 
 
+# Issue 11, health: each command counted once by what the person got (bolt_app.command_outcome;
+# the answers below `note` refusals, links and failures where they decide them, and a plugin
+# subcommand's outcome is the one run_handler's `Handled` gives)
+
+
 async def app_command(
+    ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    with command_outcome.counted(services_of(context).metrics):
+        await _app_command(ack, command, respond, context)
+
+
+async def _app_command(
     ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
 ) -> None:
     started = time.monotonic()
@@ -84,6 +97,7 @@ async def app_command(
             "Refused a slash command with missing or malformed fields: %s",
             ", ".join(error.fields),
         )
+        command_outcome.note("refused")
         await _ack(ack, messages.error_reply(str(error)))
         return
     services = services_of(context)
@@ -100,7 +114,10 @@ async def app_command(
         else:
             await _ack(ack, answer.reply)
     else:
-        await _ack(ack, messages.one_moment_reply())
+        if acknowledged_at_once(context):  # Issue 11, durability: Slack has "One moment…"
+            await ack()
+        else:
+            await _ack(ack, messages.one_moment_reply())
         log.warning(
             "%s: the answer was not ready within %ss (the database or Slack is slow); "
             "acknowledged with 'One moment' and answering through the response_url",
@@ -122,6 +139,7 @@ async def app_command(
             )
     if answer.then is not None:
         handled = await answer.then()
+        command_outcome.note(handled.outcome)
         if handled.reply is not None:
             await _respond(respond, handled.reply)
     if answer.used is not None:
@@ -133,6 +151,7 @@ def _result(work: asyncio.Future[Answer], what: str) -> Answer:
     error = work.exception()
     if error is None:
         return work.result()
+    command_outcome.note("failed")
     if isinstance(error, SlackUnavailable):
         log.warning("%s: Slack did not answer in time", what)
         return Answer(messages.error_reply(SLACK_SLOW))
@@ -140,6 +159,7 @@ def _result(work: asyncio.Future[Answer], what: str) -> Answer:
         log.warning("%s: the database stayed locked past its busy timeout (StoreBusy)", what)
         return Answer(messages.error_reply(str(error)))
     if isinstance(error, DomainError):
+        command_outcome.note("refused")
         log.info("%s: refused: %s", what, type(error).__name__)
         return Answer(messages.error_reply(str(error)))
     log.error("%s failed", what, exc_info=error)
@@ -165,6 +185,7 @@ async def _answer(
             where.kind,
             where.enterprise_id if where.is_enterprise_install else where.team_id,
         )
+        command_outcome.note("refused")
         return Answer(messages.outside_installation_reply(name, where.kind))
     # Issue 10, Enterprise Grid: bindings from before the workspace joined its organisation
     # move to the organisation's key before anything looks the person up.
@@ -174,12 +195,16 @@ async def _answer(
 
     parsed = services.commands.parse(request.text)
     if isinstance(parsed, Unknown):
+        if parsed.words:
+            command_outcome.note("refused")
         return Answer(messages.help_reply(services.commands, slash, name, parsed.words or None))
     if isinstance(parsed, BadArguments):
+        command_outcome.note("refused")
         return Answer(messages.usage_reply(slash, parsed.subcommand, name, parsed.reason))
     subcommand = parsed.subcommand
     if subcommand is core.LINK and "link" not in services.binding_triggers:
         # BINDING_TRIGGERS without `link`: the table leaves it out; answered as unknown.
+        command_outcome.note("refused")
         return Answer(messages.help_reply(services.commands, slash, name, request.text[:100]))
     if subcommand is core.HELP:
         return Answer(messages.help_reply(services.commands, slash, name))
@@ -209,10 +234,12 @@ async def _answer(
             services.lifecycle, request, name, services.binding_triggers
         )
         if ended is not None:
+            command_outcome.note("refused")
             return Answer(ended)
     if account is None:
         if subcommand is not core.LINK and "command" not in services.binding_triggers:
             # BINDING_TRIGGERS without `command`: no link, but how to connect.
+            command_outcome.note("refused")
             return Answer(_not_connected(services, request, expired=expired))
         if expired:
             reason: str | None = (
@@ -283,7 +310,9 @@ async def _link_reply(
         link = await services.bindings.issue_link(identity, request.profile, resume)
     except LinkRateLimited as error:
         log.warning("%s: no link for %s, who asked for too many", slash, identity.user_id)
+        command_outcome.note("refused")
         return messages.error_reply(str(error))
+    command_outcome.note("link_sent")
     url, ttl = services.association_url(link.nonce), services.link_ttl_seconds
     link_id = digest(link.nonce)
     if services.link_delivery == "dm":

@@ -1,0 +1,14 @@
+"""The benchmark's stores, opened the way the app opens its own (`launcher.compose.store_for`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from account_binding.settings import load_settings
+from account_binding.sqlite_store import SQLiteStore
+from launcher.compose import store_for
+
+
+def store_at(database: Path) -> SQLiteStore:
+    """The store DATABASE=`database` names, not opened yet."""
+    return store_for(load_settings({"DATABASE": str(database)}, env_file=None))
