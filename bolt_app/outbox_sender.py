@@ -40,6 +40,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from account_binding.errors import StoreBusy
 from account_binding.outbox import KINDS, OutboxEntry, OutboxStore
 from monitoring.metrics import Metrics
 
@@ -140,6 +141,13 @@ class OutboxSender:
                 await self.send_due()
                 self.passes += 1
                 delay = await self._until_next_due()
+            except StoreBusy:  # another process holds the database: expected, said in one line
+                log.warning(
+                    "The outbox could not be read: the database is locked by another process; "
+                    "trying again in %ss",
+                    self._poll,
+                )
+                delay = self._poll
             except Exception:  # the database or a bug: try again later, the cause logged
                 log.exception("Sending the outbox failed; trying again in %ss", self._poll)
                 delay = self._poll
