@@ -139,6 +139,7 @@ def build_site(
     off the rest, then closes the socket, the plugin runner and the store (bolt_app.draining).
     """
     commands = commands or command_table(settings)
+    _say_how_it_is_set(settings)  # Issue 11, review
     store = store or store_for(settings)
     policy = BindingPolicy(
         ttl_seconds=settings.binding_ttl,
@@ -663,3 +664,22 @@ def home_content(settings: Settings, commands: CommandTable) -> HomeContent:
         triggers=settings.binding_triggers,
         link_ttl_seconds=settings.binding_ttl,
     )
+
+
+# Issue 11, review: what an operator should know at the start
+
+
+def _say_how_it_is_set(settings: Settings) -> None:
+    """Log whether /metrics is open, and a pair of timeouts that defeats itself."""
+    if settings.metrics_token is None:
+        log.info("/metrics is open to whoever can reach the site; set METRICS_TOKEN to close it")
+    else:
+        log.info("/metrics answers only the bearer token METRICS_TOKEN names")
+    if settings.command_timeout <= settings.internal_api_timeout:
+        log.warning(
+            "COMMAND_TIMEOUT (%gs) is not above INTERNAL_API_TIMEOUT (%gs): a single slow call "
+            "to the internal application is cut off as a slow command rather than reported "
+            "as a slow call; raise COMMAND_TIMEOUT or lower INTERNAL_API_TIMEOUT",
+            settings.command_timeout,
+            settings.internal_api_timeout,
+        )

@@ -527,3 +527,22 @@ async def test_metrics_refusals_are_logged_readably_once_per_kind(
         assert "without an Authorization header" in refused[0], refused
         assert "with a wrong token" in refused[1], refused
         assert all("[redacted]" not in line for line in refused), refused
+
+
+# Issue 11, review: the start says whether /metrics is open, and warns of defeating timeouts
+
+
+async def test_the_start_says_whether_metrics_are_open_and_warns_of_timeouts_that_clash(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="launcher.compose"):
+        async with run_app(tmp_path / "open", COMMAND_TIMEOUT="5", INTERNAL_API_TIMEOUT="10"):
+            pass
+        async with run_app(tmp_path / "closed", METRICS_TOKEN=METRICS_TOKEN):
+            pass
+    lines = [r.getMessage() for r in caplog.records if r.name == "launcher.compose"]
+    assert any(line.startswith("/metrics is open to whoever") for line in lines), lines
+    assert any(line.startswith("/metrics answers only the bearer token") for line in lines)
+    clash = [line for line in lines if line.startswith("COMMAND_TIMEOUT (5s) is not above")]
+    assert len(clash) == 1, lines
+    assert METRICS_TOKEN not in "\n".join(lines)
