@@ -94,6 +94,9 @@ class SlackConnection:
     bot_token: str = field(repr=False)
     app_token: str = field(repr=False)
     api_url: str
+    #: The sandbox's fake Slack on loopback: readiness and metrics say "sandbox", not
+    #: "connected", once it said hello.
+    sandbox: bool = False
 
 
 def store_for(settings: Settings, *, create: bool = True) -> SQLiteStore:
@@ -171,7 +174,7 @@ def build_site(
         if settings.serves_stand_in
         else None
     )
-    connection = ConnectionState()
+    connection = ConnectionState("sandbox" if slack.sandbox else "starting")
     metrics.watch_connection(connection)
     # Issue 11, shutdown: what the Slack side is doing, and the stop that waits for it
     in_flight = InFlight()
