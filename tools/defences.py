@@ -2869,3 +2869,35 @@ REMOVALS += [
         '        slack: dict[str, Any] = {"ok": True, "state": connection.state}',
     ),
 ]
+
+# Issue 11, the review's fixes
+REMOVALS += [
+    Removal(
+        METRICS_IDENTIFIERS,
+        "any lower-case Slack error code becomes a label (whoever answers adds series)",
+        "monitoring/metrics.py",
+        "    if error in SLACK_ERROR_CODES:\n        return error",
+        "    if error.isidentifier():\n        return error",
+    ),
+    Removal(
+        PROBE_HANGS,
+        "/readyz only takes the lock, writing nothing (a read-only database looks writable)",
+        "account_binding/sqlite_store.py",
+        '            conn.execute(f"PRAGMA user_version = {int(version)}")',
+        "            pass",
+    ),
+    Removal(
+        METRICS_READ,
+        "METRICS_TOKEN may be short or guessable",
+        "account_binding/settings.py",
+        '            check_secret_key(value, "METRICS_TOKEN")',
+        "            pass",
+    ),
+    Removal(
+        DELIVERED_TWICE,
+        "envelope IDs are remembered whole, however long",
+        "bolt_app/redelivery.py",
+        "    if len(envelope_id) <= MAX_KEY_LENGTH:\n        return envelope_id",
+        "    if True:\n        return envelope_id",
+    ),
+]
