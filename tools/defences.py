@@ -2680,6 +2680,14 @@ REMOVALS += [
         "            if silent > self.timings.receive_timeout:",
         "            if False:",
     ),
+    # Issue 11, socket (attack11 fix): a flapping connection backs off.
+    Removal(
+        LINK_DISABLED,
+        "a connection ending right after hello is replaced at once, a reconnect storm",
+        "bolt_app/socket_connection.py",
+        "            self._flaps += 1\n",
+        "            self._flaps = 0\n",
+    ),
 ]
 
 # Issue 11, internal-api: the internal application slow, down or failing
