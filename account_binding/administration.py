@@ -15,8 +15,12 @@ from .audit import Actor, AuditEvent, AuditLog
 from .binding import BindingService
 from .errors import DomainError
 from .models import Binding, User
+from .outbox import NoticeKind
 from .passwords import NO_PASSWORD
 from .store import BindingFilter, ListedBinding, Store
+
+#: Issue 11, outbox: what the Slack person whose binding an administrator removed is told.
+NOTICE = NoticeKind.REMOVED_BY_ADMIN
 
 
 class NoSuchUser(DomainError):
@@ -137,12 +141,14 @@ class Administration:
     async def remove(self, listed: Sequence[ListedBinding], actor: Actor) -> list[Binding]:
         """Remove each binding as unlink does (`BindingService.unbind`: its personal token
         revoked in the same transaction, its OAuth grant revoked at the provider after,
-        audited as `unbound` naming the account it belonged to, with `actor`'s client); the
-        bindings removed, without those another process removed first."""
+        audited as `unbound` naming the account it belonged to, with `actor`'s client), the
+        DM telling its Slack person written to the outbox in the same transaction (issue 11,
+        `NoticeKind.REMOVED_BY_ADMIN`); the bindings removed, without those another process
+        removed first."""
         assert self._bindings is not None, "built without a BindingService"
         removed = []
         for row in listed:
-            binding = await self._bindings.unbind(row.binding.identity, actor)
+            binding = await self._bindings.unbind(row.binding.identity, actor, NOTICE)
             if binding is not None:
                 removed.append(binding)
         return removed

@@ -403,11 +403,15 @@ class BindingService:
     async def is_bound(self, identity: SlackIdentity) -> bool:
         return await self._store.find_binding(identity) is not None
 
-    async def unbind(self, identity: SlackIdentity, actor: Actor) -> Binding | None:
+    async def unbind(
+        self, identity: SlackIdentity, actor: Actor, notice: NoticeKind | None = None
+    ) -> Binding | None:
         """Remove the binding and revoke its API token; None when there was none. Its OAuth
         grant (ACT_AS=oauth2) is revoked at the provider after the binding is gone (RFC 7009,
-        within the provider's deadline); a failure there is logged and undoes nothing."""
-        removed = await self._store.remove_binding_and_grant(identity, self._clock())
+        within the provider's deadline); a failure there is logged and undoes nothing. With
+        `notice` (issue 11), the DM telling the Slack person is written to the outbox in the
+        removal's own transaction."""
+        removed = await self._store.remove_binding_and_grant(identity, self._clock(), notice)
         if removed is None:
             return None
         binding = removed.binding

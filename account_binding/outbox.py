@@ -1,7 +1,7 @@
 """The confirmation DMs' outbox: what happened to a binding, recorded for the Slack person to be
 told, in the same transaction as the change itself.
 
-A bind, an unbind, a removal by an administrator's account action, or a merge of two
+A bind, an unbind, a removal by an administrator (`binding remove`, or an account action), or a merge of two
 bindings (Enterprise Grid) writes one row to the `outbox` table inside the store's own write
 transaction for that change: the change and the row commit together or not at all, so a
 crash can neither lose the DM of a change that stands nor send one for a change that never
@@ -31,6 +31,8 @@ class NoticeKind(StrEnum):
     - BOUND: their Slack account was bound (`username`: the internal account);
     - UNBOUND: they removed the binding (in Slack, on the Home tab or on the web page;
       `username`: the account it acted as);
+    - REMOVED_BY_ADMIN: an administrator removed the binding from the command line
+      (`account-binding binding remove`; `username`: the account it acted as);
     - ENDED: an administrator disabled or removed the internal account `username`
       (`reason`: "disabled" or "removed");
     - MERGED: two bindings of theirs came under one key on Enterprise Grid (`kept_username`,
@@ -41,6 +43,7 @@ class NoticeKind(StrEnum):
     BOUND = "bound"
     UNBOUND = "unbound"
     ENDED = "ended"
+    REMOVED_BY_ADMIN = "removed_by_admin"
     MERGED = "merged"
 
 

@@ -1183,7 +1183,7 @@ class SQLiteStore(SQLiteDatabase):
         await self._run(release)
 
     async def remove_binding_and_grant(
-        self, identity: SlackIdentity, now: int
+        self, identity: SlackIdentity, now: int, notice: NoticeKind | None = None
     ) -> RemovedBinding | None:
         def remove(db: Database) -> RemovedBinding | None:
             with _write(db):
@@ -1205,9 +1205,13 @@ class SQLiteStore(SQLiteDatabase):
                     "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                     [now, row["api_token_id"]],
                 )
-                return RemovedBinding(_binding(row), _grant(grant) if grant else None)
+                removed = _binding(row)
+                if notice is not None:  # Issue 11, outbox: the DM, in this transaction
+                    username = sqlite_outbox.username_of(db, removed.user_id)
+                    sqlite_outbox.enqueue(db, notice, removed, {"username": username}, now)
+                return RemovedBinding(removed, _grant(grant) if grant else None)
 
-        return await self._run(remove)
+        return self._outbox_written(await self._run(remove), notice)
 
     async def keep_session_grant(self, token_hash: str, grant_ciphertext: str) -> bool:
         def keep(db: Database) -> bool:

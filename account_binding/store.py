@@ -336,10 +336,11 @@ class Store(Protocol):
         ...
 
     async def remove_binding_and_grant(
-        self, identity: SlackIdentity, now: int
+        self, identity: SlackIdentity, now: int, notice: NoticeKind | None = None
     ) -> RemovedBinding | None:
         """Delete the binding and its OAuth grant and revoke its API token, if it has one
-        (atomic); what was removed, None when there was no binding."""
+        (atomic); what was removed, None when there was no binding. With `notice` (issue 11),
+        the outbox row telling the Slack person, in the same write."""
         ...
 
     async def keep_session_grant(self, token_hash: str, grant_ciphertext: str) -> bool:

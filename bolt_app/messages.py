@@ -530,6 +530,8 @@ def notice_dm(app_name: str, entry: OutboxEntry) -> Reply | None:
         return bound_dm(app_name, username)
     if entry.kind == NoticeKind.UNBOUND:
         return unbound_dm(app_name)
+    if entry.kind == NoticeKind.REMOVED_BY_ADMIN and isinstance(username, str):
+        return removed_by_administrator_dm(app_name, username)
     reason = entry.fact("reason")
     if entry.kind == NoticeKind.ENDED and isinstance(username, str) and isinstance(reason, str):
         return binding_ended_dm(app_name, username, reason)

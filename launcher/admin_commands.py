@@ -17,7 +17,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from account_binding.accounts import AccountService, normalise_username
@@ -32,22 +32,22 @@ from account_binding.binding import BindingPolicy, BindingService, is_public_id
 from account_binding.crypto import TokenCipher
 from account_binding.errors import DomainError
 from account_binding.models import SlackIdentity, SlackPerson
+from account_binding.outbox import NoticeKind
 from account_binding.settings import Settings
 from account_binding.sqlite_store import SQLiteStore
 from account_binding.store import BindingFilter, ListedBinding
 from bolt_app.app import build_web_client
 from bolt_app.home_tab import HomeTab
-from bolt_app.messages import removed_by_administrator_dm
-from bolt_app.notifications import SlackNotifier
+from bolt_app.outbox_sender import OUTBOX_ATTEMPT_SECONDS, OutboxSender, Outcome
 
-from .compose import command_table, home_content, oauth2_grants, open_store
+from .compose import command_table, home_content, oauth2_grants, open_store, outbox_sender
 from .manifest import manifest_warnings, manifest_yaml
 
 #: The audit log's client for every change made here.
 CLIENT = "cli"
-#: Seconds one DM to a Slack person may take from the command line, Slack's rate-limit
-#: retries included; then the command says it could not tell them.
-DM_SECONDS = 20.0
+#: Seconds the command spends sending the outbox's DMs (one attempt each, Slack's rate-limit
+#: retries included); those not sent by then wait in the outbox for the running app.
+DM_SECONDS = OUTBOX_ATTEMPT_SECONDS + 5
 #: A Slack team, organisation or user ID, as Slack writes them.
 SLACK_ID = re.compile(r"[A-Z0-9]{1,32}")
 #: A Slack workspace (team, T…) or Enterprise Grid organisation (E…) ID.
@@ -345,7 +345,9 @@ async def _remove(settings: Settings, chosen: Sequence[ListedBinding]) -> dict[i
             chosen, Actor(client=CLIENT)
         )
         gone = {binding.id for binding in removed}
-        slack = _SlackSide.of(settings, bindings)
+        slack = _SlackSide.of(settings, store, bindings)
+        if slack:  # Issue 11, outbox: send the DMs the removal wrote, now
+            await slack.send_outbox()
         told: dict[int, str] = {}
         for row in chosen:
             if row.binding.id in gone:
@@ -355,20 +357,26 @@ async def _remove(settings: Settings, chosen: Sequence[ListedBinding]) -> dict[i
     return told
 
 
-NOT_TOLD = "No Slack tokens are set, so the Slack person was not told."
+NOT_TOLD = (
+    "No Slack tokens are set here, so the running app tells the Slack person by DM; they "
+    "are also told at their next command."
+)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _SlackSide:
-    """With Slack tokens set: the DM to the Slack person and their Home tab, as the running
-    app's notifier does after an unbind."""
+    """With Slack tokens set: the DMs the removal wrote to the outbox, sent now, and the
+    Slack person's Home tab redrawn, as the running app does after an unbind."""
 
-    notifier: SlackNotifier
+    sender: OutboxSender
     home: HomeTab
-    app_name: str
+    #: What became of each binding's DM (by binding ID), once `send_outbox` ran.
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, settings: Settings, bindings: BindingService) -> _SlackSide | None:
+    def of(
+        cls, settings: Settings, store: SQLiteStore, bindings: BindingService
+    ) -> _SlackSide | None:
         if settings.slack_bot_token is None or not settings.has_slack_tokens:
             return None
         client = build_web_client(
@@ -377,27 +385,32 @@ class _SlackSide:
             timeout_seconds=settings.slack_api_timeout,  # Issue 11, outbox
         )
         home = HomeTab(client, bindings, home_content(settings, command_table(settings)))
-        name = settings.internal_app_name
-        return cls(SlackNotifier(client, name), home, name)
+        return cls(outbox_sender(settings, store, client), home)
+
+    async def send_outbox(self) -> None:
+        """Send the DMs due in the outbox (those the removal wrote among them), within
+        DM_SECONDS; a DM not sent stays there for the running app."""
+        try:
+            sent = await asyncio.wait_for(self.sender.send_due(), DM_SECONDS)
+        except TimeoutError:
+            return
+        for entry, outcome in sent:
+            if entry.kind == NoticeKind.REMOVED_BY_ADMIN and entry.binding_id is not None:
+                self.outcomes[entry.binding_id] = outcome
 
     async def tell(self, row: ListedBinding) -> str:
-        """DM the Slack person that an administrator removed their binding, and redraw their
-        Home tab; what the administrator is told."""
+        """Redraw the Slack person's Home tab; what the administrator is told of their DM."""
         user_id = row.binding.identity.user_id
-        reply = removed_by_administrator_dm(self.app_name, row.username)
-        try:
-            sent = await asyncio.wait_for(
-                self.notifier.direct_message(
-                    user_id, reply, about=f" about binding {_public(row)}"
-                ),
-                DM_SECONDS,
-            )
-        except TimeoutError:
-            sent = False
         await self.home.refresh(row.binding.identity)  # within its deadline; never raises
-        if sent:
+        outcome = self.outcomes.get(row.binding.id)
+        if outcome in ("sent", "unmarked"):
             return f"Told {user_id} by DM."
-        return f"Could not tell {user_id} by DM (Slack did not take it; see the log above)."
+        if outcome == "dropped":
+            return f"Could not tell {user_id} by DM (Slack did not take it; see the log above)."
+        return (
+            f"Could not tell {user_id} by DM now (see the log above): the running app tries "
+            "again; they are also told at their next command."
+        )
 
 
 async def _set_password(settings: Settings, name: str, password: str) -> str:

@@ -70,6 +70,11 @@ def bindings(database: Path) -> list[tuple[object, ...]]:
         return db.execute("SELECT scope_id, slack_user_id FROM bindings ORDER BY id").fetchall()
 
 
+def outbox(database: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(database) as db:
+        return db.execute("SELECT kind, slack_user_id FROM outbox ORDER BY id").fetchall()
+
+
 def revoked(database: Path) -> int:
     with sqlite3.connect(database) as db:
         (count,) = db.execute(
@@ -222,7 +227,8 @@ async def test_binding_remove_by_id_slack_user_or_user_revokes_and_audits(tmp_pa
     )
     assert code == 0 and "Traceback" not in err, err
     assert f"Removed binding {grace_acme['id']} of T0ACME/U0GRACE, bound to grace, and" in out
-    assert "No Slack tokens are set, so the Slack person was not told." in out
+    assert "No Slack tokens are set here, so the running app tells the Slack person" in out
+    assert outbox(database) == [("removed_by_admin", "U0GRACE")]  # the running app sends it
     assert ("T0ACME", "U0GRACE") not in bindings(database) and revoked(database) == 1
 
     code, out, err = await run_command(
@@ -410,6 +416,27 @@ async def test_a_removal_that_slack_refuses_to_tell_still_stands(tmp_path: Path)
         assert code == 0 and "Could not tell U0ADA by DM" in out, err
         assert "Removed binding" in out and "Traceback" not in err
         assert app.query("SELECT count(*) FROM bindings") == [(0,)]
+
+
+async def test_a_removals_dm_slack_cannot_take_now_waits_in_the_outbox(tmp_path: Path) -> None:
+    """Issue 11: the DM is written to the outbox in the removal's own transaction, so Slack
+    failing now (an outage) loses nothing: the row stays for the running app to retry, and
+    the administrator is told so."""
+    async with run_app(tmp_path) as app:
+        await app.bind("ada", "U0ADA")
+        app.fake.fail("chat.postMessage", "service_unavailable", times=1000, status=503)
+        code, out, err = await run_command(
+            tmp_path,
+            "binding", "remove", "--slack-user", "U0ADA", "--yes",
+            SLACK_BOT_TOKEN="xoxb-test-bot-token", SLACK_APP_TOKEN="xapp-test-app-token",
+            SLACK_API_URL=app.fake.api_url, SECRET_KEY=app.settings.secret_key(),
+        )  # fmt: skip
+        assert code == 0 and "Traceback" not in err, err
+        assert "Could not tell U0ADA by DM now" in out and "the running app tries again" in out
+        assert app.query("SELECT count(*) FROM bindings") == [(0,)]
+        [(kind, slack_user_id, facts)] = app.query("SELECT kind, slack_user_id, facts FROM outbox")
+        assert (kind, slack_user_id) == ("removed_by_admin", "U0ADA")
+        assert json.loads(facts) == {"username": "ada"}
 
 
 async def test_binding_remove_revokes_the_oauth_grant_at_the_provider(tmp_path: Path) -> None:

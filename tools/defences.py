@@ -1501,7 +1501,7 @@ REMOVALS = [
         FORWARDED,
         "the administrator's unbind command removes nothing",
         "account_binding/administration.py",
-        "            binding = await self._bindings.unbind(row.binding.identity, actor)",
+        "            binding = await self._bindings.unbind(row.binding.identity, actor, NOTICE)",
         "            binding = None",
     ),
     Removal(
