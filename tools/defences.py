@@ -2458,6 +2458,14 @@ REMOVALS = [
         "        if len(found) > 1:\n",
         "        if False:\n",
     ),
+    # Issue 11, outbox: binding remove's DM, written in the removal's transaction
+    Removal(
+        ADMIN_REMOVAL,
+        "binding remove writes no DM to the outbox",
+        "account_binding/administration.py",
+        "            binding = await self._bindings.unbind(row.binding.identity, actor, NOTICE)",
+        "            binding = await self._bindings.unbind(row.binding.identity, actor)",
+    ),
     Removal(
         ADMIN_REMOVAL,
         "the Slack person is not told",
