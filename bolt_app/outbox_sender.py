@@ -125,7 +125,7 @@ class OutboxSender:
         self._clock = clock
         self._woken = asyncio.Event()
         self.depth = 0
-        #: Passes `run()` has made (each sends what was due then).
+        #: Looks `run()` has taken for due rows (each starts sending what fits in the free slots).
         self.passes = 0
 
     def wake(self) -> None:
@@ -164,14 +164,17 @@ class OutboxSender:
 
     async def send_due(self) -> list[tuple[OutboxEntry, Outcome]]:
         """Send every row due as this pass starts, CONCURRENCY at a time (a slot refilled as
-        soon as it frees); what became of each. Cancelled, it gives back the rows it was
+        soon as it frees, until a claim finds no more); what became of each. Cancelled, it gives back the rows it was
         sending."""
         start = self._clock()
         done: list[tuple[OutboxEntry, Outcome]] = []
         sending: dict[asyncio.Task[Outcome], OutboxEntry] = {}
+        more = True  # until a claim finds fewer due rows than free slots: then none is left
         try:
             while True:
-                await self._fill(sending, start)
+                if more:
+                    free = CONCURRENCY - len(sending)
+                    more = await self._fill(sending, start) >= free
                 if not sending:
                     break
                 finished, _ = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
@@ -182,19 +185,21 @@ class OutboxSender:
         self.depth = await self._store.outbox_depth()
         return done
 
-    async def _fill(self, sending: dict[asyncio.Task[Outcome], OutboxEntry], due: float) -> None:
+    async def _fill(self, sending: dict[asyncio.Task[Outcome], OutboxEntry], due: float) -> int:
         """Lease the rows due at `due` (Unix seconds) that fit in the free slots, and start
         sending each in a task of its own, added to `sending`; each task wakes `run` when it
-        ends, to fill its slot."""
+        ends, to fill its slot. The number of rows leased."""
         free = CONCURRENCY - len(sending)
         if free <= 0:
-            return
+            return 0
         owner = uuid.uuid4().hex
         lease_until = self._clock() + self._lease
-        for entry in await self._store.claim_outbox(due, lease_until, owner, KINDS, free):
+        entries = await self._store.claim_outbox(due, lease_until, owner, KINDS, free)
+        for entry in entries:
             task = asyncio.create_task(self._recorded(entry))
             task.add_done_callback(lambda _: self.wake())
             sending[task] = entry
+        return len(entries)
 
     async def _give_back(self, sending: dict[asyncio.Task[Outcome], OutboxEntry]) -> None:
         """Stopping mid-send: cancel the sends still in flight, and make their rows due again
