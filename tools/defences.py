@@ -2630,8 +2630,8 @@ REMOVALS += [
         UNSEEN,
         "one DM Slack sits on holds up every DM written after it",
         "bolt_app/outbox_sender.py",
-        "        free = CONCURRENCY - len(sending)\n",
-        "        free = 0 if sending else CONCURRENCY\n",
+        "        free = CONCURRENCY - len(sending)\n        if free <= 0:\n            return 0\n",
+        "        free = 0 if sending else CONCURRENCY\n        if free <= 0:\n            return 0\n",
     ),
 ]
 
