@@ -448,12 +448,12 @@ class Settings(BaseSettings):
     )
     metrics_token: SecretStr | None = Field(
         None,
-        description="When set, `/metrics` answers only requests carrying `Authorization: Bearer` with this token (401 otherwise). Unset: `/metrics` is open to whoever can reach the site.",
+        description=f"When set, `/metrics` answers only requests carrying `Authorization: Bearer` with this token (401 otherwise): at least 32 random characters, a bearer token (letters, digits and `-._~+/`, no spaces); make one with `{MAKE_A_KEY}`. Unset: `/metrics` is open to whoever can reach the site (the start says so in the log).",
     )
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = (
         Field(
             "INFO",
-            description="`DEBUG`, `INFO`, `WARNING` or `ERROR`. Unless it is `DEBUG`, the `slack_sdk` and `slack_bolt` libraries log only warnings and errors. Secrets are redacted from every record at every level.",
+            description="`DEBUG`, `INFO`, `WARNING` or `ERROR`. Unless it is `DEBUG`, the `slack_sdk`, `slack_bolt` and `httpx` libraries log only warnings and errors (httpx would log every call to the internal application). Secrets are redacted from every record at every level.",
         )
     )
 
@@ -544,6 +544,19 @@ class Settings(BaseSettings):
                 "INTERNAL_API_TOKEN must be a bearer token (RFC 6750 section 2.1): letters, "
                 "digits and -._~+/ then any =, with no spaces"
             )
+        return value
+
+    # Issue 11, review: a token that closes /metrics is a secret like the others
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _metrics_token(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not BEARER_TOKEN.fullmatch(value):
+                raise SettingsError(
+                    "METRICS_TOKEN must be a bearer token (RFC 6750 section 2.1): letters, "
+                    "digits and -._~+/ then any =, with no spaces"
+                )
+            check_secret_key(value, "METRICS_TOKEN")
         return value
 
     @field_validator("impersonate_header", mode="after")

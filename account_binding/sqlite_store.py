@@ -442,14 +442,27 @@ def _take_write_lock(path: Path, seconds: float) -> None:
     except sqlite3.Error as error:
         raise StoreUnavailable(path, _reason(error)) from None
     try:
+        probe_write(conn, path)
+    finally:
+        conn.close()
+
+
+def probe_write(conn: sqlite3.Connection, path: Path) -> None:
+    """Take the write lock on `conn` (autocommit) and write, then roll back: nothing changes.
+    A file SQLite could only open read-only (a read-only file or file system, another
+    owner) takes BEGIN IMMEDIATE without a word; only a write shows it, so the probe
+    rewrites `user_version` with its own value. Raises StoreBusy or StoreUnavailable."""
+    try:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
+        try:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            conn.execute(f"PRAGMA user_version = {int(version)}")
+        finally:
+            conn.execute("ROLLBACK")
     except sqlite3.Error as error:
         if _is_busy(error):
             raise StoreBusy() from None
         raise StoreUnavailable(path, _reason(error)) from None
-    finally:
-        conn.close()
 
 
 class SQLiteStore(SQLiteDatabase):

@@ -40,6 +40,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from account_binding.errors import StoreBusy
 from account_binding.outbox import KINDS, OutboxEntry, OutboxStore
 from monitoring.metrics import Metrics
 
@@ -154,6 +155,13 @@ class OutboxSender:
                         if len(sending) >= CONCURRENCY
                         else await self._until_next_due()
                     )
+                except StoreBusy:  # another process holds the database: expected, said in one line
+                    log.warning(
+                        "The outbox could not be read: the database is locked by another "
+                        "process; trying again in %ss",
+                        self._poll,
+                    )
+                    delay = self._poll
                 except Exception:  # the database or a bug: try again later, the cause logged
                     log.exception("Sending the outbox failed; trying again in %ss", self._poll)
                     delay = self._poll
@@ -164,8 +172,8 @@ class OutboxSender:
 
     async def send_due(self) -> list[tuple[OutboxEntry, Outcome]]:
         """Send every row due as this pass starts, CONCURRENCY at a time (a slot refilled as
-        soon as it frees, until a claim finds no more); what became of each. Cancelled, it gives back the rows it was
-        sending."""
+        soon as it frees, until a claim finds no more); what became of each. Cancelled, it
+        gives back the rows it was sending."""
         start = self._clock()
         done: list[tuple[OutboxEntry, Outcome]] = []
         sending: dict[asyncio.Task[Outcome], OutboxEntry] = {}

@@ -35,6 +35,7 @@ A dropped envelope is acknowledged empty, logged at INFO and counted in
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -118,8 +119,10 @@ class Redeliveries:
         self._writes: set[asyncio.Task[None]] = set()
 
     def repeated_envelope(self, envelope_id: str) -> bool:
-        """Whether `envelope_id` came moments ago (it is remembered from now if not)."""
-        return not self._envelopes.add(envelope_id)
+        """Whether `envelope_id` came moments ago (it is remembered from now if not). An ID
+        longer than Slack's (UUIDs, 36 characters) is remembered by its SHA-256, so that the
+        window holds at most MAX_REMEMBERED short keys whatever the IDs' length."""
+        return not self._envelopes.add(_short_key(envelope_id))
 
     async def repeated_event(self, event_id: str) -> bool:
         """Whether the delivery `event_id` is being handled or was handled. When not, it is
@@ -169,3 +172,13 @@ class Redeliveries:
                 event_id,
                 type(error).__name__,
             )
+
+
+#: The longest envelope ID remembered as it is; longer ones are remembered by digest.
+MAX_KEY_LENGTH = 64
+
+
+def _short_key(envelope_id: str) -> str:
+    if len(envelope_id) <= MAX_KEY_LENGTH:
+        return envelope_id
+    return "sha256:" + hashlib.sha256(envelope_id.encode("utf-8", "surrogatepass")).hexdigest()

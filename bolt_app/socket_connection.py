@@ -23,6 +23,18 @@ and what slack_sdk 3.48 does differently:
   connections): retried after a capped exponential backoff with jitter (`backoff_delay`);
   a 429's `Retry-After` is waited out whole. slack_sdk retries every `ping_interval`, and
   sleeps Retry-After only for a 429.
+- A connection that ends early (dropped, or Slack said `disconnect`, less than
+  `healthy_after` after its `hello`, or before any) is flapping: its replacement waits the
+  same capped exponential backoff first, and the count of retries carries on from one
+  flapping connection to the next (and into failed opens); it starts over only once a
+  connection ended after staying up `healthy_after`. So a connection Slack or the network
+  ends at once is retried at most as often as a failed `apps.connections.open`, not in a
+  storm against Slack's rate limits, and the log says so once per retry (WARNING
+  `The Socket Mode connection ended (...) less than 30s after Slack's hello (3 in a row);
+  waiting 1.62s ...`), the drop's own line going at INFO meanwhile.
+  A single `disconnect` or drop after a healthy connection is handled at once, as above.
+  Repeated `disconnect` messages on a connection already being replaced are ignored.
+  slack_sdk reconnects at once every time.
 - Closing a connection never waits more than `close_timeout` for Slack's close frame
   (aiohttp's default, which slack_sdk keeps, is 10 s, and a half-open socket never answers).
 
@@ -78,6 +90,9 @@ class SocketTimings:
     #: A connection Slack asked to go is read until Slack closes it, this long at most
     #: (Slack's `warning` comes about 10 s before it closes).
     drain: float = 15.0
+    #: A connection that ends sooner than this after Slack's `hello` was flapping: the next
+    #: one waits a backoff first (see `backoff_delay`); one that lasted starts the count over.
+    healthy_after: float = 30.0
 
 
 #: What `build_socket_mode_handler` uses; tests replace it with shorter timings.
@@ -152,6 +167,12 @@ class ResilientSocketModeClient(SocketModeClient):
         self._readers: dict[int, asyncio.Task[None]] = {}
         self._draining: set[ClientWebSocketResponse] = set()
         self._opened = 0
+        #: When Slack said hello on each open connection (time.monotonic()).
+        self._hello_at: dict[int, float] = {}
+        #: Connections in a row that ended before `timings.healthy_after`.
+        self._flaps = 0
+        #: The connection Slack asked to go whose replacement is under way, if any.
+        self._leaving: ClientWebSocketResponse | None = None
         self._token_refused = False
         #: The state once Slack said hello: "sandbox" when the connection state was set so
         #: before this client was made (the sandbox's fake Slack), else "connected".
@@ -209,9 +230,13 @@ class ResilientSocketModeClient(SocketModeClient):
         async with self._replacing:
             if not self._may_connect or stale is not self.current_session:
                 return
+            attempt = 0
             if stale is not None:
                 self.connection.set("reconnecting", reason)
-            session = await self._open_with_backoff(reason)
+                attempt = self._count_flaps(stale)
+                if attempt:
+                    await self._wait_after_flap(reason, attempt)
+            session = await self._open_with_backoff(reason, attempt)
             if session is None:
                 return
             if not self._may_connect:  # closed, disconnected or disabled while it opened
@@ -229,10 +254,37 @@ class ResilientSocketModeClient(SocketModeClient):
             if stale is not None:
                 self._spawn(self._drain(stale) if overlap else self._close_quietly(stale))
 
-    async def _open_with_backoff(self, reason: str) -> ClientWebSocketResponse | None:
-        """A new websocket (after `apps.connections.open`), retried with backoff; None when
-        the client was closed or the link disabled meanwhile."""
-        attempt = 0
+    def _count_flaps(self, stale: ClientWebSocketResponse) -> int:
+        """How many connections in a row (`stale` the last) ended before they had been up
+        `timings.healthy_after` since Slack's hello; 0 when `stale` lasted that long."""
+        hello_at = self._hello_at.pop(id(stale), None)
+        if hello_at is not None and time.monotonic() - hello_at >= self.timings.healthy_after:
+            self._flaps = 0
+        else:
+            self._flaps += 1
+        return self._flaps
+
+    async def _wait_after_flap(self, reason: str, flaps: int) -> None:
+        """Wait the backoff of retry `flaps - 1` before replacing a connection that ended
+        early, saying so once at WARNING (the drop's own line goes at INFO meanwhile)."""
+        delay = backoff_delay(flaps - 1, self.timings)
+        log.warning(
+            "The Socket Mode connection ended (%s) less than %gs after Slack's hello (%d in a "
+            "row); waiting %.2fs before opening the next, as after a failed open",
+            reason,
+            self.timings.healthy_after,
+            flaps,
+            delay,
+        )
+        await asyncio.sleep(delay)
+
+    async def _open_with_backoff(
+        self, reason: str, first: int = 0
+    ) -> ClientWebSocketResponse | None:
+        """A new websocket (after `apps.connections.open`), retried with backoff from retry
+        number `first` on (see `_count_flaps`); None when the client was closed or the link
+        disabled meanwhile."""
+        attempt = first
         while self._may_connect:
             started = time.monotonic()
             try:
@@ -251,7 +303,7 @@ class ResilientSocketModeClient(SocketModeClient):
                 "Socket Mode connection open (%s; %.2fs, %d retries)",
                 reason,
                 time.monotonic() - started,
-                attempt,
+                attempt - first,
             )
             return session
         return None
@@ -346,10 +398,14 @@ class ResilientSocketModeClient(SocketModeClient):
                     break
         finally:
             self._last_frame.pop(key, None)
+            if session is not self.current_session:
+                self._hello_at.pop(key, None)
             if self._readers.get(key) is current:
                 del self._readers[key]
         if session is self.current_session and self._may_connect:
-            log.warning("The Socket Mode connection closed; opening a new one")
+            # While it flaps, `_wait_after_flap` says so at WARNING, once per retry.
+            level = logging.INFO if self._flaps else logging.WARNING
+            log.log(level, "The Socket Mode connection closed; opening a new one")
             await self._replace(session, "the connection closed", overlap=False)
 
     async def _control(self, session: ClientWebSocketResponse, data: str) -> bool:
@@ -364,6 +420,7 @@ class ResilientSocketModeClient(SocketModeClient):
             return False
         kind = message.get("type")
         if kind == "hello":
+            self._hello_at.setdefault(id(session), time.monotonic())
             if session is self.current_session and self._may_connect:
                 self.connection.set(self._serving, "Slack said hello")
             return False  # slack_sdk's listeners may see it too
@@ -372,10 +429,20 @@ class ResilientSocketModeClient(SocketModeClient):
         reason = str(message.get("reason") or "unknown")[:40]
         if reason == "link_disabled":
             await self._stop_for_link_disabled()
+        elif session is self._leaving:
+            log.debug("Slack asked again for a new Socket Mode connection (%s)", reason)
         elif session is self.current_session and self._may_connect:
             log.info("Slack asked for a new Socket Mode connection (%s); opening it", reason)
-            self._spawn(self._replace(session, f"Slack said disconnect ({reason})", overlap=True))
+            self._leaving = session
+            self._spawn(self._leave(session, reason))
         return True
+
+    async def _leave(self, session: ClientWebSocketResponse, reason: str) -> None:
+        try:
+            await self._replace(session, f"Slack said disconnect ({reason})", overlap=True)
+        finally:
+            if self._leaving is session:
+                self._leaving = None
 
     async def _stop_for_link_disabled(self) -> None:
         if self.link_disabled:

@@ -20,6 +20,14 @@ only then linked to its final name, which is never an existing file. The generat
 `<copy>.secret-key`, the name the app looks for beside a DATABASE, so a restored copy finds its
 key. With SECRET_KEY set in the environment the backup holds no key: the operator keeps it.
 Files are mode 0600; DIR, when made here, 0700.
+
+DIR is trusted only when it is this user's own: it is opened with `O_DIRECTORY|O_NOFOLLOW`
+(a DIR that is a symbolic link is refused) and refused unless this user owns it and neither
+group nor others can write in it, since whoever can write there could read or replace the
+backup. Everything temporary is made in a new private (0700) directory inside DIR; each file
+is made there with `O_EXCL|O_NOFOLLOW`, mode 0600, and linked to its final name only while the
+name still holds that very file (same device and inode as the descriptor that made it),
+which is checked again once linked.
 """
 
 from __future__ import annotations
@@ -29,9 +37,11 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
+import pwd
 import sqlite3
+import stat
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -179,20 +189,27 @@ def take_backup(
     _prepare(directory)
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     base = source.stem if source.suffix else source.name
-    with _temporary(directory, f".{base}-{stamp}.partial") as copy_temp:
-        restarts, one_step = _copy(source, copy_temp, pages, restarts_allowed)
-        bindings = _check(copy_temp)
+    with (
+        _own_directory(directory) as dir_fd,
+        _private_directory(directory, dir_fd) as (private, private_fd),
+        _temporary(private, private_fd, "copy.sqlite3") as copy_temp,
+    ):
+        restarts, one_step = _copy(source, copy_temp.path, pages, restarts_allowed)
+        bindings = _check(copy_temp.path)
         key_source, key = _key(settings)
-        with _temporary(directory, f".{base}-{stamp}.key.partial") as key_temp:
+        with _temporary(private, private_fd, "key") as key_temp:
             if key is not None:
-                _write_private(key_temp, (key + "\n").encode())
-            final = _link_into_place(directory, f"{base}-{stamp}", copy_temp, key_temp, key)
-    _sync_directory(directory)
+                _write_private(key_temp.fd, (key + "\n").encode())
+            final = _link_into_place(
+                directory, dir_fd, private_fd, f"{base}-{stamp}", copy_temp, key_temp, key
+            )
+        size = os.fstat(copy_temp.fd).st_size
+        os.fsync(dir_fd)  # the new names survive a crash (POSIX: a name is its directory's data)
     return Backup(
         database=final,
         key_file=final.with_name(final.name + KEY_SUFFIX) if key is not None else None,
         key_source=key_source,
-        size=final.stat().st_size,
+        size=size,
         bindings=bindings,
         restarts=restarts,
         one_step=one_step,
@@ -218,23 +235,116 @@ def _prepare(directory: Path) -> None:
         )
 
 
+# Issue 11, attack review: DIR is trusted only when it is this user's own.
 @contextlib.contextmanager
-def _temporary(directory: Path, prefix: str) -> Iterator[Path]:
-    """A new private file's path in `directory` (O_EXCL, 0600), removed (with any journal
-    SQLite left beside it) when the block ends, whether or not it was linked elsewhere."""
-    path = directory / f"{prefix}-{secrets.token_hex(4)}"
+def _own_directory(directory: Path) -> Iterator[int]:
+    """A descriptor of `directory`, opened with O_DIRECTORY|O_NOFOLLOW, closed when the block
+    ends. Raises BackupRefused (one line saying what to do) when `directory` is a symbolic
+    link, not this user's, or writable by group or others: whoever can write there could
+    read or replace the backup."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as error:
+        if directory.is_symlink():
+            raise BackupRefused(
+                f"The backup directory {directory} is a symbolic link: name the directory "
+                "itself, one of your own"
+            ) from None
+        raise BackupRefused(
+            f"Cannot open the backup directory {directory}: {error.strerror or error}"
+        ) from None
+    try:
+        _refuse_unless_own(directory, os.fstat(fd))
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _refuse_unless_own(directory: Path, status: os.stat_result) -> None:
+    if status.st_uid != os.geteuid():
+        raise BackupRefused(
+            f"The backup directory {directory} belongs to {_user(status.st_uid)}, not to "
+            f"{_user(os.geteuid())}, who runs this: name a directory of your own, or "
+            f"chown {_user(os.geteuid())} {directory}"
+        )
+    if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise BackupRefused(
+            f"The backup directory {directory} can be written by group or others (mode "
+            f"{stat.S_IMODE(status.st_mode):o}), who could read or replace the backup: "
+            f"chmod go-w {directory}"
+        )
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"user {uid}"
+
+
+@contextlib.contextmanager
+def _private_directory(directory: Path, dir_fd: int) -> Iterator[tuple[Path, int]]:
+    """A new directory (mode 0700, `tempfile.mkdtemp`) inside `directory` and a descriptor of
+    it; removed with all it holds when the block ends."""
+    try:
+        private = Path(tempfile.mkdtemp(prefix=".backup-", dir=directory))
+        fd = os.open(private.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
     except OSError as error:
         raise BackupRefused(
             f"Cannot write in the backup directory {directory}: {error.strerror or error}"
         ) from None
-    os.close(fd)
     try:
-        yield path
+        yield private, fd
     finally:
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        for _ in range(3):  # again, should a file appear in it meanwhile
+            for name in os.listdir(fd):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=fd)
+            try:
+                os.rmdir(private.name, dir_fd=dir_fd)
+                break
+            except OSError:
+                continue
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class _File:
+    """A file made in the private directory: its `path`, `name` there, and the descriptor
+    (read-write) that made it."""
+
+    path: Path
+    name: str
+    fd: int
+
+
+@contextlib.contextmanager
+def _temporary(private: Path, private_fd: int, name: str) -> Iterator[_File]:
+    """A new private file (O_EXCL, O_NOFOLLOW, 0600) `name` in the private directory, open
+    until the block ends."""
+    try:
+        fd = os.open(
+            name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE, dir_fd=private_fd
+        )
+    except OSError as error:
+        raise BackupRefused(
+            f"Cannot write in the backup directory {private.parent}: {error.strerror or error}"
+        ) from None
+    try:
+        yield _File(private / name, name, fd)
+    finally:
+        os.close(fd)
+
+
+def _is_made(made: _File, name: str, dir_fd: int | None = None) -> bool:
+    """Whether `name` (in the directory `dir_fd`, when given) is the very file `made` (same device and
+    inode as its descriptor), not one put there since."""
+    try:
+        there = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    ours = os.fstat(made.fd)
+    return (there.st_dev, there.st_ino) == (ours.st_dev, ours.st_ino)
 
 
 class _TooBusy(Exception):
@@ -337,28 +447,36 @@ def _key(settings: Settings) -> tuple[KeySource, str | None]:
     return "file", settings.secret_key()  # reads and checks the file; it exists
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _write_private(fd: int, data: bytes) -> None:
+    os.write(fd, data)
+    os.fsync(fd)
 
 
 def _link_into_place(
-    directory: Path, base: str, copy: Path, key_file: Path, key: str | None
+    directory: Path,
+    dir_fd: int,
+    private_fd: int,
+    base: str,
+    copy: _File,
+    key_file: _File,
+    key: str | None,
 ) -> Path:
-    """Link the copy (and its key) to `base.sqlite3` (and `.sqlite3.secret-key`), or, when
-    either name is taken, to `base-2.sqlite3` and so on: an existing file is never replaced
-    (a link fails rather than overwrite). The final copy's path."""
+    """Link the copy (and its key) to `base.sqlite3` (and `.sqlite3.secret-key`) in
+    `directory`, or, when either name is taken, to `base-2.sqlite3` and so on: an existing file
+    is never replaced (a link fails rather than overwrite). Each is linked only when its
+    temporary name still holds the file made for it, and is checked once linked. The final
+    copy's path."""
+    for made in (copy, key_file) if key is not None else (copy,):
+        # By its name in the private directory, and by the path SQLite wrote it through.
+        if not (_is_made(made, made.name, private_fd) and _is_made(made, str(made.path))):
+            raise _replaced(directory)
     for number in range(1, 100):
-        final = directory / (f"{base}.sqlite3" if number == 1 else f"{base}-{number}.sqlite3")
-        final_key = final.with_name(final.name + KEY_SUFFIX)
-        if key is not None and _exists(final_key):
+        final = f"{base}.sqlite3" if number == 1 else f"{base}-{number}.sqlite3"
+        final_key = final + KEY_SUFFIX
+        if key is not None and _exists(final_key, dir_fd):
             continue
         try:
-            os.link(copy, final)
+            _link(directory, copy, final, private_fd, dir_fd)
         except FileExistsError:
             continue
         except OSError as error:
@@ -366,32 +484,41 @@ def _link_into_place(
                 f"Cannot write in the backup directory {directory}: {error.strerror or error}"
             ) from None
         if key is None:
-            return final
+            return directory / final
         try:
-            os.link(key_file, final_key)
+            _link(directory, key_file, final_key, private_fd, dir_fd)
         except FileExistsError:  # made meanwhile: give this name up
-            final.unlink()
+            os.unlink(final, dir_fd=dir_fd)
             continue
-        return final
+        except BackupRefused:
+            os.unlink(final, dir_fd=dir_fd)
+            raise
+        return directory / final
     raise BackupRefused(f"Too many backups named {base}… in {directory} already")
 
 
-def _exists(path: Path) -> bool:
+def _link(directory: Path, made: _File, final: str, private_fd: int, dir_fd: int) -> None:
+    """Link `made` to `final`, then check that `final` is that file: a file put in its place
+    between the check before and the link is unlinked again and the backup refused."""
+    os.link(made.name, final, src_dir_fd=private_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    if not _is_made(made, final, dir_fd):
+        os.unlink(final, dir_fd=dir_fd)
+        raise _replaced(directory)
+
+
+def _replaced(directory: Path) -> BackupRefused:
+    return BackupRefused(
+        f"A temporary file of the backup in {directory} was replaced while it was made: "
+        "nothing was kept; find out who else can write there (only this user should)"
+    )
+
+
+def _exists(name: str, dir_fd: int) -> bool:
     try:
-        path.lstat()
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return False
     return True
-
-
-def _sync_directory(directory: Path) -> None:
-    """fsync `directory`, so that the new names survive a crash (POSIX: a link's name is the
-    directory's data)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 async def record_backup(settings: Settings, made: Backup) -> str | None:

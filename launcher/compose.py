@@ -94,6 +94,9 @@ class SlackConnection:
     bot_token: str = field(repr=False)
     app_token: str = field(repr=False)
     api_url: str
+    #: The sandbox's fake Slack on loopback: readiness and metrics say "sandbox", not
+    #: "connected", once it said hello.
+    sandbox: bool = False
 
 
 def store_for(settings: Settings, *, create: bool = True) -> SQLiteStore:
@@ -139,6 +142,7 @@ def build_site(
     off the rest, then closes the socket, the plugin runner and the store (bolt_app.draining).
     """
     commands = commands or command_table(settings)
+    _say_how_it_is_set(settings)  # Issue 11, review
     store = store or store_for(settings)
     policy = BindingPolicy(
         ttl_seconds=settings.binding_ttl,
@@ -170,7 +174,7 @@ def build_site(
         if settings.serves_stand_in
         else None
     )
-    connection = ConnectionState()
+    connection = ConnectionState("sandbox" if slack.sandbox else "starting")
     metrics.watch_connection(connection)
     # Issue 11, shutdown: what the Slack side is doing, and the stop that waits for it
     in_flight = InFlight()
@@ -663,3 +667,22 @@ def home_content(settings: Settings, commands: CommandTable) -> HomeContent:
         triggers=settings.binding_triggers,
         link_ttl_seconds=settings.binding_ttl,
     )
+
+
+# Issue 11, review: what an operator should know at the start
+
+
+def _say_how_it_is_set(settings: Settings) -> None:
+    """Log whether /metrics is open, and a pair of timeouts that defeats itself."""
+    if settings.metrics_token is None:
+        log.info("/metrics is open to whoever can reach the site; set METRICS_TOKEN to close it")
+    else:
+        log.info("/metrics answers only the bearer token METRICS_TOKEN names")
+    if settings.command_timeout <= settings.internal_api_timeout:
+        log.warning(
+            "COMMAND_TIMEOUT (%gs) is not above INTERNAL_API_TIMEOUT (%gs): a single slow call "
+            "to the internal application is cut off as a slow command rather than reported "
+            "as a slow call; raise COMMAND_TIMEOUT or lower INTERNAL_API_TIMEOUT",
+            settings.command_timeout,
+            settings.internal_api_timeout,
+        )

@@ -29,7 +29,9 @@ class Sandbox:
 
     @property
     def slack(self) -> SlackConnection:
-        return SlackConnection(self.fake.bot_token, self.fake.app_token, self.fake.api_url)
+        return SlackConnection(
+            self.fake.bot_token, self.fake.app_token, self.fake.api_url, sandbox=True
+        )
 
     def return_url(self, identity: SlackIdentity, profile: SlackProfile) -> str:
         return f"{self.fake.base_url}/?user={identity.user_id}"

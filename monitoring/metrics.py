@@ -11,7 +11,6 @@ without the `_created` series prometheus-client adds beside each counter and his
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from typing import Literal, get_args
 
@@ -153,12 +152,14 @@ class Metrics:
 
     def slack_api_error(self, method: str, error: str) -> None:
         """`method`: the Web API method (`chat.postMessage`) or "response_url"; `error`:
-        Slack's error code (`ratelimited`), "http_5xx", "timeout" or "connection". A value
-        not shaped like those (a method is dotted words, an error code lower-case words, at
-        most 40 characters) is counted as "other": no label ever carries an ID or a text."""
+        Slack's error code (`ratelimited`), "http_5xx", "http_4xx", "timeout" or
+        "connection". Only the methods the app calls (SLACK_METHODS) and the error codes it
+        knows (SLACK_ERROR_CODES) become labels; anything else is counted as "other", so
+        whatever answers at SLACK_API_URL cannot add series, and no label ever carries an
+        ID or a text."""
         self.slack_api_errors.labels(
-            method=method if _METHOD.fullmatch(method) else "other",
-            error=error if _ERROR_CODE.fullmatch(error) else "other",
+            method=method if method in SLACK_METHODS else "other",
+            error=_error_label(error),
         ).inc()
 
     def watch_outbox(self, depth: Callable[[], float]) -> None:
@@ -205,6 +206,75 @@ _ENVELOPE_TYPES = ("slash_commands", "interactive", "events_api")
 #: The removal reasons `binding_removed` counts by name (see there).
 REMOVAL_REASONS = ("unbound", "admin", "lifecycle", "merged", "unusable")
 #: A Web API method: dotted words (`chat.postMessage`, `oauth.v2.access`), or "response_url".
-_METHOD = re.compile(r"[a-z][a-zA-Z0-9]*(\.[a-z][a-zA-Z0-9]*)+|response_url")
-#: A Slack error code (`ratelimited`, `channel_not_found`) or one of ours (`http_5xx`).
-_ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+#: The Web API methods the app calls, and "response_url": the only method labels.
+SLACK_METHODS = frozenset(
+    {
+        "apps.connections.open",
+        "auth.test",
+        "chat.postMessage",
+        "users.info",
+        "views.publish",
+        "response_url",
+    }
+)
+#: Slack's error codes (https://docs.slack.dev/reference/methods) for the methods above that
+#: an operator may act on, and this app's own failure kinds: the only error labels.
+SLACK_ERROR_CODES = frozenset(
+    {
+        # this app's kinds
+        "http_4xx",
+        "http_5xx",
+        "timeout",
+        "connection",
+        # Slack's codes
+        "ratelimited",
+        "account_inactive",
+        "channel_not_found",
+        "user_not_found",
+        "user_not_visible",
+        "users_not_found",
+        "cannot_dm_bot",
+        "messages_tab_disabled",
+        "is_archived",
+        "restricted_action",
+        "not_authed",
+        "invalid_auth",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+        "missing_scope",
+        "no_permission",
+        "team_access_not_granted",
+        "access_denied",
+        "ekm_access_denied",
+        "org_login_required",
+        "invalid_arguments",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "too_many_attachments",
+        "duplicate_external_id",
+        "not_found",
+        "fatal_error",
+        "internal_error",
+        "request_timeout",
+        "service_unavailable",
+        "team_added_to_org",
+        "expired_url",
+        "used_url",
+        "invalid_payload",
+        "message_not_found",
+        "no_service",
+    }
+)
+
+
+def _error_label(error: str) -> str:
+    """`error` when it is a known code; an HTTP status code as its class (`http_4xx`,
+    `http_5xx`); else "other"."""
+    if error in SLACK_ERROR_CODES:
+        return error
+    if len(error) == 8 and error.startswith("http_") and error[5:].isdigit():
+        return f"http_{error[5]}xx" if error[5] in "45" else "other"
+    return "other"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import sqlite3
 import stat
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from sqlite_utils import Database
 from account_binding.migrations import migrations
 from account_binding.settings import Settings, load_settings
 from account_binding.sqlite_store import open_database
-from launcher.backup import STEP_PAGES, take_backup
+from launcher.backup import STEP_PAGES, BackupRefused, take_backup
 
 KEY = "backup-test-secret-key-of-enough-length"
 
@@ -346,3 +347,114 @@ async def test_a_backup_of_an_older_schema_leaves_it_unmigrated_and_says_it_is_n
     with sqlite3.connect(database) as db:
         applied = db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0]
     assert applied == 3
+
+
+# DIR is trusted only when it is this user's own (issue 11's attack review): each refusal is
+# one line, exit status 1, saying what to do, and leaves nothing where DIR led.
+
+
+async def refusal(tmp_path: Path, directory: str) -> str:
+    open_database(tmp_path / "app.sqlite3").close()
+    settings_for(tmp_path / "app.sqlite3").secret_key()  # a key the backup would copy
+    code, _out, err = await run_command(tmp_path, "backup", directory)
+    lines = [line for line in err.splitlines() if not line.startswith("account-binding: database")]
+    assert code == 1 and len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+async def test_a_dir_that_is_a_symbolic_link_is_refused(tmp_path: Path) -> None:
+    """Planted where the operator backs up, a link to a directory of the planter's choice."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (tmp_path / "b").symlink_to(elsewhere)
+    line = await refusal(tmp_path, "b")
+    assert "is a symbolic link: name the directory itself" in line
+    assert not any(elsewhere.iterdir())
+
+
+async def test_a_dir_group_or_others_can_write_is_refused(tmp_path: Path) -> None:
+    for mode in (0o777, 0o770, 0o1733):
+        directory = tmp_path / f"b{mode:o}"
+        directory.mkdir()
+        directory.chmod(mode)
+        line = await refusal(tmp_path, directory.name)
+        assert f"can be written by group or others (mode {mode:o})" in line
+        assert line.endswith(f"chmod go-w {directory}")
+        assert not any(directory.iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+async def test_a_dir_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    directory = tmp_path / "b"
+    directory.mkdir(mode=0o700)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(directory, nobody.pw_uid, nobody.pw_gid)
+    line = await refusal(tmp_path, "b")
+    assert f"{directory} belongs to nobody, not to root" in line
+    assert "name a directory of your own, or chown root" in line
+    assert not any(directory.iterdir())
+
+
+def test_a_temporary_file_swapped_under_the_backup_is_never_linked(tmp_path: Path) -> None:
+    """A thread swaps each new file under DIR (its final backups aside) for a file of its
+    own, mode 0666, between its making and its linking, as whoever could write there could:
+    before DIR was checked, another user with a DIR open to all. Now only this user (or root)
+    can write in the private directory the backup works in; this thread, running as this
+    user, stands in for that. A swapped file is never linked: the backup refuses, or it holds
+    the database and the key, each mode 0600."""
+    database = tmp_path / "app.sqlite3"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE bindings (id INTEGER PRIMARY KEY, secret TEXT)")
+        db.execute("INSERT INTO bindings (secret) VALUES ('xoxp-very-secret-token')")
+    settings = settings_for(database)
+    key = settings.secret_key()
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o700)
+    stop = threading.Event()
+    swapped: set[str] = set()
+
+    def attacker() -> None:
+        while not stop.is_set():
+            for folder, _dirs, names in os.walk(shared):
+                for name in names:
+                    path = os.path.join(folder, name)
+                    final = folder == str(shared) and not name.startswith(".")
+                    if final or path in swapped or name.endswith("-journal"):
+                        continue
+                    try:
+                        os.unlink(path)
+                        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                        os.fchmod(fd, 0o666)
+                        os.close(fd)
+                        swapped.add(path)
+                    except OSError:
+                        pass
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    thread = threading.Thread(target=attacker, daemon=True)
+    thread.start()
+    refused: list[str] = []
+    won: list[str] = []
+    try:
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        for attempt in range(40):
+            try:
+                made = take_backup(settings, shared, now=start + timedelta(seconds=attempt))
+            except BackupRefused as error:
+                refused.append(str(error))
+                continue
+            assert made.key_file is not None
+            for path in (made.database, made.key_file):
+                if stat.S_IMODE(path.stat().st_mode) != 0o600:
+                    won.append(f"{path.name} mode {stat.S_IMODE(path.stat().st_mode):o}")
+            if made.key_file.read_text() != key + "\n" or made.bindings != 1:
+                won.append(f"{made.database.name}: not the database and key")
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(old)
+    assert swapped, "the thread never swapped a file: the test proved nothing"
+    assert not won, f"a file swapped in was linked as the backup: {won}"
+    assert all("was replaced while it was made" in line for line in refused), refused
+    assert not [p for p in shared.iterdir() if p.name.startswith(".")]  # nothing temporary left

@@ -150,3 +150,24 @@ async def test_a_repeated_envelope_id_for_a_click_acts_once(running_app: Running
     assert len(app.fake.dms("U0ADA")) == 1
     assert app.query("SELECT count(*) FROM binding_requests") == [(1,)]
     assert deduplicated(app, "interactive") == 1
+
+
+# Issue 11, review: the window's memory does not grow with the IDs' length
+
+
+def test_long_envelope_ids_are_remembered_by_digest_and_still_caught() -> None:
+    """Slack's envelope IDs are UUIDs; a sender's megabyte-long ones must not be kept as
+    they are (10,000 of them would hold gigabytes for the window), yet a repeat of one is
+    still dropped."""
+    from bolt_app.redelivery import MAX_KEY_LENGTH, Redeliveries
+
+    redeliveries = Redeliveries()
+    long_ids = [f"{n:04d}" + "x" * 1_000_000 for n in range(20)]
+    assert not any(redeliveries.repeated_envelope(envelope_id) for envelope_id in long_ids)
+    assert all(redeliveries.repeated_envelope(envelope_id) for envelope_id in long_ids)
+    uuid_like = "2f8a3c4e-9b1d-4e7f-a6c2-5d0e8f1b3a79"
+    assert not redeliveries.repeated_envelope(uuid_like)
+    assert redeliveries.repeated_envelope(uuid_like)
+    remembered = list(redeliveries._envelopes._seen)
+    assert uuid_like in remembered  # a Slack-shaped ID is kept as it is
+    assert max(len(key) for key in remembered) <= MAX_KEY_LENGTH + len("sha256:")

@@ -422,3 +422,127 @@ async def test_probes_and_metrics_answer_only_the_sites_host_names(app: RunningA
         assert forged.status_code == 400, path
         local = await app.http.get(path, headers={"Host": "localhost:8000"})
         assert local.status_code == 200, path
+
+
+# Issue 11, review: what answers at SLACK_API_URL cannot add series
+
+
+async def test_unknown_slack_error_codes_and_statuses_add_no_series(app: RunningApp) -> None:
+    """40 made-up error codes from Slack (or whatever answers at SLACK_API_URL) and odd
+    HTTP statuses are counted, as "other" or their status class, not as 40 new series."""
+    for n in range(40):
+        app.fake.fail("views.publish", f"made_up_error_{n:03d}")
+        await app.fake.send_event(app.fake.app_home_opened_event(f"U0CARD{n:03d}"))
+
+    def counted(found: Samples) -> float:
+        return sum(
+            count
+            for (name, labels), count in found.items()
+            if name == "account_binding_slack_api_errors_total"
+        )
+
+    found = await scrape_until(app, lambda found: counted(found) >= 40)
+    errors = {
+        dict(labels)["error"]
+        for (name, labels), _ in found.items()
+        if name == "account_binding_slack_api_errors_total"
+    }
+    assert errors == {"other"}, errors
+    assert (
+        value(
+            found, "account_binding_slack_api_errors_total", method="views.publish", error="other"
+        )
+        >= 40
+    )
+
+
+def test_error_labels_are_known_codes_or_status_classes_only() -> None:
+    from monitoring.metrics import Metrics
+
+    metrics = Metrics()
+    for method, error in (
+        ("chat.postMessage", "ratelimited"),
+        ("chat.postMessage", "http_503"),
+        ("chat.postMessage", "http_418"),
+        ("users.info", "http_302"),
+        ("made.upMethod", "invalid_auth"),
+        ("views.publish", "x" * 40),
+    ):
+        metrics.slack_api_error(method, error)
+    found = samples(metrics.exposition()[0].decode())
+    labels = {
+        (dict(key)["method"], dict(key)["error"])
+        for (name, key), _ in found.items()
+        if name == "account_binding_slack_api_errors_total"
+    }
+    assert labels == {
+        ("chat.postMessage", "ratelimited"),
+        ("chat.postMessage", "http_5xx"),
+        ("chat.postMessage", "http_4xx"),
+        ("users.info", "other"),
+        ("other", "invalid_auth"),
+        ("views.publish", "other"),
+    }
+
+
+# Issue 11, review: a database SQLite can only open read-only is not writable
+
+
+def test_the_write_probe_refuses_a_database_sqlite_opened_read_only(tmp_path: Path) -> None:
+    """When the file cannot be written (read-only file or file system, another owner),
+    SQLite opens it read-only without a word, and BEGIN IMMEDIATE still succeeds there: the
+    probe must try a write. A connection opened `mode=ro` is what SQLite falls back to."""
+    import sqlite3
+
+    from account_binding.sqlite_store import probe_write
+    from account_binding.store import StoreUnavailable
+
+    database = tmp_path / "probe.sqlite3"
+    sqlite3.connect(database).close()
+    writable = sqlite3.connect(database, isolation_level=None)
+    probe_write(writable, database)  # no error
+    writable.close()
+    read_only = sqlite3.connect(f"file:{database}?mode=ro", uri=True, isolation_level=None)
+    try:
+        with pytest.raises(StoreUnavailable):
+            probe_write(read_only, database)
+    finally:
+        read_only.close()
+
+
+# Issue 11, review: the refusal's log line reads as written, once per kind and window
+
+
+async def test_metrics_refusals_are_logged_readably_once_per_kind(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with run_app(tmp_path, METRICS_TOKEN=METRICS_TOKEN) as app:
+        with caplog.at_level("WARNING", logger="web.health"):
+            for _ in range(2):
+                await app.http.get("/metrics")
+                await app.http.get("/metrics", headers={"Authorization": "Bearer wrong"})
+        lines = [r.getMessage() for r in caplog.records if r.name == "web.health"]
+        refused = [line for line in lines if line.startswith("Refused a /metrics request")]
+        assert len(refused) == 2, lines
+        assert "without an Authorization header" in refused[0], refused
+        assert "with a wrong token" in refused[1], refused
+        assert all("[redacted]" not in line for line in refused), refused
+
+
+# Issue 11, review: the start says whether /metrics is open, and warns of defeating timeouts
+
+
+async def test_the_start_says_whether_metrics_are_open_and_warns_of_timeouts_that_clash(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="launcher.compose"):
+        async with run_app(tmp_path / "open", COMMAND_TIMEOUT="5", INTERNAL_API_TIMEOUT="10"):
+            pass
+        async with run_app(tmp_path / "closed", METRICS_TOKEN=METRICS_TOKEN):
+            pass
+    lines = [r.getMessage() for r in caplog.records if r.name == "launcher.compose"]
+    assert any(line.startswith("/metrics is open to whoever") for line in lines), lines
+    assert any(line.startswith("/metrics answers only the bearer token") for line in lines)
+    clash = [line for line in lines if line.startswith("COMMAND_TIMEOUT (5s) is not above")]
+    assert len(clash) == 1, lines
+    assert METRICS_TOKEN not in "\n".join(lines)

@@ -16,13 +16,14 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import RunningApp, hidden_fields, login, run_app
 
 from account_binding.accounts import AccountService
-from account_binding.errors import AlreadyBound
+from account_binding.errors import AlreadyBound, StoreBusy
 from account_binding.models import Binding, SlackIdentity, SlackProfile
 from account_binding.outbox import NoticeKind
 from account_binding.sqlite_store import SQLiteStore
@@ -465,3 +466,40 @@ async def test_two_senders_sharing_the_database_send_a_dm_once(
         assert bound_dms(fake) == [BOUND]
     finally:
         await other_store.close()
+
+
+# Issue 11, review: a database another process holds locked is said in one line
+
+
+async def test_a_locked_database_is_logged_in_one_line_without_a_traceback(
+    store: SQLiteStore, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store's own busy timeout ran out (another process held the write lock): an
+    expected condition, logged as one WARNING, and the sender goes on."""
+
+    class HeldByAnother(SQLiteStore):
+        refusals = 1
+
+        async def claim_outbox(self, *args: Any, **kwargs: Any) -> Any:
+            if self.refusals:
+                self.refusals -= 1
+                raise StoreBusy()
+            return await super().claim_outbox(*args, **kwargs)
+
+    held = HeldByAnother(store.path)
+    await held.open()
+    client = build_web_client(TOKEN, fake.api_url)
+    sender = OutboxSender(held, client, "Acme", max_age_seconds=3600, poll_seconds=0.05)
+    running = asyncio.create_task(sender.run())
+    try:
+        with caplog.at_level("WARNING", logger="bolt_app.outbox_sender"):
+            await eventually(lambda: sender.passes >= 1)
+        records = [r for r in caplog.records if r.name == "bolt_app.outbox_sender"]
+        assert [r.levelname for r in records] == ["WARNING"], records
+        assert "locked by another process" in records[0].getMessage()
+        assert records[0].exc_info is None
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await held.close()

@@ -75,6 +75,12 @@ async def test_the_whole_flow_in_the_sandbox(tmp_path: Path) -> None:
             assert "You are connected" not in other.text
             bad = await slack.post("/command", data={"user": "U999", "text": "x"})
             assert bad.status_code == 400
+
+        # Issue 11: the probes tell an operator this is the sandbox, ready.
+        async with httpx.AsyncClient(base_url=app.base_url, trust_env=False) as probe:
+            ready = await probe.get("/readyz", headers={"Host": f"localhost:{app.port}"})
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"]["slack"]["state"] == "sandbox"
     finally:
         await app.stop()
     assert "Traceback" not in app.output

@@ -403,6 +403,18 @@ def test_the_issue_8_settings_are_read(tmp_path: Path) -> None:
             "INTROSPECTION_CLIENT_SECRET must be at least 32 random characters",
         ),
         (
+            {"METRICS_TOKEN": "abc"},
+            "METRICS_TOKEN must be at least 32 random characters",
+        ),
+        (
+            {"METRICS_TOKEN": "has space " + CLIENT_SECRET},
+            "METRICS_TOKEN must be a bearer token",
+        ),
+        (
+            {"METRICS_TOKEN": "\u00e9\u20ac" * 20},
+            "METRICS_TOKEN must be a bearer token",
+        ),
+        (
             {"INTROSPECTION_CLIENT_ID": "acme\u00e9", "INTROSPECTION_CLIENT_SECRET": CLIENT_SECRET},
             "INTROSPECTION_CLIENT_ID must be printable ASCII",
         ),

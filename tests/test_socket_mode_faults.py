@@ -329,3 +329,98 @@ async def test_disconnect_closes_the_connection_and_opens_no_other_until_connect
         await client.close()
         await fake.stop()
     assert fake.open_connections == 0
+
+
+# A flapping connection: Slack or the network ends each connection right after its hello.
+
+#: Each connection counts as flapping (`healthy_after` outlasts the test); backoff small
+#: enough for a test of seconds.
+FLAPPING = SocketTimings(
+    ping_interval=0.2,
+    receive_timeout=1.5,
+    backoff_base=0.2,
+    backoff_cap=0.8,
+    open_timeout=3.0,
+    close_timeout=0.3,
+    drain=0.3,
+    healthy_after=60.0,
+)
+
+
+def most_opens(timings: SocketTimings, window: float) -> int:
+    """The most apps.connections.open calls `window` seconds can hold when retry n waits at
+    least its backoff floor, half of min(cap, base * 2**n) (`backoff_delay`), the first
+    retry included: a bound from the backoff, not from how fast the app is."""
+    waited = 0.0
+    for n in itertools.count():  # n retries fit before retry n's wait ends past the window
+        waited += min(timings.backoff_cap, timings.backoff_base * 2**n) / 2
+        if waited > window:
+            return n
+    raise AssertionError("unreachable")
+
+
+async def flap(fake: FakeSlack, how: str) -> None:
+    """End every open connection as `how` says (Slack's `warning` leaves it open)."""
+    if how == "drop":
+        fake.drop_connections()
+    elif how == "refresh_requested":
+        await fake.send_disconnect("refresh_requested", close_after=0.0)
+    else:
+        await fake.send_disconnect("warning", close_after=None)
+
+
+@pytest.mark.parametrize("how", ["drop", "refresh_requested", "warning"])
+async def test_a_connection_ending_right_after_hello_is_replaced_with_backoff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, how: str
+) -> None:
+    """Each new connection ended at once, for a while: the app opens the next ones no more
+    often than the backoff allows (not a storm of apps.connections.open against Slack's rate
+    limits), says so about once per retry at WARNING, and serves once it stops."""
+    monkeypatch.setattr(socket_connection, "TIMINGS", FLAPPING)
+    window = 2.5
+    async with run_app(tmp_path) as app:
+        fake = app.fake
+        calls_before = len(opens(fake))
+        caplog.clear()
+        started = time.monotonic()
+        while time.monotonic() < started + window:
+            await flap(fake, how)
+            await asyncio.sleep(0.01)  # the pace of the faults, not a wait for the app
+        calls = [at for at in opens(fake)[calls_before:] if at <= started + window]
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        print(f"\n{how} every 10 ms for {window}s: {len(calls)} apps.connections.open")
+        bound = most_opens(FLAPPING, window)
+        assert 1 <= len(calls) <= bound, f"{len(calls)} opens in {window}s; backoff allows {bound}"
+        assert len(warnings) <= bound + 1, [r.getMessage() for r in warnings]
+        assert "less than 60s after Slack's hello" in caplog.text
+        await state_is(app, "connected")
+        messages = await app.command("U0ADA", "help")
+        assert "whoami" in messages[0].text
+
+
+async def test_a_refresh_after_a_healthy_connection_is_at_once_and_starts_the_count_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A few refreshes right after hello back off (2, then 3 in a row); once a connection
+    stayed up `healthy_after`, Slack's `warning` is handled at once again, with overlap."""
+    timings = SocketTimings(**{**FLAPPING.__dict__, "healthy_after": 3.0, "drain": 3.0})
+    monkeypatch.setattr(socket_connection, "TIMINGS", timings)
+    async with run_app(tmp_path) as app:
+        fake = app.fake
+        for _ in range(3):
+            before = len(fake.state.sockets)
+            await fake.send_disconnect("refresh_requested", close_after=0.0)
+            await fake.wait_for_socket(before + 1)
+            await state_is(app, "connected")
+        assert "(3 in a row)" in caplog.text or "(2 in a row)" in caplog.text
+        await asyncio.sleep(timings.healthy_after + 0.5)  # the connection stays up: healthy
+        caplog.clear()
+        old = fake.socket_serials[0]
+        before = len(fake.state.sockets)
+        await fake.send_disconnect("warning", close_after=None)
+        await fake.wait_for_socket(before + 1)
+        assert fake.state.sockets[old - 1].closed is None, "the old connection went first"
+        assert "after Slack's hello" not in caplog.text, "a healthy connection was held back"
+        await state_is(app, "connected")
+        messages = await app.command("U0ADA", "help")
+        assert "whoami" in messages[0].text

@@ -2688,6 +2688,14 @@ REMOVALS += [
         "            if silent > self.timings.receive_timeout:",
         "            if False:",
     ),
+    # Issue 11, socket (attack11 fix): a flapping connection backs off.
+    Removal(
+        LINK_DISABLED,
+        "a connection ending right after hello is replaced at once, a reconnect storm",
+        "bolt_app/socket_connection.py",
+        "            self._flaps += 1\n",
+        "            self._flaps = 0\n",
+    ),
 ]
 
 # Issue 11, internal-api: the internal application slow, down or failing
@@ -2744,8 +2752,8 @@ REMOVALS += [
         BACKUP_READ,
         "backup files take the umask's mode",
         "launcher/backup.py",
-        "os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE",
-        "os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666",
+        "os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE, dir_fd=private_fd",
+        "os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=private_fd",
     ),
     Removal(
         BACKUP_READ,
@@ -2758,9 +2766,10 @@ REMOVALS += [
         BACKUP_READ,
         "a backup replaces a file of its name",
         "launcher/backup.py",
-        "        if key is not None and _exists(final_key):\n            continue\n"
-        "        try:\n            os.link(copy, final)",
-        "        try:\n            os.replace(copy, final)",
+        "        if key is not None and _exists(final_key, dir_fd):\n            continue\n"
+        "        try:\n            _link(directory, copy, final, private_fd, dir_fd)",
+        "        try:\n"
+        "            os.replace(copy.name, final, src_dir_fd=private_fd, dst_dir_fd=dir_fd)",
     ),
     Removal(
         BACKUP_READ,
@@ -2768,6 +2777,35 @@ REMOVALS += [
         "launcher/backup.py",
         '        return "environment", None',
         '        return "environment", settings.secret_key()',
+    ),
+    # Issue 11, attack review: DIR trusted only when it is this user's own
+    Removal(
+        BACKUP_READ,
+        "a backup follows a DIR that is a symbolic link",
+        "launcher/backup.py",
+        "fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)",
+        "fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)",
+    ),
+    Removal(
+        BACKUP_READ,
+        "a backup goes into a DIR group or others can write",
+        "launcher/backup.py",
+        "    if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):",
+        "    if status.st_mode & 0:",
+    ),
+    Removal(
+        BACKUP_READ,
+        "a backup goes into a DIR another user owns",
+        "launcher/backup.py",
+        "    if status.st_uid != os.geteuid():",
+        "    if status.st_uid == -1:",
+    ),
+    Removal(
+        BACKUP_READ,
+        "a backup links whatever file is at its temporary name",
+        "launcher/backup.py",
+        "    return (there.st_dev, there.st_ino) == (ours.st_dev, ours.st_ino)",
+        "    return True",
     ),
     Removal(
         FORGED_THROUGH_PROXY,
@@ -2875,5 +2913,37 @@ REMOVALS += [
         "web/health.py",
         '        slack: dict[str, Any] = {"ok": connection.serving, "state": connection.state}',
         '        slack: dict[str, Any] = {"ok": True, "state": connection.state}',
+    ),
+]
+
+# Issue 11, the review's fixes
+REMOVALS += [
+    Removal(
+        METRICS_IDENTIFIERS,
+        "any lower-case Slack error code becomes a label (whoever answers adds series)",
+        "monitoring/metrics.py",
+        "    if error in SLACK_ERROR_CODES:\n        return error",
+        "    if error.isidentifier():\n        return error",
+    ),
+    Removal(
+        PROBE_HANGS,
+        "/readyz only takes the lock, writing nothing (a read-only database looks writable)",
+        "account_binding/sqlite_store.py",
+        '            conn.execute(f"PRAGMA user_version = {int(version)}")',
+        "            pass",
+    ),
+    Removal(
+        METRICS_READ,
+        "METRICS_TOKEN may be short or guessable",
+        "account_binding/settings.py",
+        '            check_secret_key(value, "METRICS_TOKEN")',
+        "            pass",
+    ),
+    Removal(
+        DELIVERED_TWICE,
+        "envelope IDs are remembered whole, however long",
+        "bolt_app/redelivery.py",
+        "    if len(envelope_id) <= MAX_KEY_LENGTH:\n        return envelope_id",
+        "    if True:\n        return envelope_id",
     ),
 ]

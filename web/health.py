@@ -89,7 +89,7 @@ class Health:
         self.metrics_token = metrics_token or None
         self.deadline_seconds = deadline_seconds
         self._last: dict[str, str] | None = None
-        self._refusal_logged_at: float | None = None
+        self._refusal_logged_at: dict[str, float] = {}
 
     def __repr__(self) -> str:
         closed = self.metrics_token is not None
@@ -150,22 +150,25 @@ class Health:
             return True
         given = _bearer(request)
         if given is None:
-            self._log_refusal(request, "without")
+            self._log_refusal(request, "without an Authorization header")
             return None
         if hmac.compare_digest(given.encode(), self.metrics_token.encode()):
             return True
-        self._log_refusal(request, "with a wrong")
+        self._log_refusal(request, "with a wrong token")
         return False
 
     def _log_refusal(self, request: Request, how: str) -> None:
+        # Once per kind and window: a scraper without the token and one with a wrong token
+        # are different mistakes. (The words avoid "Bearer <word>", which the log's
+        # redaction takes for a credential.)
         now = time.monotonic()
-        last = self._refusal_logged_at
+        last = self._refusal_logged_at.get(how)
         if last is not None and now - last < REFUSAL_LOG_SECONDS:
             return
-        self._refusal_logged_at = now
+        self._refusal_logged_at[how] = now
         log.warning(
-            "Refused a /metrics request from %s %s bearer token: give the scraper the token "
-            "METRICS_TOKEN names (logged at most once in %gs)",
+            "Refused a /metrics request from %s %s: give the scraper the token that "
+            "METRICS_TOKEN names (each kind of refusal logged at most once in %gs)",
             peer_address(request),
             how,
             REFUSAL_LOG_SECONDS,
