@@ -55,7 +55,7 @@ OUTBOX_ATTEMPT_SECONDS = 30.0
 #: The longest the sender sleeps between passes: how late it sees rows another process
 #: wrote, or a lease that ended (seconds).
 POLL_SECONDS = 10.0
-#: DMs sent at once (and claimed at once).
+#: DMs in flight at once: the sender's slots, each refilled as soon as its DM is done.
 CONCURRENCY = 4
 
 #: Slack errors that mean the bot's token or scopes are wrong: the log line says so.
@@ -95,7 +95,8 @@ class Backoff:
 class OutboxSender:
     """Delivers the outbox (see the module). `run()` is the background task; `send_due()` one
     pass, for a command-line process that sends what it just wrote. `depth` is the number of
-    rows waiting as of the last pass (`Metrics.watch_outbox` reads it)."""
+    rows in the outbox (waiting or being sent) as the sender last looked, which it does
+    whenever a DM is done (`Metrics.watch_outbox` reads it)."""
 
     def __init__(
         self,
@@ -125,7 +126,7 @@ class OutboxSender:
         self._clock = clock
         self._woken = asyncio.Event()
         self.depth = 0
-        #: Passes `run()` has made (each sends what was due then).
+        #: Looks `run()` has taken for due rows (each starts sending what fits in the free slots).
         self.passes = 0
 
     def wake(self) -> None:
@@ -133,51 +134,97 @@ class OutboxSender:
         self._woken.set()
 
     async def run(self) -> None:
-        """Send what is due, then again whenever woken, at the next retry, and at least every
-        `poll_seconds`, until cancelled (which gives back the rows it was sending)."""
-        while True:
-            self._woken.clear()
-            try:
-                await self.send_due()
-                self.passes += 1
-                delay = await self._until_next_due()
-            except StoreBusy:  # another process holds the database: expected, said in one line
-                log.warning(
-                    "The outbox could not be read: the database is locked by another process; "
-                    "trying again in %ss",
-                    self._poll,
-                )
-                delay = self._poll
-            except Exception:  # the database or a bug: try again later, the cause logged
-                log.exception("Sending the outbox failed; trying again in %ss", self._poll)
-                delay = self._poll
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), delay)
+        """Send what is due, until cancelled (which gives back the rows it was sending).
+
+        Up to CONCURRENCY DMs are in flight at once, and each slot is refilled as soon as it
+        frees: the sender looks for due rows whenever woken (a row written, a send
+        finished), at the next retry, and at least every `poll_seconds`. So a DM that Slack
+        sits on holds one slot for up to `attempt_seconds`, never the others' DMs."""
+        sending: dict[asyncio.Task[Outcome], OutboxEntry] = {}
+        try:
+            while True:
+                self._woken.clear()
+                try:
+                    for task in [task for task in sending if task.done()]:
+                        del sending[task]
+                    await self._fill(sending, self._clock())
+                    self.depth = await self._store.outbox_depth()
+                    self.passes += 1
+                    delay = (
+                        self._poll  # a slot freeing wakes it
+                        if len(sending) >= CONCURRENCY
+                        else await self._until_next_due()
+                    )
+                except StoreBusy:  # another process holds the database: expected, said in one line
+                    log.warning(
+                        "The outbox could not be read: the database is locked by another "
+                        "process; trying again in %ss",
+                        self._poll,
+                    )
+                    delay = self._poll
+                except Exception:  # the database or a bug: try again later, the cause logged
+                    log.exception("Sending the outbox failed; trying again in %ss", self._poll)
+                    delay = self._poll
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), delay)
+        finally:
+            await self._give_back(sending)
 
     async def send_due(self) -> list[tuple[OutboxEntry, Outcome]]:
-        """Send every row due now, CONCURRENCY at a time; what became of each."""
+        """Send every row due as this pass starts, CONCURRENCY at a time (a slot refilled as
+        soon as it frees, until a claim finds no more); what became of each. Cancelled, it
+        gives back the rows it was sending."""
+        start = self._clock()
         done: list[tuple[OutboxEntry, Outcome]] = []
-        while True:
-            owner = uuid.uuid4().hex
-            now = self._clock()
-            entries = await self._store.claim_outbox(
-                now, now + self._lease, owner, KINDS, CONCURRENCY
-            )
-            if not entries:
-                break
-            try:
-                outcomes = await asyncio.gather(*(self._recorded(entry) for entry in entries))
-            except asyncio.CancelledError:
-                # Stopping mid-send: the rows are due again at once, for whoever runs next
-                # (one that Slack took meanwhile is sent again: see the module).
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._store.outbox_release(owner))
-                raise
-            done.extend(zip(entries, outcomes, strict=True))
-            if len(entries) < CONCURRENCY:
-                break
+        sending: dict[asyncio.Task[Outcome], OutboxEntry] = {}
+        more = True  # until a claim finds fewer due rows than free slots: then none is left
+        try:
+            while True:
+                if more:
+                    free = CONCURRENCY - len(sending)
+                    more = await self._fill(sending, start) >= free
+                if not sending:
+                    break
+                finished, _ = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    done.append((sending.pop(task), task.result()))
+        finally:
+            await self._give_back(sending)
         self.depth = await self._store.outbox_depth()
         return done
+
+    async def _fill(self, sending: dict[asyncio.Task[Outcome], OutboxEntry], due: float) -> int:
+        """Lease the rows due at `due` (Unix seconds) that fit in the free slots, and start
+        sending each in a task of its own, added to `sending`; each task wakes `run` when it
+        ends, to fill its slot. The number of rows leased."""
+        free = CONCURRENCY - len(sending)
+        if free <= 0:
+            return 0
+        owner = uuid.uuid4().hex
+        lease_until = self._clock() + self._lease
+        entries = await self._store.claim_outbox(due, lease_until, owner, KINDS, free)
+        for entry in entries:
+            task = asyncio.create_task(self._recorded(entry))
+            task.add_done_callback(lambda _: self.wake())
+            sending[task] = entry
+        return len(entries)
+
+    async def _give_back(self, sending: dict[asyncio.Task[Outcome], OutboxEntry]) -> None:
+        """Stopping mid-send: cancel the sends still in flight, and make their rows due again
+        at once, for whoever runs next (one that Slack took meanwhile is sent again: see the
+        module)."""
+        if not sending:
+            return
+        for task in sending:
+            task.cancel()
+        await asyncio.gather(*sending, return_exceptions=True)
+        owners = {entry.owner for entry in sending.values()}
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self._release(owners))
+
+    async def _release(self, owners: set[str]) -> None:
+        for owner in owners:
+            await self._store.outbox_release(owner)
 
     async def _until_next_due(self) -> float:
         due = await self._store.outbox_next_due(KINDS)

@@ -281,6 +281,34 @@ async def test_the_sender_backs_off_and_retries_until_slack_takes_it(
     assert metrics.registry.get_sample_value("account_binding_outbox_depth") == 0
 
 
+async def test_a_dm_slack_sits_on_holds_up_no_other(tmp_path: Path) -> None:
+    """Head-of-line: while Slack sits on Ada's DM (its request answered only when the test
+    lets it go; SLACK_API_TIMEOUT well past the wait), Grace binds, and her DM leaves at once in
+    a free slot, not after Ada's attempt ends (OUTBOX_ATTEMPT_SECONDS, 30 s)."""
+    async with run_app(tmp_path, SLACK_API_TIMEOUT="60") as app:
+        await app.add_user("ada")
+        browser, page = await app.open_link_as("ada", await app.link_for("U0ADA"))
+        held = app.fake.hold("chat.postMessage")
+        try:
+            connected = await browser.post(
+                "/bind", data={**hidden_fields(page), "action": "connect"}
+            )
+            assert connected.status_code == 200, connected.text
+            await asyncio.wait_for(held.arrived.wait(), 10.0)  # Ada's DM, held by Slack
+
+            await connect(app, "grace", "U0GRACE")
+
+            await app.fake.wait_for_message(
+                lambda m: m.where == "dm" and m.user_id == "U0GRACE", 20.0
+            )
+            assert app.fake.dms("U0ADA") == []  # still held: the one request, unanswered
+            ada = [c for c in app.fake.state.api_calls if c.method == "chat.postMessage"]
+            assert len([c for c in ada if c.args.get("channel") == "U0ADA"]) == 1
+        finally:
+            held.release()
+        await app.fake.wait_until(lambda: bool(app.fake.dms("U0ADA")), 10.0)
+
+
 # dropped, with a log line
 
 

@@ -2633,6 +2633,14 @@ REMOVALS += [
         "        if now + delay - entry.created_at > self._max_age:",
         "        if False:",
     ),
+    # Issue 11, outbox: head-of-line (attack11)
+    Removal(
+        UNSEEN,
+        "one DM Slack sits on holds up every DM written after it",
+        "bolt_app/outbox_sender.py",
+        "        free = CONCURRENCY - len(sending)\n        if free <= 0:\n            return 0\n",
+        "        free = 0 if sending else CONCURRENCY\n        if free <= 0:\n            return 0\n",
+    ),
 ]
 
 # Issue 11, socket: each Slack delivery acts once; Socket Mode turned off
