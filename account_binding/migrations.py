@@ -301,7 +301,7 @@ def m007_link_lifecycle_and_account_management(db: Database) -> None:
     db.execute(BINDING_PUBLIC_ID_TRIGGER)
 
 
-# Issue 11, outbox: the confirmation DMs (bound, unbound, ended, merged), each written in the
+# Issue 11, outbox: the confirmation DMs (bound, unbound, ended, merged, removed_by_admin), each written in the
 # same transaction as the change it reports and deleted once Slack has taken it
 # (account_binding/outbox.py). Times are Unix seconds with fractions (REAL): `created_at`
 # (when the change committed; OUTBOX_MAX_AGE counts from it), `next_attempt_at` (due), and
