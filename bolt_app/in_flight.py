@@ -153,8 +153,9 @@ class InFlight:
             left = deadline - loop.time()
             if left <= 0:
                 return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), left)
+            with contextlib.suppress(TimeoutError):  # not wait_for: see OutboxSender.run
+                async with asyncio.timeout(left):
+                    await self._changed.wait()
         return True
 
     async def cut_off(self, timeout_seconds: float) -> Counter[str]:

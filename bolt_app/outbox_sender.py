@@ -165,8 +165,11 @@ class OutboxSender:
                 except Exception:  # the database or a bug: try again later, the cause logged
                     log.exception("Sending the outbox failed; trying again in %ss", self._poll)
                     delay = self._poll
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation
+                # that comes as the event is set, and this loop would then never end.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await self._woken.wait()
         finally:
             await self._give_back(sending)
 

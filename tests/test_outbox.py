@@ -503,3 +503,23 @@ async def test_a_locked_database_is_logged_in_one_line_without_a_traceback(
         with contextlib.suppress(asyncio.CancelledError):
             await running
         await held.close()
+
+
+# A stop that comes as the sender is woken ends it (the site's shutdown awaits it)
+
+
+async def test_a_cancel_that_comes_as_the_sender_is_woken_still_ends_it(
+    store: SQLiteStore, fake: FakeSlack
+) -> None:
+    """Python 3.11's asyncio.wait_for returns the inner result when a cancellation arrives
+    as the awaited event is set, losing the cancellation: the sender's loop then never
+    ended and the site's shutdown hung after a burst of DMs. Both happen in one turn here."""
+    client = build_web_client(TOKEN, fake.api_url)
+    sender = OutboxSender(store, client, "Acme", max_age_seconds=3600, poll_seconds=3600)
+    running = asyncio.create_task(sender.run())
+    await eventually(lambda: sender.passes >= 1)  # idle, waiting to be woken
+    await asyncio.sleep(0)
+    sender.wake()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(running, 5)
