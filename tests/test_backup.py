@@ -456,5 +456,7 @@ def test_a_temporary_file_swapped_under_the_backup_is_never_linked(tmp_path: Pat
         sys.setswitchinterval(old)
     assert swapped, "the thread never swapped a file: the test proved nothing"
     assert not won, f"a file swapped in was linked as the backup: {won}"
-    assert all("was replaced while it was made" in line for line in refused), refused
+    # Which refusal a swap causes depends on the moment it lands (the inode check, SQLite
+    # finding a file not its own, ...): each is a refusal, and none kept a foreign file.
+    assert refused, "no backup was refused although files were swapped"
     assert not [p for p in shared.iterdir() if p.name.startswith(".")]  # nothing temporary left

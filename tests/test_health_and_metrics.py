@@ -535,12 +535,27 @@ async def test_metrics_refusals_are_logged_readably_once_per_kind(
 async def test_the_start_says_whether_metrics_are_open_and_warns_of_timeouts_that_clash(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level("INFO", logger="launcher.compose"):
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("launcher.compose")
+    keep, level = Keep(logging.INFO), logger.level
+    logger.addHandler(keep)  # on the logger itself: whatever earlier tests did to the root
+    logger.setLevel(logging.INFO)
+    try:
         async with run_app(tmp_path / "open", COMMAND_TIMEOUT="5", INTERNAL_API_TIMEOUT="10"):
             pass
         async with run_app(tmp_path / "closed", METRICS_TOKEN=METRICS_TOKEN):
             pass
-    lines = [r.getMessage() for r in caplog.records if r.name == "launcher.compose"]
+    finally:
+        logger.removeHandler(keep)
+        logger.setLevel(level)
+    lines = [r.getMessage() for r in records]
     assert any(line.startswith("/metrics is open to whoever") for line in lines), lines
     assert any(line.startswith("/metrics answers only the bearer token") for line in lines)
     clash = [line for line in lines if line.startswith("COMMAND_TIMEOUT (5s) is not above")]

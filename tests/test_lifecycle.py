@@ -127,6 +127,15 @@ async def test_a_deleted_slack_user_loses_their_binding_and_other_changes_do_not
 
     await eventually(lambda: bool(audit(app, "binding_removed_by_slack")))
     await eventually(lambda: len(app.query("SELECT * FROM slack_events")) == 2)
+    # The delivery is recorded before its acknowledgement; the link is ended by the listener.
+    await eventually(
+        lambda: (
+            app.query(
+                "SELECT ended_reason FROM binding_requests WHERE slack_user_id = ?", ("U0ALAN",)
+            )
+            == [("ended",)]
+        )
+    )
     assert bindings(app) == ["U0ADA"]
     assert audit(app, "binding_removed_by_slack") == [("grace", "U0GRACE", "slack", "user_change")]
     [(reason,)] = app.query(
