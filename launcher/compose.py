@@ -677,7 +677,7 @@ def _say_how_it_is_set(settings: Settings) -> None:
     if settings.metrics_token is None:
         log.info("/metrics is open to whoever can reach the site; set METRICS_TOKEN to close it")
     else:
-        log.info("/metrics answers only the bearer token METRICS_TOKEN names")
+        log.info("/metrics is closed: it answers only requests carrying METRICS_TOKEN")
     if settings.command_timeout <= settings.internal_api_timeout:
         log.warning(
             "COMMAND_TIMEOUT (%gs) is not above INTERNAL_API_TIMEOUT (%gs): a single slow call "

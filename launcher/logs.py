@@ -21,7 +21,8 @@ _SECRETS = [
     (re.compile(r"(['\"]response_url['\"]\s*:\s*['\"])[^'\"]+"), r"\1[redacted]"),
     (re.compile(r"(Bearer\s+)[^\s'\",]+", re.IGNORECASE), r"\1[redacted]"),
     # the introspection client's credentials: an HTTP Basic header, or posted in a form
-    (re.compile(r"(Basic\s+)[A-Za-z0-9+/=]+", re.IGNORECASE), r"\1[redacted]"),
+    # (not the name of the Slack app's "Basic Information" page, which log lines point to)
+    (re.compile(r"(Basic\s+)(?!Information\b)[A-Za-z0-9+/=]+", re.IGNORECASE), r"\1[redacted]"),
     (re.compile(r"(\bclient_secret=)[^&\s'\"]+"), r"\1[redacted]"),
     # the Socket Mode URL's one-time ticket, and the deprecated verification token
     (re.compile(r"([?&]ticket=)[^&\s'\"]+"), r"\1[redacted]"),

@@ -537,12 +537,15 @@ async def test_the_start_says_whether_metrics_are_open_and_warns_of_timeouts_tha
 ) -> None:
     import logging
 
+    from launcher.logs import install_redaction
+
     records: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             records.append(record)
 
+    install_redaction()  # as `account-binding run` has it, whichever tests ran before
     logger = logging.getLogger("launcher.compose")
     keep, level = Keep(logging.INFO), logger.level
     logger.addHandler(keep)  # on the logger itself: whatever earlier tests did to the root
@@ -557,7 +560,9 @@ async def test_the_start_says_whether_metrics_are_open_and_warns_of_timeouts_tha
         logger.setLevel(level)
     lines = [r.getMessage() for r in records]
     assert any(line.startswith("/metrics is open to whoever") for line in lines), lines
-    assert any(line.startswith("/metrics answers only the bearer token") for line in lines)
+    assert any(
+        line.startswith("/metrics is closed: it answers only requests carrying") for line in lines
+    )
     clash = [line for line in lines if line.startswith("COMMAND_TIMEOUT (5s) is not above")]
     assert len(clash) == 1, lines
     assert METRICS_TOKEN not in "\n".join(lines)

@@ -57,3 +57,69 @@ def test_records_and_tracebacks_of_any_logger_are_redacted(
             logger.exception("oops")
     assert "abcdEFGH" not in caplog.text and "Z3J1bnQ" not in caplog.text
     assert caplog.text.count("[redacted]") >= 2
+
+
+# Issue 11's CI: "/metrics answers only the bearer token …" and the link_disabled advice's
+# "Basic Information > App-Level Tokens" reached the operator as "bearer [redacted]" and
+# "Basic [redacted]": the redaction took the product's own words for a credential.
+PRODUCT_PACKAGES = ("account_binding", "bolt_app", "launcher", "monitoring", "web")
+LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
+
+
+def _log_texts() -> list[tuple[str, str]]:
+    """(where, text) of every literal a product module hands to a logger: the message of
+    each `<logger>.<level>(...)` call, whether written in place or as a module constant."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found: list[tuple[str, str]] = []
+    for package in PRODUCT_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            constants = {
+                target.id: node.value.value
+                for node in tree.body
+                if isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, str)
+                for target in node.targets
+                if isinstance(target, ast.Name)
+            }
+            for call in ast.walk(tree):
+                if not (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute)
+                    and call.func.attr in LOG_METHODS
+                    and isinstance(call.func.value, ast.Name)
+                    and "log" in call.func.value.id.lower()
+                    and call.args
+                ):
+                    continue
+                message = call.args[1 if call.func.attr == "log" else 0]
+                where = f"{path.relative_to(root)}:{call.lineno}"
+                if isinstance(message, ast.Constant) and isinstance(message.value, str):
+                    found.append((where, message.value))
+                elif isinstance(message, ast.Name) and message.id in constants:
+                    found.append((where, constants[message.id]))
+                elif isinstance(message, ast.JoinedStr):
+                    found.extend(
+                        (where, part.value)
+                        for part in message.values
+                        if isinstance(part, ast.Constant) and isinstance(part.value, str)
+                    )
+    return found
+
+
+def test_the_products_own_log_messages_survive_the_redaction() -> None:
+    texts = _log_texts()
+    assert len(texts) > 200, "the scan found too few log calls to be reading the product"
+    assert any("Basic Information" in text for _, text in texts)  # the advice is scanned
+    mangled = [(where, text) for where, text in texts if redact(text) != text]
+    assert mangled == []
+
+
+def test_the_slack_pages_name_is_kept_but_a_basic_credential_is_not() -> None:
+    assert redact("Basic Information > App-Level Tokens") == "Basic Information > App-Level Tokens"
+    assert "SW5mb3JtYXRpb24" not in redact("Authorization: Basic SW5mb3JtYXRpb24=")
+    assert "Informationx" not in redact("Authorization: Basic Informationx")

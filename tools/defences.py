@@ -933,7 +933,8 @@ REMOVALS = [
         SECRETS_IN_LOGS,
         "HTTP Basic credentials (the introspection client's) are not redacted in logs",
         "launcher/logs.py",
-        '(re.compile(r"(Basic\\s+)[A-Za-z0-9+/=]+", re.IGNORECASE), r"\\1[redacted]"),',
+        '(re.compile(r"(Basic\\s+)(?!Information\\b)[A-Za-z0-9+/=]+", re.IGNORECASE), '
+        'r"\\1[redacted]"),',
         "",
     ),
     Removal(
