@@ -1,16 +1,24 @@
 """Growth (issue 12, item 4): link issue, bind and lookup as the tables grow.
 
-In the benchmark's own process, against a SQLite file of its own, through the product's
-services (`BindingService` over `SQLiteStore`, as the app uses them). At each size the
-database holds that many bindings (each with its own account and personal token, made
-through a link) and that many pending links; then `samples` of each operation are timed:
+In the benchmark's own process, against a SQLite file of its own. At each size the database
+holds that many bound people (each with their own account, the link they bound through and
+a personal token) and that many pending links, with their audit entries; then `samples` of
+each operation are timed, one at a time, through the product's services (`BindingService`
+over `SQLiteStore`, opened as the app opens it), exactly as the app calls them:
 
-- issue: `issue_link` for a Slack person never seen (a link stored, older ones voided);
+- issue: `issue_link` for a Slack person never seen (the rate limit counted, older links
+  voided, the link stored, its audit entry written);
 - bind: `confirm` of a fresh link by a fresh account (the link consumed, the token issued
-  and encrypted, the binding written);
-- lookup: `bound_account` of a bound person (what every command does first).
+  and encrypted, the binding and its DM's outbox row written, the audit entry);
+- lookup: `bound_account` of a bound person picked at random (what every command does
+  first: the binding, its account and token read, the token decrypted);
+- account: `Store.create_user` of a new account (what `account-binding user add` and a
+  first single sign-on login do; its account is the one `bind` then binds).
 
-The database grows through the same services between sizes, several writers at a time.
+How the rows are made: written in bulk (`bench.bulk_rows`: the rows the services would
+write, many thousands to a transaction), not through the services, which sync every one of
+their five transactions a binding to disk and took hours for a million. Between sizes
+nothing else runs; the timed operations' own rows stay (a few thousand, beside the sizes).
 """
 
 from __future__ import annotations
@@ -24,35 +32,21 @@ from typing import Any
 
 from bench.stores import store_at
 
+from .bulk_rows import BulkPeople
 from .load import percentile
 from .people import People
-
-#: Writers at once while the database grows (the store serialises them; this overlaps the
-#: Python work with SQLite's).
-GROW_CONCURRENCY = 8
 
 
 def _bound_id(n: int) -> str:
     return f"GB{n:09d}"
 
 
-async def _grow(people: People, start: int, end: int, log: Callable[[str], None]) -> None:
-    """Bindings and pending links number `start` to `end` (exclusive)."""
-    numbers = iter(range(start, end))
-    started = time.monotonic()
-    done = 0
+def _pending_id(n: int) -> str:
+    return f"GP{n:09d}"
 
-    async def worker() -> None:
-        nonlocal done
-        for n in numbers:
-            await people.bind(f"growth-{n:09d}", _bound_id(n))
-            await people.issue_link(f"GP{n:09d}")
-            done += 1
-            if done % 50_000 == 0:
-                rate = done / (time.monotonic() - started)
-                log(f"    {start + done} rows ({rate:.0f} bindings and links a second)")
 
-    await asyncio.gather(*(worker() for _ in range(GROW_CONCURRENCY)))
+def _username(n: int) -> str:
+    return f"growth-{n:09d}"
 
 
 async def _timed(samples: int, operation: Callable[[int], Awaitable[None]]) -> dict[str, Any]:
@@ -79,18 +73,31 @@ async def measure(
     *,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Latencies at each size, by str(size): {"issue", "bind", "lookup"} each with p50_ms
-    and p99_ms, and "grow_seconds", the time it took to grow to that size."""
-    store = store_at(workdir / "growth.sqlite3")
+    """Latencies at each size, by str(size): {"issue", "bind", "lookup", "account"} each
+    with p50_ms and p99_ms, and "grow_seconds", the time it took to write the rows from the
+    previous size to this one."""
+    database = workdir / "growth.sqlite3"
+    for suffix in ("", "-wal", "-shm"):  # a previous run's, in a kept --workdir
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+    store = store_at(database)
     results: dict[str, Any] = {}
     chooser = random.Random(12)  # noqa: S311 - which bound person to look up, not a secret
     try:
         await store.open()
         people = People(store, secret_key, team_id)
+        bulk = BulkPeople(
+            database,
+            secret_key,
+            team_id,
+            bound=_bound_id,
+            pending=_pending_id,
+            username=_username,
+        )
+        await people.add_account("growth-first")  # its password hash, made once, untimed
         rows = 0
         for size in sizes:
             started = time.monotonic()
-            await _grow(people, rows, size, log)
+            await asyncio.to_thread(bulk.write, rows, size, log)
             grow_seconds = time.monotonic() - started
             rows = size
             tag = f"{size:09d}"
@@ -98,10 +105,15 @@ async def measure(
             async def issue(k: int, tag: str = tag) -> None:
                 await people.issue_link(f"GI{tag}{k:05d}")
 
+            actors: list[Any] = []
+
+            async def account(k: int, tag: str = tag, actors: list[Any] = actors) -> None:
+                actors.append(await people.add_account(f"growth-bind-{tag}-{k:05d}"))
+
+            accounts = await _timed(samples, account)
             links: list[tuple[str, Any]] = []
             for k in range(samples):
-                actor = await people.add_account(f"growth-bind-{tag}-{k:05d}")
-                links.append((await people.issue_link(f"GN{tag}{k:05d}"), actor))
+                links.append((await people.issue_link(f"GN{tag}{k:05d}"), actors[k]))
 
             async def bind(k: int, links: list[tuple[str, Any]] = links) -> None:
                 nonce, actor = links[k]
@@ -117,6 +129,7 @@ async def measure(
                 "issue": await _timed(samples, issue),
                 "bind": await _timed(samples, bind),
                 "lookup": await _timed(samples, lookup),
+                "account": accounts,
             }
             log(f"    {size} rows: {results[str(size)]}")
     finally:
