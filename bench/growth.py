@@ -13,7 +13,10 @@ over `SQLiteStore`, opened as the app opens it), exactly as the app calls them:
 - lookup: `bound_account` of a bound person picked at random (what every command does
   first: the binding, its account and token read, the token decrypted);
 - account: `Store.create_user` of a new account (what `account-binding user add` and a
-  first single sign-on login do; its account is the one `bind` then binds).
+  first single sign-on login do; its account is the one `bind` then binds);
+- disconnect: `unbind_binding` of a binding `bind` made (Slack's Disconnect button: the
+  binding found by its public ID and removed, its token revoked, the DM's outbox row and
+  the audit entry written).
 
 How the rows are made: written in bulk (`bench.bulk_rows`: the rows the services would
 write, many thousands to a transaction), not through the services, which sync every one of
@@ -28,13 +31,16 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.stores import store_at
 
 from .bulk_rows import BulkPeople
 from .load import percentile
 from .people import People
+
+if TYPE_CHECKING:
+    from account_binding.audit import Actor
 
 
 def _bound_id(n: int) -> str:
@@ -64,6 +70,49 @@ async def _timed(samples: int, operation: Callable[[int], Awaitable[None]]) -> d
     }
 
 
+async def _operations(
+    people: People, size: int, samples: int, chooser: random.Random
+) -> dict[str, Any]:
+    """`samples` of each operation, timed one at a time, on a database of `size` rows."""
+    tag = f"{size:09d}"
+
+    async def account(k: int) -> None:
+        actors.append(await people.add_account(f"growth-bind-{tag}-{k:05d}"))
+
+    async def issue(k: int) -> None:
+        await people.issue_link(f"GI{tag}{k:05d}")
+
+    async def bind(k: int) -> None:
+        nonce, actor = links[k]
+        assert actor.user is not None
+        await people.bindings.confirm(nonce, actor.user, actor)
+
+    async def lookup(k: int) -> None:
+        identity = people.identity(_bound_id(chooser.randrange(size)))
+        if await people.bindings.bound_account(identity) is None:
+            raise RuntimeError(f"{identity.user_id} should be bound")
+
+    async def disconnect(k: int) -> None:
+        identity, public_id, actor = made[k]
+        if await people.bindings.unbind_binding(identity, public_id, actor) is None:
+            raise RuntimeError(f"{identity.user_id} should have been disconnected")
+
+    actors: list[Actor] = []
+    timed = {"account": await _timed(samples, account)}
+    links = [(await people.issue_link(f"GN{tag}{k:05d}"), actors[k]) for k in range(samples)]
+    timed["issue"] = await _timed(samples, issue)
+    timed["bind"] = await _timed(samples, bind)
+    timed["lookup"] = await _timed(samples, lookup)
+    made = []
+    for k in range(samples):
+        identity = people.identity(f"GN{tag}{k:05d}")
+        connection = await people.bindings.connection_of(identity)
+        assert connection is not None and connection.binding.public_id is not None
+        made.append((identity, connection.binding.public_id, actors[k]))
+    timed["disconnect"] = await _timed(samples, disconnect)
+    return timed
+
+
 async def measure(
     workdir: Path,
     secret_key: str,
@@ -73,7 +122,8 @@ async def measure(
     *,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Latencies at each size, by str(size): {"issue", "bind", "lookup", "account"} each
+    """Latencies at each size, by str(size): {"account", "issue", "bind", "lookup",
+    "disconnect"} each
     with p50_ms and p99_ms, and "grow_seconds", the time it took to write the rows from the
     previous size to this one."""
     database = workdir / "growth.sqlite3"
@@ -100,36 +150,9 @@ async def measure(
             await asyncio.to_thread(bulk.write, rows, size, log)
             grow_seconds = time.monotonic() - started
             rows = size
-            tag = f"{size:09d}"
-
-            async def issue(k: int, tag: str = tag) -> None:
-                await people.issue_link(f"GI{tag}{k:05d}")
-
-            actors: list[Any] = []
-
-            async def account(k: int, tag: str = tag, actors: list[Any] = actors) -> None:
-                actors.append(await people.add_account(f"growth-bind-{tag}-{k:05d}"))
-
-            accounts = await _timed(samples, account)
-            links: list[tuple[str, Any]] = []
-            for k in range(samples):
-                links.append((await people.issue_link(f"GN{tag}{k:05d}"), actors[k]))
-
-            async def bind(k: int, links: list[tuple[str, Any]] = links) -> None:
-                nonce, actor = links[k]
-                await people.bindings.confirm(nonce, actor.user, actor)
-
-            async def lookup(k: int, size: int = size) -> None:
-                identity = people.identity(_bound_id(chooser.randrange(size)))
-                if await people.bindings.bound_account(identity) is None:
-                    raise RuntimeError(f"{identity.user_id} should be bound")
-
             results[str(size)] = {
                 "grow_seconds": round(grow_seconds, 1),
-                "issue": await _timed(samples, issue),
-                "bind": await _timed(samples, bind),
-                "lookup": await _timed(samples, lookup),
-                "account": accounts,
+                **await _operations(people, size, samples, chooser),
             }
             log(f"    {size} rows: {results[str(size)]}")
     finally:
