@@ -1,10 +1,11 @@
 """Growth (issue 12, item 4): link issue, bind and lookup as the tables grow.
 
-In the benchmark's own process, against a SQLite file of its own. At each size the database
-holds that many bound people (each with their own account, the link they bound through and
-a personal token) and that many pending links, with their audit entries; then `samples` of
-each operation are timed, one at a time, through the product's services (`BindingService`
-over `SQLiteStore`, opened as the app opens it), exactly as the app calls them:
+In the benchmark's own process, against a SQLite file for each size, holding that many
+bound people (each with their own account, the link they bound through and a personal
+token) and that many pending links, with their audit entries. Then `samples` of each
+operation are timed on each file, one at a time, through the product's services
+(`BindingService` over `SQLiteStore`, opened as the app opens it), exactly as the app calls
+them:
 
 - issue: `issue_link` for a Slack person never seen (the rate limit counted, older links
   voided, the link stored, its audit entry written);
@@ -19,9 +20,15 @@ over `SQLiteStore`, opened as the app opens it), exactly as the app calls them:
   the audit entry written).
 
 How the rows are made: written in bulk (`bench.bulk_rows`: the rows the services would
-write, many thousands to a transaction), not through the services, which sync every one of
-their five transactions a binding to disk and took hours for a million. Between sizes
-nothing else runs; the timed operations' own rows stay (a few thousand, beside the sizes).
+write, many thousands to a transaction, then checkpointed and synced), not through the
+services, which sync every one of their five transactions a binding to disk and took hours
+for a million. The timed operations' own rows stay (a few thousand, beside the sizes).
+
+The samples are taken in ROUNDS rounds, each size's share after another's, so that the
+sizes meet the same moments of a shared, noisy machine. Timed one size after another, link
+issue (two synced commits, under a millisecond) came out 1.55, 1.74 and 1.97 times slower at
+a million rows than at a thousand in three runs, binding 1.26 to 1.79 times; taken in
+turns, on the same machine, 1.02 and 1.08 times.
 """
 
 from __future__ import annotations
@@ -31,16 +38,14 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from account_binding.audit import Actor
 from bench.stores import store_at
 
 from .bulk_rows import BulkPeople
 from .load import percentile
 from .people import People
-
-if TYPE_CHECKING:
-    from account_binding.audit import Actor
 
 
 def _bound_id(n: int) -> str:
@@ -55,62 +60,87 @@ def _username(n: int) -> str:
     return f"growth-{n:09d}"
 
 
-async def _timed(samples: int, operation: Callable[[int], Awaitable[None]]) -> dict[str, Any]:
-    times = []
-    for k in range(samples):
-        began = time.perf_counter()
-        await operation(k)
-        times.append(time.perf_counter() - began)
-    times.sort()
-    p50, p99 = percentile(times, 0.5), percentile(times, 0.99)
-    return {
-        "samples": samples,
-        "p50_ms": None if p50 is None else round(p50 * 1000, 3),
-        "p99_ms": None if p99 is None else round(p99 * 1000, 3),
-    }
+#: Rounds the samples are taken in, each size's share of a round after another's.
+ROUNDS = 10
+
+#: The timed operations, in the order a round runs them.
+OPERATIONS = ("account", "issue", "bind", "lookup", "disconnect")
 
 
-async def _operations(
-    people: People, size: int, samples: int, chooser: random.Random
-) -> dict[str, Any]:
-    """`samples` of each operation, timed one at a time, on a database of `size` rows."""
-    tag = f"{size:09d}"
+class _Size:
+    """The database of one size, its services, and the times its operations took."""
 
-    async def account(k: int) -> None:
-        actors.append(await people.add_account(f"growth-bind-{tag}-{k:05d}"))
+    def __init__(self, size: int, database: Path, people: People, bulk: BulkPeople) -> None:
+        self.size = size
+        self.database = database
+        self.people = people
+        self.bulk = bulk
+        self.grow_seconds = 0.0
+        self.times: dict[str, list[float]] = {name: [] for name in OPERATIONS}
+        self._chooser = random.Random(size)  # noqa: S311 - whom to look up, not a secret
+        self._next = 0
 
-    async def issue(k: int) -> None:
-        await people.issue_link(f"GI{tag}{k:05d}")
+    async def round(self, count: int) -> None:
+        """`count` of each operation, timed one at a time."""
+        people, tag = self.people, f"{self.size:09d}"
+        numbers = range(self._next, self._next + count)
+        self._next += count
+        actors: dict[int, Actor] = {}
+        links: dict[int, str] = {}
+        made: dict[int, str] = {}
 
-    async def bind(k: int) -> None:
-        nonce, actor = links[k]
-        assert actor.user is not None
-        await people.bindings.confirm(nonce, actor.user, actor)
+        async def account(k: int) -> None:
+            actors[k] = await people.add_account(f"growth-bind-{tag}-{k:05d}")
 
-    async def lookup(k: int) -> None:
-        identity = people.identity(_bound_id(chooser.randrange(size)))
-        if await people.bindings.bound_account(identity) is None:
-            raise RuntimeError(f"{identity.user_id} should be bound")
+        async def issue(k: int) -> None:
+            await people.issue_link(f"GI{tag}{k:05d}")
 
-    async def disconnect(k: int) -> None:
-        identity, public_id, actor = made[k]
-        if await people.bindings.unbind_binding(identity, public_id, actor) is None:
-            raise RuntimeError(f"{identity.user_id} should have been disconnected")
+        async def bind(k: int) -> None:
+            user = actors[k].user
+            assert user is not None
+            await people.bindings.confirm(links[k], user, actors[k])
 
-    actors: list[Actor] = []
-    timed = {"account": await _timed(samples, account)}
-    links = [(await people.issue_link(f"GN{tag}{k:05d}"), actors[k]) for k in range(samples)]
-    timed["issue"] = await _timed(samples, issue)
-    timed["bind"] = await _timed(samples, bind)
-    timed["lookup"] = await _timed(samples, lookup)
-    made = []
-    for k in range(samples):
-        identity = people.identity(f"GN{tag}{k:05d}")
-        connection = await people.bindings.connection_of(identity)
-        assert connection is not None and connection.binding.public_id is not None
-        made.append((identity, connection.binding.public_id, actors[k]))
-    timed["disconnect"] = await _timed(samples, disconnect)
-    return timed
+        async def lookup(k: int) -> None:
+            identity = people.identity(_bound_id(self._chooser.randrange(self.size)))
+            if await people.bindings.bound_account(identity) is None:
+                raise RuntimeError(f"{identity.user_id} should be bound")
+
+        async def disconnect(k: int) -> None:
+            identity = people.identity(f"GN{tag}{k:05d}")
+            if await people.bindings.unbind_binding(identity, made[k], actors[k]) is None:
+                raise RuntimeError(f"{identity.user_id} should have been disconnected")
+
+        await self._timed("account", numbers, account)
+        for k in numbers:  # untimed: the links `bind` confirms
+            links[k] = await people.issue_link(f"GN{tag}{k:05d}")
+        await self._timed("issue", numbers, issue)
+        await self._timed("bind", numbers, bind)
+        await self._timed("lookup", numbers, lookup)
+        for k in numbers:  # untimed: the public IDs the Disconnect button carries
+            connection = await people.bindings.connection_of(people.identity(f"GN{tag}{k:05d}"))
+            assert connection is not None and connection.binding.public_id is not None
+            made[k] = connection.binding.public_id
+        await self._timed("disconnect", numbers, disconnect)
+
+    async def _timed(
+        self, name: str, numbers: range, operation: Callable[[int], Awaitable[None]]
+    ) -> None:
+        for k in numbers:
+            began = time.perf_counter()
+            await operation(k)
+            self.times[name].append(time.perf_counter() - began)
+
+    def as_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"grow_seconds": round(self.grow_seconds, 1)}
+        for name, times in self.times.items():
+            ordered = sorted(times)
+            p50, p99 = percentile(ordered, 0.5), percentile(ordered, 0.99)
+            result[name] = {
+                "samples": len(ordered),
+                "p50_ms": None if p50 is None else round(p50 * 1000, 3),
+                "p99_ms": None if p99 is None else round(p99 * 1000, 3),
+            }
+        return result
 
 
 async def measure(
@@ -123,38 +153,42 @@ async def measure(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Latencies at each size, by str(size): {"account", "issue", "bind", "lookup",
-    "disconnect"} each
-    with p50_ms and p99_ms, and "grow_seconds", the time it took to write the rows from the
-    previous size to this one."""
-    database = workdir / "growth.sqlite3"
-    for suffix in ("", "-wal", "-shm"):  # a previous run's, in a kept --workdir
-        database.with_name(database.name + suffix).unlink(missing_ok=True)
-    store = store_at(database)
-    results: dict[str, Any] = {}
-    chooser = random.Random(12)  # noqa: S311 - which bound person to look up, not a secret
+    "disconnect"}, each with samples, p50_ms and p99_ms, and "grow_seconds", the time it
+    took to write that database's rows. `samples` is rounded down to a multiple of ROUNDS
+    (at least one a round)."""
+    each = max(1, samples // ROUNDS)
+    opened: list[_Size] = []
     try:
-        await store.open()
-        people = People(store, secret_key, team_id)
-        bulk = BulkPeople(
-            database,
-            secret_key,
-            team_id,
-            bound=_bound_id,
-            pending=_pending_id,
-            username=_username,
-        )
-        await people.add_account("growth-first")  # its password hash, made once, untimed
-        rows = 0
         for size in sizes:
+            database = workdir / f"growth-{size}.sqlite3"
+            for suffix in ("", "-wal", "-shm"):  # a previous run's, in a kept --workdir
+                database.with_name(database.name + suffix).unlink(missing_ok=True)
+            store = store_at(database)
+            await store.open()
+            people = People(store, secret_key, team_id)
+            bulk = BulkPeople(
+                database,
+                secret_key,
+                team_id,
+                bound=_bound_id,
+                pending=_pending_id,
+                username=_username,
+            )
+            opened.append(_Size(size, database, people, bulk))
+            await people.add_account("growth-first")  # its password hash, made once, untimed
             started = time.monotonic()
-            await asyncio.to_thread(bulk.write, rows, size, log)
-            grow_seconds = time.monotonic() - started
-            rows = size
-            results[str(size)] = {
-                "grow_seconds": round(grow_seconds, 1),
-                **await _operations(people, size, samples, chooser),
-            }
-            log(f"    {size} rows: {results[str(size)]}")
+            await asyncio.to_thread(bulk.write, 0, size, log)
+            opened[-1].grow_seconds = time.monotonic() - started
+        for number in range(ROUNDS):
+            # Each size in turn, in a turning order: a noisy moment is shared out.
+            turn = number % len(opened)
+            for one in opened[turn:] + opened[:turn]:
+                await one.round(each)
+            log(f"    round {number + 1} of {ROUNDS} done")
     finally:
-        await store.close()
+        for one in opened:
+            await one.people.store.close()
+    results = {str(one.size): one.as_json() for one in opened}
+    for rows, figures in results.items():
+        log(f"    {rows} rows: {figures}")
     return results
