@@ -52,6 +52,7 @@ from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, User
 from .outbox import NoticeKind, OutboxEntry
 from .passwords import NO_PASSWORD
 from .schema_guard import refuse_newer_schema  # Issue 11, operations
+from .sqlite_queues import ReadQueue, WriteQueue, in_group, savepoint  # Issue 12
 from .store import (
     AuditFilter,
     AuditRecord,
@@ -255,6 +256,16 @@ def _busy_is(fn: Callable[[Database], T], db: Database) -> T:
         raise
 
 
+def _run_one(fn: Callable[[Database], T], db: Database, deadline: float) -> T:
+    """`fn(db)` alone, in its own transaction, waiting for another connection's lock until
+    `deadline` (time.monotonic()) at most."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise StoreBusy()
+    db.conn.execute(f"PRAGMA busy_timeout = {max(1, int(remaining * 1000))}")
+    return _busy_is(fn, db)
+
+
 def _is_busy(error: sqlite3.Error) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
@@ -294,6 +305,8 @@ class SQLiteDatabase:
         self._db: Database | None = None
         self._read_db: Database | None = None
         self._closed = False
+        self._writes = WriteQueue(self._executor, self._connect, _run_one, _is_busy)
+        self._reads = ReadQueue(self._reader, self._connect_reader, _busy_is)
 
     @property
     def path(self) -> Path:
@@ -326,28 +339,18 @@ class SQLiteDatabase:
     async def _run(self, fn: Callable[[Database], T]) -> T:
         """Run `fn` on the writer's connection, in its thread, within BUSY_TIMEOUT_SECONDS of
         this call: time spent queued behind other writes counts, so writes waiting for another
-        process's lock fail together at the deadline instead of one after another."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
-        loop = asyncio.get_running_loop()
+        process's lock fail together at the deadline instead of one after another.
 
-        def call() -> T:
-            db = self._connect()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise StoreBusy()
-            db.conn.execute(f"PRAGMA busy_timeout = {max(1, int(remaining * 1000))}")
-            return _busy_is(fn, db)
-
-        return await loop.run_in_executor(self._executor, call)
+        Issue 12: writes queued while the writer is busy are committed together
+        (`sqlite_queues`); `fn`'s result or error is returned only once its write is
+        committed."""
+        return await self._writes.run(fn, time.monotonic() + BUSY_TIMEOUT_SECONDS)
 
     async def _read(self, fn: Callable[[Database], T]) -> T:
         """Run a read-only `fn` on the reader's connection, in its thread."""
         if self._db is None:
             await self.open()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._reader, lambda: _busy_is(fn, self._connect_reader())
-        )
+        return await self._reads.run(fn)  # Issue 12: queued (sqlite_queues)
 
     async def close(self) -> None:
         """Close the connection; closing twice does nothing."""
@@ -1802,6 +1805,10 @@ def write_transaction(db: Database) -> Iterator[None]:
     Taking it up front means a transaction never has to upgrade a read snapshot that another
     writer has made stale; a second writer waits up to the busy timeout instead.
     """
+    if in_group(db.conn):  # Issue 12: one write of a group's transaction (sqlite_queues)
+        with savepoint(db.conn):
+            yield
+        return
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield
