@@ -84,6 +84,7 @@ class _Write(Generic[T]):
     result: Any = None
     error: BaseException | None = None
     done: bool = field(default=False)
+    queued_at: float = field(default_factory=time.monotonic)
 
     def fail(self, error: BaseException) -> None:
         self.result, self.error, self.done = None, error, True
