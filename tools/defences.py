@@ -1479,6 +1479,13 @@ REMOVALS = [
     ),
     Removal(
         SLOW,
+        "a lookup on the event loop waits for a lock there (issue 12)",
+        "account_binding/sqlite_store.py",
+        "                timeout=0,\n",
+        "                timeout=BUSY_TIMEOUT_SECONDS,\n",
+    ),
+    Removal(
+        SLOW,
         "a database locked past the busy timeout is a 500, not a 503",
         "web/app.py",
         "            StoreBusy: errors.store_busy,\n",
