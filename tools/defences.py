@@ -1474,8 +1474,15 @@ REMOVALS = [
         SLOW,
         "reads queue behind writes on the writer's connection",
         "account_binding/sqlite_store.py",
-        "            self._reader, lambda: _busy_is(fn, self._connect_reader())",
-        "            self._executor, lambda: _busy_is(fn, self._connect())",
+        "        self._reads = ReadQueue(self._reader, self._connect_reader, _busy_is)",
+        "        self._reads = ReadQueue(self._executor, self._connect, _busy_is)",
+    ),
+    Removal(
+        SLOW,
+        "a lookup on the event loop waits for a lock there (issue 12)",
+        "account_binding/sqlite_store.py",
+        "                timeout=0,\n",
+        "                timeout=BUSY_TIMEOUT_SECONDS,\n",
     ),
     Removal(
         SLOW,
@@ -1487,9 +1494,11 @@ REMOVALS = [
     Removal(
         SLOW,
         "time queued behind other writes does not count against a write's deadline",
-        "account_binding/sqlite_store.py",
-        "            remaining = deadline - time.monotonic()",
-        "            remaining = BUSY_TIMEOUT_SECONDS",
+        "account_binding/sqlite_queues.py",
+        "                group = [self._queue.popleft() for _ in range(min(len(self._queue), "
+        "MAX_GROUP))]",
+        "                group = [self._queue.popleft()]\n"
+        "                group[0].deadline += time.monotonic() - group[0].queued_at",
     ),
     Removal(
         SLOW,
