@@ -14,7 +14,8 @@ write waiting at that moment (at most MAX_GROUP) and run them in one transaction
 IMMEDIATE once, each write in a SAVEPOINT of its own (its `write_transaction` becomes
 SAVEPOINT / RELEASE, and ROLLBACK TO when it raises, so one write's failure undoes only that
 write), one COMMIT, one fsync. A write alone in the queue runs exactly as before, in its own
-transaction.
+transaction. A write whose caller stopped waiting (cancelled) before the thread reached it
+is not run.
 
 What a caller sees does not change: its result (or its exception) reaches it only after the
 COMMIT that made its write durable returns, so a link is stored before anyone is told of it,
@@ -204,7 +205,12 @@ class WriteQueue(_Queue):
         while waiting:
             now = time.monotonic()
             for write in waiting:
-                if write.deadline <= now:
+                if write.future.cancelled():
+                    # Its caller stopped waiting before it ran: it is not run, as a cancelled
+                    # `run_in_executor` call never starts (a Slack event noted as handled by
+                    # a listener cut off at shutdown would drop Slack's retry of it).
+                    write.fail(asyncio.CancelledError())
+                elif write.deadline <= now:
                     write.fail(StoreBusy())
             waiting = [write for write in waiting if not write.done]
             if len(waiting) == 1:
