@@ -1778,8 +1778,8 @@ REMOVALS = [
         CREDENTIAL_ELSEWHERE,
         "redirects are followed",
         "bolt_app/internal_api.py",
-        "            follow_redirects=False,",
-        "            follow_redirects=True,",
+        "                    allow_redirects=False,",
+        "                    allow_redirects=True,",
     ),
     Removal(
         CREDENTIAL_ELSEWHERE,
@@ -2720,7 +2720,7 @@ REMOVALS += [
 REMOVALS += [
     Removal(
         SLOW_INTERNAL_APP,
-        "no whole-call deadline (httpx's per-read timeout only: a trickling body holds on)",
+        "no whole-call deadline (the pooled session has none of its own: a slow or trickling answer holds on)",
         "bolt_app/internal_api.py",
         "                asyncio.timeout(self._timeout),",
         "                asyncio.timeout(None),",
@@ -2757,8 +2757,23 @@ REMOVALS += [
         SLOW_INTERNAL_APP,
         "an application that is down is said maybe to have acted",
         "bolt_app/internal_api.py",
-        "        reached = not isinstance(error, _NOT_SENT)",
-        "        reached = True",
+        "reached=sending.sent",
+        "reached=True",
+    ),
+    # Issue 12, aio: the pooled aiohttp session
+    Removal(
+        SLOW_INTERNAL_APP,
+        "a request whose connection broke is sent again (aiohttp's re-send of idempotent requests)",
+        "bolt_app/internal_api.py",
+        "                client._retry_connection = False\n",
+        "",
+    ),
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "the pooled session takes a proxy from the environment (HTTP_PROXY)",
+        "bolt_app/internal_api.py",
+        "                    trust_env=False,",
+        "                    trust_env=True,",
     ),
 ]
 
@@ -2851,7 +2866,7 @@ REMOVALS += [
         POOLED_CLIENT,
         "the pooled internal API client keeps cookies",
         "bolt_app/internal_api.py",
-        "                    cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),\n",
+        "                    cookie_jar=aiohttp.DummyCookieJar(),\n",
         "",
     ),
 ]
