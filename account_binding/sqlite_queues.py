@@ -14,7 +14,10 @@ write waiting at that moment (at most MAX_GROUP) and run them in one transaction
 IMMEDIATE once, each write in a SAVEPOINT of its own (its `write_transaction` becomes
 SAVEPOINT / RELEASE, and ROLLBACK TO when it raises, so one write's failure undoes only that
 write), one COMMIT, one fsync. A write alone in the queue runs exactly as before, in its own
-transaction.
+transaction. A write whose caller stopped waiting (cancelled) before the thread reached it
+is not run. An error after which SQLite rolls the whole transaction back (SQLITE_FULL, an
+I/O error) fails the write that met it; the group's earlier writes, undone with it, run
+again in a new transaction, so a write's function must touch nothing but the database.
 
 What a caller sees does not change: its result (or its exception) reaches it only after the
 COMMIT that made its write durable returns, so a link is stored before anyone is told of it,
@@ -204,7 +207,12 @@ class WriteQueue(_Queue):
         while waiting:
             now = time.monotonic()
             for write in waiting:
-                if write.deadline <= now:
+                if write.future.cancelled():
+                    # Its caller stopped waiting before it ran: it is not run, as a cancelled
+                    # `run_in_executor` call never starts (a Slack event noted as handled by
+                    # a listener cut off at shutdown would drop Slack's retry of it).
+                    write.fail(asyncio.CancelledError())
+                elif write.deadline <= now:
                     write.fail(StoreBusy())
             waiting = [write for write in waiting if not write.done]
             if len(waiting) == 1:
@@ -234,9 +242,11 @@ class WriteQueue(_Queue):
                 return False
             raise
         done: list[_Write[Any]] = []
+        pending = deque(group)
         _group.conn = conn
         try:
-            for write in group:
+            while pending:
+                write = pending.popleft()
                 try:
                     write.result, write.done = write.fn(db), True
                     done.append(write)
@@ -245,10 +255,16 @@ class WriteQueue(_Queue):
                 except BaseException as error:
                     write.fail(error)
                 if not conn.in_transaction:
-                    # SQLite ended the whole transaction (a full disk, an I/O error): the
-                    # writes before this one are undone with it.
-                    for undone in done:
-                        undone.fail(write.error or sqlite3.OperationalError("rolled back"))
+                    # SQLite ended the whole transaction (a full disk, an I/O error): this
+                    # write fails, and the writes before it, undone with it through no fault
+                    # of their own, run again in a new transaction (review of issue 12).
+                    # Each time, one write fails for good, so this ends.
+                    if write.error is None:  # it ended the transaction without raising
+                        done.remove(write)
+                        write.fail(sqlite3.OperationalError("its transaction was rolled back"))
+                    for undone in reversed(done):
+                        undone.result, undone.done = None, False
+                        pending.appendleft(undone)
                     done = []
                     conn.execute("BEGIN IMMEDIATE")
             conn.commit()
