@@ -1717,6 +1717,27 @@ REMOVALS = [
     ),
     Removal(
         BROKEN_PLUGIN,
+        "a handler loop a handler blocks still gets new handlers (issue 12)",
+        "bolt_app/commands/runner.py",
+        "        healthy = [h for h in self._loops if not h.stalled(now)]",
+        "        healthy = list(self._loops)",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
+        "what a handler leaves running on a shared loop is not cancelled (issue 12)",
+        "bolt_app/commands/runner.py",
+        "            await self._tidy()",
+        "            pass",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
+        "a handler that stops its loop stops the handlers sharing it (issue 12)",
+        "bolt_app/commands/runner.py",
+        "            while not self._ending:",
+        "            if not self._ending:",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
         "no COMMAND_TIMEOUT",
         "bolt_app/commands/runner.py",
         "done, _ = await asyncio.wait({finished}, timeout=max(0.0, deadline - main.time()))",
@@ -2743,8 +2764,8 @@ REMOVALS += [
         SLOW_INTERNAL_APP,
         "the credential is asked on the handler's loop (a refresh dies with its command)",
         "bolt_app/listeners/commands/handlers.py",
-        "credential: Credential = _OnLoop(services.acting.credential(account), main_loop)",
-        "credential: Credential = services.acting.credential(account)",
+        "            credential = _OnLoop(credential, main_loop)\n",
+        "            pass\n",
     ),
     Removal(
         SLOW_INTERNAL_APP,
