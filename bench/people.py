@@ -23,6 +23,8 @@ from bench.stores import store_at
 
 #: The password of every account the benchmark makes (the site's login uses it).
 PASSWORD = "bench correct horse battery"  # noqa: S105 - the benchmark's own accounts
+#: The client address the benchmark's actors are recorded with in the audit log.
+CLIENT = "bench"
 
 
 class NoDirectory:
@@ -66,7 +68,7 @@ class People:
         user = await self.store.create_user(
             username, f"{username}@example.com", self._hash, int(time.time())
         )
-        return Actor(user=user, client="bench")
+        return Actor(user=user, client=CLIENT)
 
     async def issue_link(self, slack_user_id: str) -> str:
         """A pending link for the Slack person; its nonce."""

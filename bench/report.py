@@ -269,9 +269,11 @@ def rows(results: dict[str, Any]) -> list[Row]:
         for name in ("link issue", "bind", "lookup"):
             table.append(_row(f"growth: {name} p50 ms", None, None, "", "<= 1.5 x"))
     commands = r.get("memory", {}).get("commands")
+    warmup = r.get("memory", {}).get("warmup_commands")  # Issue 12, growth: after a warm-up
     table.append(
         _row(
-            f"memory: RSS growth MB over {commands or 'N'} commands",
+            f"memory: RSS growth MB over {commands or 'N'} commands"
+            + (f" after {warmup} warm-up" if warmup else ""),
             _get(r, "memory", "rss_growth_mb"),
             None,
             "",

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bolt_app.redelivery import MAX_REMEMBERED
 from fake_slack import FakeSlack
 
 from . import commands, growth, report, site
@@ -73,6 +74,8 @@ class Plan:
         self.bound_people = 100 if quick else 500
         #: Commands between the two RSS readings.
         self.memory_commands = 200 if quick else 100_000
+        #: Commands before the first RSS reading: twice what the envelope-ID memory holds.
+        self.memory_warmup = 100 if quick else 2 * MAX_REMEMBERED
         self.site = site.SitePlan.quick() if quick else site.SitePlan.full()
         self.growth_sizes = (1_000, 2_000) if quick else (1_000, 100_000, 1_000_000)
         self.growth_samples = 30 if quick else 500
@@ -85,6 +88,7 @@ class Plan:
             "measured_seconds": self.durations.seconds,
             "bound_people": self.bound_people,
             "memory_commands": self.memory_commands,
+            "memory_warmup": self.memory_warmup,
             "site": self.site.as_json(),
             "growth_sizes": list(self.growth_sizes),
             "growth_samples": self.growth_samples,
@@ -258,7 +262,12 @@ async def _product(
         if "memory" in plan.parts:
             log(f"  memory over {plan.memory_commands} commands")
             results["memory"] = await memory(
-                driver, product.child, known, plan.memory_commands, log
+                driver,
+                product.child,
+                known,
+                plan.memory_commands,
+                log,
+                warmup=plan.memory_warmup,
             )
             log(f"    {results['memory']}")
         if "site" in plan.parts:
@@ -279,36 +288,58 @@ async def memory(
     known: list[str],
     count: int,
     log: Callable[[str], None] = print,
+    *,
+    warmup: int = 0,
 ) -> dict[str, Any]:
-    """The product's RSS before and after `count` commands, 50 at a time, half from new
-    people (a link each) and half from bound people (an internal API call each)."""
-    await commands.settle(child, log)
-    driver.forget()
-    before = child.rss_bytes()
+    """The product's RSS at rest (settled: as started, or after the runs before), then after
+    `warmup` commands, then after `count` more; commands 50 at a time, half from new people
+    (a link each) and half from bound people (an internal API call each).
+
+    "rss_growth_mb" is over the `count` commands after the warm-up: what a process that has
+    served for a while gains, where a leak shows. The warm-up fills what is bounded (the
+    envelope-ID memory holds MAX_REMEMBERED envelopes, the plugin workers and their pooled
+    clients start as commands come, SQLite's page caches fill); "rss_warmup_mb" is what that
+    took, so that the process's ceiling is rss_after_mb."""
     unbound = unbound_people("UM")
     bound = bound_people(known)
-    sent = 0
-    started = time.perf_counter()
 
-    async def worker() -> None:
-        nonlocal sent
-        while sent < count:
-            sent += 1
-            user_id, text = (bound if sent % 2 else unbound)()
-            await driver.command(user_id, text, answered=sent % 2 == 1)
+    async def send(how_many: int) -> float:
+        sent = 0
+        started = time.perf_counter()
 
-    await asyncio.gather(*(worker() for _ in range(commands.MANY_AT_A_TIME)))
-    seconds = time.perf_counter() - started
+        async def worker() -> None:
+            nonlocal sent
+            while sent < how_many:
+                sent += 1
+                user_id, text = (bound if sent % 2 else unbound)()
+                await driver.command(user_id, text, answered=sent % 2 == 1)
+
+        await asyncio.gather(*(worker() for _ in range(commands.MANY_AT_A_TIME)))
+        await commands.settle(child, log)
+        driver.forget()
+        return time.perf_counter() - started
+
     await commands.settle(child, log)
     driver.forget()
+    at_rest = child.rss_bytes()
+    await send(warmup)
+    before = child.rss_bytes()
+    seconds = await send(count)
     after = child.rss_bytes()
     return {
         "commands": count,
+        "warmup_commands": warmup,
         "seconds": round(seconds, 1),
+        "rss_at_rest_mb": _mb(at_rest),
         "rss_before_mb": _mb(before),
         "rss_after_mb": _mb(after),
-        "rss_growth_mb": _mb(after - before) if before is not None and after is not None else None,
+        "rss_warmup_mb": _difference(before, at_rest),
+        "rss_growth_mb": _difference(after, before),
     }
+
+
+def _difference(later: int | None, earlier: int | None) -> float | None:
+    return _mb(later - earlier) if later is not None and earlier is not None else None
 
 
 def _mb(value: int | None) -> float | None:
