@@ -453,7 +453,7 @@ class Settings(BaseSettings):
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = (
         Field(
             "INFO",
-            description="`DEBUG`, `INFO`, `WARNING` or `ERROR`. Unless it is `DEBUG`, the `slack_sdk`, `slack_bolt` and `httpx` libraries log only warnings and errors (httpx would log every call to the internal application). Secrets are redacted from every record at every level.",
+            description="`DEBUG`, `INFO`, `WARNING` or `ERROR`. Unless it is `DEBUG`, the `slack_sdk`, `slack_bolt` and `httpx` libraries log only warnings and errors (httpx would log every call to the OpenID provider). Secrets are redacted from every record at every level.",
         )
     )
 

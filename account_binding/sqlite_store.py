@@ -52,6 +52,7 @@ from .models import Binding, BindingRequest, SlackIdentity, SlackProfile, User
 from .outbox import NoticeKind, OutboxEntry
 from .passwords import NO_PASSWORD
 from .schema_guard import refuse_newer_schema  # Issue 11, operations
+from .sqlite_queues import ReadQueue, WriteQueue, in_group, savepoint  # Issue 12
 from .store import (
     AuditFilter,
     AuditRecord,
@@ -255,6 +256,16 @@ def _busy_is(fn: Callable[[Database], T], db: Database) -> T:
         raise
 
 
+def _run_one(fn: Callable[[Database], T], db: Database, deadline: float) -> T:
+    """`fn(db)` alone, in its own transaction, waiting for another connection's lock until
+    `deadline` (time.monotonic()) at most."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise StoreBusy()
+    db.conn.execute(f"PRAGMA busy_timeout = {max(1, int(remaining * 1000))}")
+    return _busy_is(fn, db)
+
+
 def _is_busy(error: sqlite3.Error) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
@@ -294,6 +305,11 @@ class SQLiteDatabase:
         self._db: Database | None = None
         self._read_db: Database | None = None
         self._closed = False
+        self._writes = WriteQueue(self._executor, self._connect, _run_one, _is_busy)
+        #: Issue 12: the thread whose lookups run at once (`_lookup`): the one that opened it
+        self._home: int | None = None
+        self._inline_db: Database | None = None
+        self._reads = ReadQueue(self._reader, self._connect_reader, _busy_is)
 
     @property
     def path(self) -> Path:
@@ -304,6 +320,8 @@ class SQLiteDatabase:
 
         Raises NoDatabase or StoreUnavailable (see `open_database`).
         """
+        if self._home is None:
+            self._home = threading.get_ident()
         await self._run(lambda db: None)
 
     def _connect(self) -> Database:
@@ -326,28 +344,52 @@ class SQLiteDatabase:
     async def _run(self, fn: Callable[[Database], T]) -> T:
         """Run `fn` on the writer's connection, in its thread, within BUSY_TIMEOUT_SECONDS of
         this call: time spent queued behind other writes counts, so writes waiting for another
-        process's lock fail together at the deadline instead of one after another."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
-        loop = asyncio.get_running_loop()
+        process's lock fail together at the deadline instead of one after another.
 
-        def call() -> T:
-            db = self._connect()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise StoreBusy()
-            db.conn.execute(f"PRAGMA busy_timeout = {max(1, int(remaining * 1000))}")
-            return _busy_is(fn, db)
-
-        return await loop.run_in_executor(self._executor, call)
+        Issue 12: writes queued while the writer is busy are committed together
+        (`sqlite_queues`); `fn`'s result or error is returned only once its write is
+        committed."""
+        return await self._writes.run(fn, time.monotonic() + BUSY_TIMEOUT_SECONDS)
 
     async def _read(self, fn: Callable[[Database], T]) -> T:
         """Run a read-only `fn` on the reader's connection, in its thread."""
         if self._db is None:
             await self.open()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._reader, lambda: _busy_is(fn, self._connect_reader())
-        )
+        return await self._reads.run(fn)  # Issue 12: queued (sqlite_queues)
+
+    async def _lookup(self, fn: Callable[[Database], T]) -> T:
+        """Run a read-only `fn` that finds a few rows through an index (a binding by Slack
+        user, a link by its nonce's hash, a session, a token).
+
+        Issue 12: on the thread that opened the store (the app's event loop), such a read
+        runs at once on a connection of that thread's own: it takes tens of microseconds,
+        where handing it to the reader's thread and back took several times that, on every
+        command. That connection never waits for a lock (busy timeout 0): should SQLite
+        answer "busy" (a WAL recovery in progress), the read goes to the reader's thread as
+        any other. On any other thread, it does from the start."""
+        if self._db is None:
+            await self.open()
+        db = self._inline_reader()
+        if db is not None:
+            try:
+                return fn(db)
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):
+                    raise
+        return await self._read(fn)
+
+    def _inline_reader(self) -> Database | None:
+        if self._closed or threading.get_ident() != self._home:
+            return None
+        if self._inline_db is None:
+            conn = sqlite3.connect(
+                f"file:{quote(str(self._path.absolute()))}?mode=rw",
+                uri=True,
+                timeout=0,
+                check_same_thread=False,  # used on its thread only; closed from any
+            )
+            self._inline_db = Database(conn, execute_plugins=False)
+        return self._inline_db
 
     async def close(self) -> None:
         """Close the connection; closing twice does nothing."""
@@ -365,6 +407,9 @@ class SQLiteDatabase:
                 self._read_db.close()
                 self._read_db = None
 
+        if self._inline_db is not None:
+            self._inline_db.close()
+            self._inline_db = None
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._reader, close_reader)
         await loop.run_in_executor(self._executor, close)
@@ -492,11 +537,11 @@ class SQLiteStore(SQLiteDatabase):
         return await self._run(create)
 
     async def get_user(self, user_id: int) -> User | None:
-        row = await self._read(lambda db: _one(db, "SELECT * FROM users WHERE id = ?", [user_id]))
+        row = await self._lookup(lambda db: _one(db, "SELECT * FROM users WHERE id = ?", [user_id]))
         return _user(row) if row else None
 
     async def find_credentials(self, username: str) -> tuple[User, str] | None:
-        row = await self._read(
+        row = await self._lookup(
             lambda db: _one(db, "SELECT * FROM users WHERE username = ?", [username])
         )
         return (_user(row), row["password_hash"]) if row else None
@@ -569,7 +614,7 @@ class SQLiteStore(SQLiteDatabase):
         await self._run(add)
 
     async def get_binding_request(self, nonce_hash: str) -> BindingRequest | None:
-        row = await self._read(
+        row = await self._lookup(
             lambda db: _one(db, "SELECT * FROM binding_requests WHERE nonce_hash = ?", [nonce_hash])
         )
         return _binding_request(row) if row else None
@@ -704,7 +749,7 @@ class SQLiteStore(SQLiteDatabase):
     # bindings
 
     async def find_binding(self, identity: SlackIdentity) -> StoredBinding | None:
-        row = await self._read(
+        row = await self._lookup(
             lambda db: _one(
                 db,
                 "SELECT bindings.*, users.username AS u_username, users.email AS u_email, "
@@ -747,7 +792,7 @@ class SQLiteStore(SQLiteDatabase):
     async def find_token(
         self, api_token_hash: str, now: int, validity: TokenValidity
     ) -> IssuedToken | None:
-        row = await self._read(
+        row = await self._lookup(
             lambda db: _one(
                 db,
                 "SELECT users.*, api_tokens.created_at AS issued_at, api_tokens.expires_at "
@@ -797,7 +842,7 @@ class SQLiteStore(SQLiteDatabase):
         await self._run(create)
 
     async def get_session(self, token_hash: str) -> Session | None:
-        row = await self._read(
+        row = await self._lookup(
             lambda db: _one(db, "SELECT * FROM sessions WHERE token_hash = ?", [token_hash])
         )
         if row is None:
@@ -966,7 +1011,7 @@ class SQLiteStore(SQLiteDatabase):
     # Who users are at OpenID providers and proxies (user_identities)
 
     async def find_user_by_identity(self, issuer: str, subject: str) -> User | None:
-        row = await self._read(
+        row = await self._lookup(
             lambda db: _one(
                 db,
                 "SELECT users.* FROM user_identities JOIN users ON users.id = "
@@ -1127,7 +1172,7 @@ class SQLiteStore(SQLiteDatabase):
     # (account_binding.oauth_grants)
 
     async def get_oauth_grant(self, binding_id: int) -> StoredGrant | None:
-        row = await self._read(
+        row = await self._lookup(
             lambda db: _one(db, "SELECT * FROM oauth_grants WHERE binding_id = ?", [binding_id])
         )
         return _grant(row) if row else None
@@ -1267,7 +1312,7 @@ class SQLiteStore(SQLiteDatabase):
     # Issue 11, socket: each Events API delivery acts once (account_binding.deliveries)
 
     async def slack_event_noted(self, event_id: str) -> bool:
-        row = await self._read(
+        row = await self._lookup(
             lambda db: _one(
                 db, "SELECT 1 AS noted FROM slack_events WHERE event_id = ?", [event_id]
             )
@@ -1355,7 +1400,7 @@ class SQLiteStore(SQLiteDatabase):
         return self._outbox_written(await self._run(delete), notice)
 
     async def ended_binding(self, identity: SlackIdentity) -> EndedBinding | None:
-        row = await self._read(
+        row = await self._lookup(
             lambda db: _one(
                 db,
                 "SELECT * FROM ended_bindings WHERE scope_id = ? AND slack_user_id = ?",
@@ -1539,7 +1584,7 @@ class SQLiteStore(SQLiteDatabase):
             return bool(row and row["found"])
 
         # Nearly always nothing is: one read, no write lock, on every command from a Grid user.
-        if not await self._read(anything_keyed_on_the_workspace):
+        if not await self._lookup(anything_keyed_on_the_workspace):
             return Rekeyed()
 
         def rekey(db: Database) -> Rekeyed:
@@ -1802,6 +1847,10 @@ def write_transaction(db: Database) -> Iterator[None]:
     Taking it up front means a transaction never has to upgrade a read snapshot that another
     writer has made stale; a second writer waits up to the busy timeout instead.
     """
+    if in_group(db.conn):  # Issue 12: one write of a group's transaction (sqlite_queues)
+        with savepoint(db.conn):
+            yield
+        return
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield

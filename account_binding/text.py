@@ -96,6 +96,15 @@ def display_name(value: object, limit: int = DISPLAY_NAME_LIMIT) -> str:
     """
     if not isinstance(value, str):
         return ""
+    if value.isascii() and value.isprintable():
+        # Issue 12: the usual name. Printable ASCII is NFC already and holds nothing the
+        # loop below drops, so only its spaces are collapsed and its length cut.
+        return _cut(_SPACES.sub(" ", value).strip(), limit)
+    return _sanitised(value, limit)
+
+
+def _sanitised(value: str, limit: int) -> str:
+    """`display_name`'s work, character by character."""
     kept: list[str] = []
     marks = 0
     for char in unicodedata.normalize("NFC", value):
@@ -115,7 +124,11 @@ def display_name(value: object, limit: int = DISPLAY_NAME_LIMIT) -> str:
         else:
             marks = 0
         kept.append(char)
-    text = _SPACES.sub(" ", "".join(kept)).strip()
+    return _cut(_SPACES.sub(" ", "".join(kept)).strip(), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, ending in "…" when cut."""
     if len(text) > limit:
         text = text[: max(0, limit - 1)].rstrip() + "…"
     return text

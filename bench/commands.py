@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .load import Driver, NextCommand, RunStats, closed_loop, open_loop
 from .processes import Child
@@ -37,6 +39,13 @@ class Durations:
 
     warmup: float
     seconds: float
+
+
+def has_link(ack_payload: Any) -> bool:
+    """Whether an acknowledgement's payload holds a binding link (the unbound path's answer),
+    rather than only "One moment…" (bolt_app.bursts), the link then following by the
+    response_url."""
+    return ack_payload is not None and "/bind/" in json.dumps(ack_payload)
 
 
 def unbound_people(prefix: str) -> NextCommand:
@@ -157,7 +166,12 @@ def summary(stats: RunStats) -> str:
         f"p99 {stats.ack_p99_ms} ms"
     )
     if stats.answers_per_second is not None:
-        line += f", {stats.answers_per_second:.0f} answered/s (p50 {stats.answer_p50_ms} ms)"
+        line += (
+            f", {stats.answers_per_second:.0f} answered/s (p50 {stats.answer_p50_ms} ms, "
+            f"p99 {stats.answer_p99_ms} ms)"
+        )
+        if stats.deferred:
+            line += f", {stats.deferred} answers deferred past the ack"
     if stats.ack_timeouts:
         line += f", {stats.ack_timeouts} without an ack"
     if stats.app_cpu_ms_per_command is not None:

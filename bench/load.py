@@ -49,6 +49,9 @@ class Sample:
     sent_at: float
     ack: float | None
     answer: float | None = None
+    #: For an answered command, whether its acknowledgement held no answer (only something
+    #: like "One moment…"), so that the answer came later through the response_url.
+    deferred: bool = False
 
 
 @dataclass
@@ -71,6 +74,8 @@ class RunStats:
     answers_per_second: float | None = None
     answer_p50_ms: float | None = None
     answer_p99_ms: float | None = None
+    #: Answered commands whose acknowledgement held no answer (see `Sample.deferred`).
+    deferred: int | None = None
     #: The open loop's worst lateness in sending a command, ms (the generator's own lag).
     send_lag_max_ms: float | None = None
     #: Commands sent in the whole run, warm-up included.
@@ -93,6 +98,10 @@ class Driver:
     """
 
     fake: FakeSlack
+    #: For answered commands: whether an acknowledgement's payload is itself the answer
+    #: (the unbound path's link comes in the acknowledgement unless the app deferred it);
+    #: None: the answer always comes through the response_url.
+    answer_in_ack: Callable[[Any], bool] | None = None
     _waiting: dict[str, asyncio.Future[float]] = field(default_factory=dict)
     _early: dict[str, float] = field(default_factory=dict)
 
@@ -121,6 +130,11 @@ class Driver:
         sample = Sample(timed.sent_at, timed.ack_seconds)
         if not answered or timed.ack_seconds is None:
             return sample
+        if self.answer_in_ack is not None:
+            if self.answer_in_ack(timed.ack_payload):
+                sample.answer = timed.ack_seconds
+                return sample
+            sample.deferred = True
         at = self._early.pop(timed.response_url, None)
         if at is None:
             waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
@@ -279,6 +293,7 @@ def _stats(
             if s.answer is not None and measure_from <= s.sent_at + s.answer < end
         )
         stats.answered = sum(1 for s in window if s.answer is not None)
+        stats.deferred = sum(1 for s in window if s.deferred)
         stats.answers_per_second = round(answered_in / seconds, 1)
         stats.answer_p50_ms = _ms(percentile(answers, 0.50))
         stats.answer_p99_ms = _ms(percentile(answers, 0.99))

@@ -42,7 +42,7 @@ from bolt_app.redelivery import MAX_REMEMBERED
 from fake_slack import FakeSlack
 
 from . import commands, growth, report, site
-from .commands import Durations, bound_people, suite, unbound_people
+from .commands import Durations, bound_people, has_link, suite, unbound_people
 from .load import Driver, RunStats
 from .people import bind_people
 from .processes import ROOT, Child
@@ -232,15 +232,21 @@ async def _product(
     try:
         if "commands" in plan.parts:
             log("  unbound path")
-            unbound = await suite(
-                driver,
-                product.child,
-                unbound_people("UN"),
-                plan.durations,
-                answered=False,
-                open_rate=lambda c50: b_at_50 / 2 if b_at_50 else None,
-                log=log,
-            )
+            # Its answer is the link: in the acknowledgement, or after a "One moment…" one
+            # (bolt_app.bursts) through the response_url; a command ends when the link came.
+            driver.answer_in_ack = has_link
+            try:
+                unbound = await suite(
+                    driver,
+                    product.child,
+                    unbound_people("UN"),
+                    plan.durations,
+                    answered=True,
+                    open_rate=lambda c50: b_at_50 / 2 if b_at_50 else None,
+                    log=log,
+                )
+            finally:
+                driver.answer_in_ack = None
             results["product_unbound"] = _runs(unbound)
             log("  bound path")
             bound = await suite(

@@ -7,14 +7,14 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from time import time
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
 from slack_bolt.adapter.socket_mode.internals import build_headers
-from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
@@ -30,13 +30,15 @@ from .bursts import ACKNOWLEDGED_AT_ONCE, Backlog
 from .command_payload import CommandRequest, MalformedCommand
 from .draining import count_listeners, counted_envelope
 from .in_flight import InFlight
-from .installation import InstallationLookup, installation_middleware
+from .installation import CONTEXT_KEY as INSTALLATION_KEY
+from .installation import InstallationLookup
 from .lifecycle import event_id_of
 from .listeners import register_listeners
 from .prompt_ack import answer_promptly
 from .redelivery import EventLedger, Redeliveries
 from .response_urls import is_slack_response_url
-from .services import SlackServices, services_middleware, services_of
+from .services import CONTEXT_KEY as SERVICES_KEY
+from .services import SlackServices
 from .slack_calls import (
     RetryingRespond,
     post_to_response_url,
@@ -111,35 +113,44 @@ def build_bolt_app(client: AsyncWebClient, services: SlackServices) -> AsyncApp:
     # credentials of Sign in with Slack (VERIFY_SLACK_IDENTITY): the app is single-workspace,
     # authorised by its bot token, so Bolt is built without seeing them.
     with _hidden_from_bolt(*BOLT_OAUTH_VARIABLES):
-        app = AsyncApp(client=client, logger=log)
-    app.use(services_middleware(services))
-    app.use(_retrying_respond(client))  # Issue 11, outbox: response_urls
-    app.use(installation_middleware(InstallationLookup(client)))
+        app = _ContextApp(services, InstallationLookup(client), client=client, logger=log)
     register_listeners(app, services)
     answer_promptly(app)  # Issue 12, fast: no 10 ms polling for each acknowledgement
     return app
 
 
-def _retrying_respond(
-    client: AsyncWebClient,
-) -> Callable[[AsyncBoltContext, Callable[[], Awaitable[None]]], Awaitable[None]]:
-    """Issue 11: every listener's `respond()` posts to the response_url with retries and a
-    deadline (`slack_calls.RetryingRespond`), each request within the Web API client's
-    timeout (SLACK_API_TIMEOUT), failed attempts counted in the services' metrics, instead of
-    Bolt's plain one."""
+class _ContextApp(AsyncApp):
+    """Bolt's `AsyncApp`, which puts in each request's context, as it is dispatched, what the
+    listeners read there: the services (`services_of`), the installation lookup
+    (`installation_of`), and (issue 11) a `respond()` that posts to the response_url with
+    retries and a deadline (`slack_calls.RetryingRespond`), each request within the Web API
+    client's timeout (SLACK_API_TIMEOUT), failed attempts counted in the services' metrics,
+    instead of Bolt's plain one.
 
-    async def replace(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+    Issue 12: this was three global middlewares, each of which Bolt calls through its
+    keyword-argument building for every request: about a tenth of a command's CPU time."""
+
+    def __init__(
+        self, services: SlackServices, installation: InstallationLookup, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self._services = services
+        self._installation = installation
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        context = req.context
+        context[SERVICES_KEY] = self._services
+        context[INSTALLATION_KEY] = self._installation
         if context.response_url:
+            client = self._async_client
             context["respond"] = RetryingRespond(
                 response_url=context.response_url,
-                metrics=services_of(context).metrics,
+                metrics=self._services.metrics,
                 timeout_seconds=client.timeout,
                 proxy=client.proxy,
                 ssl=client.ssl,
             )
-        await next()
-
-    return replace
+        return await super().async_dispatch(req)
 
 
 class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 #: Slash commands whose acknowledgement waits on their answer, at most, before newcomers are
 #: acknowledged at once.
-AT_ONCE = 20
+AT_ONCE = 100
 #: Answers of commands acknowledged at once that are computed at the same time, at most.
 SLOTS = 8
 #: Seconds between two log lines about a burst.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -138,16 +137,6 @@ class InstallationLookup:
     def known(self) -> Installation | None:
         """The installation if an earlier auth.test told it; None otherwise. Never asks."""
         return self._installation
-
-
-def installation_middleware(
-    lookup: InstallationLookup,
-) -> Callable[[AsyncBoltContext, Callable[[], Awaitable[None]]], Awaitable[None]]:
-    async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
-        context[CONTEXT_KEY] = lookup
-        await next()
-
-    return inject
 
 
 def installation_of(context: AsyncBoltContext) -> InstallationLookup:

@@ -7,16 +7,21 @@ made again, once, with the renewed headers). Redirects are never followed, answe
 read up to MAX_ANSWER_BYTES, and a path can only name something under INTERNAL_API_URL: a
 credential is never sent anywhere else.
 
-Issue 12: the HTTP connections are pooled, one httpx client per event loop (each plugin
+Issue 12: the HTTP connections are pooled, one aiohttp session per event loop (each plugin
 runner worker's, `bolt_app.commands.runner`), kept between commands and closed with the
-loop (`close`). A pooled client carries nothing of any person: the credential goes in each
-request's headers, never on the client, and the client keeps no cookies (a cookie one
-person's answer sets would otherwise go with the next person's request).
+loop (`close`). aiohttp rather than httpx: the same call costs several times less CPU (see
+README "Performance"). A pooled session carries nothing of any person: the credential goes
+in each request's headers, never on the session, and the session keeps no cookies (a cookie
+one person's answer sets would otherwise go with the next person's request). It takes no
+proxy from the environment, and it sends each request once: aiohttp's own re-send of an
+idempotent request whose connection broke is turned off, as a DELETE carried out before the
+break would be sent again.
 
 Each call has one deadline, INTERNAL_API_TIMEOUT seconds, for all of it: connecting, sending,
 the status line and the whole body (a body that trickles in byte by byte cannot hold a
 command past it). A call without a usable answer raises ApiUnavailable, saying whether the
-request may have reached the application (`reached`) and naming the application in its
+request may have reached the application (`reached`: false only when no byte of it left,
+as aiohttp reports while it writes the request) and naming the application in its
 `headline`; the client remembers whether any request that could change data may have reached
 it (`PersonApi.may_have_changed`), so that the command listener tells the person whether
 the command may have been carried out.
@@ -31,12 +36,12 @@ import re
 import ssl
 import threading
 from collections.abc import Mapping
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote
 
+import aiohttp
 import certifi
-import httpx
 
 from . import messages
 from .acting import Credential, FixedHeaders
@@ -58,16 +63,29 @@ MAX_ANSWER_BYTES = 1024 * 1024
 #: call is not sent on a connection the application is just closing (it would fail as "the
 #: connection broke off"); under load the connections are used again long before.
 KEEPALIVE_SECONDS = 1.0
+#: Issue 12: connections open at once per event loop (httpx's default, kept from before).
+MAX_CONNECTIONS = 100
 
 _UNSAFE_PATH = re.compile(r"[\x00-\x20\x7f\\#]")
-#: httpx errors raised before any byte of the request left: the application cannot have
-#: acted on it.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 #: 5xx answers from a server in front of the application (a gateway or proxy): the
 #: application itself did not answer.
 _GATEWAY_STATUSES = (502, 503, 504)
 #: Methods that only read (RFC 9110 section 9.2.1): never counted as a possible change.
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+async def _on_request_headers_sent(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    """The request's headers are being written: from now on it may reach the application."""
+    context.trace_request_ctx.sent = True
+
+
+#: Tells `call` whether any of a request was written (its `trace_request_ctx`).
+_SENDING = aiohttp.TraceConfig()
+_SENDING.on_request_headers_sent.append(_on_request_headers_sent)
 
 
 class InternalApiConnection:
@@ -82,16 +100,14 @@ class InternalApiConnection:
         app_name: str,
         *,
         timeout: float,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.app_name = app_name
         self._timeout = timeout
-        self._transport = transport
-        # Issue 12: one pooled client per event loop, made on first use there
-        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        # Issue 12: one pooled session per event loop, made on first use there
+        self._clients: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._lock = threading.Lock()
-        self._tls: ssl.SSLContext | None = None  # one for all the clients: costly to make
+        self._tls: ssl.SSLContext | None = None  # one for all the sessions: costly to make
 
     def as_person(self, credential: Credential | Mapping[str, str]) -> PersonApi:
         """A client whose every call carries `credential` (the acting mode's; fixed headers
@@ -101,42 +117,46 @@ class InternalApiConnection:
             credential = FixedHeaders(credential)
         return PersonApi(self, credential)
 
-    def client(self) -> httpx.AsyncClient:
-        """The running event loop's pooled client, made on first use: no credential, no
-        cookies (see the module)."""
+    def client(self) -> aiohttp.ClientSession:
+        """The running event loop's pooled session, made on first use: no credential, no
+        cookies, no proxy from the environment, no re-sent requests (see the module)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             client = self._clients.get(loop)
             if client is None:
-                if self._tls is None:  # what httpx makes by default, made once (~20 ms)
+                if self._tls is None:  # the CA bundle httpx used, made once (~20 ms)
                     self._tls = ssl.create_default_context(cafile=certifi.where())
-                client = self._clients[loop] = httpx.AsyncClient(
-                    timeout=self._timeout,
-                    transport=self._transport,
-                    trust_env=False,
-                    follow_redirects=False,
-                    cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
-                    verify=self._tls,
-                    limits=httpx.Limits(
-                        max_connections=100,  # httpx's defaults, kept
-                        max_keepalive_connections=20,
-                        keepalive_expiry=KEEPALIVE_SECONDS,
+                client = self._clients[loop] = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(
+                        limit=MAX_CONNECTIONS,
+                        keepalive_timeout=KEEPALIVE_SECONDS,
+                        ssl=self._tls,
                     ),
+                    cookie_jar=aiohttp.DummyCookieJar(),
+                    trust_env=False,
+                    # The deadline is the call's own (`call`): none of aiohttp's 5 minutes.
+                    timeout=aiohttp.ClientTimeout(total=None),
+                    trace_configs=[_SENDING],
                 )
+                # aiohttp sends an idempotent request (GET, PUT, DELETE...) again, once, when
+                # its connection breaks before the answer; the application may have acted on
+                # the first. aiohttp's own test client turns it off the same way (no public
+                # setting); tests/test_internal_api_client.py checks that it stays off.
+                client._retry_connection = False
         return client
 
     async def close(self) -> None:
-        """Close the running event loop's pooled client, if it has one (the plugin runner
+        """Close the running event loop's pooled session, if it has one (the plugin runner
         calls it as each worker's loop ends)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             client = self._clients.pop(loop, None)
         if client is not None:
-            await client.aclose()
+            await client.close()
 
     async def call(
         self,
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         method: str,
         path: str,
         headers: dict[str, str],
@@ -152,22 +172,29 @@ class InternalApiConnection:
         if has_body and json is not None:
             content = jsonlib.dumps(json).encode()
             request_headers["Content-Type"] = "application/json"
+        sending = SimpleNamespace(sent=False)  # set by _SENDING as the request is written
         try:
-            # One deadline for the whole call: httpx's own timeout bounds each read, so a
-            # body sent a byte at a time would never end without it.
+            # One deadline for the whole call, connecting and the whole body included (a
+            # body sent a byte at a time must not hold the call past it).
             async with (
                 asyncio.timeout(self._timeout),
-                client.stream(
-                    method, url, params=params, content=content, headers=request_headers
+                client.request(
+                    method,
+                    url,
+                    params=params,
+                    data=content,
+                    headers=request_headers,
+                    allow_redirects=False,
+                    trace_request_ctx=sending,
                 ) as response,
             ):
                 body = await _read(response)
-        except (httpx.HTTPError, TimeoutError) as error:
-            raise self._unanswered(method, path, error) from None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise self._unanswered(method, path, error, reached=sending.sent) from None
         except _TooLarge:
             log.warning("The internal application's answer to %s %s is too large", method, path)
             raise UnreadableAnswer(f"{name} gave an answer too large to read.") from None
-        status = response.status_code
+        status = response.status
         parsed, readable = _parse(body)
         if status == 401:
             raise CredentialRejected(f"{name} did not accept the app's credential.")
@@ -228,12 +255,14 @@ class InternalApiConnection:
             messages.unavailable_text(headline, name, done), reached=reached, headline=headline
         )
 
-    def _unanswered(self, method: str, path: str, error: Exception) -> ApiUnavailable:
-        """ApiUnavailable for a call that got no answer: `error` is httpx's, or TimeoutError
-        at the call's deadline. Logged for the administrator, naming the setting."""
+    def _unanswered(
+        self, method: str, path: str, error: Exception, *, reached: bool
+    ) -> ApiUnavailable:
+        """ApiUnavailable for a call that got no answer: `error` is aiohttp's, or TimeoutError
+        at the call's deadline; `reached`: some of the request was written (it may have
+        reached the application). Logged for the administrator, naming the setting."""
         name = self.app_name
-        reached = not isinstance(error, _NOT_SENT)
-        if isinstance(error, TimeoutError | httpx.TimeoutException) and reached:
+        if isinstance(error, TimeoutError) and reached:
             why = f"no answer within {messages.seconds(self._timeout)}"
             log.warning(
                 "The internal application did not answer %s %s at INTERNAL_API_URL %s within "
@@ -251,7 +280,7 @@ class InternalApiConnection:
                 method,
                 path,
                 self.base_url,
-                type(error).__name__,
+                _what(error),
                 "" if reached else " (is it running, and is INTERNAL_API_URL right?)",
             )
         headline = messages.not_responding(name, why)
@@ -351,12 +380,21 @@ class _TooLarge(Exception):
     pass
 
 
-async def _read(response: httpx.Response) -> bytes:
+def _what(error: Exception) -> str:
+    """The error's class, and for a failed connection the reason the system gave (DNS,
+    refused, TLS): what the administrator needs to tell a wrong INTERNAL_API_URL from an
+    application that is down."""
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return f"{type(error).__name__} ({error.os_error})"
+    return type(error).__name__
+
+
+async def _read(response: aiohttp.ClientResponse) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
         raise _TooLarge
     body = bytearray()
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.content.iter_any():
         body += chunk
         if len(body) > MAX_ANSWER_BYTES:
             raise _TooLarge

@@ -78,16 +78,6 @@ class SlackServices:
 CONTEXT_KEY = "account_binding_services"
 
 
-def services_middleware(
-    services: SlackServices,
-) -> Callable[[AsyncBoltContext, Callable[[], Awaitable[None]]], Awaitable[None]]:
-    async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
-        context[CONTEXT_KEY] = services
-        await next()
-
-    return inject
-
-
 def services_of(context: AsyncBoltContext) -> SlackServices:
     services = context[CONTEXT_KEY]
     assert isinstance(services, SlackServices)

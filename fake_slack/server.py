@@ -122,6 +122,8 @@ class TimedCommand:
     sent_at: float
     ack_seconds: float | None
     response_url: str
+    #: The acknowledgement's `payload` (the message it answers with), None without one.
+    ack_payload: Any = None
 
 
 @dataclass
@@ -1240,7 +1242,8 @@ class FakeSlack:
 
         Returns a TimedCommand: `sent_at` (time.perf_counter() seconds just before the
         envelope was sent), `ack_seconds` (seconds from then to its acknowledgement, None
-        when none came within `ack_within` seconds) and the command's `response_url`.
+        when none came within `ack_within` seconds), the command's `response_url`, and the
+        acknowledgement's payload (`ack_payload`).
         Raises RuntimeError when no Socket Mode connection is open.
         """
         if not self._connections:
@@ -1261,11 +1264,13 @@ class FakeSlack:
         sent_at = time.perf_counter()
         await connection.ws.send_str(frame)
         try:
-            await asyncio.wait_for(ack, ack_within)
+            acknowledgement = await asyncio.wait_for(ack, ack_within)
         except TimeoutError:
             self._acks.pop(envelope_id, None)
             return TimedCommand(sent_at, None, str(payload["response_url"]))
-        return TimedCommand(sent_at, time.perf_counter() - sent_at, str(payload["response_url"]))
+        seconds = time.perf_counter() - sent_at
+        answer = acknowledgement.get("payload") if isinstance(acknowledgement, dict) else None
+        return TimedCommand(sent_at, seconds, str(payload["response_url"]), answer)
 
     def watch_response_urls(self, on_post: Callable[[str, float], None]) -> None:
         """Call `on_post(response_url, at)` for every post a response_url accepts (HTTP 200),

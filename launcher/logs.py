@@ -83,6 +83,6 @@ def configure_logging(level: str) -> None:
     quiet = logging.DEBUG if level == "DEBUG" else logging.WARNING
     logging.getLogger("slack_sdk").setLevel(quiet)
     logging.getLogger("slack_bolt").setLevel(quiet)
-    # Issue 12, fast: httpx logs every internal API request at INFO (a line, redacted, per
-    # command); the app logs what went wrong with them itself.
+    # Issue 12, fast: httpx logs every request at INFO (the OpenID provider's; the internal
+    # API's client is aiohttp since issue 12, aio); the app logs what went wrong itself.
     logging.getLogger("httpx").setLevel(quiet)

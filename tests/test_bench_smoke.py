@@ -44,7 +44,7 @@ def test_the_quick_run_prints_and_writes_every_figure(project_root: Path, tmp_pa
     results = json.loads(written.read_text())
     figures = [row["figure"] for row in results["rows"]]
     assert figures == [row.figure for row in report.rows(results)]
-    for name in ("unbound: acks/s, 50 at a time", "bound: completed/s, 50 at a time"):
+    for name in ("unbound: links/s, 50 at a time", "bound: completed/s, 50 at a time"):
         assert name in figures
     assert any(f.startswith("site: confirm page") for f in figures)
     assert any(f.startswith("growth: lookup") for f in figures)
@@ -91,12 +91,15 @@ async def test_a_timed_command_reports_its_ack_or_none_and_a_live_response_url()
                     envelope = await ws.receive_json()
                     assert envelope["type"] == "slash_commands"
                     assert envelope["payload"]["text"] == "who &amp; what"
-                    await ws.send_json({"envelope_id": envelope["envelope_id"]})
+                    await ws.send_json(
+                        {"envelope_id": envelope["envelope_id"], "payload": {"text": "said"}}
+                    )
 
                 acknowledging = asyncio.create_task(acknowledge())
                 timed = await fake.send_command_timed("U0ADA", "who & what")
                 await acknowledging
             assert timed.ack_seconds is not None and timed.ack_seconds >= 0
+            assert timed.ack_payload == {"text": "said"} and silent.ack_payload is None
             assert timed.sent_at > silent.sent_at
 
             async with http.post(timed.response_url, json={"text": "the answer"}) as answer:

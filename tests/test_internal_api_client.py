@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import uvicorn
@@ -216,7 +217,8 @@ async def test_an_unreachable_internal_application_gets_a_clear_message_and_a_lo
     [record] = [r for r in caplog.records if r.name == "bolt_app.internal_api"]
     assert record.levelname == "WARNING"
     assert "INTERNAL_API_URL http://127.0.0.1:9" in record.getMessage()
-    assert "GET /api/me" in record.getMessage() and "ConnectError" in record.getMessage()
+    assert "GET /api/me" in record.getMessage()
+    assert "(is it running, and is INTERNAL_API_URL right?)" in record.getMessage()
 
 
 @pytest.mark.parametrize(
@@ -344,7 +346,10 @@ async def test_the_pooled_client_carries_nothing_of_one_person_into_anothers_req
 
     app = Starlette(routes=[Route("/me", cookie_setting)])
     async with serving(app) as url:
-        connection = InternalApiConnection(url, "Acme", timeout=5.0)
+        # By a host name: aiohttp's cookie jar would refuse an IP address's cookies anyway.
+        connection = InternalApiConnection(
+            url.replace("127.0.0.1", "localhost"), "Acme", timeout=5.0
+        )
         try:
             ada = connection.as_person(
                 {"Authorization": "Bearer ada-token-1", "Impersonate-User": "ada"}
@@ -361,3 +366,96 @@ async def test_the_pooled_client_carries_nothing_of_one_person_into_anothers_req
     assert "authorization" not in second and second["impersonate-user"] == "grace"
     assert all("cookie" not in headers for headers in got), got
     assert third["authorization"] == "Bearer ada-token-1" and third["impersonate-user"] == "ada"
+
+
+# Issue 12, aio: what aiohttp (the pooled client since issue 12) must not change
+
+
+@contextlib.asynccontextmanager
+async def hanging_up() -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A server that reads each request and closes the connection without answering (an
+    application that dies while it handles the request); its URL and the requests read."""
+    got: list[bytes] = []
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            got.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", got
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("method", ["get", "delete"])
+async def test_a_request_whose_connection_breaks_is_sent_once_and_may_have_been_acted_on(
+    method: str,
+) -> None:
+    """aiohttp sends an idempotent request (GET, PUT, DELETE) again when its connection
+    breaks before the answer; the application may have carried out the first: a DELETE sent
+    twice, or a second answer ("not found") hiding that the first was done. Each call is
+    sent once, and said to have maybe reached the application."""
+    async with hanging_up() as (url, got):
+        connection = InternalApiConnection(url, "Acme", timeout=5.0)
+        api = connection.as_person({})
+        try:
+            with pytest.raises(ApiUnavailable) as raised:
+                await getattr(api, method)("/items/3")
+        finally:
+            await connection.close()
+    assert len(got) == 1, got
+    assert raised.value.reached
+    assert "Acme is not responding (the connection broke off)" in str(raised.value)
+    assert api.may_have_changed is (method == "delete")
+
+
+@contextlib.contextmanager
+def connecting_forever() -> Iterator[str]:
+    """A loopback address whose connections never complete: a listening socket whose accept
+    queue (one connection) is full, so the system drops the next ones' SYN, as a firewall
+    in front of a dead host does."""
+    with socket.socket() as listening, socket.socket() as filler:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(0)
+        filler.connect(listening.getsockname())
+        yield f"http://127.0.0.1:{listening.getsockname()[1]}"
+
+
+async def test_a_connection_that_never_completes_sent_nothing() -> None:
+    """The call's deadline comes while it is still connecting: no byte of the request left,
+    so the person is told nothing was done, and a change is not counted as maybe made."""
+    with connecting_forever() as url:
+        connection = InternalApiConnection(url, "Acme", timeout=0.5)
+        api = connection.as_person({"Authorization": "Bearer ada-token-1"})
+        try:
+            with pytest.raises(ApiUnavailable) as raised:
+                await api.post("/items", json={"text": "Buy milk"})
+        finally:
+            await connection.close()
+    assert not raised.value.reached
+    assert "Acme is not responding (no connection could be made), so nothing was done" in str(
+        raised.value
+    )
+    assert not api.may_have_changed
+
+
+async def test_the_pooled_session_takes_no_proxy_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP_PROXY in the app's environment (meant for something else) must not send the
+    credential through a proxy: the call goes straight to INTERNAL_API_URL."""
+    async with hanging_up() as (proxy, through_proxy):
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+            monkeypatch.setenv(name, proxy)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        async with serve() as url:
+            connection = InternalApiConnection(url, "Acme", timeout=5.0)
+            try:
+                assert await connection.as_person({}).get("/list") == [1, 2, 3]
+            finally:
+                await connection.close()
+    assert through_proxy == []

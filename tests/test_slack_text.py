@@ -251,3 +251,22 @@ async def test_a_temporary_slack_failure_is_slack_unavailable_not_no_such_person
         assert person and person.real_name == "Ada Lovelace"
     finally:
         await fake.stop()
+
+
+def test_the_printable_ascii_shortcut_gives_what_the_full_sanitising_gives() -> None:
+    """Issue 12: display_name skips its per-character pass for printable ASCII; the result
+    must be the same as the full pass's for every such name."""
+    import random
+    import string
+
+    from account_binding.text import DISPLAY_NAME_LIMIT, _sanitised
+
+    rng = random.Random(12)
+    names = ["", " ", "Ada Lovelace", "  a   b  ", "x" * (DISPLAY_NAME_LIMIT + 5), "a" + " " * 90]
+    names += [
+        "".join(rng.choices(string.printable[:95], k=rng.randint(0, 120))) for _ in range(500)
+    ]
+    for name in names:
+        assert name.isascii() and name.isprintable()
+        assert display_name(name) == _sanitised(name, DISPLAY_NAME_LIMIT), repr(name)
+        assert display_name(name, 10) == _sanitised(name, 10), repr(name)

@@ -1474,8 +1474,15 @@ REMOVALS = [
         SLOW,
         "reads queue behind writes on the writer's connection",
         "account_binding/sqlite_store.py",
-        "            self._reader, lambda: _busy_is(fn, self._connect_reader())",
-        "            self._executor, lambda: _busy_is(fn, self._connect())",
+        "        self._reads = ReadQueue(self._reader, self._connect_reader, _busy_is)",
+        "        self._reads = ReadQueue(self._executor, self._connect, _busy_is)",
+    ),
+    Removal(
+        SLOW,
+        "a lookup on the event loop waits for a lock there (issue 12)",
+        "account_binding/sqlite_store.py",
+        "                timeout=0,\n",
+        "                timeout=BUSY_TIMEOUT_SECONDS,\n",
     ),
     Removal(
         SLOW,
@@ -1487,9 +1494,11 @@ REMOVALS = [
     Removal(
         SLOW,
         "time queued behind other writes does not count against a write's deadline",
-        "account_binding/sqlite_store.py",
-        "            remaining = deadline - time.monotonic()",
-        "            remaining = BUSY_TIMEOUT_SECONDS",
+        "account_binding/sqlite_queues.py",
+        "                group = [self._queue.popleft() for _ in range(min(len(self._queue), "
+        "MAX_GROUP))]",
+        "                group = [self._queue.popleft()]\n"
+        "                group[0].deadline += time.monotonic() - group[0].queued_at",
     ),
     Removal(
         SLOW,
@@ -1708,6 +1717,27 @@ REMOVALS = [
     ),
     Removal(
         BROKEN_PLUGIN,
+        "a handler loop a handler blocks still gets new handlers (issue 12)",
+        "bolt_app/commands/runner.py",
+        "        healthy = [h for h in self._loops if not h.stalled(now)]",
+        "        healthy = list(self._loops)",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
+        "what a handler leaves running on a shared loop is not cancelled (issue 12)",
+        "bolt_app/commands/runner.py",
+        "            await self._tidy()",
+        "            pass",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
+        "a handler that stops its loop stops the handlers sharing it (issue 12)",
+        "bolt_app/commands/runner.py",
+        "            while not self._ending:",
+        "            if not self._ending:",
+    ),
+    Removal(
+        BROKEN_PLUGIN,
         "no COMMAND_TIMEOUT",
         "bolt_app/commands/runner.py",
         "done, _ = await asyncio.wait({finished}, timeout=max(0.0, deadline - main.time()))",
@@ -1769,8 +1799,8 @@ REMOVALS = [
         CREDENTIAL_ELSEWHERE,
         "redirects are followed",
         "bolt_app/internal_api.py",
-        "            follow_redirects=False,",
-        "            follow_redirects=True,",
+        "                    allow_redirects=False,",
+        "                    allow_redirects=True,",
     ),
     Removal(
         CREDENTIAL_ELSEWHERE,
@@ -2711,7 +2741,7 @@ REMOVALS += [
 REMOVALS += [
     Removal(
         SLOW_INTERNAL_APP,
-        "no whole-call deadline (httpx's per-read timeout only: a trickling body holds on)",
+        "no whole-call deadline (the pooled session has none of its own: a slow or trickling answer holds on)",
         "bolt_app/internal_api.py",
         "                asyncio.timeout(self._timeout),",
         "                asyncio.timeout(None),",
@@ -2734,8 +2764,8 @@ REMOVALS += [
         SLOW_INTERNAL_APP,
         "the credential is asked on the handler's loop (a refresh dies with its command)",
         "bolt_app/listeners/commands/handlers.py",
-        "credential: Credential = _OnLoop(services.acting.credential(account), main_loop)",
-        "credential: Credential = services.acting.credential(account)",
+        "            credential = _OnLoop(credential, main_loop)\n",
+        "            pass\n",
     ),
     Removal(
         SLOW_INTERNAL_APP,
@@ -2748,8 +2778,23 @@ REMOVALS += [
         SLOW_INTERNAL_APP,
         "an application that is down is said maybe to have acted",
         "bolt_app/internal_api.py",
-        "        reached = not isinstance(error, _NOT_SENT)",
-        "        reached = True",
+        "reached=sending.sent",
+        "reached=True",
+    ),
+    # Issue 12, aio: the pooled aiohttp session
+    Removal(
+        SLOW_INTERNAL_APP,
+        "a request whose connection broke is sent again (aiohttp's re-send of idempotent requests)",
+        "bolt_app/internal_api.py",
+        "                client._retry_connection = False\n",
+        "",
+    ),
+    Removal(
+        CREDENTIAL_ELSEWHERE,
+        "the pooled session takes a proxy from the environment (HTTP_PROXY)",
+        "bolt_app/internal_api.py",
+        "                    trust_env=False,",
+        "                    trust_env=True,",
     ),
 ]
 
@@ -2842,7 +2887,7 @@ REMOVALS += [
         POOLED_CLIENT,
         "the pooled internal API client keeps cookies",
         "bolt_app/internal_api.py",
-        "                    cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),\n",
+        "                    cookie_jar=aiohttp.DummyCookieJar(),\n",
         "",
     ),
 ]

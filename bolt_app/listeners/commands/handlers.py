@@ -27,7 +27,7 @@ from account_binding.binding import BoundAccount
 from monitoring.metrics import CommandOutcome
 
 from ... import messages
-from ...acting import ConnectionEnded, Credential
+from ...acting import ConnectionEnded, Credential, FixedHeaders
 from ...blocks import Reply
 from ...command_payload import CommandRequest
 from ...commands.api import ApiRefused, ApiUnavailable, CredentialRejected, InternalApiError
@@ -86,7 +86,11 @@ async def run_handler(
     plugin = services.commands.owner_of(subcommand)
     main_loop = asyncio.get_running_loop()
     try:
-        credential: Credential = _OnLoop(services.acting.credential(account), main_loop)
+        credential: Credential = services.acting.credential(account)
+        if not isinstance(credential, FixedHeaders):
+            # Issue 12: only a credential that may refresh (ACT_AS=oauth2) is asked on the
+            # main loop; fixed headers are data, read on the handler's loop at no hop.
+            credential = _OnLoop(credential, main_loop)
     except Exception as error:  # a binding this mode cannot act for: logged, answered
         return Handled(_incident(typed, plugin, request, error), "failed")
     api = services.api.as_person(credential)
