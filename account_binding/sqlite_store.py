@@ -133,7 +133,6 @@ def open_database(
         # app writes little (a link, a login, a binding), and it costs about a millisecond
         # a write on the test machine's disk (https://sqlite.org/pragma.html#pragma_synchronous).
         db.execute("PRAGMA synchronous = FULL")
-        _memory_map(conn)
         for migration_set in (migrations, *also_migrate):
             _migrate(db, migration_set)
         # A file made here is private from its first byte (SQLite gives -wal and -shm the
@@ -257,19 +256,6 @@ def _busy_is(fn: Callable[[Database], T], db: Database) -> T:
         raise
 
 
-#: Issue 12: bytes of the database file each connection reads through a memory map rather
-#: than read() calls (https://sqlite.org/mmap.html). At a million bindings and links a
-#: lookup of a random person walks index and table pages that SQLite's own 2 MB cache does
-#: not hold; through the map they are the OS's cached pages, without a system call each
-#: (measured on a 1.7 GB file: 24 us a lookup against 31-80 us). The map is address space,
-#: not memory: only the pages read count, and the OS may drop them.
-MMAP_BYTES = 1 << 30
-
-
-def _memory_map(conn: sqlite3.Connection) -> None:
-    conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
-
-
 def _run_one(fn: Callable[[Database], T], db: Database, deadline: float) -> T:
     """`fn(db)` alone, in its own transaction, waiting for another connection's lock until
     `deadline` (time.monotonic()) at most."""
@@ -352,8 +338,7 @@ class SQLiteDatabase:
                 uri=True,
                 timeout=BUSY_TIMEOUT_SECONDS,
             )
-            _memory_map(conn)
-            self._read_db = Database(conn, execute_plugins=False)
+                self._read_db = Database(conn, execute_plugins=False)
         return self._read_db
 
     async def _run(self, fn: Callable[[Database], T]) -> T:
@@ -403,8 +388,7 @@ class SQLiteDatabase:
                 timeout=0,
                 check_same_thread=False,  # used on its thread only; closed from any
             )
-            _memory_map(conn)
-            self._inline_db = Database(conn, execute_plugins=False)
+                self._inline_db = Database(conn, execute_plugins=False)
         return self._inline_db
 
     async def close(self) -> None:

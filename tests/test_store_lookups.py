@@ -78,19 +78,3 @@ async def test_the_loops_own_connection_never_waits_for_a_lock(tmp_path: Path) -
     finally:
         await store.close()
 
-
-async def test_every_connection_reads_the_file_through_a_memory_map(tmp_path: Path) -> None:
-    """Issue 12: at a million bindings SQLite's default 2 MB cache no longer holds the
-    pages a lookup walks; each of the store's connections maps MMAP_BYTES of the file."""
-    store = SQLiteStore(tmp_path / "db.sqlite3")
-    await store.open()
-    try:
-        await store.find_binding(IDENTITY)
-        want = (sqlite_store.MMAP_BYTES,)
-        assert await store._run(lambda db: db.execute("PRAGMA mmap_size").fetchone()) == want
-        assert await store._read(lambda db: db.execute("PRAGMA mmap_size").fetchone()) == want
-        inline = store._inline_reader()
-        assert inline is not None
-        assert inline.execute("PRAGMA mmap_size").fetchone() == want
-    finally:
-        await store.close()
