@@ -338,7 +338,7 @@ class SQLiteDatabase:
                 uri=True,
                 timeout=BUSY_TIMEOUT_SECONDS,
             )
-                self._read_db = Database(conn, execute_plugins=False)
+            self._read_db = Database(conn, execute_plugins=False)
         return self._read_db
 
     async def _run(self, fn: Callable[[Database], T]) -> T:
@@ -388,7 +388,7 @@ class SQLiteDatabase:
                 timeout=0,
                 check_same_thread=False,  # used on its thread only; closed from any
             )
-                self._inline_db = Database(conn, execute_plugins=False)
+            self._inline_db = Database(conn, execute_plugins=False)
         return self._inline_db
 
     async def close(self) -> None:
