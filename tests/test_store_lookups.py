@@ -77,4 +77,3 @@ async def test_the_loops_own_connection_never_waits_for_a_lock(tmp_path: Path) -
         assert waits == (sqlite_store.BUSY_TIMEOUT_SECONDS * 1000,)
     finally:
         await store.close()
-
