@@ -386,10 +386,12 @@ class AcknowledgingSocketModeHandler(AsyncSocketModeHandler):
             answer, to_post = _acknowledgeable(req, work)
             if to_post is None and answer.body:
                 to_post = _payload_of(answer)
-            if to_post is not None:
-                await _post_to_response_url(
-                    req, to_post, self.api_url, self.metrics, self.app.client.timeout
-                )
+        # Issue 12: posted outside the slot, so that the next answers are computed meanwhile
+        # (holding it for the post capped a burst's answers at SLOTS round trips to Slack).
+        if to_post is not None:
+            await _post_to_response_url(
+                req, to_post, self.api_url, self.metrics, self.app.client.timeout
+            )
 
 
 def _envelope_type(kind: str) -> str:

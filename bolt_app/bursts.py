@@ -10,8 +10,8 @@ of 2.4 s, and one run in six left 859 of them unacknowledged).
 
 So while `AT_ONCE` commands are already being answered, a newcomer is acknowledged at once
 with "One moment…" (a fraction of a millisecond of work), and its answer is computed afterwards, at
-most `SLOTS` such answers at a time, and posted to its response_url (Slack takes up to 5
-posts there within 30 minutes). Bolt's listener learns that Slack already has an
+most `SLOTS` such answers at a time, and posted to its response_url once computed (Slack takes
+up to 5 posts there within 30 minutes). Bolt's listener learns that Slack already has an
 acknowledgement from `acknowledged_at_once(context)`, so that it does not say "One moment"
 twice. A quiet app never reaches `AT_ONCE`, and answers in the acknowledgement as before.
 """
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 #: acknowledged at once.
 AT_ONCE = 100
 #: Answers of commands acknowledged at once that are computed at the same time, at most.
-SLOTS = 8
+SLOTS = 32
 #: Seconds between two log lines about a burst.
 LOG_EVERY_SECONDS = 60.0
 #: The key in Bolt's context that says the handler acknowledged the command already.

@@ -84,8 +84,12 @@ class Crowd:
         before = len(self.fake.state.messages)
         outcome = await self.fake.send_slash_command(user_id, text)
         assert outcome.acked, "not acknowledged within Slack's 3 seconds"
+        # Its answer only: ephemeral or through the response_url, never a DM (the outbox's
+        # "now connected" DM may arrive meanwhile).
         return await self.fake.wait_for_message(
-            lambda m: m.user_id == user_id and m.text != "One moment…", 30, after=before
+            lambda m: m.user_id == user_id and m.where != "dm" and m.text != "One moment…",
+            30,
+            after=before,
         )
 
     async def kill(self) -> None:

@@ -14,27 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
+from test_group_commit import Held
 
 from account_binding.sqlite_store import SQLiteStore, write_transaction
-
-
-class Held:
-    """A write that holds the writer thread until released: the writes queued meanwhile
-    make one group."""
-
-    def __init__(self) -> None:
-        self.running = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, db: Database) -> None:
-        self.running.set()
-        assert self.release.wait(10)
 
 
 def _make_table(db: Database) -> None:
