@@ -298,7 +298,13 @@ def test_migration_m004_keeps_bindings_and_lets_a_binding_have_no_token(tmp_path
         ).fetchall() == [(1, "T", 1, "c", "Ada")]
         assert db.execute("SELECT expires_at FROM api_tokens").fetchall() == [(None,)]
         indexes = {tuple(index.columns): index.unique for index in db.table("bindings").indexes}
-        assert indexes == {("scope_id", "slack_user_id"): True, ("user_id",): False}
+        # as the migrations leave them: m004's two, then m009's public_id and api_token_id
+        assert indexes == {
+            ("scope_id", "slack_user_id"): True,
+            ("user_id",): False,
+            ("public_id",): False,
+            ("api_token_id",): False,
+        }
         assert {fk.other_table for fk in db.table("bindings").foreign_keys} == {
             "users",
             "api_tokens",
