@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
-from test_group_commit import Held
+from test_group_commit import Held, _committed
 
 from account_binding.sqlite_store import SQLiteStore, write_transaction
 
@@ -36,14 +36,6 @@ def _note(n: int, body: bytes = b"") -> Callable[[Database], int]:
         return n
 
     return write
-
-
-def _committed(path: Path) -> list[int]:
-    conn = sqlite3.connect(path)
-    try:
-        return [n for (n,) in conn.execute("SELECT n FROM notes ORDER BY n")]
-    finally:
-        conn.close()
 
 
 async def _held(store: SQLiteStore) -> tuple[Held, asyncio.Future[None]]:
