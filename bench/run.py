@@ -223,6 +223,8 @@ async def _product(
     results: dict[str, Any] = {}
     log("the product")
     database = workdir / "product.sqlite3"
+    for suffix in ("", "-wal", "-shm"):  # a previous run's, in a kept --workdir
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
     known = [f"UK{n:08d}" for n in range(1, plan.bound_people + 1)]
     started = time.monotonic()
     await bind_people(database, SECRET_KEY, fake.workspace.team_id, known)

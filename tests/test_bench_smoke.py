@@ -69,6 +69,28 @@ def test_the_quick_run_prints_and_writes_every_figure(project_root: Path, tmp_pa
         assert met in (("yes", "NO") if target else ("",)), figure
 
 
+def test_a_kept_workdir_can_be_run_again(project_root: Path, tmp_path: Path) -> None:
+    """`--workdir` keeps the databases; a second run there starts from a fresh one rather
+    than failing on the people the first one bound."""
+    environment = {k: v for k, v in os.environ.items() if k not in PROXIES}
+    environment["PYTHONPATH"] = str(project_root)
+    workdir = tmp_path / "kept"
+    command = [sys.executable, "-m", "bench", "--quick", "--only", "memory"]
+    command += ["--workdir", str(workdir), "--json", str(tmp_path / "results.json")]
+    for _ in range(2):
+        done = subprocess.run(
+            command,
+            cwd=project_root,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+        assert (workdir / "product.sqlite3").exists()
+
+
 async def test_a_timed_command_reports_its_ack_or_none_and_a_live_response_url() -> None:
     fake = FakeSlack()
     posts: list[str] = []
