@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import sys
 import time
@@ -23,6 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Seconds a child has to become ready, and to exit after SIGTERM before it is killed.
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 20.0
+
+#: The children started and not yet stopped, by pid (for `stop_left`).
+_running: dict[int, str] = {}
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -87,6 +91,7 @@ class Child:
                 self.process.kill()
                 await self.process.wait()
         assert self.process.returncode is not None
+        _running.pop(self.pid, None)
         return self.process.returncode
 
 
@@ -112,6 +117,7 @@ async def start(
             stderr=asyncio.subprocess.STDOUT,
         )
     child = Child(name, process, log)
+    _running[process.pid] = name
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.returncode is not None:
@@ -124,3 +130,31 @@ async def start(
     raise RuntimeError(
         f"{name} was not ready within {START_TIMEOUT_SECONDS:.0f} s:\n{child.output()[-4000:]}"
     )
+
+
+def stop_left(timeout_seconds: float = STOP_TIMEOUT_SECONDS) -> list[str]:
+    """Stop the children a run left (it was stopped before its own clean-up ended): SIGTERM,
+    then SIGKILL after `timeout_seconds`; their names. Called once the event loop is gone."""
+    left = dict(_running)
+    _running.clear()
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_seconds
+    waiting = set(left)
+    while waiting and time.monotonic() < deadline:
+        for pid in list(waiting):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # reaped already
+                done = pid
+            if done:
+                waiting.discard(pid)
+        if waiting:
+            time.sleep(0.05)
+    for pid in waiting:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    return list(left.values())

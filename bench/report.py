@@ -11,6 +11,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from fake_slack.server import ACK_TIMEOUT_SECONDS
+
+from .load import ANSWER_TIMEOUT_SECONDS
+
 #: The columns of the table, in order.
 COLUMNS = ("figure", "product", "baseline", "ratio", "target", "met?")
 NOT_MEASURED = "not measured"
@@ -62,16 +66,24 @@ def _row(
 
 
 def _lost(results: dict[str, Any], system: str, run: str) -> str:
-    """How many of a run's commands got no ack, or no answer, in time ("" when none)."""
+    """How many of a run's commands got no ack, or no answer, in time ("" when none). Each
+    counts in the percentiles as its whole wait (bench.load), so a percentile at that wait
+    means "at least"."""
     stats = results.get(system, {}).get(run, {})
     if not isinstance(stats, dict):
         return ""
     parts = []
     if stats.get("ack_timeouts"):
-        parts.append(f"{stats['ack_timeouts']} without an ack")
+        parts.append(
+            f"{stats['ack_timeouts']} without an ack within {ACK_TIMEOUT_SECONDS:g} s, "
+            f"each counted as {ACK_TIMEOUT_SECONDS * 1000:.0f} ms"
+        )
     answered, acked = stats.get("answered"), stats.get("acked")
     if answered is not None and acked is not None and acked > answered:
-        parts.append(f"{acked - answered} unanswered")
+        parts.append(
+            f"{acked - answered} unanswered within {ANSWER_TIMEOUT_SECONDS:g} s, "
+            f"each counted as {ANSWER_TIMEOUT_SECONDS * 1000:.0f} ms"
+        )
     return ", ".join(parts)
 
 
@@ -265,9 +277,20 @@ def rows(results: dict[str, Any]) -> list[Row]:
                     _at_most(1.5),
                 )
             )
+        for key, name in (("account", "adding an account"), ("disconnect", "Disconnect")):
+            table.append(
+                _row(
+                    f"growth: {name} p50 ms at {large} rows (baseline: at {small})",
+                    _get(r, "growth", str(sizes[-1]), key, "p50_ms"),
+                    _get(r, "growth", str(sizes[0]), key, "p50_ms"),
+                    f"at {small}",
+                )
+            )
     else:
         for name in ("link issue", "bind", "lookup"):
             table.append(_row(f"growth: {name} p50 ms", None, None, "", "<= 1.5 x"))
+        for name in ("adding an account", "Disconnect"):
+            table.append(_row(f"growth: {name} p50 ms", None, None, ""))
     commands = r.get("memory", {}).get("commands")
     warmup = r.get("memory", {}).get("warmup_commands")  # Issue 12, growth: after a warm-up
     table.append(
@@ -291,7 +314,9 @@ def _number(value: float | None) -> str:
         return f"{value:.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"
-    return f"{value:.2f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"  # a small latency keeps enough digits to check its ratio
 
 
 def cells(row: Row) -> tuple[str, str, str, str, str, str]:
@@ -315,12 +340,15 @@ def table(results: dict[str, Any]) -> str:
     with the machine and the run's kind above it."""
     machine = results.get("machine", {})
     plan = results.get("plan", {})
+    parts = plan.get("parts") or []
+    kind = "--quick (indicative only)" if plan.get("quick") else "full"
+    if parts and set(parts) != {"commands", "memory", "site", "growth"}:
+        kind += f", only {' and '.join(parts)} (the other figures not measured)"
     lines = [
         f"Machine: {machine.get('cpu') or 'unknown CPU'}, {machine.get('cores')} cores, "
         f"{machine.get('system')}, Python {machine.get('python')}; "
         f"load average at start {machine.get('load_average_at_start')}",
-        f"Run: {'--quick (indicative only)' if plan.get('quick') else 'full'}, "
-        f"started {results.get('started')}",
+        f"Run: {kind}, started {results.get('started')}",
         "",
     ]
     body = [cells(row) for row in rows(results)]

@@ -31,12 +31,13 @@ import json
 import logging
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bolt_app.redelivery import MAX_REMEMBERED
 from fake_slack import FakeSlack
@@ -45,7 +46,7 @@ from . import commands, growth, report, site
 from .commands import Durations, bound_people, has_link, suite, unbound_people
 from .load import Driver, RunStats
 from .people import bind_people
-from .processes import ROOT, Child
+from .processes import ROOT, Child, stop_left
 from .systems import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -55,6 +56,11 @@ from .systems import (
     start_product,
     stopped,
 )
+
+T = TypeVar("T")
+
+#: Seconds between the cancellations of a stopped run (see `_until_stopped`).
+STOP_RETRY_SECONDS = 0.2
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 
@@ -231,6 +237,15 @@ async def _product(
     log(f"  bound {len(known)} people in {time.monotonic() - started:.1f} s")
     product = await start_product(fake, workdir, database, api_url)
     children.append(product.child)
+
+    async def restart() -> None:
+        nonlocal product
+        await product.child.stop()
+        children.remove(product.child)
+        await stopped(fake)
+        product = await start_product(fake, workdir, database, api_url, "product-memory")
+        children.append(product.child)
+
     try:
         if "commands" in plan.parts:
             log("  unbound path")
@@ -262,6 +277,11 @@ async def _product(
             )
             results["product_bound"] = _runs(bound)
         if "memory" in plan.parts:
+            if "commands" in plan.parts:
+                # The memory is measured from a process as it starts, as `--only memory`
+                # does, not after the command runs (whose backlog it would still be
+                # shedding).
+                await restart()
             log(f"  memory over {plan.memory_commands} commands")
             results["memory"] = await memory(
                 driver,
@@ -293,7 +313,7 @@ async def memory(
     *,
     warmup: int = 0,
 ) -> dict[str, Any]:
-    """The product's RSS at rest (settled: as started, or after the runs before), then after
+    """The product's RSS at rest (settled, as started), then after
     `warmup` commands, then after `count` more; commands 50 at a time, half from new people
     (a link each) and half from bound people (an internal API call each).
 
@@ -381,6 +401,11 @@ def main(argv: list[str] | None = None) -> int:
         "directory, removed after)",
     )
     arguments = parser.parse_args(argv)
+    problem = _unusable_json(arguments.json) or (
+        arguments.workdir is not None and _unusable_workdir(arguments.workdir)
+    )
+    if problem:
+        parser.error(problem)
     for name in (
         "HTTPS_PROXY",
         "HTTP_PROXY",
@@ -400,15 +425,92 @@ def main(argv: list[str] | None = None) -> int:
         workdir = arguments.workdir
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-        workdir.mkdir(parents=True, exist_ok=True)
         try:
-            results = asyncio.run(run(plan, workdir.resolve(), log=log))
+            results = asyncio.run(_until_stopped(run(plan, workdir.resolve(), log=log)))
         except RuntimeError as error:
             print(f"bench: {error}", file=sys.stderr)
             return 1
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            print("bench: stopped; its processes are stopped, nothing written", file=sys.stderr)
+            return 130
+        finally:
+            left = stop_left()
+            if left:
+                log(f"bench: stopped what the run left running: {', '.join(left)}")
     results["rows"] = [row.as_json() for row in report.rows(results)]
     print(report.table(results))
-    arguments.json.parent.mkdir(parents=True, exist_ok=True)
-    arguments.json.write_text(json.dumps(results, indent=2) + "\n")
+    text = json.dumps(results, indent=2) + "\n"
+    try:
+        arguments.json.parent.mkdir(parents=True, exist_ok=True)
+        arguments.json.write_text(text)
+    except OSError as error:  # made unusable during the run: the results are kept anyway
+        kept = Path(tempfile.mkstemp(prefix="bench-", suffix=".json")[1])
+        kept.write_text(text)
+        log(f"bench: cannot write {arguments.json} ({error.strerror}); results written to {kept}")
+        return 1
     log(f"results written to {arguments.json}")
     return 0
+
+
+async def _until_stopped(work: Coroutine[Any, Any, T]) -> T:
+    """`work`, cancelled on SIGTERM and on Ctrl-C (SIGINT); raises CancelledError when
+    stopped. The cancellation is repeated until `work` ends: asyncio.wait_for in Python 3.11
+    can swallow one that lands as its awaitable completes (python/cpython#86296), which
+    would let the run go on. What its clean-up did not stop, `processes.stop_left` does."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    stopping = False
+
+    def stop() -> None:
+        nonlocal stopping
+        stopping = True
+        if not task.done():
+            task.cancel()
+            loop.call_later(STOP_RETRY_SECONDS, stop)
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for number in signals:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals here
+            loop.add_signal_handler(number, stop)
+    try:
+        result = await task
+    finally:
+        for number in signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(number)
+    if stopping:
+        raise asyncio.CancelledError
+    return result
+
+
+def _unusable_json(path: Path) -> str | None:
+    """Why the results could not be written to `path` (checked before the run, which can
+    take many minutes; its folder is made), or None."""
+    if path.is_dir():
+        return f"--json {path}: is a directory; give a file name"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            with path.open("a"):
+                pass
+        else:
+            with tempfile.TemporaryFile(dir=path.parent):
+                pass
+    except FileExistsError:
+        return f"--json {path}: a file stands where its folder {path.parent} would be"
+    except OSError as error:
+        return f"--json {path}: cannot write there ({error.strerror})"
+    return None
+
+
+def _unusable_workdir(path: Path) -> str | None:
+    """Why `path` cannot be the work directory (made when missing), or None."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return f"--workdir {path}: exists and is not a directory"
+    except OSError as error:
+        return f"--workdir {path}: cannot make it ({error.strerror})"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"--workdir {path}: not writable"
+    return None

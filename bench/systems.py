@@ -110,8 +110,11 @@ def product_environment(fake: FakeSlack, database: Path, port: int, api_url: str
     )
 
 
-async def start_product(fake: FakeSlack, workdir: Path, database: Path, api_url: str) -> Product:
-    """`account-binding run` on `database`, connected to `fake` and serving its site."""
+async def start_product(
+    fake: FakeSlack, workdir: Path, database: Path, api_url: str, name: str = "product"
+) -> Product:
+    """`account-binding run` on `database`, connected to `fake` and serving its site; its
+    output in `workdir`/`name`.log."""
     await stopped(fake)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -120,7 +123,7 @@ async def start_product(fake: FakeSlack, workdir: Path, database: Path, api_url:
         return fake.open_connections > 0 and await _healthy(base_url + "/healthz")
 
     child = await start(
-        "product",
+        name,
         ["-m", "launcher", "run"],
         product_environment(fake, database, port, api_url),
         workdir,

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -22,24 +24,33 @@ from fake_slack import FakeSlack
 PROXIES = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy")
 
 
+def _environment(project_root: Path) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if k not in PROXIES}
+    environment["PYTHONPATH"] = str(project_root)
+    return environment
+
+
 def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
 def test_the_quick_run_prints_and_writes_every_figure(project_root: Path, tmp_path: Path) -> None:
     written = tmp_path / "results.json"
-    environment = {k: v for k, v in os.environ.items() if k not in PROXIES}
-    environment["PYTHONPATH"] = str(project_root)
+    workdir = tmp_path / "work"
+    command = [sys.executable, "-m", "bench", "--quick", "--json", str(written)]
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--json", str(written)],
+        [*command, "--workdir", str(workdir)],
         cwd=project_root,
-        env=environment,
+        env=_environment(project_root),
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    # The memory is measured on a product process of its own, started after the command runs.
+    assert (workdir / "product.log").exists()
+    assert (workdir / "product-memory.log").exists()
 
     results = json.loads(written.read_text())
     figures = [row["figure"] for row in results["rows"]]
@@ -72,8 +83,6 @@ def test_the_quick_run_prints_and_writes_every_figure(project_root: Path, tmp_pa
 def test_a_kept_workdir_can_be_run_again(project_root: Path, tmp_path: Path) -> None:
     """`--workdir` keeps the databases; a second run there starts from a fresh one rather
     than failing on the people the first one bound."""
-    environment = {k: v for k, v in os.environ.items() if k not in PROXIES}
-    environment["PYTHONPATH"] = str(project_root)
     workdir = tmp_path / "kept"
     command = [sys.executable, "-m", "bench", "--quick", "--only", "memory"]
     command += ["--workdir", str(workdir), "--json", str(tmp_path / "results.json")]
@@ -81,7 +90,7 @@ def test_a_kept_workdir_can_be_run_again(project_root: Path, tmp_path: Path) -> 
         done = subprocess.run(
             command,
             cwd=project_root,
-            env=environment,
+            env=_environment(project_root),
             capture_output=True,
             text=True,
             timeout=300,
@@ -89,6 +98,77 @@ def test_a_kept_workdir_can_be_run_again(project_root: Path, tmp_path: Path) -> 
         )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
         assert (workdir / "product.sqlite3").exists()
+        assert "Run: --quick (indicative only), only memory" in done.stdout, done.stdout[:500]
+
+
+def test_a_path_it_cannot_use_is_refused_before_the_run(project_root: Path, tmp_path: Path) -> None:
+    """A `--json` or `--workdir` it could not use is said in one line at once, not found
+    after minutes of measuring (or as a traceback)."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for arguments, said in (
+        (["--json", str(tmp_path)], "is a directory"),
+        (["--json", str(a_file / "results.json")], "a file stands where its folder"),
+        (["--workdir", str(a_file)], "exists and is not a directory"),
+        (["--workdir", str(a_file / "work")], "cannot make it"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "bench", "--quick", "--only", "memory", *arguments],
+            cwd=project_root,
+            env=_environment(project_root),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2, (arguments, done.stderr[-2000:])
+        assert said in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert not done.stdout
+
+
+def _working_in(workdir: Path) -> list[int]:
+    """The processes whose working directory is `workdir` (the benchmark's children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")) == workdir:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_run_stopped_with_sigterm_or_ctrl_c_leaves_no_process(
+    project_root: Path, tmp_path: Path
+) -> None:
+    for number in (signal.SIGTERM, signal.SIGINT):
+        workdir = (tmp_path / number.name).resolve()
+        written = tmp_path / f"{number.name}.json"
+        command = [sys.executable, "-m", "bench", "--quick", "--only", "commands"]
+        run = subprocess.Popen(
+            [*command, "--workdir", str(workdir), "--json", str(written)],
+            cwd=project_root,
+            env=_environment(project_root),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while len(_working_in(workdir)) < 2:  # the internal API and a system under test
+                assert run.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            run.send_signal(number)
+            _, stderr = run.communicate(timeout=120)
+        finally:
+            if run.poll() is None:
+                run.kill()
+        assert run.returncode == 130, stderr[-2000:]
+        assert "stopped; its processes are stopped, nothing written" in stderr
+        assert "Traceback" not in stderr, stderr[-2000:]
+        assert _working_in(workdir) == []
+        assert not written.exists()
 
 
 async def test_a_timed_command_reports_its_ack_or_none_and_a_live_response_url() -> None:
