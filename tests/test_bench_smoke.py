@@ -30,6 +30,21 @@ def _environment(project_root: Path) -> dict[str, str]:
     return environment
 
 
+def _bench(
+    project_root: Path, *arguments: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bench --quick *arguments`, as a child process, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", *arguments],
+        cwd=project_root,
+        env=_environment(project_root),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
@@ -37,16 +52,7 @@ def _cells(line: str) -> list[str]:
 def test_the_quick_run_prints_and_writes_every_figure(project_root: Path, tmp_path: Path) -> None:
     written = tmp_path / "results.json"
     workdir = tmp_path / "work"
-    command = [sys.executable, "-m", "bench", "--quick", "--json", str(written)]
-    done = subprocess.run(
-        [*command, "--workdir", str(workdir)],
-        cwd=project_root,
-        env=_environment(project_root),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    done = _bench(project_root, "--json", str(written), "--workdir", str(workdir), timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     # The memory is measured on a product process of its own, started after the command runs.
     assert (workdir / "product.log").exists()
@@ -84,18 +90,9 @@ def test_a_kept_workdir_can_be_run_again(project_root: Path, tmp_path: Path) -> 
     """`--workdir` keeps the databases; a second run there starts from a fresh one rather
     than failing on the people the first one bound."""
     workdir = tmp_path / "kept"
-    command = [sys.executable, "-m", "bench", "--quick", "--only", "memory"]
-    command += ["--workdir", str(workdir), "--json", str(tmp_path / "results.json")]
+    arguments = ["--only", "memory", "--workdir", str(workdir)]
     for _ in range(2):
-        done = subprocess.run(
-            command,
-            cwd=project_root,
-            env=_environment(project_root),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        done = _bench(project_root, *arguments, "--json", str(tmp_path / "results.json"))
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
         assert (workdir / "product.sqlite3").exists()
         assert "Run: --quick (indicative only), only memory" in done.stdout, done.stdout[:500]
@@ -112,15 +109,7 @@ def test_a_path_it_cannot_use_is_refused_before_the_run(project_root: Path, tmp_
         (["--workdir", str(a_file)], "exists and is not a directory"),
         (["--workdir", str(a_file / "work")], "cannot make it"),
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "bench", "--quick", "--only", "memory", *arguments],
-            cwd=project_root,
-            env=_environment(project_root),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = _bench(project_root, "--only", "memory", *arguments, timeout=60)
         assert done.returncode == 2, (arguments, done.stderr[-2000:])
         assert said in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
         assert not done.stdout
