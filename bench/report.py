@@ -42,6 +42,8 @@ class Row:
     met: bool | None
     #: What else a reader must know, such as commands that got no ack in time.
     note: str = ""
+    #: The same for the baseline's figure.
+    baseline_note: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,12 +67,13 @@ def _row(
     check: Callable[[float, float | None], bool] | None = None,
     *,
     note: str = "",
+    baseline_note: str = "",
 ) -> Row:
     ratio = round(product / baseline, 3) if product is not None and baseline else None
     met = None
     if check is not None and product is not None:
         met = check(product, ratio)
-    return Row(figure, product, baseline, baseline_name, ratio, target, met, note)
+    return Row(figure, product, baseline, baseline_name, ratio, target, met, note, baseline_note)
 
 
 def _lost(results: dict[str, Any], system: str, run: str) -> str:
@@ -140,6 +143,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             ">= 0.8 x B",
             _at_least(0.8),
             note=_linked(r, u, "c50"),
+            baseline_note=_lost(r, "baseline_b", "c50"),
         ),
         _row(
             "unbound: links/s, one at a time",
@@ -149,6 +153,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             ">= 10 x A",
             _at_least(10),
             note=_linked(r, u, "c1"),
+            baseline_note=_lost(r, "baseline_a", "c1"),
         ),
         _row(
             "unbound: link p50 ms, one at a time",
@@ -156,6 +161,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             _get(r, "baseline_b", "c1", "ack_p50_ms"),
             "B",
             note=_linked(r, u, "c1"),
+            baseline_note=_lost(r, "baseline_b", "c1"),
         ),
         _row(
             "unbound: link p99 ms, one at a time",
@@ -163,6 +169,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             _get(r, "baseline_b", "c1", "ack_p99_ms"),
             "B",
             note=_linked(r, u, "c1"),
+            baseline_note=_lost(r, "baseline_b", "c1"),
         ),
         _row(
             "unbound: link p50 ms, 50 at a time",
@@ -170,6 +177,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             _get(r, "baseline_b", "c50", "ack_p50_ms"),
             "B",
             note=_linked(r, u, "c50"),
+            baseline_note=_lost(r, "baseline_b", "c50"),
         ),
         _row(
             "unbound: link p99 ms, 50 at a time",
@@ -177,6 +185,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             _get(r, "baseline_b", "c50", "ack_p99_ms"),
             "B",
             note=_linked(r, u, "c50"),
+            baseline_note=_lost(r, "baseline_b", "c50"),
         ),
         _row(
             "unbound: link p99 ms, open loop at "
@@ -187,6 +196,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             "< 10 ms",
             _below(10),
             note=_linked(r, u, "open"),
+            baseline_note=_lost(r, "baseline_b", "open"),
         ),
         _row(
             "unbound: app CPU ms per command, 50 at a time",
@@ -202,6 +212,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             ">= 0.8 x C",
             _at_least(0.8),
             note=_lost(r, b, "c50"),
+            baseline_note=_lost(r, "baseline_c", "c50"),
         ),
         _row(
             "bound: completed/s, one at a time",
@@ -209,6 +220,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             _get(r, "baseline_c", "c1", "answers_per_second"),
             "C",
             note=_lost(r, b, "c1"),
+            baseline_note=_lost(r, "baseline_c", "c1"),
         ),
         _row(
             "bound: ack p50 ms, 50 at a time",
@@ -216,6 +228,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             _get(r, "baseline_c", "c50", "ack_p50_ms"),
             "C",
             note=_lost(r, b, "c50"),
+            baseline_note=_lost(r, "baseline_c", "c50"),
         ),
         _row(
             "bound: ack p99 ms, 50 at a time",
@@ -223,6 +236,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             _get(r, "baseline_c", "c50", "ack_p99_ms"),
             "C",
             note=_lost(r, b, "c50"),
+            baseline_note=_lost(r, "baseline_c", "c50"),
         ),
         _row(
             "bound: answer p50 ms, 50 at a time",
@@ -230,6 +244,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             _get(r, "baseline_c", "c50", "answer_p50_ms"),
             "C",
             note=_lost(r, b, "c50"),
+            baseline_note=_lost(r, "baseline_c", "c50"),
         ),
         _row(
             "bound: ack p99 ms, open loop at its completion rate "
@@ -244,6 +259,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             "< 10 ms",
             _below(10),
             note=_lost(r, b, "open"),
+            baseline_note=_lost(r, "baseline_c", "open"),
         ),
         _row(
             "bound: app CPU ms per command, 50 at a time",
@@ -288,8 +304,9 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 check,
             )
         )
-    commands = r.get("memory", {}).get("commands")
-    warmup = r.get("memory", {}).get("warmup_commands")  # Issue 12, growth: after a warm-up
+    plan = r.get("plan", {})
+    commands = r.get("memory", {}).get("commands", plan.get("memory_commands"))
+    warmup = r.get("memory", {}).get("warmup_commands", plan.get("memory_warmup"))
     table.append(
         _row(
             f"memory: RSS growth MB over {commands or 'N'} commands"
@@ -329,6 +346,8 @@ def cells(row: Row) -> tuple[str, str, str, str, str, str]:
     else:
         met = "yes" if row.met else "NO"
     product = _number(row.product) + (f" ({row.note})" if row.note else "")
+    if row.baseline_note:
+        baseline += f" ({row.baseline_note})"
     return (row.figure, product, baseline, ratio, row.target, met)
 
 
@@ -338,9 +357,13 @@ def table(results: dict[str, Any]) -> str:
     machine = results.get("machine", {})
     plan = results.get("plan", {})
     parts = plan.get("parts") or []
-    kind = "--quick (indicative only)" if plan.get("quick") else "full"
     if parts and set(parts) != {"commands", "memory", "site", "growth"}:
-        kind += f", only {' and '.join(parts)} (the other figures not measured)"
+        kind = f"only {' and '.join(parts)} (the other figures not measured)"
+        kind += ", --quick (indicative only)" if plan.get("quick") else ""
+    else:
+        kind = "--quick (indicative only)" if plan.get("quick") else "full"
+    if results.get("commit"):
+        kind += f", on commit {results['commit']}"
     lines = [
         f"Machine: {machine.get('cpu') or 'unknown CPU'}, {machine.get('cores')} cores, "
         f"{machine.get('system')}, Python {machine.get('python')}; "

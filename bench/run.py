@@ -31,7 +31,9 @@ import json
 import logging
 import os
 import platform
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,7 +64,10 @@ T = TypeVar("T")
 #: Seconds between the cancellations of a stopped run (see `_until_stopped`).
 STOP_RETRY_SECONDS = 0.2
 
+#: Where a full run's results go, and a run of some parts' (`--only`), which therefore
+#: never replaces the last full run's.
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
+DEFAULT_PARTS_JSON = ROOT / "bench" / "results" / "only-{parts}.json"
 
 
 #: The parts a run can be limited to (`--only`), in the order they run.
@@ -124,6 +129,42 @@ def machine() -> dict[str, Any]:
     }
 
 
+def default_json(parts: tuple[str, ...]) -> Path:
+    """Where the results of a run of `parts` go when no --json is given: a full run's to
+    DEFAULT_JSON, a run of some parts' to a file named after them."""
+    if set(parts) == set(PARTS):
+        return DEFAULT_JSON
+    return Path(str(DEFAULT_PARTS_JSON).format(parts="-".join(p for p in PARTS if p in parts)))
+
+
+def commit() -> str | None:
+    """The checkout's commit (short), with "+changes" when its tracked files differ from
+    it; None outside a git checkout."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        head = subprocess.run(  # noqa: S603 - git from PATH, fixed arguments
+            [git, "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(  # noqa: S603 - git from PATH, fixed arguments
+            [git, "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+changes" if changed else "") if head else None
+
+
 def _runs(runs: dict[str, RunStats]) -> dict[str, Any]:
     return {key: stats.as_json() for key, stats in runs.items()}
 
@@ -134,6 +175,7 @@ async def run(plan: Plan, workdir: Path, log: Callable[[str], None] = print) -> 
         "machine": machine(),
         "plan": plan.as_json(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": commit(),
     }
     fake = FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN)
     driver = Driver(fake)
@@ -382,9 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json",
         type=Path,
-        default=DEFAULT_JSON,
         metavar="PATH",
-        help=f"where to write the results (default {DEFAULT_JSON.relative_to(ROOT)})",
+        help=f"where to write the results (default {DEFAULT_JSON.relative_to(ROOT)}, or "
+        f"for --only {DEFAULT_PARTS_JSON.relative_to(ROOT)})",
     )
     parser.add_argument(
         "--only",
@@ -401,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
         "directory, removed after)",
     )
     arguments = parser.parse_args(argv)
+    only = tuple(p for p in PARTS if p in (arguments.only or PARTS))
+    if arguments.json is None:
+        arguments.json = default_json(only)
     problem = _unusable_json(arguments.json) or (
         arguments.workdir is not None and _unusable_workdir(arguments.workdir)
     )
@@ -416,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         os.environ.pop(name, None)  # slack_sdk and httpx would send loopback traffic there
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
-    plan = Plan(arguments.quick, tuple(p for p in PARTS if p in (arguments.only or PARTS)))
+    plan = Plan(arguments.quick, only)
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -425,18 +470,21 @@ def main(argv: list[str] | None = None) -> int:
         workdir = arguments.workdir
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        stopped = False
         try:
             results = asyncio.run(_until_stopped(run(plan, workdir.resolve(), log=log)))
         except RuntimeError as error:
             print(f"bench: {error}", file=sys.stderr)
             return 1
         except (KeyboardInterrupt, asyncio.CancelledError):
-            print("bench: stopped; its processes are stopped, nothing written", file=sys.stderr)
-            return 130
+            stopped = True
         finally:
             left = stop_left()
             if left:
-                log(f"bench: stopped what the run left running: {', '.join(left)}")
+                log(f"bench: stopping what the run left running: {', '.join(left)}")
+        if stopped:
+            log("bench: stopped; every process it started has ended; no results written")
+            return 130
     results["rows"] = [row.as_json() for row in report.rows(results)]
     print(report.table(results))
     text = json.dumps(results, indent=2) + "\n"
@@ -511,6 +559,9 @@ def _unusable_workdir(path: Path) -> str | None:
         return f"--workdir {path}: exists and is not a directory"
     except OSError as error:
         return f"--workdir {path}: cannot make it ({error.strerror})"
-    if not os.access(path, os.W_OK | os.X_OK):
-        return f"--workdir {path}: not writable"
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        return f"--workdir {path}: cannot write there ({error.strerror})"
     return None

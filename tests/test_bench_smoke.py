@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench import report
+from bench import report, run
 from fake_slack import FakeSlack
 
 PROXIES = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy")
@@ -95,7 +95,9 @@ def test_a_kept_workdir_can_be_run_again(project_root: Path, tmp_path: Path) -> 
         done = _bench(project_root, *arguments, "--json", str(tmp_path / "results.json"))
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
         assert (workdir / "product.sqlite3").exists()
-        assert "Run: --quick (indicative only), only memory" in done.stdout, done.stdout[:500]
+        assert "Run: only memory (the other figures not measured), --quick" in done.stdout, (
+            done.stdout[:500]
+        )
 
 
 def test_a_path_it_cannot_use_is_refused_before_the_run(project_root: Path, tmp_path: Path) -> None:
@@ -108,11 +110,20 @@ def test_a_path_it_cannot_use_is_refused_before_the_run(project_root: Path, tmp_
         (["--json", str(a_file / "results.json")], "a file stands where its folder"),
         (["--workdir", str(a_file)], "exists and is not a directory"),
         (["--workdir", str(a_file / "work")], "cannot make it"),
+        (["--workdir", "/proc"], "cannot write there"),
+        (["--json", "/proc/results.json"], "cannot write there"),
     ):
         done = _bench(project_root, "--only", "memory", *arguments, timeout=60)
         assert done.returncode == 2, (arguments, done.stderr[-2000:])
         assert said in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
         assert not done.stdout
+
+
+def test_a_run_of_some_parts_keeps_the_full_runs_results() -> None:
+    assert run.default_json(run.PARTS) == run.DEFAULT_JSON
+    only_memory = run.default_json(("memory",))
+    assert only_memory != run.DEFAULT_JSON and only_memory.name == "only-memory.json"
+    assert run.default_json(("growth", "site")).name == "only-site-growth.json"
 
 
 def _working_in(workdir: Path) -> list[int]:
@@ -135,7 +146,7 @@ def test_a_run_stopped_with_sigterm_or_ctrl_c_leaves_no_process(
         workdir = (tmp_path / number.name).resolve()
         written = tmp_path / f"{number.name}.json"
         command = [sys.executable, "-m", "bench", "--quick", "--only", "commands"]
-        run = subprocess.Popen(
+        running = subprocess.Popen(
             [*command, "--workdir", str(workdir), "--json", str(written)],
             cwd=project_root,
             env=_environment(project_root),
@@ -146,15 +157,17 @@ def test_a_run_stopped_with_sigterm_or_ctrl_c_leaves_no_process(
         try:
             deadline = time.monotonic() + 120
             while len(_working_in(workdir)) < 2:  # the internal API and a system under test
-                assert run.poll() is None and time.monotonic() < deadline
+                assert running.poll() is None and time.monotonic() < deadline
                 time.sleep(0.05)
-            run.send_signal(number)
-            _, stderr = run.communicate(timeout=120)
+            running.send_signal(number)
+            _, stderr = running.communicate(timeout=120)
         finally:
-            if run.poll() is None:
-                run.kill()
-        assert run.returncode == 130, stderr[-2000:]
-        assert "stopped; its processes are stopped, nothing written" in stderr
+            if running.poll() is None:
+                running.kill()
+        assert running.returncode == 130, stderr[-2000:]
+        assert stderr.rstrip().endswith(
+            "bench: stopped; every process it started has ended; no results written"
+        ), stderr[-2000:]
         assert "Traceback" not in stderr, stderr[-2000:]
         assert _working_in(workdir) == []
         assert not written.exists()
