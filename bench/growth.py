@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from account_binding.audit import Actor
-from bench.stores import store_at
+from bench.stores import remove_database, store_at
 
 from .bulk_rows import BulkPeople
 from .load import percentile
@@ -161,8 +161,7 @@ async def measure(
     try:
         for size in sizes:
             database = workdir / f"growth-{size}.sqlite3"
-            for suffix in ("", "-wal", "-shm"):  # a previous run's, in a kept --workdir
-                database.with_name(database.name + suffix).unlink(missing_ok=True)
+            remove_database(database)
             store = store_at(database)
             await store.open()
             people = People(store, secret_key, team_id)

@@ -49,6 +49,7 @@ from .commands import Durations, bound_people, has_link, suite, unbound_people
 from .load import Driver, RunStats
 from .people import bind_people
 from .processes import ROOT, Child, stop_left
+from .stores import remove_database
 from .systems import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -143,23 +144,15 @@ def commit() -> str | None:
     git = shutil.which("git")
     if git is None:
         return None
+
+    def output(*arguments: str) -> str:
+        return subprocess.run(  # noqa: S603 - git from PATH, fixed arguments
+            [git, *arguments], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+
     try:
-        head = subprocess.run(  # noqa: S603 - git from PATH, fixed arguments
-            [git, "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        changed = subprocess.run(  # noqa: S603 - git from PATH, fixed arguments
-            [git, "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        head = output("rev-parse", "--short", "HEAD")
+        changed = output("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+changes" if changed else "") if head else None
@@ -271,8 +264,7 @@ async def _product(
     results: dict[str, Any] = {}
     log("the product")
     database = workdir / "product.sqlite3"
-    for suffix in ("", "-wal", "-shm"):  # a previous run's, in a kept --workdir
-        database.with_name(database.name + suffix).unlink(missing_ok=True)
+    remove_database(database)
     known = [f"UK{n:08d}" for n in range(1, plan.bound_people + 1)]
     started = time.monotonic()
     await bind_people(database, SECRET_KEY, fake.workspace.team_id, known)
@@ -280,11 +272,14 @@ async def _product(
     product = await start_product(fake, workdir, database, api_url)
     children.append(product.child)
 
-    async def restart() -> None:
-        nonlocal product
+    async def stop_product() -> None:
         await product.child.stop()
         children.remove(product.child)
         await stopped(fake)
+
+    async def restart() -> None:
+        nonlocal product
+        await stop_product()
         product = await start_product(fake, workdir, database, api_url, "product-memory")
         children.append(product.child)
 
@@ -340,9 +335,7 @@ async def _product(
                 fake, product.base_url, database, SECRET_KEY, workdir, plan.site, log=log
             )
     finally:
-        await product.child.stop()
-        children.remove(product.child)
-        await stopped(fake)
+        await stop_product()
     return results
 
 

@@ -12,3 +12,10 @@ from launcher.compose import store_for
 def store_at(database: Path) -> SQLiteStore:
     """The store DATABASE=`database` names, not opened yet."""
     return store_for(load_settings({"DATABASE": str(database)}, env_file=None))
+
+
+def remove_database(database: Path) -> None:
+    """Remove `database` with its write-ahead log and shared-memory index, when there (a
+    previous run's, in a kept --workdir), so that a run starts from an empty store."""
+    for suffix in ("", "-wal", "-shm"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)

@@ -126,6 +126,31 @@ def test_a_run_of_some_parts_keeps_the_full_runs_results() -> None:
     assert run.default_json(("growth", "site")).name == "only-site-growth.json"
 
 
+def test_the_table_says_what_each_figure_counted() -> None:
+    """A baseline's commands that got nothing in time are said beside its figure as the
+    product's are; a figure under 1 keeps the digits its ratio was computed from."""
+    results = {
+        "plan": {"parts": ["commands"], "quick": False, "growth_sizes": []},
+        "commit": "abc1234",
+        "product_bound": {"open": {"ack_p99_ms": 352.0, "acked": 100, "answered": 100}},
+        "baseline_c": {
+            "open": {"ack_p99_ms": 507.0, "acked": 100, "answered": 90, "ack_timeouts": 2}
+        },
+        "product_unbound": {"c1": {"answer_p50_ms": 0.047}},
+        "baseline_b": {"c1": {"ack_p50_ms": 0.031}},
+    }
+    by_figure = {row.figure: report.cells(row) for row in report.rows(results)}
+    bound_open = next(cells for f, cells in by_figure.items() if "open loop at its" in f)
+    assert bound_open[1] == "352"
+    assert bound_open[2] == (
+        "C: 507 (2 without an ack within 3 s, each counted as 3000 ms, "
+        "10 unanswered within 10 s, each counted as 10000 ms)"
+    )
+    assert by_figure["unbound: link p50 ms, one at a time"][1:4] == ("0.047", "B: 0.031", "1.52")
+    header = report.table(results).splitlines()[1]
+    assert header.startswith("Run: only commands (the other figures not measured), on commit ")
+
+
 def _working_in(workdir: Path) -> list[int]:
     """The processes whose working directory is `workdir` (the benchmark's children)."""
     found = []
