@@ -24,6 +24,7 @@ Not written: the `bound` DM's outbox row, which the app's sender deletes once Sl
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -115,8 +116,15 @@ class BulkPeople:
         self.username = username
         self._hash: str | None = None
 
-    def write(self, start: int, end: int, log: Callable[[str], None] = print) -> None:
-        """Bound people and pending links numbered `start` to `end` (exclusive)."""
+    def write(
+        self,
+        start: int,
+        end: int,
+        log: Callable[[str], None] = print,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Bound people and pending links numbered `start` to `end` (exclusive). Once `stop`
+        is set, no further batch is begun (the run was stopped; what is written stays)."""
         if self._hash is None:
             self._hash = hash_password(PASSWORD)
         db = open_database(self.path, create=False)
@@ -125,6 +133,8 @@ class BulkPeople:
         try:
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             for low in range(start, end, BATCH):
+                if stop is not None and stop.is_set():
+                    return
                 high = min(end, low + BATCH)
                 conn.execute("BEGIN IMMEDIATE")
                 try:

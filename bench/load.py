@@ -284,9 +284,8 @@ def _stats(
         total_sent=len(samples),
     )
     if answered:
-        answers = sorted(
-            s.answer if s.answer is not None else answer_limit for s in window if s.ack is not None
-        )
+        # A command with no ack got no answer either: it counts as the whole wait too.
+        answers = sorted(s.answer if s.answer is not None else answer_limit for s in window)
         answered_in = sum(
             1
             for s in samples

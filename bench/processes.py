@@ -91,7 +91,7 @@ class Child:
                 self.process.kill()
                 await self.process.wait()
         assert self.process.returncode is not None
-        _running.pop(self.pid, None)
+        _running.pop(self.pid, None)  # reaped: its pid may be another process's from now on
         return self.process.returncode
 
 
@@ -121,6 +121,7 @@ async def start(
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.returncode is not None:
+            _running.pop(process.pid, None)
             raise RuntimeError(f"{name} exited at start:\n{child.output()[-4000:]}")
         with contextlib.suppress(OSError):
             if await ready():
@@ -132,24 +133,24 @@ async def start(
     )
 
 
-def stop_left(timeout_seconds: float = STOP_TIMEOUT_SECONDS) -> list[str]:
+def stop_left(
+    timeout_seconds: float = STOP_TIMEOUT_SECONDS, log: Callable[[str], None] | None = None
+) -> list[str]:
     """Stop the children a run left (it was stopped before its own clean-up ended): SIGTERM,
-    then SIGKILL after `timeout_seconds`; their names. Called once the event loop is gone."""
-    left = dict(_running)
+    then SIGKILL after `timeout_seconds`; their names, said to `log` before waiting. Called
+    once the event loop is gone. Only a child not yet reaped is signalled (a zombie's pid is
+    not given to another process), so a pid another process took meanwhile never is."""
+    left = {pid: name for pid, name in _running.items() if _unreaped(pid)}
     _running.clear()
+    if left and log is not None:
+        log(f"bench: stopping what the run left running: {', '.join(left.values())}")
     for pid in left:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_seconds
     waiting = set(left)
     while waiting and time.monotonic() < deadline:
-        for pid in list(waiting):
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:  # reaped already
-                done = pid
-            if done:
-                waiting.discard(pid)
+        waiting = {pid for pid in waiting if _unreaped(pid)}
         if waiting:
             time.sleep(0.05)
     for pid in waiting:
@@ -158,3 +159,13 @@ def stop_left(timeout_seconds: float = STOP_TIMEOUT_SECONDS) -> list[str]:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
     return list(left.values())
+
+
+def _unreaped(pid: int) -> bool:
+    """Whether `pid` is still a child of this process not yet reaped (reaped now if it has
+    ended)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # reaped already (by asyncio's watcher, or above)
+        return False
+    return done == 0

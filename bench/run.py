@@ -54,6 +54,7 @@ from .systems import (
     APP_TOKEN,
     BOT_TOKEN,
     SECRET_KEY,
+    Product,
     start_baseline,
     start_internal_api,
     start_product,
@@ -68,7 +69,8 @@ STOP_RETRY_SECONDS = 0.2
 #: Where a full run's results go, and a run of some parts' (`--only`), which therefore
 #: never replaces the last full run's.
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
-DEFAULT_PARTS_JSON = ROOT / "bench" / "results" / "only-{parts}.json"
+#: The file in a --workdir that says a run made it (a run may delete its own files there).
+WORKDIR_MARK = ".bench-workdir"
 
 
 #: The parts a run can be limited to (`--only`), in the order they run.
@@ -135,7 +137,7 @@ def default_json(parts: tuple[str, ...]) -> Path:
     DEFAULT_JSON, a run of some parts' to a file named after them."""
     if set(parts) == set(PARTS):
         return DEFAULT_JSON
-    return Path(str(DEFAULT_PARTS_JSON).format(parts="-".join(p for p in PARTS if p in parts)))
+    return DEFAULT_JSON.with_name(f"only-{'-'.join(p for p in PARTS if p in parts)}.json")
 
 
 def commit() -> str | None:
@@ -272,16 +274,22 @@ async def _product(
     product = await start_product(fake, workdir, database, api_url)
     children.append(product.child)
 
+    running: Product | None = product
+
     async def stop_product() -> None:
-        await product.child.stop()
-        children.remove(product.child)
-        await stopped(fake)
+        nonlocal running
+        if running is not None:
+            stopping, running = running, None
+            await stopping.child.stop()
+            children.remove(stopping.child)
+            await stopped(fake)
 
     async def restart() -> None:
-        nonlocal product
+        nonlocal product, running
         await stop_product()
         product = await start_product(fake, workdir, database, api_url, "product-memory")
         children.append(product.child)
+        running = product
 
     try:
         if "commands" in plan.parts:
@@ -419,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         metavar="PATH",
         help=f"where to write the results (default {DEFAULT_JSON.relative_to(ROOT)}, or "
-        f"for --only {DEFAULT_PARTS_JSON.relative_to(ROOT)})",
+        f"for --only only-PARTS.json beside it)",
     )
     parser.add_argument(
         "--only",
@@ -437,8 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     only = tuple(p for p in PARTS if p in (arguments.only or PARTS))
-    if arguments.json is None:
-        arguments.json = default_json(only)
+    # Resolved: a link's target, whose folder the run may have to make, is where they go.
+    arguments.json = (arguments.json or default_json(only)).resolve()
     problem = _unusable_json(arguments.json) or (
         arguments.workdir is not None and _unusable_workdir(arguments.workdir)
     )
@@ -472,9 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         except (KeyboardInterrupt, asyncio.CancelledError):
             stopped = True
         finally:
-            left = stop_left()
-            if left:
-                log(f"bench: stopping what the run left running: {', '.join(left)}")
+            stop_left(log=log)
         if stopped:
             log("bench: stopped; every process it started has ended; no results written")
             return 130
@@ -495,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _until_stopped(work: Coroutine[Any, Any, T]) -> T:
     """`work`, cancelled on SIGTERM and on Ctrl-C (SIGINT); raises CancelledError when
-    stopped. The cancellation is repeated until `work` ends: asyncio.wait_for in Python 3.11
+    stopped, and leaves those signals ignored for the sweep that follows. The cancellation
+    is repeated until `work` ends: asyncio.wait_for in Python 3.11
     can swallow one that lands as its awaitable completes (python/cpython#86296), which
     would let the run go on. What its clean-up did not stop, `processes.stop_left` does."""
     loop = asyncio.get_running_loop()
@@ -519,6 +526,8 @@ async def _until_stopped(work: Coroutine[Any, Any, T]) -> T:
         for number in signals:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(number)
+                if stopping:  # a second Ctrl-C or SIGTERM cannot cut the sweep short
+                    signal.signal(number, signal.SIG_IGN)
     if stopping:
         raise asyncio.CancelledError
     return result
@@ -526,35 +535,48 @@ async def _until_stopped(work: Coroutine[Any, Any, T]) -> T:
 
 def _unusable_json(path: Path) -> str | None:
     """Why the results could not be written to `path` (checked before the run, which can
-    take many minutes; its folder is made), or None."""
+    take many minutes, by making a file where they go; nothing is left made), or None."""
     if path.is_dir():
         return f"--json {path}: is a directory; give a file name"
+    if path.exists() and not path.is_file():
+        return f"--json {path}: not a regular file"
+    folder = path.parent
+    while not folder.exists():  # made by the run
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"--json {path}: a file, {folder}, stands where its folder would be"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             with path.open("a"):
                 pass
         else:
-            with tempfile.TemporaryFile(dir=path.parent):
+            with tempfile.TemporaryFile(dir=folder):
                 pass
-    except FileExistsError:
-        return f"--json {path}: a file stands where its folder {path.parent} would be"
     except OSError as error:
         return f"--json {path}: cannot write there ({error.strerror})"
     return None
 
 
 def _unusable_workdir(path: Path) -> str | None:
-    """Why `path` cannot be the work directory (made when missing), or None."""
+    """Why `path` cannot be the work directory, or None. It is made when missing; one that
+    holds files of something else is refused, since a run deletes and overwrites its own
+    files there (databases, logs): it must be empty, or one an earlier run used."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         return f"--workdir {path}: exists and is not a directory"
     except OSError as error:
         return f"--workdir {path}: cannot make it ({error.strerror})"
+    mark = path / WORKDIR_MARK
     try:
         with tempfile.TemporaryFile(dir=path):
             pass
+        if not mark.exists() and any(path.iterdir()):
+            return (
+                f"--workdir {path}: holds other files, which a run could overwrite; give an "
+                "empty or new directory, or one an earlier run used"
+            )
+        mark.write_text("A work directory of python -m bench: its runs replace their files here.\n")
     except OSError as error:
         return f"--workdir {path}: cannot write there ({error.strerror})"
     return None

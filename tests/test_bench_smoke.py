@@ -8,6 +8,7 @@ run are indicative only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bench import report, run
+from bench import load, report, run
+from bench.load import Sample
 from fake_slack import FakeSlack
 
 PROXIES = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy")
@@ -105,18 +107,28 @@ def test_a_path_it_cannot_use_is_refused_before_the_run(project_root: Path, tmp_
     after minutes of measuring (or as a traceback)."""
     a_file = tmp_path / "a-file"
     a_file.write_text("")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "product.sqlite3").write_text("their data")
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
     for arguments, said in (
+        (["--workdir", str(theirs)], "holds other files, which a run could overwrite"),
+        (["--json", str(fifo)], "not a regular file"),
         (["--json", str(tmp_path)], "is a directory"),
-        (["--json", str(a_file / "results.json")], "a file stands where its folder"),
+        (["--json", str(a_file / "results.json")], "stands where its folder would be"),
         (["--workdir", str(a_file)], "exists and is not a directory"),
         (["--workdir", str(a_file / "work")], "cannot make it"),
         (["--workdir", "/proc"], "cannot write there"),
         (["--json", "/proc/results.json"], "cannot write there"),
+        (["--json", str(tmp_path / "new" / "r.json"), "--workdir", str(a_file)], "not a dir"),
     ):
         done = _bench(project_root, "--only", "memory", *arguments, timeout=60)
         assert done.returncode == 2, (arguments, done.stderr[-2000:])
         assert said in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
         assert not done.stdout
+    assert (theirs / "product.sqlite3").read_text() == "their data"
+    assert not (tmp_path / "new").exists()  # a refused run makes nothing
 
 
 def test_a_run_of_some_parts_keeps_the_full_runs_results() -> None:
@@ -143,12 +155,20 @@ def test_the_table_says_what_each_figure_counted() -> None:
     bound_open = next(cells for f, cells in by_figure.items() if "open loop at its" in f)
     assert bound_open[1] == "352"
     assert bound_open[2] == (
-        "C: 507 (2 without an ack within 3 s, each counted as 3000 ms, "
-        "10 unanswered within 10 s, each counted as 10000 ms)"
+        "C: 507 (2 without an ack within 3 s, 10 acknowledged but unanswered within 10 s, "
+        "each counted in percentiles as its whole wait)"
     )
     assert by_figure["unbound: link p50 ms, one at a time"][1:4] == ("0.047", "B: 0.031", "1.52")
     header = report.table(results).splitlines()[1]
     assert header.startswith("Run: only commands (the other figures not measured), on commit ")
+
+
+def test_a_command_never_acknowledged_counts_as_unanswered_in_the_answer_percentiles() -> None:
+    samples = [Sample(sent_at=0.1 * n, ack=0.001, answer=0.002) for n in range(90)]
+    samples += [Sample(sent_at=0.1 * n, ack=None) for n in range(90, 100)]
+    stats = load._stats("open", samples, 0.0, 10.0, True, concurrency=None, rate=10.0)
+    assert stats.ack_timeouts == 10
+    assert stats.answer_p99_ms == load.ANSWER_TIMEOUT_SECONDS * 1000
 
 
 def _working_in(workdir: Path) -> list[int]:
@@ -167,9 +187,13 @@ def _working_in(workdir: Path) -> list[int]:
 def test_a_run_stopped_with_sigterm_or_ctrl_c_leaves_no_process(
     project_root: Path, tmp_path: Path
 ) -> None:
-    for number in (signal.SIGTERM, signal.SIGINT):
-        workdir = (tmp_path / number.name).resolve()
-        written = tmp_path / f"{number.name}.json"
+    for number, then in (
+        (signal.SIGTERM, None),
+        (signal.SIGINT, None),
+        (signal.SIGTERM, signal.SIGINT),  # more while the first one's stop goes on
+    ):
+        workdir = (tmp_path / f"{number.name}-{then and then.name}").resolve()
+        written = workdir.with_suffix(".json")
         command = [sys.executable, "-m", "bench", "--quick", "--only", "commands"]
         running = subprocess.Popen(
             [*command, "--workdir", str(workdir), "--json", str(written)],
@@ -185,6 +209,10 @@ def test_a_run_stopped_with_sigterm_or_ctrl_c_leaves_no_process(
                 assert running.poll() is None and time.monotonic() < deadline
                 time.sleep(0.05)
             running.send_signal(number)
+            while then is not None and running.poll() is None:  # again and again meanwhile
+                with contextlib.suppress(ProcessLookupError):
+                    running.send_signal(then)
+                time.sleep(0.05)
             _, stderr = running.communicate(timeout=120)
         finally:
             if running.poll() is None:
