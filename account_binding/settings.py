@@ -794,10 +794,15 @@ class Settings(BaseSettings):
     def _check_single_sign_on(self, given: set[str]) -> None:
         """AUTH, ACT_AS=oauth2 and VERIFY_SLACK_IDENTITY: what each needs, and the defaults
         one setting takes from another."""
+        taken = (self.port, self.sandbox_port)
         if "sandbox_oidc_port" not in given:
-            port = self.port + 2 if self.port <= 65533 else self.port - 2
+            # PORT + 2 (PORT - 2 near the top), stepping on past a SANDBOX_PORT set there.
+            step = 1 if self.port <= 65530 else -1
+            port = self.port + 2 * step
+            while port in taken:
+                port += step
             self._derive("sandbox_oidc_port", port)
-        if self.sandbox_oidc_port in (self.port, self.sandbox_port):
+        elif self.sandbox_oidc_port in taken:
             raise SettingsError("SANDBOX_OIDC_PORT must differ from PORT and SANDBOX_PORT")
         if self.uses_sandbox_provider:
             # run --sandbox starts a provider on loopback and fills these in.

@@ -72,6 +72,10 @@ def test_https_public_url_makes_cookies_secure(tmp_path: Path) -> None:
         ({"PORT": "0"}, "PORT must be between 1 and 65535, not 0"),
         ({"SANDBOX_PORT": "0"}, "SANDBOX_PORT must be between 1 and 65535, not 0"),
         ({"PORT": "9000", "SANDBOX_PORT": "9000"}, "SANDBOX_PORT must differ from PORT"),
+        (
+            {"PORT": "9000", "SANDBOX_PORT": "9001", "SANDBOX_OIDC_PORT": "9001"},
+            "SANDBOX_OIDC_PORT must differ from PORT and SANDBOX_PORT",
+        ),
         ({"PUBLIC_URL": "http://bind.example:99999"}, "PUBLIC_URL has a port that is not"),
         ({"PUBLIC_URL": "http://me:pw@bind.example"}, "PUBLIC_URL must not carry a user name"),
         ({"HOST": "0.0.0.0"}, "HOST=0.0.0.0 listens on every address"),
@@ -100,6 +104,20 @@ def test_a_bad_setting_is_named_in_one_line(
         load(tmp_path, SECRET_KEY=KEY, **environ)
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("port", "sandbox_port", "derived"),
+    [(9000, 9002, 9003), (9000, 9001, 9002), (65535, 65533, 65532), (65531, 65529, 65528)],
+)
+def test_the_sandbox_providers_port_steps_past_a_sandbox_port_set_where_it_would_go(
+    tmp_path: Path, port: int, sandbox_port: int, derived: int
+) -> None:
+    """Not given, SANDBOX_OIDC_PORT is PORT + 2 (PORT - 2 near the top), or the next port on
+    when SANDBOX_PORT is there: two free ports picked for PORT and SANDBOX_PORT are often two
+    apart, and a setting nobody gave must not stop the start."""
+    settings = load(tmp_path, SECRET_KEY=KEY, PORT=str(port), SANDBOX_PORT=str(sandbox_port))
+    assert settings.sandbox_oidc_port == derived
 
 
 def test_database_must_not_be_a_directory(tmp_path: Path) -> None:
