@@ -15,6 +15,8 @@ from fake_slack.server import ACK_TIMEOUT_SECONDS
 
 from .load import ANSWER_TIMEOUT_SECONDS
 
+#: The parts a run can be limited to (`--only`), in the order they run.
+PARTS = ("commands", "memory", "site", "growth")
 #: The columns of the table, in order.
 COLUMNS = ("figure", "product", "baseline", "ratio", "target", "met?")
 NOT_MEASURED = "not measured"
@@ -355,7 +357,7 @@ def table(results: dict[str, Any]) -> str:
     machine = results.get("machine", {})
     plan = results.get("plan", {})
     parts = plan.get("parts") or []
-    if parts and set(parts) != {"commands", "memory", "site", "growth"}:
+    if parts and set(parts) != set(PARTS):
         kind = f"only {' and '.join(parts)} (the other figures not measured)"
         kind += ", --quick (indicative only)" if plan.get("quick") else ""
     else:

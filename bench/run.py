@@ -73,8 +73,7 @@ DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 WORKDIR_MARK = ".bench-workdir"
 
 
-#: The parts a run can be limited to (`--only`), in the order they run.
-PARTS = ("commands", "memory", "site", "growth")
+PARTS = report.PARTS
 
 
 class Plan:
