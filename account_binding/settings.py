@@ -347,7 +347,9 @@ class Settings(BaseSettings):
         ge=1,
         le=65535,
         description="With `AUTH=oidc` (or `ACT_AS=oauth2`) and no `OIDC_ISSUER`, the port (loopback only) of the OpenID provider the sandbox starts.",
-        json_schema_extra=_shown("`PORT + 2` (`PORT - 2` past 65533)"),
+        json_schema_extra=_shown(
+            "`PORT + 2` (`PORT - 2` past 65530), or the next port on from it when `SANDBOX_PORT` is set there"
+        ),
     )
     require_email_match: Flag = Field(
         False,
